@@ -1,0 +1,118 @@
+"""A requested change to a context (set / remove / patch / metadata) and its effect on the head.
+
+Works on encoded values (see store/codec.py): only the keys a change names are encoded or decoded, so a
+1 KB change to a 1 MB state costs about 1 KB of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set as KeySet
+from dataclasses import dataclass, field
+from typing import Any
+
+from groundhog import patch as jsonpatch
+from groundhog.errors import InvalidParams
+from groundhog.store.codec import (
+    Payload,
+    Values,
+    decode_value,
+    decode_values,
+    encode_value,
+    encode_value_strict,
+    size_after,
+)
+from groundhog.store.records import StoredState
+
+
+@dataclass
+class Change:
+    """What an update asks for. ``trusted_json`` says the values were parsed from JSON text (so they
+    are plain JSON already); values built in Python are checked strictly."""
+
+    set: dict[str, Any] | None = None
+    remove: list[str] | None = None
+    patch: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any] | None = None
+    replace_metadata: bool = False
+    trusted_json: bool = False
+
+    def __post_init__(self) -> None:
+        if self.patch is not None and (self.set is not None or self.remove is not None):
+            raise InvalidParams("'set'/'remove' and 'patch' cannot be combined in one update.", field="patch")
+        if self.patch is not None:
+            jsonpatch.check_ops(self.patch)
+        both = {*(self.set or ())} & {*(self.remove or ())}
+        if both:
+            raise InvalidParams(f"The key {sorted(both)[0]!r} is both set and removed.", field="remove")
+
+    def touched_keys(self) -> KeySet[str] | None:
+        """The top-level keys this change touches; None means all of them (a patch on "")."""
+        if self.patch is not None:
+            return jsonpatch.touched_keys(self.patch)
+        return {*(self.set or ()), *(self.remove or ())}
+
+
+@dataclass
+class Effect:
+    """What applying a change to the head produces."""
+
+    values: Values
+    metadata: dict[str, Any]
+    changed_keys: list[str]
+    size: int
+    delta: Payload = field(default_factory=Payload)
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.changed_keys) or self.delta.metadata is not None
+
+
+def apply_change(head: StoredState, change: Change) -> Effect:
+    """Apply ``change`` to ``head``; the head itself is never modified."""
+    if change.patch is not None:
+        proposed = _patched_values(head, change.patch)
+    else:
+        encode = encode_value if change.trusted_json else encode_value_strict
+        proposed = {key: encode(value, key) for key, value in (change.set or {}).items()}
+        proposed.update(dict.fromkeys(change.remove or (), None))
+    values = dict(head.values)
+    delta = Payload()
+    for key, raw in proposed.items():
+        old = head.values.get(key)
+        if raw is None:
+            if old is not None:
+                del values[key]
+                delta.removed.append(key)
+        elif old is None or (old != raw and not _same_json(old, raw)):
+            values[key] = raw
+            delta.values[key] = raw
+    metadata = _new_metadata(head.metadata, change)
+    if metadata != head.metadata:
+        delta.metadata = metadata
+    changed = sorted([*delta.values, *delta.removed])
+    size = size_after(head.values, head.measured_size(), values, changed)
+    return Effect(values, metadata, changed, size, delta)
+
+
+def _patched_values(head: StoredState, ops: list[dict[str, Any]]) -> dict[str, bytes | None]:
+    keys = jsonpatch.touched_keys(ops)
+    doc = decode_values(head.values, keys)
+    result = jsonpatch.apply_patch(doc, ops)
+    affected = set(head.values) | set(result) if keys is None else keys
+    return {key: encode_value(result[key], key) if key in result else None for key in affected}
+
+
+def _same_json(old: bytes, new: bytes) -> bool:
+    return jsonpatch.json_equal(decode_value(old), decode_value(new))
+
+
+def _new_metadata(current: dict[str, Any], change: Change) -> dict[str, Any]:
+    if change.metadata is None:
+        return current
+    if not isinstance(change.metadata, dict):
+        raise InvalidParams("The field 'metadata' must be an object.", field="metadata")
+    if not change.trusted_json:
+        encode_value_strict(change.metadata, "metadata")
+    if change.replace_metadata:
+        return dict(change.metadata)
+    return {**current, **change.metadata}

@@ -1,0 +1,104 @@
+"""The one error hierarchy: every failure the library reports is a ContextError with a protocol code.
+
+Messages are one human sentence naming the context, field or version at fault; ``details`` becomes the
+JSON-RPC error's ``data`` (next to ``kind``). Never put server paths or tracebacks in either.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ContextError(Exception):
+    """Base of every library error. ``code`` is the JSON-RPC error code of PROTOCOL.md."""
+
+    code: ClassVar[int] = -32603
+    kind: ClassVar[str] = "InternalError"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_data(self) -> dict[str, Any]:
+        """The ``data`` member of the JSON-RPC error."""
+        return {"kind": self.kind, **self.details}
+
+
+class InvalidParams(ContextError):
+    code = -32602
+    kind = "InvalidParams"
+
+
+class VersionConflict(ContextError):
+    code = -32001
+    kind = "VersionConflict"
+
+
+class ContextNotFound(ContextError):
+    code = -32002
+    kind = "ContextNotFound"
+
+
+class SnapshotNotFound(ContextError):
+    code = -32003
+    kind = "SnapshotNotFound"
+
+
+class InvalidState(ContextError):
+    code = -32004
+    kind = "InvalidState"
+
+
+class PersistenceError(ContextError):
+    code = -32005
+    kind = "PersistenceError"
+
+
+class LockError(PersistenceError):
+    """The store stayed locked by another process for longer than the busy timeout."""
+
+    kind = "LockError"
+
+
+class AccessDenied(ContextError):
+    code = -32006
+    kind = "AccessDenied"
+
+
+class RecoveryError(ContextError):
+    code = -32007
+    kind = "RecoveryError"
+
+
+class NoValidSnapshot(RecoveryError):
+    """Recovery found neither a valid version nor a valid snapshot to fall back to."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        details.setdefault("reason", "NoValidSnapshot")
+        super().__init__(message, **details)
+
+
+class SyncError(ContextError):
+    """The cross-process change feed could not be read."""
+
+    code = -32005
+    kind = "SyncError"
+
+
+class TooLarge(ContextError):
+    code = -32008
+    kind = "TooLarge"
+
+
+class AlreadyExists(ContextError):
+    code = -32009
+    kind = "AlreadyExists"
+
+
+class DataDamaged(RecoveryError):
+    """A stored row failed authentication or its hash chain: it was altered, moved or is missing."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        details.setdefault("reason", "Damaged")
+        super().__init__(message, **details)

@@ -1,0 +1,321 @@
+"""Integrity: hash-chain checks, recovery of a damaged head, ``verify``, and error auditing.
+
+Recovery never deletes: rows it cannot use are copied into the ``quarantine`` table before they leave
+the live tables, and ``verify`` keeps reporting them until someone discards them explicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from groundhog.errors import ContextError, DataDamaged, NoValidSnapshot
+from groundhog.store.records import ContextRow, StoredState
+from groundhog.store.rows import AUDIT_GENESIS, Txn, chain_hash, genesis_hash
+
+if TYPE_CHECKING:
+    from groundhog.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+_VERSION_COLUMNS = "version, ts, kind, session, keys_blob, delta_blob, link, prev_hash, hash"
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    context: str
+    from_version: int  # the damaged head
+    to_version: int  # the valid version (or snapshot's version) whose data was restored
+    version: int  # the new `recover` version
+    reason: str
+    snapshot_id: str | None = None
+
+
+@dataclass
+class VerifyReport:
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, where: str, what: str, **details: Any) -> None:
+        self.problems.append({"where": where, "problem": what, **details})
+
+    def count(self, kind: str, n: int = 1) -> None:
+        self.checked[kind] = self.checked.get(kind, 0) + n
+
+
+# -- head checks and recovery -------------------------------------------------------------------
+
+
+def _version_rows(tx: Txn, row: ContextRow, first: int, last: int) -> list[dict[str, Any]]:
+    cursor = tx.conn.execute(
+        f"SELECT {_VERSION_COLUMNS} FROM versions WHERE context_id = ? AND version >= ?"
+        " AND version <= ? ORDER BY version",
+        (row.id, first, last),
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, values, strict=True)) for values in cursor]
+
+
+def _link_problem(tx: Txn, row: ContextRow, rows: list[dict[str, Any]]) -> str | None:
+    """Check the chain over consecutive ``rows``; the first row's own link is taken on trust.
+    Every version links to the one before it, except a ``recover`` version, which links to the
+    newest valid version before the damage it replaced (the rows between were set aside)."""
+    previous: dict[str, Any] | None = None
+    for current in rows:
+        version, link = current["version"], current["link"]
+        if tx.version_hash(row.uid, version, link, current["prev_hash"], current) != current["hash"]:
+            return f"version {version} was altered"
+        if current["kind"] != "recover" and link != version - 1:
+            return f"version {version} links to the wrong version"
+        if previous is not None:
+            if previous["version"] != link:
+                return f"version {link} is missing"
+            if current["prev_hash"] != previous["hash"]:
+                return f"version {version} does not follow version {link}"
+        previous = current
+    return None
+
+
+def check_head_chain(tx: Txn, row: ContextRow) -> None:
+    """Raise DataDamaged unless the chain from the newest checkpoint to the head holds and ends
+    at the head the context row records."""
+    rows = _version_rows(tx, row, min(row.cp_version, row.head), row.head)
+    problem = _link_problem(tx, row, rows)
+    if problem is None and (not rows or rows[-1]["version"] != row.head):
+        problem = f"version {row.head} is missing"
+    if problem is None and rows[-1]["hash"] != row.head_hash:
+        problem = f"version {row.head} is not the recorded head"
+    if problem is not None:
+        raise DataDamaged(f"Context {row.name!r}: {problem}.", context=row.name)
+
+
+def check_head(tx: Txn, row: ContextRow) -> None:
+    """The check made when a store is opened: the head's chain, and the head rebuilds."""
+    check_head_chain(tx, row)
+    tx.load_state(row, row.head)
+
+
+def _valid_state(tx: Txn, row: ContextRow, version: int) -> StoredState | None:
+    try:
+        rows = _version_rows(tx, row, version, version)
+        cp = tx.conn.execute(
+            "SELECT max(version) FROM checkpoints WHERE context_id = ? AND version <= ?",
+            (row.id, version),
+        ).fetchone()[0]
+        if not rows or cp is None or _link_problem(tx, row, _version_rows(tx, row, cp, version)):
+            return None
+        return tx.load_state(row, version)
+    except DataDamaged:
+        return None
+
+
+def recover_context(store: SqliteStore, name: str, session: str) -> RecoveryReport | None:
+    """If the head of ``name`` is damaged, set the damaged rows aside and append a ``recover``
+    version equal to the newest valid version (or snapshot). None when the head is healthy."""
+    with store.write() as tx:
+        row = tx.find_context(name)
+        if row is None:
+            return None
+        try:
+            check_head(tx, row)
+            return None
+        except DataDamaged as damage:
+            reason = damage.message
+        report = _recover(tx, row, session, reason)
+        tx.audit(
+            "recover",
+            session,
+            {
+                "context": name,
+                "fromVersion": report.from_version,
+                "toVersion": report.to_version,
+                "reason": reason,
+            },
+        )
+    log.warning("recovered a damaged context head (version %d -> %d)", report.from_version, report.to_version)
+    return report
+
+
+def _recover(tx: Txn, row: ContextRow, session: str, reason: str) -> RecoveryReport:
+    target, valid_version, snapshot_id = None, 0, None
+    for version in range(row.head - 1, max(tx.oldest_version(row), row.anchor) - 1, -1):
+        target = _valid_state(tx, row, version)
+        if target is not None:
+            valid_version = version
+            break
+    if target is None:
+        for snapshot in tx.list_snapshots(row):
+            try:
+                found = tx.load_snapshot(row, snapshot.id)
+            except DataDamaged:
+                continue
+            if found is not None:
+                target, snapshot_id = found[1], snapshot.id
+                break
+    if target is None:
+        raise NoValidSnapshot(
+            f"Context {row.name!r} is damaged and no valid version or snapshot remains.",
+            context=row.name,
+        )
+    _set_aside(tx, row, after=valid_version, reason=reason)
+    link_hash = genesis_hash(row.uid)
+    if valid_version:
+        link_hash = tx.conn.execute(
+            "SELECT hash FROM versions WHERE context_id = ? AND version = ?",
+            (row.id, valid_version),
+        ).fetchone()[0]
+    restored = StoredState(0, "", dict(target.values), target.metadata)
+    _, info = tx.append_version(
+        row, restored, "recover", session, sorted(target.values), delta=None, link=(valid_version, link_hash)
+    )
+    anchor = tx.conn.execute("SELECT min(version) FROM versions WHERE context_id = ?", (row.id,)).fetchone()[
+        0
+    ]
+    tx.conn.execute("UPDATE contexts SET anchor = ? WHERE id = ?", (anchor, row.id))
+    return RecoveryReport(row.name, row.head, target.version, info.version, reason, snapshot_id)
+
+
+def _set_aside(tx: Txn, row: ContextRow, *, after: int, reason: str) -> None:
+    for table, columns in (("versions", _VERSION_COLUMNS), ("checkpoints", "version, blob")):
+        cursor = tx.conn.execute(
+            f"SELECT {columns} FROM {table} WHERE context_id = ? AND version > ?", (row.id, after)
+        )
+        names = [d[0] for d in cursor.description]
+        for values in cursor.fetchall():
+            record = dict(zip(names, values, strict=True))
+            tx.quarantine(table, row.uid, record["version"], reason, record)
+        tx.conn.execute(f"DELETE FROM {table} WHERE context_id = ? AND version > ?", (row.id, after))
+
+
+def audit_error(store: SqliteStore, session: str, action: str, name: str, error: ContextError) -> None:
+    """Record a failed request in the audit log; a store too broken to write is only logged."""
+    try:
+        with store.write() as tx:
+            tx.audit(
+                "error",
+                session,
+                {"action": action, "context": name, "kind": error.kind, "message": error.message},
+            )
+    except ContextError:
+        log.warning("could not audit a %s error", error.kind)
+
+
+# -- verify -------------------------------------------------------------------------------------
+
+
+def verify(store: SqliteStore, *, discard_damaged: bool = False) -> VerifyReport:
+    """Decrypt every row and check every chain; report what is wrong (read-only unless
+    ``discard_damaged``, which deletes the rows recovery set aside)."""
+    report = VerifyReport()
+    with store.write() as tx:
+        if discard_damaged:
+            tx.conn.execute("DELETE FROM quarantine")
+        result = tx.conn.execute("PRAGMA integrity_check").fetchone()[0]
+        if result != "ok":
+            report.add("database", "SQLite integrity check failed", detail=str(result))
+        _verify_contexts(tx, report)
+        _verify_audit(tx, report)
+        for source, uid, version, reason in tx.conn.execute(
+            "SELECT source, context_uid, version, reason FROM quarantine"
+        ):
+            report.add(f"{source} {version} of context {uid[:8]}", "damaged row set aside", reason=reason)
+    return report
+
+
+def _verify_contexts(tx: Txn, report: VerifyReport) -> None:
+    ids = [r[0] for r in tx.conn.execute("SELECT id, uid FROM contexts")]
+    for context_id in ids:
+        try:
+            row = tx.context_by_id(context_id)
+        except DataDamaged:
+            report.add(f"context #{context_id}", "its name does not decrypt")
+            continue
+        assert row is not None
+        where = f"context {row.name!r}"
+        _verify_versions(tx, row, where, report)
+        for version, blob in tx.conn.execute(
+            "SELECT version, blob FROM checkpoints WHERE context_id = ?", (row.id,)
+        ).fetchall():
+            _try_open(
+                report,
+                f"{where} checkpoint {version}",
+                "checkpoint",
+                lambda b=blob, v=version, u=row.uid: tx.cipher.open(b, "checkpoints", u, v),
+            )
+        for info_id in [
+            r[0] for r in tx.conn.execute("SELECT id FROM snapshots WHERE context_id = ?", (row.id,))
+        ]:
+            _try_open(
+                report,
+                f"{where} snapshot {info_id}",
+                "snapshot",
+                lambda i=info_id, r=row: tx.load_snapshot(r, i),
+            )
+        _try_open(report, f"{where} editor state", "editor", lambda r=row: tx.load_editor(r))
+        try:
+            tx.load_state(row, row.head)
+        except DataDamaged as error:
+            report.add(where, "the head does not rebuild", detail=error.message)
+
+
+def _verify_versions(tx: Txn, row: ContextRow, where: str, report: VerifyReport) -> None:
+    rows = _version_rows(tx, row, 0, row.head)
+    report.count("versions", len(rows))
+    if not rows:
+        report.add(where, "it has no versions")
+        return
+    if rows[0]["version"] == 1 and rows[0]["prev_hash"] != genesis_hash(row.uid):
+        report.add(f"{where} version 1", "its chain does not start at the genesis link")
+    if rows[0]["version"] != row.anchor:
+        report.add(where, f"versions before {rows[0]['version']} are missing")
+    problem = _link_problem(tx, row, rows)
+    if problem:
+        report.add(where, problem)
+    if rows[-1]["version"] != row.head or rows[-1]["hash"] != row.head_hash:
+        report.add(where, f"the recorded head {row.head} is missing or altered")
+    for record in rows:
+        version = record["version"]
+        _try_open(
+            report,
+            f"{where} version {version}",
+            "keys",
+            lambda v=version, b=record["keys_blob"]: tx.cipher.open(b, "versions", row.uid, v, "keys"),
+        )
+        if record["delta_blob"] is not None:
+            _try_open(
+                report,
+                f"{where} version {version}",
+                "delta",
+                lambda v=version, b=record["delta_blob"]: tx.open_delta(row, v, b),
+            )
+
+
+def _verify_audit(tx: Txn, report: VerifyReport) -> None:
+    prev, expected_seq = AUDIT_GENESIS, None
+    for seq, ts, event, session, blob, prev_hash, digest in tx.conn.execute(
+        "SELECT seq, ts, event, session, blob, prev_hash, hash FROM audit ORDER BY seq"
+    ):
+        report.count("audit")
+        if expected_seq is not None and seq != expected_seq:
+            report.add(f"audit record {expected_seq}", "missing")
+        if prev_hash != prev or chain_hash(tx.chain_key, prev_hash, seq, ts, event, session, blob) != digest:
+            report.add(f"audit record {seq}", "its chain link is broken")
+        _try_open(report, f"audit record {seq}", "audit", lambda s=seq, b=blob: tx.cipher.open(b, "audit", s))
+        prev, expected_seq = digest, seq + 1
+
+
+def _try_open(report: VerifyReport, where: str, kind: str, opener: Any) -> None:
+    report.count(kind)
+    try:
+        opener()
+    except DataDamaged:
+        report.add(where, "does not decrypt (altered or moved)")
+    except (ValueError, orjson.JSONDecodeError, sqlite3.Error, UnicodeDecodeError):
+        report.add(where, "cannot be decoded")

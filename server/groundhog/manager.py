@@ -1,0 +1,285 @@
+"""ContextManager: the named contexts of one workspace store. Creates, deletes, lists, loads and
+saves contexts, makes recovery points, checks the store on open, and tells listeners about commits
+and recoveries. One manager per workspace per process; sessions (adapters) share it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from groundhog import integrity
+from groundhog.errors import (
+    AccessDenied,
+    AlreadyExists,
+    ContextError,
+    ContextNotFound,
+    DataDamaged,
+    InvalidParams,
+    InvalidState,
+)
+from groundhog.model import ContextSnapshot, ContextState
+from groundhog.names import DEFAULT_CONTEXT, validate_name
+from groundhog.store.codec import values_from_object
+from groundhog.store.paths import StoreLocation
+from groundhog.store.records import StoredState
+from groundhog.store.sqlite import SqliteStore, StoreSettings
+from groundhog.tracker import ContextTracker, ContextTrackerFactory, Hooks, TrackerConfig
+
+log = logging.getLogger(__name__)
+LAST_ACTIVE = "last_active"
+
+
+@dataclass(frozen=True)
+class ContextInfo:
+    name: str
+    version: int
+    last_modified: str
+    sessions: int = 0
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a new context's first state comes from (``context/create`` ``from``)."""
+
+    context: str
+    version: int | None = None
+    snapshot_id: str | None = None
+
+
+class ContextManager:
+    def __init__(self, store: SqliteStore, config: TrackerConfig | None = None) -> None:
+        self.store = store
+        self.config = config or TrackerConfig()
+        self.factory = ContextTrackerFactory(
+            store, self.config, Hooks(on_commit=self._committed, on_recover=self._recovered)
+        )
+        self._commit_listeners: list[Callable[[], None]] = []
+        self._recover_listeners: list[Callable[[integrity.RecoveryReport], None]] = []
+        self._lock = threading.Lock()
+        self.recoveries: list[integrity.RecoveryReport] = []
+
+    @property
+    def read_only(self) -> bool:
+        return self.config.read_only
+
+    # -- contexts -------------------------------------------------------------------------------
+
+    def tracker(self, name: str, session: str = "library") -> ContextTracker:
+        return self.factory.create(validate_name(name), session)
+
+    def exists(self, name: str) -> bool:
+        validate_name(name)
+        with self.store.read() as tx:
+            return tx.find_context(name) is not None
+
+    def create_context(
+        self,
+        name: str,
+        data: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        source: Source | None = None,
+        session: str = "library",
+        trusted_json: bool = False,
+    ) -> ContextInfo:
+        """Create ``name`` at version 1, empty, from ``data``, or as a copy of ``source``."""
+        validate_name(name)
+        self._check_writable(f"creating context {name!r}")
+        if not isinstance(metadata, dict | None):
+            raise InvalidParams("The field 'metadata' must be an object.", field="metadata")
+        state = self._initial_state(data, metadata, source, session, trusted_json)
+        tracker = self.factory.create(name, session)
+        tracker._check_size(state.measured_size())
+        with self.store.write() as tx:
+            if tx.find_context(name) is not None:
+                raise AlreadyExists(f"Context {name!r} already exists.", context=name)
+            _row, info = tx.insert_context(name, state, "create", session)
+            tx.audit("create", session, {"context": name, "version": 1})
+        self._committed()
+        return ContextInfo(name, info.version, info.timestamp)
+
+    def _initial_state(
+        self,
+        data: dict[str, Any] | None,
+        metadata: dict[str, Any] | None,
+        source: Source | None,
+        session: str,
+        trusted_json: bool,
+    ) -> StoredState:
+        if source is None:
+            if data is not None and not isinstance(data, dict):
+                raise InvalidParams("The field 'data' must be an object.", field="data")
+            values = values_from_object(data or {}, strict=not trusted_json)
+            if metadata is not None and not trusted_json:
+                values_from_object({"metadata": metadata}, strict=True)
+            return StoredState(0, "", values, dict(metadata or {}))
+        if source.version is not None and source.snapshot_id is not None:
+            raise InvalidParams("Give 'version' or 'snapshotId' in 'from', not both.", field="from")
+        origin = self.tracker(source.context, session)
+        if source.snapshot_id is not None:
+            base = origin.get_snapshot(source.snapshot_id).state
+            values = values_from_object(base.data, strict=False)
+            state = StoredState(0, "", values, base.metadata)
+        else:
+            found = origin.read(source.version)
+            state = StoredState(0, "", dict(found.values), dict(found.metadata), found.size)
+        if metadata:
+            state.metadata = {**state.metadata, **metadata}
+        return state
+
+    def delete_context(self, name: str, session: str = "library") -> None:
+        validate_name(name)
+        if name == DEFAULT_CONTEXT:
+            raise InvalidState("The context 'default' cannot be deleted.", context=name)
+        self._check_writable(f"deleting context {name!r}")
+        with self.store.write() as tx:
+            row = tx.find_context(name)
+            if row is None:
+                raise ContextNotFound(f"Context {name!r} does not exist.", context=name)
+            tx.delete_context(row)
+            tx.audit("delete", session, {"context": name, "version": row.head})
+
+    def list_contexts(self) -> list[ContextInfo]:
+        with self.store.read() as tx:
+            counts = tx.sessions_by_context()
+            return [
+                ContextInfo(r.name, r.head, r.modified, counts.get(tx.name_mac(r.name), 0))
+                for r in tx.list_contexts()
+            ]
+
+    def load_state(self, name: str, version: int | None = None) -> ContextState:
+        from groundhog.tracker import to_context_state
+
+        return to_context_state(self.tracker(name).read(version))
+
+    def save_state(self, name: str, state: ContextState) -> ContextState:
+        return self.tracker(name).update_state(state)
+
+    def create_recovery_point(self, name: str) -> ContextSnapshot:
+        return self.tracker(name).create_recovery_point()
+
+    # -- opening, checking, verifying -----------------------------------------------------------
+
+    def check_on_open(self, session: str = "library") -> list[integrity.RecoveryReport]:
+        """Check every context's head; recover damaged heads (not in a read-only session)."""
+        with self.store.read() as tx:
+            damaged = []
+            for row in tx.list_contexts():
+                try:
+                    integrity.check_head(tx, row)
+                except DataDamaged:
+                    damaged.append(row.name)
+        reports = []
+        for name in damaged:
+            if self.read_only:
+                log.warning("a context head is damaged; a read-only session does not recover it")
+                continue
+            report = integrity.recover_context(self.store, name, session)
+            if report is not None:
+                reports.append(report)
+                self._recovered(report)
+        return reports
+
+    def verify(self, *, discard_damaged: bool = False) -> integrity.VerifyReport:
+        return integrity.verify(self.store, discard_damaged=discard_damaged)
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def register_session(self, session: str, client: dict[str, Any]) -> None:
+        if not self.read_only:
+            with self.store.write() as tx:
+                tx.register_session(session, client)
+                tx.audit("session-start", session, {"client": client, "pid": os.getpid()})
+
+    def end_session(self, session: str) -> None:
+        if not self.read_only:
+            with self.store.write() as tx:
+                tx.end_session(session)
+                tx.audit("session-end", session, {})
+
+    def session_activated(self, session: str, name: str | None) -> None:
+        """Record which context ``session`` has active; the last switch wins for the next session."""
+        if self.read_only:
+            return
+        with self.store.write() as tx:
+            tx.set_session_active(session, name)
+            if name is not None:
+                tx.put_setting(LAST_ACTIVE, name)
+
+    def last_active(self) -> str | None:
+        with self.store.read() as tx:
+            name = tx.get_setting(LAST_ACTIVE)
+        return name if isinstance(name, str) else None
+
+    def has_state(self) -> bool:
+        with self.store.read() as tx:
+            return bool(tx.list_contexts())
+
+    def audit(self, event: str, session: str, details: dict[str, Any]) -> None:
+        try:
+            with self.store.write() as tx:
+                tx.audit(event, session, details)
+        except ContextError:
+            log.warning("could not write an audit record for %s", event)
+
+    # -- listeners ------------------------------------------------------------------------------
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        self._commit_listeners.append(listener)
+
+    def on_recover(self, listener: Callable[[integrity.RecoveryReport], None]) -> None:
+        self._recover_listeners.append(listener)
+
+    def _committed(self) -> None:
+        for listener in list(self._commit_listeners):
+            try:
+                listener()
+            except Exception:
+                log.warning("a commit listener failed; ignored", exc_info=True)
+
+    def _recovered(self, report: integrity.RecoveryReport) -> None:
+        with self._lock:
+            self.recoveries.append(report)
+        for listener in list(self._recover_listeners):
+            try:
+                listener(report)
+            except Exception:
+                log.warning("a recovery listener failed; ignored", exc_info=True)
+
+    def _check_writable(self, action: str) -> None:
+        if self.read_only:
+            raise AccessDenied(f"This session is read-only; {action} is refused.")
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def create_manager(
+    workspace: str | os.PathLike[str] | None = None,
+    *,
+    store_dir: str | os.PathLike[str] | None = None,
+    config_dir: str | os.PathLike[str] | None = None,
+    history_limit: int = 1000,
+    snapshot_max_bytes: int = 1 << 20,
+    read_only: bool = False,
+    validators: tuple[Any, ...] = (),
+    session: str = "library",
+) -> ContextManager:
+    """Open (creating if needed) the store of ``workspace`` (a path or file URI; None: the
+    no-workspace scope) and check it. Defaults: ``GROUNDHOG_HOME`` or the user data dir."""
+    location = StoreLocation.for_root(workspace, store_dir)
+    settings = StoreSettings(
+        history_limit=history_limit,
+        snapshot_max_bytes=snapshot_max_bytes,
+        config_dir=Path(config_dir) if config_dir is not None else None,
+    )
+    store = SqliteStore(location, settings)
+    config = TrackerConfig(history_limit, snapshot_max_bytes, read_only, tuple(validators))
+    manager = ContextManager(store, config)
+    manager.check_on_open(session)
+    return manager

@@ -1,0 +1,162 @@
+"""Serialization and encryption of everything the store writes.
+
+State is held as ``Values``: each top-level key mapped to the compact JSON bytes of its value. That form
+is what makes the hot paths cheap: sizes are sums of lengths, change detection compares bytes, results are
+spliced into responses without re-serializing, and a 1 MB state costs ~1 MB of memory instead of a tree
+of Python objects. Blobs are framed (length-prefixed keys and values) so a checkpoint is split, not parsed.
+
+Every blob is AES-256-GCM with a fresh 96-bit nonce and associated data naming its place (workspace,
+table, row identity, key id): a ciphertext copied to another row, version or workspace fails to open.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from groundhog.errors import DataDamaged, InvalidParams
+
+Values = dict[str, bytes]
+BLOB_FORMAT = b"\x01"
+NONCE_BYTES = 12
+_U32 = 4
+
+
+def encode_value(value: Any, key: str) -> bytes:
+    """Compact JSON of one value; anything that is not plain JSON is InvalidParams naming the key."""
+    try:
+        raw = orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        raise InvalidParams(f"The value of key {key!r} is not JSON.", field=key) from None
+    return raw
+
+
+def encode_value_strict(value: Any, key: str) -> bytes:
+    """Like ``encode_value`` for values built in Python: NaN, infinities and tuples are refused
+    (orjson would silently turn NaN into null); values parsed from JSON text skip this check."""
+    raw = encode_value(value, key)
+    if orjson.loads(raw) != value:
+        raise InvalidParams(f"The value of key {key!r} is not plain JSON.", field=key)
+    return raw
+
+
+def decode_value(raw: bytes) -> Any:
+    return orjson.loads(raw)
+
+
+def values_size(values: Mapping[str, bytes]) -> int:
+    """UTF-8 length of the compact JSON object these values form (PROTOCOL.md decision 17)."""
+    if not values:
+        return 2
+    return 1 + sum(entry_size(key, raw) for key, raw in values.items())
+
+
+def entry_size(key: str, raw: bytes) -> int:
+    """Bytes one member adds to the object: ``"key":value`` plus its ',' or closing '}'."""
+    return len(orjson.dumps(key)) + 2 + len(raw)
+
+
+def size_after(before: Mapping[str, bytes], size: int, after: Mapping[str, bytes], keys: Any) -> int:
+    """The size of ``after`` from the measured size of ``before``, looking only at ``keys``."""
+    members = size - 1 if before else 0
+    for key in keys:
+        if key in before:
+            members -= entry_size(key, before[key])
+        if key in after:
+            members += entry_size(key, after[key])
+    return 1 + members if after else 2
+
+
+def values_to_json(values: Mapping[str, bytes]) -> bytes:
+    """The compact JSON object of these values, spliced from the stored bytes."""
+    parts = [orjson.dumps(key) + b":" + raw for key, raw in values.items()]
+    return b"{" + b",".join(parts) + b"}"
+
+
+def values_from_object(data: Mapping[str, Any], *, strict: bool) -> Values:
+    encode = encode_value_strict if strict else encode_value
+    return {_check_key(key): encode(value, key) for key, value in data.items()}
+
+
+def decode_values(values: Mapping[str, bytes], keys: Iterable[str] | None = None) -> dict[str, Any]:
+    wanted = values.keys() if keys is None else [k for k in keys if k in values]
+    return {key: orjson.loads(values[key]) for key in wanted}
+
+
+def _check_key(key: object) -> str:
+    if not isinstance(key, str):
+        raise InvalidParams("Context data keys must be strings.", field="data")
+    return key
+
+
+@dataclass
+class Payload:
+    """What one blob holds: values, plus removed keys and metadata for deltas and checkpoints."""
+
+    values: Values = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    extra: dict[str, Any] | None = None
+
+    def pack(self) -> bytes:
+        head = orjson.dumps({"r": self.removed, "m": self.metadata, "x": self.extra})
+        parts = [len(head).to_bytes(_U32, "big"), head]
+        for key, raw in self.values.items():
+            encoded_key = key.encode()
+            parts += [len(encoded_key).to_bytes(_U32, "big"), encoded_key]
+            parts += [len(raw).to_bytes(_U32, "big"), raw]
+        return b"".join(parts)
+
+    @classmethod
+    def unpack(cls, buffer: bytes) -> Payload:
+        view = memoryview(buffer)
+        head_len = int.from_bytes(view[:_U32], "big")
+        head = orjson.loads(view[_U32 : _U32 + head_len])
+        values: Values = {}
+        offset, end = _U32 + head_len, len(view)
+        while offset < end:
+            key_len = int.from_bytes(view[offset : offset + _U32], "big")
+            offset += _U32
+            key = str(view[offset : offset + key_len], "utf-8")
+            offset += key_len
+            value_len = int.from_bytes(view[offset : offset + _U32], "big")
+            offset += _U32
+            values[key] = bytes(view[offset : offset + value_len])
+            offset += value_len
+        return cls(values, head["r"], head["m"], head["x"])
+
+
+class Cipher:
+    """AES-256-GCM bound to one workspace and key id; ``place`` names the row a blob belongs to."""
+
+    def __init__(self, key: bytes, workspace_id: str, key_id: int) -> None:
+        self._aead = AESGCM(key)
+        self._prefix = f"groundhog|{workspace_id}|k{key_id}|".encode()
+
+    def seal(self, plaintext: bytes, *place: object) -> bytes:
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        return BLOB_FORMAT + nonce + self._aead.encrypt(nonce, plaintext, self._aad(place))
+
+    def open(self, blob: bytes, *place: object) -> bytes:
+        if blob[:1] != BLOB_FORMAT:
+            raise DataDamaged("A stored record has an unknown format.")
+        nonce = blob[1 : 1 + NONCE_BYTES]
+        try:
+            return self._aead.decrypt(nonce, blob[1 + NONCE_BYTES :], self._aad(place))
+        except (InvalidTag, ValueError):
+            raise DataDamaged("A stored record failed authentication.") from None
+
+    def seal_json(self, obj: Any, *place: object) -> bytes:
+        return self.seal(orjson.dumps(obj), *place)
+
+    def open_json(self, blob: bytes, *place: object) -> Any:
+        return orjson.loads(self.open(blob, *place))
+
+    def _aad(self, place: tuple[object, ...]) -> bytes:
+        return self._prefix + "|".join(map(str, place)).encode()

@@ -1,0 +1,71 @@
+"""Plain records the store hands to the engine: decrypted, typed, no SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from groundhog.store.codec import Values, values_size
+
+
+@dataclass(frozen=True)
+class ContextRow:
+    id: int
+    uid: str
+    name: str
+    head: int
+    head_hash: bytes
+    anchor: int
+    cp_version: int
+    cp_bytes: int
+    created: str
+    modified: str
+
+
+@dataclass
+class StoredState:
+    """One version of a context as stored: encoded values plus metadata."""
+
+    version: int
+    last_modified: str
+    values: Values
+    metadata: dict[str, Any] = field(default_factory=dict)
+    size: int = -1  # compact-JSON byte length of the values; -1 until measured
+
+    def measured_size(self) -> int:
+        if self.size < 0:
+            self.size = values_size(self.values)
+        return self.size
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    timestamp: str
+    kind: str
+    session: str
+    changed_keys: list[str]
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    id: str
+    context: str
+    version: int
+    timestamp: str
+    size: int
+    kind: str
+    label: str | None
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """One committed version, as the change feed reports it to every session."""
+
+    seq: int
+    context: str
+    version: int
+    kind: str
+    session: str
+    changed_keys: list[str]

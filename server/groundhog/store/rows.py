@@ -1,0 +1,494 @@
+"""Row-level operations inside one transaction: contexts, versions, checkpoints, snapshots, editor
+records, settings, sessions, the change feed and the audit log. Everything is decrypted on the way out
+and encrypted on the way in; no business rules live here (see tracker.py for those)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import sqlite3
+import uuid
+from typing import Any
+
+import orjson
+
+from groundhog.errors import DataDamaged
+from groundhog.store.codec import Cipher, Payload
+from groundhog.store.records import (
+    ContextRow,
+    FeedEvent,
+    SnapshotInfo,
+    StoredState,
+    VersionInfo,
+)
+from groundhog.timeutil import now
+
+_CONTEXT_COLUMNS = "id, uid, head, head_hash, anchor, cp_version, cp_bytes, created, modified"
+FEED_KEEP = 10_000
+
+
+def chain_hash(key: bytes, prev: bytes, *parts: str | int | bytes | None) -> bytes:
+    """A keyed link of a hash chain: HMAC-SHA256 over the previous link and this row's fields
+    (blobs by their SHA-256), so the chain cannot be rewritten without the workspace key."""
+    digest = hmac.new(key, prev, hashlib.sha256)
+    for part in parts:
+        if part is None:
+            encoded = b"\xff"
+        elif isinstance(part, bytes):
+            encoded = hashlib.sha256(part).digest()
+        else:
+            encoded = str(part).encode()
+        digest.update(len(encoded).to_bytes(4, "big") + encoded)
+    return digest.digest()
+
+
+def genesis_hash(uid: str) -> bytes:
+    return hashlib.sha256(b"groundhog/genesis|" + uid.encode()).digest()
+
+
+AUDIT_GENESIS = bytes(32)
+
+
+class Txn:
+    """The operations available inside one store transaction."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, cipher: Cipher, keys: dict[str, bytes], settings: Any
+    ) -> None:
+        self.conn = conn
+        self.cipher = cipher
+        self.mac_key = keys["name-mac"]
+        self.chain_key = keys["chain"]
+        self.settings = settings
+
+    def version_hash(self, uid: str, version: int, link: int, prev: bytes, row: dict[str, Any]) -> bytes:
+        return chain_hash(
+            self.chain_key,
+            prev,
+            uid,
+            version,
+            link,
+            row["ts"],
+            row["kind"],
+            row["session"],
+            row["keys_blob"],
+            row["delta_blob"],
+        )
+
+    # -- contexts -------------------------------------------------------------------------------
+
+    def name_mac(self, name: str) -> bytes:
+        return hmac.new(self.mac_key, name.encode(), hashlib.sha256).digest()
+
+    def find_context(self, name: str) -> ContextRow | None:
+        row = self.conn.execute(
+            f"SELECT {_CONTEXT_COLUMNS} FROM contexts WHERE name_mac = ?", (self.name_mac(name),)
+        ).fetchone()
+        return None if row is None else ContextRow(row[0], row[1], name, *row[2:])
+
+    def context_by_id(self, context_id: int) -> ContextRow | None:
+        row = self.conn.execute(
+            f"SELECT {_CONTEXT_COLUMNS}, name_blob FROM contexts WHERE id = ?", (context_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        name = self.cipher.open(row[9], "contexts", row[1], "name").decode()
+        return ContextRow(row[0], row[1], name, *row[2:9])
+
+    def list_contexts(self) -> list[ContextRow]:
+        """All contexts whose names decrypt; a damaged name is left for ``verify`` to report."""
+        rows = []
+        for row in self.conn.execute(f"SELECT {_CONTEXT_COLUMNS}, name_blob FROM contexts"):
+            try:
+                name = self.cipher.open(row[9], "contexts", row[1], "name").decode()
+            except DataDamaged:
+                continue
+            rows.append(ContextRow(row[0], row[1], name, *row[2:9]))
+        return sorted(rows, key=lambda r: r.name)
+
+    def insert_context(
+        self, name: str, state: StoredState, kind: str, session: str
+    ) -> tuple[ContextRow, VersionInfo]:
+        """A new context at version 1, stored as a checkpoint."""
+        uid = uuid.uuid4().hex
+        ts = now()
+        name_blob = self.cipher.seal(name.encode(), "contexts", uid, "name")
+        cursor = self.conn.execute(
+            "INSERT INTO contexts(uid, name_mac, name_blob, head, head_hash, anchor, cp_version,"
+            " cp_bytes, created, modified) VALUES (?, ?, ?, 0, ?, 1, 1, 0, ?, ?)",
+            (uid, self.name_mac(name), name_blob, genesis_hash(uid), ts, ts),
+        )
+        assert cursor.lastrowid is not None
+        row = ContextRow(cursor.lastrowid, uid, name, 0, genesis_hash(uid), 1, 1, 0, ts, ts)
+        changed = sorted(state.values)
+        return self.append_version(row, state, kind, session, changed, delta=None)
+
+    def delete_context(self, row: ContextRow) -> None:
+        self.conn.execute("DELETE FROM contexts WHERE id = ?", (row.id,))
+        self.conn.execute("DELETE FROM feed WHERE context_id = ?", (row.id,))
+
+    # -- versions -------------------------------------------------------------------------------
+
+    def append_version(
+        self,
+        row: ContextRow,
+        state: StoredState,
+        kind: str,
+        session: str,
+        changed_keys: list[str],
+        delta: Payload | None,
+        link: tuple[int, bytes] | None = None,
+    ) -> tuple[ContextRow, VersionInfo]:
+        """Append ``state`` as version head+1. ``delta`` is how it differs from the head; None starts
+        a new chain (create, recover), which always writes a checkpoint. ``link`` is the
+        (version, hash) this version chains to, by default the head."""
+        version = row.head + 1
+        link_version, prev = link or (row.head, row.head_hash)
+        place = ("versions", row.uid, version)
+        fields: dict[str, Any] = {
+            "ts": now(),
+            "kind": kind,
+            "session": session,
+            "keys_blob": self.cipher.seal(orjson.dumps(changed_keys), *place, "keys"),
+            "delta_blob": None if delta is None else self.cipher.seal(delta.pack(), *place, "delta"),
+        }
+        digest = self.version_hash(row.uid, version, link_version, prev, fields)
+        self.conn.execute(
+            "INSERT INTO versions(context_id, version, ts, kind, session, keys_blob, delta_blob,"
+            " link, prev_hash, hash) VALUES (:id, :version, :ts, :kind, :session, :keys_blob,"
+            " :delta_blob, :link, :prev, :hash)",
+            {**fields, "id": row.id, "version": version, "link": link_version, "prev": prev, "hash": digest},
+        )
+        ts, delta_blob = fields["ts"], fields["delta_blob"]
+        cp_version, cp_bytes = row.cp_version, row.cp_bytes + len(delta_blob or b"")
+        state_bytes = state.measured_size()
+        if (
+            delta_blob is None
+            or version - cp_version >= self.settings.checkpoint_every
+            or cp_bytes >= max(state_bytes, 64 * 1024)
+        ):
+            self._write_checkpoint(row, version, state)
+            cp_version, cp_bytes = version, 0
+        self.conn.execute(
+            "INSERT INTO feed(context_id, version, kind, session) VALUES (?, ?, ?, ?)",
+            (row.id, version, kind, session),
+        )
+        self.conn.execute(
+            "UPDATE contexts SET head = ?, head_hash = ?, cp_version = ?, cp_bytes = ?, modified = ?"
+            " WHERE id = ?",
+            (version, digest, cp_version, cp_bytes, ts, row.id),
+        )
+        new_row = ContextRow(
+            row.id,
+            row.uid,
+            row.name,
+            version,
+            digest,
+            row.anchor,
+            cp_version,
+            cp_bytes,
+            row.created,
+            ts,
+        )
+        new_row = self._apply_retention(new_row)
+        state.version, state.last_modified = version, ts
+        return new_row, VersionInfo(version, ts, kind, session, changed_keys)
+
+    def _write_checkpoint(self, row: ContextRow, version: int, state: StoredState) -> None:
+        payload = Payload(values=state.values, metadata=state.metadata)
+        blob = self.cipher.seal(payload.pack(), "checkpoints", row.uid, version)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO checkpoints(context_id, version, blob) VALUES (?, ?, ?)",
+            (row.id, version, blob),
+        )
+
+    def _apply_retention(self, row: ContextRow) -> ContextRow:
+        """Fold history older than the limit: drop every row before the newest checkpoint that is
+        not newer than the oldest kept version, so that version still rebuilds from a checkpoint."""
+        oldest = self.oldest_version(row)
+        if oldest <= row.anchor:
+            return row
+        floor = self.conn.execute(
+            "SELECT max(version) FROM checkpoints WHERE context_id = ? AND version <= ?",
+            (row.id, oldest),
+        ).fetchone()[0]
+        if floor is None or floor <= row.anchor:
+            return row
+        self.conn.execute("DELETE FROM versions WHERE context_id = ? AND version < ?", (row.id, floor))
+        self.conn.execute("DELETE FROM checkpoints WHERE context_id = ? AND version < ?", (row.id, floor))
+        self.conn.execute("UPDATE contexts SET anchor = ? WHERE id = ?", (floor, row.id))
+        return ContextRow(**{**row.__dict__, "anchor": floor})
+
+    def oldest_version(self, row: ContextRow) -> int:
+        """The oldest version still in the kept history (``historyLimit`` versions back)."""
+        limit: int = self.settings.history_limit
+        return max(row.anchor, row.head - limit + 1, 1)
+
+    def load_state(self, row: ContextRow, version: int) -> StoredState:
+        """Rebuild one version: the nearest checkpoint at or below it, then the deltas after it."""
+        found = self.conn.execute(
+            "SELECT version, blob FROM checkpoints WHERE context_id = ? AND version <= ?"
+            " ORDER BY version DESC LIMIT 1",
+            (row.id, version),
+        ).fetchone()
+        if found is None:
+            raise DataDamaged(f"Version {version} of context {row.name!r} has no checkpoint.")
+        cp_version, blob = found
+        base = Payload.unpack(self.cipher.open(blob, "checkpoints", row.uid, cp_version))
+        state = StoredState(cp_version, "", base.values, base.metadata or {})
+        expected = cp_version + 1
+        for number, delta_blob in self.conn.execute(
+            "SELECT version, delta_blob FROM versions WHERE context_id = ? AND version > ?"
+            " AND version <= ? ORDER BY version",
+            (row.id, cp_version, version),
+        ):
+            if number != expected or delta_blob is None:
+                raise DataDamaged(f"Version {expected} of context {row.name!r} is missing.")
+            apply_delta(state, self.open_delta(row, number, delta_blob))
+            expected += 1
+        ts_row = self.conn.execute(
+            "SELECT ts FROM versions WHERE context_id = ? AND version = ?", (row.id, version)
+        ).fetchone()
+        if expected != version + 1 or ts_row is None:
+            raise DataDamaged(f"Version {version} of context {row.name!r} is missing.")
+        state.version, state.last_modified = version, ts_row[0]
+        return state
+
+    def open_delta(self, row: ContextRow, version: int, blob: bytes) -> Payload:
+        return Payload.unpack(self.cipher.open(blob, "versions", row.uid, version, "delta"))
+
+    def deltas_after(self, row: ContextRow, after: int) -> list[tuple[int, str, Payload]]:
+        """Deltas of versions after ``after`` up to the head, to bring a cached state forward;
+        empty when a chain restarts in between (the caller then reloads)."""
+        out = []
+        for number, ts, blob in self.conn.execute(
+            "SELECT version, ts, delta_blob FROM versions WHERE context_id = ? AND version > ?"
+            " ORDER BY version",
+            (row.id, after),
+        ):
+            if blob is None:
+                return []
+            out.append((number, ts, self.open_delta(row, number, blob)))
+        return out
+
+    def version_infos(self, row: ContextRow, limit: int, before: int | None = None) -> list[VersionInfo]:
+        """History entries, newest first, never older than the kept history."""
+        upper = row.head + 1 if before is None else before
+        cursor = self.conn.execute(
+            "SELECT version, ts, kind, session, keys_blob FROM versions WHERE context_id = ?"
+            " AND version < ? AND version >= ? ORDER BY version DESC LIMIT ?",
+            (row.id, upper, self.oldest_version(row), limit),
+        )
+        return [
+            VersionInfo(v, ts, kind, session, self._open_keys(row, v, blob))
+            for v, ts, kind, session, blob in cursor
+        ]
+
+    def changed_keys_since(self, row: ContextRow, base: int) -> set[str]:
+        """Every top-level key changed by the versions after ``base``."""
+        changed: set[str] = set()
+        for version, blob in self.conn.execute(
+            "SELECT version, keys_blob FROM versions WHERE context_id = ? AND version > ?",
+            (row.id, base),
+        ):
+            changed.update(self._open_keys(row, version, blob))
+        return changed
+
+    def _open_keys(self, row: ContextRow, version: int, blob: bytes) -> list[str]:
+        keys: list[str] = orjson.loads(self.cipher.open(blob, "versions", row.uid, version, "keys"))
+        return keys
+
+    # -- snapshots ------------------------------------------------------------------------------
+
+    def insert_snapshot(
+        self,
+        row: ContextRow,
+        state: StoredState,
+        *,
+        label: str | None,
+        metadata: dict[str, Any],
+        editor: dict[str, Any] | None,
+        kind: str,
+    ) -> SnapshotInfo:
+        snapshot_id = uuid.uuid4().hex
+        ts = now()
+        size = state.measured_size()
+        place = ("snapshots", row.uid, snapshot_id)
+        info_blob = self.cipher.seal(orjson.dumps({"label": label, "metadata": metadata}), *place)
+        payload = Payload(
+            values=state.values,
+            metadata=state.metadata,
+            extra={"editor": editor, "lastModified": state.last_modified},
+        )
+        blob = self.cipher.seal(payload.pack(), *place, "state")
+        self.conn.execute(
+            "INSERT INTO snapshots(id, context_id, version, ts, size, kind, info_blob, blob)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (snapshot_id, row.id, state.version, ts, size, kind, info_blob, blob),
+        )
+        return SnapshotInfo(snapshot_id, row.name, state.version, ts, size, kind, label, metadata)
+
+    def list_snapshots(self, row: ContextRow) -> list[SnapshotInfo]:
+        cursor = self.conn.execute(
+            "SELECT id, version, ts, size, kind, info_blob FROM snapshots WHERE context_id = ?"
+            " ORDER BY ts DESC, rowid DESC",
+            (row.id,),
+        )
+        return [self._snapshot_info(row, *found) for found in cursor]
+
+    def count_snapshots(self, row: ContextRow) -> int:
+        return int(
+            self.conn.execute("SELECT count(*) FROM snapshots WHERE context_id = ?", (row.id,)).fetchone()[0]
+        )
+
+    def load_snapshot(
+        self, row: ContextRow, snapshot_id: str
+    ) -> tuple[SnapshotInfo, StoredState, dict[str, Any] | None] | None:
+        found = self.conn.execute(
+            "SELECT id, version, ts, size, kind, info_blob, blob FROM snapshots"
+            " WHERE id = ? AND context_id = ?",
+            (snapshot_id, row.id),
+        ).fetchone()
+        if found is None:
+            return None
+        info = self._snapshot_info(row, *found[:6])
+        payload = Payload.unpack(self.cipher.open(found[6], "snapshots", row.uid, found[0], "state"))
+        extra = payload.extra or {}
+        state = StoredState(
+            info.version,
+            extra.get("lastModified") or info.timestamp,
+            payload.values,
+            payload.metadata or {},
+        )
+        return info, state, extra.get("editor")
+
+    def _snapshot_info(
+        self, row: ContextRow, sid: str, version: int, ts: str, size: int, kind: str, blob: bytes
+    ) -> SnapshotInfo:
+        info = self.cipher.open_json(blob, "snapshots", row.uid, sid)
+        return SnapshotInfo(sid, row.name, version, ts, size, kind, info["label"], info["metadata"])
+
+    # -- editor records and settings ------------------------------------------------------------
+
+    def save_editor(self, row: ContextRow, editor: dict[str, Any]) -> None:
+        blob = self.cipher.seal_json(editor, "editors", row.uid)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO editors(context_id, ts, blob) VALUES (?, ?, ?)",
+            (row.id, now(), blob),
+        )
+
+    def load_editor(self, row: ContextRow) -> dict[str, Any] | None:
+        found = self.conn.execute("SELECT blob FROM editors WHERE context_id = ?", (row.id,)).fetchone()
+        if found is None:
+            return None
+        editor: dict[str, Any] = self.cipher.open_json(found[0], "editors", row.uid)
+        return editor
+
+    def put_setting(self, key: str, value: Any) -> None:
+        blob = self.cipher.seal_json(value, "settings", key)
+        self.conn.execute("INSERT OR REPLACE INTO settings(key, blob) VALUES (?, ?)", (key, blob))
+
+    def get_setting(self, key: str) -> Any:
+        found = self.conn.execute("SELECT blob FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if found is None else self.cipher.open_json(found[0], "settings", key)
+
+    # -- sessions (who has which context active, across processes) ------------------------------
+
+    def register_session(self, session: str, client: dict[str, Any]) -> None:
+        blob = self.cipher.seal_json(client, "sessions", session)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO sessions(id, pid, started, active_mac, client_blob)"
+            " VALUES (?, ?, ?, NULL, ?)",
+            (session, os.getpid(), now(), blob),
+        )
+
+    def set_session_active(self, session: str, name: str | None) -> None:
+        mac = None if name is None else self.name_mac(name)
+        self.conn.execute("UPDATE sessions SET active_mac = ? WHERE id = ?", (mac, session))
+
+    def end_session(self, session: str) -> None:
+        self.conn.execute("DELETE FROM sessions WHERE id = ?", (session,))
+
+    def sessions_by_context(self) -> dict[bytes, int]:
+        """Live sessions per context-name MAC; rows of dead processes are ignored."""
+        counts: dict[bytes, int] = {}
+        for pid, mac in self.conn.execute(
+            "SELECT pid, active_mac FROM sessions WHERE active_mac IS NOT NULL"
+        ):
+            if _process_alive(pid):
+                counts[mac] = counts.get(mac, 0) + 1
+        return counts
+
+    # -- change feed ----------------------------------------------------------------------------
+
+    def feed_head(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(max(seq), 0) FROM feed").fetchone()[0])
+
+    def feed_after(self, seq: int, limit: int = 500) -> list[FeedEvent]:
+        events = []
+        rows = self.conn.execute(
+            "SELECT f.seq, f.context_id, f.version, f.kind, f.session, v.keys_blob FROM feed f"
+            " JOIN versions v ON v.context_id = f.context_id AND v.version = f.version"
+            " WHERE f.seq > ? ORDER BY f.seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
+        names: dict[int, ContextRow | None] = {}
+        for number, context_id, version, kind, session, keys_blob in rows:
+            if context_id not in names:
+                names[context_id] = self.context_by_id(context_id)
+            row = names[context_id]
+            if row is not None:
+                keys = self._open_keys(row, version, keys_blob)
+                events.append(FeedEvent(number, row.name, version, kind, session, keys))
+        return events
+
+    def prune_feed(self) -> None:
+        self.conn.execute("DELETE FROM feed WHERE seq <= ?", (self.feed_head() - FEED_KEEP,))
+
+    # -- quarantine and audit -------------------------------------------------------------------
+
+    def quarantine(self, source: str, uid: str, version: int, reason: str, row: dict[str, Any]) -> None:
+        packed = orjson.dumps({k: v.hex() if isinstance(v, bytes) else v for k, v in row.items()})
+        self.conn.execute(
+            "INSERT INTO quarantine(ts, source, context_uid, version, reason, row) VALUES (?, ?, ?, ?, ?, ?)",
+            (now(), source, uid, version, reason, packed),
+        )
+
+    def audit(self, event: str, session: str, details: dict[str, Any]) -> None:
+        """Append one record to the encrypted, hash-chained audit log."""
+        last = self.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (1, AUDIT_GENESIS) if last is None else (last[0] + 1, last[1])
+        ts = now()
+        blob = self.cipher.seal_json(details, "audit", seq)
+        digest = chain_hash(self.chain_key, prev, seq, ts, event, session, blob)
+        self.conn.execute(
+            "INSERT INTO audit(seq, ts, event, session, blob, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (seq, ts, event, session, blob, prev, digest),
+        )
+
+
+def apply_delta(state: StoredState, delta: Payload) -> None:
+    state.size = -1
+    for key in delta.removed:
+        state.values.pop(key, None)
+    state.values.update(delta.values)
+    if delta.metadata is not None:
+        state.metadata = delta.metadata
+
+
+def new_session_id() -> str:
+    return "s-" + secrets.token_hex(8)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

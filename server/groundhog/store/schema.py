@@ -1,0 +1,101 @@
+"""The store's SQL schema. Plaintext columns hold only numbers, hashes, times, kinds and random ids;
+everything a user wrote (names, data, labels, metadata, key names, client names) is in encrypted blobs."""
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS keys (
+    key_id INTEGER PRIMARY KEY,
+    wrapped BLOB NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS contexts (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    name_mac BLOB NOT NULL UNIQUE,
+    name_blob BLOB NOT NULL,
+    head INTEGER NOT NULL,
+    head_hash BLOB NOT NULL,
+    anchor INTEGER NOT NULL,          -- oldest version physically kept
+    cp_version INTEGER NOT NULL,      -- newest checkpoint
+    cp_bytes INTEGER NOT NULL,        -- delta bytes written since that checkpoint
+    created TEXT NOT NULL,
+    modified TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    context_id INTEGER NOT NULL REFERENCES contexts(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    ts TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    session TEXT NOT NULL,
+    keys_blob BLOB NOT NULL,          -- the top-level keys this version changed
+    delta_blob BLOB,                  -- NULL only where a version starts a chain (create, recover)
+    link INTEGER NOT NULL,            -- the version this one chains to: version-1, or for a
+                                      -- recover version the newest valid one before the damage
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (context_id, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    context_id INTEGER NOT NULL REFERENCES contexts(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    blob BLOB NOT NULL,
+    PRIMARY KEY (context_id, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    id TEXT PRIMARY KEY,
+    context_id INTEGER NOT NULL REFERENCES contexts(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    ts TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    info_blob BLOB NOT NULL,          -- label and metadata, small, read by listings
+    blob BLOB NOT NULL                -- the whole state and editor state
+);
+CREATE INDEX IF NOT EXISTS snapshots_by_context ON snapshots(context_id, ts);
+CREATE TABLE IF NOT EXISTS editors (
+    context_id INTEGER PRIMARY KEY REFERENCES contexts(id) ON DELETE CASCADE,
+    ts TEXT NOT NULL,
+    blob BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    blob BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    started TEXT NOT NULL,
+    active_mac BLOB,
+    client_blob BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feed (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    context_id INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    session TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    source TEXT NOT NULL,
+    context_uid TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    row BLOB NOT NULL                 -- the set-aside row, its blobs still encrypted
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    event TEXT NOT NULL,
+    session TEXT NOT NULL,
+    blob BLOB NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+"""

@@ -1,0 +1,195 @@
+"""The SQLite store: opening, connections, and the two transaction shapes.
+
+Rules from FINDINGS.md: WAL with synchronous FULL, every write transaction ``BEGIN IMMEDIATE`` (a deferred
+one that later writes gets SQLITE_BUSY at once, ignoring the busy timeout), one connection per thread and
+never across ``fork()``; every SQLite error leaves as a PersistenceError that names no path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from groundhog.errors import LockError, PersistenceError
+from groundhog.store import keys
+from groundhog.store.codec import Cipher
+from groundhog.store.paths import (
+    StoreLocation,
+    default_config_dir,
+    ensure_private_dir,
+    ensure_private_file,
+    refuse_symlink,
+)
+from groundhog.store.rows import Txn
+from groundhog.store.schema import SCHEMA, SCHEMA_VERSION
+from groundhog.timeutil import now
+
+log = logging.getLogger(__name__)
+KEY_ID = 1
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    history_limit: int = 1000
+    snapshot_max_bytes: int = 1 << 20
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    busy_timeout_s: float = 10.0
+    checkpoint_every: int = 100
+    config_dir: Path | None = None
+
+
+class SqliteStore:
+    """One workspace's database. Thread-safe: each thread gets its own connection."""
+
+    def __init__(self, location: StoreLocation, settings: StoreSettings | None = None) -> None:
+        self.location = location
+        self.settings = settings or StoreSettings()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        ensure_private_dir(location.directory)
+        for suffix in ("-wal", "-shm", "-journal"):
+            refuse_symlink(Path(str(location.database) + suffix), "A store file")
+        ensure_private_file(location.database)
+        self.cipher, self.subkeys = self._open_keys()
+
+    @property
+    def path(self) -> Path:
+        return self.location.database
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Txn]:
+        """A write transaction: BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on any exception."""
+        with self._transaction("BEGIN IMMEDIATE") as txn:
+            yield txn
+
+    @contextmanager
+    def read(self) -> Iterator[Txn]:
+        """A read transaction: one consistent WAL snapshot for several statements."""
+        with self._transaction("BEGIN") as txn:
+            yield txn
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[Txn]:
+        conn = self._connection()
+        try:
+            conn.execute(begin)
+        except sqlite3.Error as error:
+            raise translate(error) from None
+        try:
+            yield Txn(conn, self.cipher, self.subkeys, self.settings)
+            conn.execute("COMMIT")
+        except BaseException as error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise translate(error) from None
+            raise
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: the cheap cross-process change signal."""
+        row = self._connection().execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    log.debug("closing a store connection failed", exc_info=True)
+            self._connections.clear()
+            self._local = threading.local()
+
+    # -- opening --------------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:  # never use a connection inherited across fork()
+            self._pid = os.getpid()
+            self._local = threading.local()
+            self._connections = []
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.location.database,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self.settings.busy_timeout_s,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.settings.synchronous}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA trusted_schema=OFF")
+        except sqlite3.Error as error:
+            raise translate(error) from None
+        return conn
+
+    def _open_keys(self) -> tuple[Cipher, dict[str, bytes]]:
+        master = keys.load_or_create_master_key(self.settings.config_dir or default_config_dir())
+        workspace_id = self.location.workspace_id
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?),"
+                    " ('workspace_id', ?), ('created', ?)",
+                    (str(SCHEMA_VERSION), workspace_id, now()),
+                )
+                stored_id = conn.execute("SELECT value FROM meta WHERE key = 'workspace_id'").fetchone()[0]
+                row = conn.execute("SELECT wrapped FROM keys WHERE key_id = ?", (KEY_ID,)).fetchone()
+                if row is None:
+                    wrapped = keys.wrap_data_key(master, keys.new_data_key(), workspace_id, KEY_ID)
+                    conn.execute(
+                        "INSERT INTO keys(key_id, wrapped, created) VALUES (?, ?, ?)",
+                        (KEY_ID, wrapped, now()),
+                    )
+                else:
+                    wrapped = row[0]
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as error:
+            raise translate(error) from None
+        if stored_id != workspace_id:
+            raise PersistenceError("The store belongs to another workspace.")
+        data_key = keys.unwrap_data_key(master, wrapped, workspace_id, KEY_ID)
+        cipher = Cipher(keys.derive_subkey(data_key, "cipher"), workspace_id, KEY_ID)
+        subkeys = {purpose: keys.derive_subkey(data_key, purpose) for purpose in ("name-mac", "chain")}
+        return cipher, subkeys
+
+
+def translate(error: sqlite3.Error) -> PersistenceError:
+    """Every backend error becomes the library's error, with a sentence and no path."""
+    text = str(error).lower()
+    if "locked" in text or "busy" in text:
+        return LockError("The store is locked by another process; try again.")
+    if "full" in text:
+        return PersistenceError("The store cannot be written: the disk is full.")
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return PersistenceError("The store cannot be written: permission denied.")
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return PersistenceError("The store file is damaged and cannot be read.")
+    return PersistenceError(f"The store failed: {error.__class__.__name__}.")

@@ -1,0 +1,572 @@
+"""ContextTracker: one context as seen by one session. Thread-safe reads, versioned writes with
+compare-and-swap inside the store's write transaction, key-level merge, validators, history, rollback,
+snapshots, recovery points and subscribers.
+
+The tracker caches the head in encoded form and brings it forward with the deltas other writers
+committed, so a read or a small update never rebuilds a large state from disk.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
+
+from groundhog import integrity
+from groundhog.changes import Change, apply_change
+from groundhog.errors import (
+    AccessDenied,
+    ContextError,
+    ContextNotFound,
+    DataDamaged,
+    InvalidParams,
+    SnapshotNotFound,
+    TooLarge,
+    VersionConflict,
+)
+from groundhog.model import ContextSnapshot, ContextState, HistoryEntry
+from groundhog.patch import changed_keys, key_diff
+from groundhog.store.codec import Payload, decode_value, decode_values, values_from_object
+from groundhog.store.records import ContextRow, SnapshotInfo, StoredState
+from groundhog.store.rows import Txn, apply_delta
+from groundhog.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+OnConflict = Literal["merge", "fail", "overwrite"]
+Validator = Callable[[ContextState], None]
+RECOVERY_POINT_LABEL = "recovery point"
+CATCH_UP_LIMIT = 200  # beyond this many new versions, reload the head instead of replaying deltas
+
+
+class ContextSubscriber(Protocol):
+    """Told about every change a tracker makes; a subscriber that raises never breaks anything."""
+
+    def on_state_change(self, old_state: ContextState, new_state: ContextState) -> None: ...
+
+    def on_error(self, error: ContextError) -> None: ...
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    history_limit: int = 1000
+    snapshot_max_bytes: int = 1 << 20
+    read_only: bool = False
+    validators: tuple[Validator, ...] = ()
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    context: str
+    version: int
+    merged: bool
+    changed_keys: list[str]
+    kind: str | None  # None when nothing changed and no version was made
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    context: str
+    version: int
+    restored_from: dict[str, Any]
+    changed_keys: list[str]
+    recovery_point: str | None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """How a tracker tells its manager about commits and recoveries (to wake the change feed)."""
+
+    on_commit: Callable[[], None] = lambda: None
+    on_recover: Callable[[integrity.RecoveryReport], None] = lambda report: None
+
+
+class ContextTracker:
+    def __init__(
+        self,
+        store: SqliteStore,
+        name: str,
+        *,
+        session: str = "library",
+        config: TrackerConfig | None = None,
+        hooks: Hooks | None = None,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.session = session
+        self.config = config or TrackerConfig()
+        self.hooks = hooks or Hooks()
+        self._validators: list[Validator] = list(self.config.validators)
+        self._subscribers: list[ContextSubscriber] = []
+        self._lock = threading.RLock()
+        self._row: ContextRow | None = None
+        self._head: StoredState | None = None
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get_state(self) -> ContextState:
+        """A working copy of the head."""
+        return to_context_state(self.read())
+
+    def read(self, version: int | None = None) -> StoredState:
+        """The head, or any version still in the kept history, in encoded form (never modify it)."""
+
+        def body(tx: Txn, row: ContextRow) -> StoredState:
+            head = self._head_in(tx, row)
+            if version is None or version == head.version:
+                return head
+            self._check_kept(tx, row, version)
+            return tx.load_state(row, version)
+
+        return self._reading(body)
+
+    @property
+    def version(self) -> int:
+        return self.read().version
+
+    def history(self, limit: int = 50, before: int | None = None) -> tuple[list[HistoryEntry], int]:
+        """Entries newest first, and the oldest version still kept."""
+
+        def body(tx: Txn, row: ContextRow) -> tuple[list[HistoryEntry], int]:
+            infos = tx.version_infos(row, limit, before)
+            entries = [
+                HistoryEntry(
+                    version=i.version,
+                    timestamp=i.timestamp,
+                    kind=i.kind,  # type: ignore[arg-type]
+                    session=i.session,
+                    changed_keys=i.changed_keys,
+                )
+                for i in infos
+            ]
+            return entries, tx.oldest_version(row)
+
+        return self._reading(body)
+
+    def diff(self, from_version: int, to_version: int | None = None) -> tuple[int, int, list[Any]]:
+        """One RFC 6902 op per top-level key that differs between two kept versions."""
+
+        def body(tx: Txn, row: ContextRow) -> tuple[int, int, list[Any]]:
+            head = self._head_in(tx, row)
+            target = head.version if to_version is None else to_version
+            for version in (from_version, target):
+                self._check_kept(tx, row, version)
+            old = head if from_version == head.version else tx.load_state(row, from_version)
+            new = head if target == head.version else tx.load_state(row, target)
+            return from_version, target, key_diff(old.values, new.values, decode_value)
+
+        return self._reading(body)
+
+    def snapshots(self) -> list[SnapshotInfo]:
+        return self._reading(lambda tx, row: tx.list_snapshots(row))
+
+    def get_snapshot(self, snapshot_id: str) -> ContextSnapshot:
+        def body(tx: Txn, row: ContextRow) -> ContextSnapshot:
+            info, state, editor = self._load_snapshot(tx, row, snapshot_id)
+            return to_snapshot(info, state, editor)
+
+        return self._reading(body)
+
+    def load_editor(self) -> dict[str, Any] | None:
+        return self._reading(lambda tx, row: tx.load_editor(row))
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def update_state(self, state: ContextState, *, merge: bool = False) -> ContextState:
+        """Make ``state`` the next version if ``state.version`` is still the head; with
+        ``merge=True`` a stale working copy is merged key by key when no key it changed has
+        changed since. Returns the new head."""
+        if not isinstance(state, ContextState):
+            raise InvalidParams("update_state needs a ContextState.", field="state")
+        base = self._reading(lambda tx, row: self._base_for(tx, row, state.version))
+        proposed = values_from_object(state.data, strict=True)
+        keys = changed_keys(base.values, proposed, decode_value)
+        change = Change(
+            set={k: state.data[k] for k in keys if k in proposed},
+            remove=[k for k in keys if k not in proposed],
+            metadata=state.metadata if state.metadata != base.metadata else None,
+            replace_metadata=True,
+        )
+        self.update(change, base_version=state.version, on_conflict="merge" if merge else "fail")
+        return self.get_state()
+
+    def update(
+        self,
+        change: Change,
+        *,
+        base_version: int | None = None,
+        on_conflict: OnConflict = "merge",
+    ) -> CommitResult:
+        """Apply a set / remove / patch / metadata change to the head (PROTOCOL.md, context/update)."""
+
+        def body(tx: Txn, row: ContextRow, head: StoredState) -> tuple[CommitResult, Any]:
+            merged = False
+            if base_version is not None and base_version != head.version:
+                merged = self._resolve_stale_base(tx, row, head, change, base_version, on_conflict)
+            effect = apply_change(head, change)
+            if not effect.changes_anything:
+                return CommitResult(self.name, head.version, merged, [], None), None
+            self._check_size(effect.size)
+            new = StoredState(0, "", effect.values, effect.metadata, effect.size)
+            self._validate(new)
+            kind = "merge" if merged else "update"
+            new_row, info = tx.append_version(row, new, kind, self.session, effect.changed_keys, effect.delta)
+            tx.audit(
+                kind,
+                self.session,
+                {"context": self.name, "version": info.version, "changedKeys": effect.changed_keys},
+            )
+            return CommitResult(self.name, info.version, merged, effect.changed_keys, kind), (
+                new_row,
+                head,
+                new,
+            )
+
+        return self._writing("update", body)
+
+    def rollback(
+        self,
+        *,
+        to_version: int | None = None,
+        snapshot_id: str | None = None,
+        dry_run: bool = False,
+    ) -> RollbackResult:
+        """Append a version equal to an older version or a snapshot, after recording a recovery
+        point of the current head. ``dry_run`` changes nothing and answers what would change."""
+        if (to_version is None) == (snapshot_id is None):
+            raise InvalidParams("Give exactly one of 'toVersion' and 'snapshotId'.", field="toVersion")
+
+        def body(tx: Txn, row: ContextRow, head: StoredState) -> tuple[RollbackResult, Any]:
+            editor, source = None, dict[str, Any]()
+            if snapshot_id is not None:
+                _, target, editor = self._load_snapshot(tx, row, snapshot_id)
+                kind, source = "restore", {"snapshotId": snapshot_id}
+            else:
+                assert to_version is not None
+                self._check_kept(tx, row, to_version)
+                target = head if to_version == head.version else tx.load_state(row, to_version)
+                kind, source = "rollback", {"version": to_version}
+            keys = changed_keys(head.values, target.values, decode_value)
+            meta_changed = target.metadata != head.metadata
+            if dry_run or not (keys or meta_changed):
+                return RollbackResult(self.name, head.version, source, keys, None), None
+            self._check_size(target.measured_size())
+            new = StoredState(0, "", dict(target.values), target.metadata, target.measured_size())
+            self._validate(new)
+            point = tx.insert_snapshot(
+                row,
+                head,
+                label=RECOVERY_POINT_LABEL,
+                metadata={"kind": "recoveryPoint"},
+                editor=tx.load_editor(row),
+                kind="recoveryPoint",
+            )
+            delta = Payload(
+                values={k: target.values[k] for k in keys if k in target.values},
+                removed=[k for k in keys if k not in target.values],
+                metadata=target.metadata if meta_changed else None,
+            )
+            new_row, info = tx.append_version(row, new, kind, self.session, keys, delta)
+            if editor is not None:
+                tx.save_editor(row, editor)
+            tx.audit(
+                kind,
+                self.session,
+                {"context": self.name, "version": info.version, "from": source, "recoveryPoint": point.id},
+            )
+            result = RollbackResult(self.name, info.version, source, keys, point.id)
+            return result, (new_row, head, new)
+
+        return self._writing("rollback", body, read_only_ok=dry_run)
+
+    def snapshot(
+        self,
+        label: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        editor: dict[str, Any] | None = None,
+        *,
+        kind: str = "snapshot",
+    ) -> SnapshotInfo:
+        """Store the head whole (with ``editor``, else the context's stored editor state)."""
+        if metadata is not None:
+            values_from_object({"metadata": metadata}, strict=True)
+
+        def body(tx: Txn, row: ContextRow, head: StoredState) -> tuple[SnapshotInfo, Any]:
+            self._check_size(head.measured_size())
+            captured = editor if editor is not None else tx.load_editor(row)
+            if editor is not None:
+                tx.save_editor(row, editor)
+            info = tx.insert_snapshot(
+                row, head, label=label, metadata=metadata or {}, editor=captured, kind=kind
+            )
+            tx.audit(
+                "snapshot",
+                self.session,
+                {"context": self.name, "version": head.version, "snapshot": info.id, "kind": kind},
+            )
+            return info, None
+
+        return self._writing("snapshot", body)
+
+    def create_snapshot(
+        self, label: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> ContextSnapshot:
+        return self.get_snapshot(self.snapshot(label, metadata).id)
+
+    def create_recovery_point(self) -> ContextSnapshot:
+        info = self.snapshot(RECOVERY_POINT_LABEL, {"kind": "recoveryPoint"}, kind="recoveryPoint")
+        return self.get_snapshot(info.id)
+
+    def save_editor(self, editor: dict[str, Any]) -> None:
+        """Persist the editor record of this context (not a version: keystrokes never make one)."""
+
+        def body(tx: Txn, row: ContextRow, head: StoredState) -> tuple[None, Any]:
+            tx.save_editor(row, editor)
+            return None, None
+
+        self._writing("editor", body, audit_errors=False)
+
+    # -- validators and subscribers -------------------------------------------------------------
+
+    def add_validator(self, validator: Validator) -> None:
+        """``validator(new_state)`` runs before every change; raising rejects the change."""
+        self._validators.append(validator)
+
+    def subscribe(self, subscriber: ContextSubscriber) -> Callable[[], None]:
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
+
+        return unsubscribe
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _reading(self, body: Callable[[Txn, ContextRow], T]) -> T:
+        def attempt() -> T:
+            with self.store.read() as tx:
+                return body(tx, self._find(tx))
+
+        with self._lock:
+            return self._with_recovery(attempt)
+
+    def _writing(
+        self,
+        action: str,
+        body: Callable[[Txn, ContextRow, StoredState], tuple[T, Any]],
+        *,
+        read_only_ok: bool = False,
+        audit_errors: bool = True,
+    ) -> T:
+        try:
+            if self.config.read_only and not read_only_ok:
+                raise AccessDenied(
+                    f"This session is read-only; {action} of context {self.name!r} is refused.",
+                    context=self.name,
+                )
+
+            def attempt() -> tuple[T, Any]:
+                with self.store.write() as tx:
+                    row = self._find(tx)
+                    return body(tx, row, self._head_in(tx, row))
+
+            with self._lock:
+                result, committed = self._with_recovery(attempt)
+                if committed is not None:
+                    new_row, old, new = committed
+                    self._row, self._head = new_row, new
+        except ContextError as error:
+            if audit_errors:
+                integrity.audit_error(self.store, self.session, action, self.name, error)
+            self._tell_error(error)
+            raise
+        if committed is not None:
+            self.hooks.on_commit()
+            self._tell_change(old, new)
+        return result
+
+    def _with_recovery(self, attempt: Callable[[], T]) -> T:
+        """Run ``attempt``; if it meets damage at the head, recover once and run it again."""
+        try:
+            return attempt()
+        except DataDamaged:
+            report = integrity.recover_context(self.store, self.name, self.session)
+            self._row = self._head = None
+            if report is None:
+                raise
+            self.hooks.on_recover(report)
+            return attempt()
+
+    def _find(self, tx: Txn) -> ContextRow:
+        row = tx.find_context(self.name)
+        if row is None:
+            raise ContextNotFound(f"Context {self.name!r} does not exist.", context=self.name)
+        return row
+
+    def _head_in(self, tx: Txn, row: ContextRow) -> StoredState:
+        """The head of ``row``: the cache if current, brought forward by deltas, else rebuilt."""
+        cached, cached_row = self._head, self._row
+        if cached is not None and cached_row is not None and cached_row.uid == row.uid:
+            if cached.version == row.head:
+                self._row = row
+                return cached
+            if 0 < row.head - cached.version <= CATCH_UP_LIMIT:
+                deltas = tx.deltas_after(row, cached.version)
+                if deltas and deltas[0][0] == cached.version + 1 and deltas[-1][0] == row.head:
+                    state = StoredState(
+                        cached.version, cached.last_modified, dict(cached.values), cached.metadata
+                    )
+                    for version, ts, delta in deltas:
+                        apply_delta(state, delta)
+                        state.version, state.last_modified = version, ts
+                    self._row, self._head = row, state
+                    return state
+        if cached_row is None or cached_row.uid != row.uid:
+            integrity.check_head_chain(tx, row)  # first sight of this context: check its head
+        state = tx.load_state(row, row.head)
+        self._row, self._head = row, state
+        return state
+
+    def _check_kept(self, tx: Txn, row: ContextRow, version: int) -> None:
+        oldest = tx.oldest_version(row)
+        if not oldest <= version <= row.head:
+            raise SnapshotNotFound(
+                f"Version {version} of context {self.name!r} is not in the kept history "
+                f"({oldest} to {row.head}).",
+                oldestVersion=oldest,
+                headVersion=row.head,
+            )
+
+    def _base_for(self, tx: Txn, row: ContextRow, version: int) -> StoredState:
+        head = self._head_in(tx, row)
+        if version == head.version:
+            return head
+        if version > head.version or version < tx.oldest_version(row):
+            return head  # the update itself reports the conflict with the right details
+        return tx.load_state(row, version)
+
+    def _load_snapshot(
+        self, tx: Txn, row: ContextRow, snapshot_id: str
+    ) -> tuple[SnapshotInfo, StoredState, dict[str, Any] | None]:
+        found = tx.load_snapshot(row, snapshot_id) if isinstance(snapshot_id, str) else None
+        if found is None:
+            raise SnapshotNotFound(
+                f"Snapshot {snapshot_id!r} does not exist in context {self.name!r}.",
+                snapshotId=snapshot_id,
+            )
+        return found
+
+    def _resolve_stale_base(
+        self,
+        tx: Txn,
+        row: ContextRow,
+        head: StoredState,
+        change: Change,
+        base: int,
+        on_conflict: OnConflict,
+    ) -> bool:
+        """Decide an update whose ``baseVersion`` is not the head; True means merged."""
+        if base > head.version:
+            raise VersionConflict(
+                f"baseVersion {base} is newer than the head {head.version} of context {self.name!r}.",
+                currentVersion=head.version,
+                conflictingKeys=[],
+            )
+        if on_conflict == "overwrite":
+            return False
+        touched = change.touched_keys()
+        touched_list = sorted(head.values) if touched is None else sorted(touched)
+        if base < tx.oldest_version(row):
+            conflicting = touched_list
+        else:
+            since = tx.changed_keys_since(row, base)
+            conflicting = sorted(since) if touched is None else sorted(since & touched)
+            if on_conflict == "merge" and not conflicting:
+                return True
+        raise VersionConflict(
+            f"Context {self.name!r} changed since version {base}"
+            + (f"; conflicting keys: {', '.join(map(repr, conflicting[:5]))}." if conflicting else "."),
+            currentVersion=head.version,
+            conflictingKeys=conflicting,
+        )
+
+    def _check_size(self, size: int) -> None:
+        limit = self.config.snapshot_max_bytes
+        if size > limit:
+            raise TooLarge(
+                f"The state of context {self.name!r} would be {size} bytes, over the limit of {limit}.",
+                limit=limit,
+                size=size,
+            )
+
+    def _validate(self, new: StoredState) -> None:
+        if not self._validators:
+            return
+        proposed = to_context_state(new)
+        for validator in self._validators:
+            try:
+                validator(proposed.copy_state())
+            except ContextError:
+                raise
+            except Exception as error:
+                raise InvalidParams(
+                    f"A validator rejected the new state of context {self.name!r}: {error}",
+                    context=self.name,
+                ) from None
+
+    def _tell_change(self, old: StoredState, new: StoredState) -> None:
+        if not self._subscribers:
+            return
+        before, after = to_context_state(old), to_context_state(new)
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber.on_state_change(before.copy_state(), after.copy_state())
+            except Exception:
+                log.warning("a subscriber of context %s failed; ignored", "<redacted>", exc_info=True)
+
+    def _tell_error(self, error: ContextError) -> None:
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber.on_error(error)
+            except Exception:
+                log.warning("a subscriber's on_error failed; ignored", exc_info=True)
+
+
+def to_context_state(state: StoredState) -> ContextState:
+    return ContextState(
+        version=state.version,
+        data=decode_values(state.values),
+        last_modified=state.last_modified,
+        metadata=copy.deepcopy(state.metadata),
+    )
+
+
+def to_snapshot(info: SnapshotInfo, state: StoredState, editor: dict[str, Any] | None) -> ContextSnapshot:
+    return ContextSnapshot(
+        id=info.id,
+        context=info.context,
+        timestamp=info.timestamp,
+        state=to_context_state(state),
+        label=info.label,
+        metadata=info.metadata,
+        size_bytes=info.size,
+        editor=editor,
+    )
+
+
+@dataclass
+class ContextTrackerFactory:
+    """Makes trackers preconfigured with limits, validators and a store."""
+
+    store: SqliteStore
+    config: TrackerConfig = TrackerConfig()
+    hooks: Hooks = Hooks()
+
+    def create(self, name: str, session: str = "library") -> ContextTracker:
+        return ContextTracker(self.store, name, session=session, config=self.config, hooks=self.hooks)
