@@ -1,0 +1,110 @@
+/**
+ * Every name the extension shares with the Groundhog server or with VS Code, in one place.
+ *
+ * Protocol names follow PROTOCOL.md (version 1); the palette command ids are derived from the one
+ * server id and are deliberately different from the server's own `groundhog.<verb>` commands,
+ * which vscode-languageclient registers by itself from `executeCommandProvider.commands`.
+ * This module must not import `vscode`: the protocol tests run it in plain Node.
+ */
+
+export const SERVER_ID = "groundhog";
+export const SERVER_NAME = "Groundhog";
+export const EXTENSION_ID = `${SERVER_ID}.${SERVER_ID}`;
+export const PROTOCOL_VERSION = 1;
+
+/** Client-to-server requests. */
+export const Requests = {
+    status: "context/status",
+    list: "context/list",
+    info: "context/info",
+    create: "context/create",
+    delete: "context/delete",
+    switch: "context/switch",
+    deactivate: "context/deactivate",
+    get: "context/get",
+    update: "context/update",
+    snapshot: "context/snapshot",
+    snapshots: "context/snapshots",
+    rollback: "context/rollback",
+    history: "context/history",
+    diff: "context/diff",
+    editor: "context/editor",
+} as const;
+export type RequestName = keyof typeof Requests;
+export type RequestMethod = (typeof Requests)[RequestName];
+
+/** Client-to-server notifications. */
+export const ClientNotifications = {
+    didChangeEditor: "context/didChangeEditor",
+} as const;
+
+/** Server-to-client notifications. */
+export const ServerNotifications = {
+    didChange: "context/didChange",
+    didSwitch: "context/didSwitch",
+    didRestore: "context/didRestore",
+    didRecover: "context/didRecover",
+} as const;
+
+/** The server's `workspace/executeCommand` name for a request, e.g. `groundhog.snapshot`. */
+export function serverCommand(request: RequestName): string {
+    return `${SERVER_ID}.${request}`;
+}
+
+/** The extension's own palette commands. */
+export const Commands = {
+    takeSnapshot: `${SERVER_ID}.takeSnapshot`,
+    rollbackTo: `${SERVER_ID}.rollbackTo`,
+    switchContext: `${SERVER_ID}.switchContext`,
+    newContext: `${SERVER_ID}.newContext`,
+    showHistory: `${SERVER_ID}.showHistory`,
+    showDiff: `${SERVER_ID}.showDiff`,
+    showStatus: `${SERVER_ID}.showStatus`,
+    showLogs: `${SERVER_ID}.showLogs`,
+    restartServer: `${SERVER_ID}.restartServer`,
+    refreshView: `${SERVER_ID}.refreshView`,
+} as const;
+export type CommandId = (typeof Commands)[keyof typeof Commands];
+
+/** JSON-RPC error codes of PROTOCOL.md "Errors". */
+export const ErrorCodes = {
+    InvalidParams: -32602,
+    VersionConflict: -32001,
+    ContextNotFound: -32002,
+    SnapshotNotFound: -32003,
+    InvalidState: -32004,
+    PersistenceError: -32005,
+    AccessDenied: -32006,
+    RecoveryError: -32007,
+    TooLarge: -32008,
+    AlreadyExists: -32009,
+} as const;
+export type ErrorKind = keyof typeof ErrorCodes;
+
+/** Setting keys, relative to the `groundhog` section. */
+export const Settings = {
+    serverCommand: "server.command",
+    serverEnv: "server.env",
+    traceServer: "trace.server",
+    restoreEditors: "restoreEditors",
+    editorTracking: "editorTracking",
+    editorThrottleMs: "editorThrottleMs",
+    storeDir: "storeDir",
+    readOnly: "readOnly",
+} as const;
+
+/** Settings whose change needs a server restart. */
+export const RESTART_SETTINGS: readonly string[] = [
+    Settings.serverCommand,
+    Settings.serverEnv,
+    Settings.storeDir,
+    Settings.readOnly,
+    Settings.editorTracking,
+];
+
+export const VIEW_ID = `${SERVER_ID}.contexts`;
+export const STATUS_ITEM_ID = `${SERVER_ID}.status`;
+/** URI scheme of the read-only JSON documents rendered for diffs. */
+export const DOCUMENT_SCHEME = SERVER_ID;
+/** Context name rule of PROTOCOL.md "Conventions" and decision 14. */
+export const CONTEXT_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._/-]{0,127}$/;

@@ -1,0 +1,249 @@
+/**
+ * The Groundhog server's lifecycle: one LanguageClient over stdio at a time, started, stopped and
+ * restarted strictly one after the other, with the extension's own error messages (with a way to
+ * the logs) instead of the language client's generic ones.
+ */
+
+import * as os from "node:os";
+import * as vscode from "vscode";
+import {
+    CloseAction,
+    type CloseHandlerResult,
+    ErrorAction,
+    type ErrorHandlerResult,
+    type Executable,
+    LanguageClient,
+    type LanguageClientOptions,
+    RevealOutputChannelOn,
+    State,
+    TransportKind,
+} from "vscode-languageclient/node";
+import { GroundhogApi, type RequestSender } from "./api";
+import { SERVER_ID, SERVER_NAME } from "./constants";
+import { describe, type Logger } from "./logger";
+import type { ServerNotificationMap } from "./protocol";
+import { initializationOptions, readSettings, resolveServerCommand, workspaceFolder } from "./settings";
+
+export type ServerState = "stopped" | "starting" | "running" | "failed";
+
+/** How often an unexpectedly closed server is restarted before the extension gives up. */
+const MAX_CRASH_RESTARTS = 3;
+const CRASH_WINDOW_MS = 3 * 60 * 1000;
+
+/** A LanguageClient that logs its errors but leaves all user-facing messages to the extension. */
+class GroundhogLanguageClient extends LanguageClient {
+    override error(message: string, data?: unknown): void {
+        super.error(message, data, false);
+    }
+}
+
+type NotificationHandler = (params: unknown) => void;
+
+export class GroundhogServer implements vscode.Disposable {
+    private client: GroundhogLanguageClient | undefined;
+    private current: Promise<boolean> = Promise.resolve(false);
+    private queued: Promise<boolean> | undefined;
+    private crashes: number[] = [];
+    private readonly handlers = new Map<string, NotificationHandler>();
+    private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
+    private _state: ServerState = "stopped";
+    private _lastError: string | undefined;
+
+    /** Fires on every state change; "running" also after an automatic restart. */
+    readonly onDidChangeState = this.stateEmitter.event;
+    readonly api: GroundhogApi;
+
+    constructor(private readonly logger: Logger) {
+        const sender: RequestSender = {
+            sendRequest: async <R>(method: string, params: unknown): Promise<R> => {
+                await this.current;
+                const client = this.client;
+                if (!client?.isRunning()) {
+                    throw new Error(this._lastError ?? "The Groundhog server is not running.");
+                }
+                return client.sendRequest<R>(method, params);
+            },
+        };
+        this.api = new GroundhogApi(sender);
+    }
+
+    get state(): ServerState {
+        return this._state;
+    }
+
+    /** Why the last start failed, if it did. */
+    get lastError(): string | undefined {
+        return this._lastError;
+    }
+
+    /** Resolves with whether the server is running once the start or restart in progress is done. */
+    ready(): Promise<boolean> {
+        return this.current;
+    }
+
+    /**
+     * Registers a server-to-client notification handler on every client this object will start.
+     * Handlers are installed before `initialize`, so nothing sent right after it is missed.
+     */
+    onNotification<M extends keyof ServerNotificationMap>(method: M, handler: (params: ServerNotificationMap[M]) => void): vscode.Disposable {
+        this.handlers.set(method, handler as NotificationHandler);
+        return new vscode.Disposable(() => this.handlers.delete(method));
+    }
+
+    async sendNotification(method: string, params: unknown): Promise<void> {
+        const client = this.client;
+        if (client?.isRunning()) {
+            await client.sendNotification(method, params);
+        }
+    }
+
+    /**
+     * Stops the running server (if any) and starts a new one. Calls are serialized: a restart
+     * asked for while one is in progress runs after it, and several such asks share one restart.
+     */
+    restart(): Promise<boolean> {
+        if (this.queued !== undefined) {
+            return this.queued;
+        }
+        const next = this.current.then(
+            () => this.runRestart(),
+            () => this.runRestart(),
+        );
+        this.queued = next;
+        this.current = next;
+        return next;
+    }
+
+    /** Stops the server after any start in progress; used on deactivate. */
+    async stop(): Promise<void> {
+        await this.current.catch(() => false);
+        await this.stopClient();
+    }
+
+    dispose(): void {
+        void this.stop();
+        this.stateEmitter.dispose();
+    }
+
+    private setState(state: ServerState): void {
+        if (state !== this._state) {
+            this._state = state;
+            this.stateEmitter.fire(state);
+        }
+    }
+
+    private async runRestart(): Promise<boolean> {
+        this.queued = undefined;
+        await this.stopClient();
+        return this.startClient();
+    }
+
+    private async stopClient(): Promise<void> {
+        const client = this.client;
+        this.client = undefined;
+        if (client === undefined) {
+            return;
+        }
+        this.logger.info("Stopping the server.");
+        try {
+            await client.dispose(2000);
+        } catch (error) {
+            this.logger.error("Stopping the server failed", error);
+        }
+        this.setState("stopped");
+    }
+
+    private async startClient(): Promise<boolean> {
+        this._lastError = undefined;
+        const settings = readSettings();
+        const env: NodeJS.ProcessEnv = { ...process.env, ...settings.serverEnv };
+        const resolved = resolveServerCommand(settings, env);
+        if ("problem" in resolved) {
+            this.reportStartFailure(resolved.problem);
+            return false;
+        }
+        const cwd = workspaceFolder()?.uri.fsPath ?? os.homedir();
+        this.logger.info(`Starting the server (${resolved.origin}): ${[resolved.command, ...resolved.args].join(" ")}`);
+        const executable: Executable = {
+            command: resolved.command,
+            args: resolved.args,
+            transport: TransportKind.stdio,
+            options: { cwd, env },
+        };
+        const client = new GroundhogLanguageClient(SERVER_ID, SERVER_NAME, executable, this.clientOptions(settings));
+        for (const [method, handler] of this.handlers) {
+            client.onNotification(method, handler);
+        }
+        client.onDidChangeState((event) => {
+            if (this.client === client) {
+                this.setState(event.newState === State.Running ? "running" : event.newState === State.Starting ? "starting" : "stopped");
+            }
+        });
+        this.client = client;
+        this.setState("starting");
+        try {
+            await client.start();
+        } catch (error) {
+            if (this.client === client) {
+                this.client = undefined;
+            }
+            void client.dispose(1000).catch(() => undefined);
+            this.reportStartFailure(describe(error));
+            return false;
+        }
+        this.logger.info("The server is running.");
+        this.setState("running");
+        return true;
+    }
+
+    private clientOptions(settings: ReturnType<typeof readSettings>): LanguageClientOptions {
+        return {
+            // Every document: the server tracks open files whatever their language.
+            documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+            outputChannel: this.logger.channel,
+            traceOutputChannel: this.logger.traceChannel,
+            revealOutputChannelOn: RevealOutputChannelOn.Never,
+            initializationOptions: initializationOptions(settings),
+            initializationFailedHandler: (error) => {
+                this.logger.error("The server failed to initialize", error);
+                return false;
+            },
+            errorHandler: {
+                error: (error, _message, count): ErrorHandlerResult => {
+                    this.logger.error("Connection to the server failed", error);
+                    return { action: (count ?? 0) < 3 ? ErrorAction.Continue : ErrorAction.Shutdown, handled: true };
+                },
+                closed: (): CloseHandlerResult => this.onClosed(),
+            },
+        };
+    }
+
+    /** The server process went away: restart it a few times while it was running, else give up. */
+    private onClosed(): CloseHandlerResult {
+        if (this._state !== "running") {
+            return { action: CloseAction.DoNotRestart, handled: true };
+        }
+        const now = Date.now();
+        this.crashes = [...this.crashes.filter((t) => now - t < CRASH_WINDOW_MS), now];
+        if (this.crashes.length <= MAX_CRASH_RESTARTS) {
+            this.logger.warn(`The server stopped unexpectedly; restarting it (${this.crashes.length}/${MAX_CRASH_RESTARTS}).`);
+            return { action: CloseAction.Restart, handled: true };
+        }
+        this.reportStartFailure(`it stopped ${this.crashes.length} times in 3 minutes`);
+        return { action: CloseAction.DoNotRestart, handled: true };
+    }
+
+    private reportStartFailure(reason: string): void {
+        const message = `The Groundhog server cannot run: ${reason}.`;
+        this._lastError = message;
+        this.logger.error(message);
+        this.setState("failed");
+        void vscode.window.showErrorMessage(message, "Show Logs", "Open Settings").then((choice) => {
+            if (choice === "Show Logs") {
+                this.logger.show();
+            } else if (choice === "Open Settings") {
+                void vscode.commands.executeCommand("workbench.action.openSettings", `@ext:${SERVER_ID}.${SERVER_ID} server`);
+            }
+        });
+    }
+}

@@ -1,0 +1,161 @@
+/**
+ * The extension's settings, read once per server start into one fully defaulted object, and
+ * the resolution of the server command (`groundhog.server.command`, else `groundhog serve` on
+ * PATH, else `python3 -m groundhog serve`).
+ */
+
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { RESTART_SETTINGS, SERVER_ID, Settings } from "./constants";
+import type { InitializationOptions } from "./protocol";
+
+export type RestoreEditors = "always" | "ask" | "never";
+
+export interface GroundhogSettings {
+    /** argv of the server; empty means "find it". */
+    serverCommand: string[];
+    serverEnv: Record<string, string>;
+    restoreEditors: RestoreEditors;
+    editorTracking: boolean;
+    editorThrottleMs: number;
+    storeDir: string;
+    readOnly: boolean;
+}
+
+const RESTORE_VALUES: readonly RestoreEditors[] = ["always", "ask", "never"];
+
+function config(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration(SERVER_ID);
+}
+
+export function workspaceFolder(): vscode.WorkspaceFolder | undefined {
+    return vscode.workspace.workspaceFolders?.[0];
+}
+
+/** Reads every setting, falling back to the default for values of the wrong type. */
+export function readSettings(): GroundhogSettings {
+    const cfg = config();
+    const command = cfg.get<unknown>(Settings.serverCommand, []);
+    const env = cfg.get<unknown>(Settings.serverEnv, {});
+    const restore = cfg.get<unknown>(Settings.restoreEditors, "ask");
+    const throttle = cfg.get<unknown>(Settings.editorThrottleMs, 500);
+    const storeDir = cfg.get<unknown>(Settings.storeDir, "");
+    return {
+        serverCommand: resolveVariables(stringArray(command)),
+        serverEnv: stringRecord(env),
+        restoreEditors: RESTORE_VALUES.includes(restore as RestoreEditors) ? (restore as RestoreEditors) : "ask",
+        editorTracking: cfg.get<unknown>(Settings.editorTracking, true) !== false,
+        editorThrottleMs: typeof throttle === "number" && throttle >= 0 ? throttle : 500,
+        storeDir: typeof storeDir === "string" && storeDir.trim() ? (resolveVariables([storeDir.trim()])[0] ?? "") : "",
+        readOnly: cfg.get<unknown>(Settings.readOnly, false) === true,
+    };
+}
+
+/** Whether a configuration change needs the server restarted. */
+export function needsRestart(event: vscode.ConfigurationChangeEvent): boolean {
+    return RESTART_SETTINGS.some((key) => event.affectsConfiguration(`${SERVER_ID}.${key}`));
+}
+
+export function initializationOptions(settings: GroundhogSettings): InitializationOptions {
+    const options: InitializationOptions = {
+        readOnly: settings.readOnly,
+        editorTracking: settings.editorTracking,
+    };
+    if (settings.storeDir) {
+        options.storeDir = settings.storeDir;
+    }
+    return options;
+}
+
+function stringArray(value: unknown): string[] {
+    if (typeof value === "string") {
+        return value.trim() ? value.trim().split(/\s+/) : [];
+    }
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
+function stringRecord(value: unknown): Record<string, string> {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        return {};
+    }
+    const record: Record<string, string> = {};
+    for (const [key, v] of Object.entries(value)) {
+        if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") {
+            record[key] = String(v);
+        }
+    }
+    return record;
+}
+
+/** Expands `${workspaceFolder}`, `${userHome}` and a leading `~`. */
+export function resolveVariables(values: string[]): string[] {
+    const folder = workspaceFolder()?.uri.fsPath ?? "";
+    const home = os.homedir();
+    return values.map((value) =>
+        value
+            .replace(/\$\{workspaceFolder\}/g, folder)
+            .replace(/\$\{userHome\}/g, home)
+            .replace(/^~(?=$|\/)/, home),
+    );
+}
+
+/** Where `name` is on `searchPath` (the PATH the server will be started with), if anywhere. */
+export function findOnPath(name: string, searchPath: string | undefined): string | undefined {
+    if (name.includes(path.sep)) {
+        return isExecutable(name) ? name : undefined;
+    }
+    for (const dir of (searchPath ?? "").split(path.delimiter)) {
+        if (dir) {
+            const candidate = path.join(dir, name);
+            if (isExecutable(candidate)) {
+                return candidate;
+            }
+        }
+    }
+    return undefined;
+}
+
+function isExecutable(file: string): boolean {
+    try {
+        fs.accessSync(file, fs.constants.X_OK);
+        return fs.statSync(file).isFile();
+    } catch {
+        return false;
+    }
+}
+
+export interface ServerCommand {
+    command: string;
+    args: string[];
+    /** How the command was chosen, for the log. */
+    origin: "setting" | "PATH" | "python3";
+}
+
+/**
+ * The argv to start the server with, or an explanation of why none was found.
+ * `env` is the environment the server will get (its PATH is searched).
+ */
+export function resolveServerCommand(
+    settings: GroundhogSettings,
+    env: NodeJS.ProcessEnv,
+): ServerCommand | { problem: string } {
+    const [command, ...args] = settings.serverCommand;
+    if (command !== undefined) {
+        const found = findOnPath(command, env.PATH);
+        if (found === undefined) {
+            return { problem: `the server command '${command}' (setting groundhog.server.command) was not found or is not executable` };
+        }
+        return { command: found, args, origin: "setting" };
+    }
+    const groundhog = findOnPath("groundhog", env.PATH);
+    if (groundhog !== undefined) {
+        return { command: groundhog, args: ["serve"], origin: "PATH" };
+    }
+    const python = findOnPath("python3", env.PATH);
+    if (python !== undefined) {
+        return { command: python, args: ["-m", "groundhog", "serve"], origin: "python3" };
+    }
+    return { problem: "neither 'groundhog' nor 'python3' is on PATH; set groundhog.server.command" };
+}
