@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,10 +25,13 @@ class StoreEnv:
     config_dir: Path
     workspace: Path
 
-    def open(self, **options: object) -> ContextManager:
+    def open(self, **options: Any) -> ContextManager:
         """A manager on this store; options go to ``create_manager``."""
         return create_manager(
-            self.workspace, store_dir=self.store_dir, config_dir=self.config_dir, **options  # type: ignore[arg-type]
+            self.workspace,
+            store_dir=self.store_dir,
+            config_dir=self.config_dir,
+            **options,
         )
 
 

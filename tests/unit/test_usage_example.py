@@ -43,7 +43,10 @@ async def test_usage_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert sorted(info.name for info in manager.list_contexts()) == ["default", "new-context"]
 
     entries, oldest = tracker.history()
-    assert [(e.version, e.kind, e.changed_keys) for e in entries] == [(2, "update", ["key"]), (1, "create", [])]
+    assert [(e.version, e.kind, e.changed_keys) for e in entries] == [
+        (2, "update", ["key"]),
+        (1, "create", []),
+    ]
     assert oldest == 1
 
     # The store went where the environment said, nowhere else.
