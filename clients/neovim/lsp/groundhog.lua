@@ -1,0 +1,19 @@
+-- Configuration for vim.lsp.config / vim.lsp.enable (Neovim 0.11+):
+--   vim.lsp.enable("groundhog")
+-- Options come from require("groundhog").setup() when it ran first, else the defaults;
+-- override any field with vim.lsp.config("groundhog", { ... }).
+local gh_client = require("groundhog.client")
+local options = require("groundhog.config").options
+
+local _, problem = gh_client.server_cmd()
+if problem then
+  require("groundhog.log").error_once(problem)
+end
+
+local cfg = gh_client.make_config(nil)
+cfg.root_dir = nil
+---@diagnostic disable-next-line: inject-field
+cfg.root_markers = options.root_markers
+---@diagnostic disable-next-line: inject-field
+cfg.workspace_required = true
+return cfg
