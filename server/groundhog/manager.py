@@ -21,6 +21,7 @@ from groundhog.errors import (
     DataDamaged,
     InvalidParams,
     InvalidState,
+    RecoveryError,
 )
 from groundhog.model import ContextSnapshot, ContextState
 from groundhog.names import DEFAULT_CONTEXT, validate_name
@@ -179,7 +180,13 @@ class ContextManager:
             if self.read_only:
                 log.warning("a context head is damaged; a read-only session does not recover it")
                 continue
-            report = integrity.recover_context(self.store, name, session)
+            try:
+                report = integrity.recover_context(self.store, name, session)
+            except RecoveryError:
+                # One unrecoverable context must not keep the whole store from opening: its own
+                # reads answer RecoveryError (NoValidSnapshot), every other context works.
+                log.warning("a damaged context head could not be recovered; its reads will fail")
+                continue
             if report is not None:
                 reports.append(report)
                 self._recovered(report)
