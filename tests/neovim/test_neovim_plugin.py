@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from nvim_harness import ERROR, INFO, LspPeer, Nvim, Workspace
+from nvim_harness import ERROR, INFO, PLUGIN_DIR, WARN, LspPeer, Nvim, Workspace
 
 
 def test_status_command_shows_the_active_context(nvim: Nvim, workspace: Workspace) -> None:
@@ -281,3 +282,32 @@ def test_change_from_another_session_updates_the_statusline(
     assert len(changes) == 1
     assert changes[0]["session"] == peer_session != run.data["session"]
     assert changes[0]["changedKeys"] == ["from another process"]
+
+
+def test_help_file_has_a_tag_for_every_command_and_option(nvim: Nvim, tmp_path: Path) -> None:
+    doc_dir = tmp_path / "helpdoc" / "doc"
+    shutil.copytree(PLUGIN_DIR / "doc", doc_dir)
+    run = nvim.run("helptags", cwd=tmp_path, params={"doc_dir": str(doc_dir)})
+    tags = {line.split("\t")[0] for line in run.data["tags"]}
+    commands = ["Status", "Snapshot", "Rollback", "Switch", "New", "History", "Diff"]
+    assert {f":Groundhog{c}" for c in commands} <= tags
+    options = ["cmd", "cmd_env", "root_markers", "autostart", "restore", "throttle_ms"]
+    options += ["track_editor", "init_options"]
+    assert {f"groundhog-opt-{o}" for o in options} <= tags
+    assert {"groundhog.setup()", "groundhog.statusline()", "GroundhogChanged"} <= tags
+    assert "*:GroundhogDiff*" in run.data["help_line"]
+
+
+def test_invalid_options_warn_once_and_keep_defaults(nvim: Nvim, tmp_path: Path) -> None:
+    run = nvim.run("options", cwd=tmp_path)
+    (warning,) = run.messages(WARN)
+    assert warning.startswith("groundhog: invalid setup() options:")
+    assert 'option "restore" must be "always", "ask" or "never", got "sometimes"' in warning
+    assert 'option "throttle_ms" must be a non-negative integer, got -5' in warning
+    assert 'unknown option "colour"' in warning
+    options, defaults = run.data["options"], run.data["defaults"]
+    assert options["restore"] == defaults["restore"] == "ask"
+    assert options["throttle_ms"] == defaults["throttle_ms"]
+    assert options["autostart"] is False
+    assert run.data["valid"]["restore"] == "always"
+    assert run.data["valid"]["throttle_ms"] == 120
