@@ -469,6 +469,24 @@ class Txn:
         )
 
 
+def audit_records(txn: Txn, limit: int) -> list[dict[str, Any]]:
+    """The newest audit records, decrypted, newest first."""
+    records = []
+    for seq, ts, event, session, blob in txn.conn.execute(
+        "SELECT seq, ts, event, session, blob FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
+    ):
+        records.append(
+            {
+                "seq": seq,
+                "timestamp": ts,
+                "event": event,
+                "session": session,
+                "details": txn.cipher.open_json(blob, "audit", seq),
+            }
+        )
+    return records
+
+
 def apply_delta(state: StoredState, delta: Payload) -> None:
     state.size = -1
     for key in delta.removed:

@@ -1,0 +1,122 @@
+"""The ``groundhog`` command: ``serve`` for editors, and read-only views of a workspace for people
+(``status``, ``contexts``, ``log``, ``show``, ``verify``, ``audit``), each with ``--json``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from groundhog import __version__
+from groundhog.errors import ContextError
+from groundhog.store.paths import FILE_MODE, default_config_dir, ensure_private_dir
+
+TOKEN_FILE = "token"
+QUIET_LOGGERS = ("pygls", "pygls.protocol", "pygls.server", "pygls.feature_manager", "websockets")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    _configure_logging(args)
+    try:
+        result: int = args.run(args)
+        return result
+    except ContextError as error:
+        print(f"groundhog: {error.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    from groundhog import people
+
+    parser = argparse.ArgumentParser(prog="groundhog", description="Groundhog context server.")
+    parser.add_argument("--version", action="version", version=f"groundhog {__version__}")
+    commands = parser.add_subparsers(dest="command")
+
+    serve = commands.add_parser("serve", help="run the LSP server (stdio by default)")
+    transport = serve.add_mutually_exclusive_group()
+    transport.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP (loopback by default)")
+    transport.add_argument("--ws", metavar="HOST:PORT", help="listen on WebSocket")
+    serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--log-file", help="also log to this file (logs never go to stdout)")
+    serve.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
+    serve.add_argument("--max-message-bytes", type=int, default=64 * 1024 * 1024)
+    serve.add_argument(
+        "--allow-workspace",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="only serve these workspaces (repeatable)",
+    )
+    serve.set_defaults(run=_serve)
+
+    people.add_commands(commands)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from groundhog.lsp.server import GroundhogServer
+    from groundhog.lsp.transport import serve_stdio, serve_tcp, serve_ws
+
+    endpoint = args.tcp or args.ws
+    token = _transport_token() if endpoint else None
+
+    def make_server() -> GroundhogServer:
+        return GroundhogServer(
+            token=token, allowed_roots=tuple(args.allow_workspace), store_dir=args.store_dir
+        )
+
+    if endpoint is None:
+        return serve_stdio(make_server, args.max_message_bytes)
+    host, _, port = endpoint.rpartition(":")
+    host = host or "127.0.0.1"
+    if args.tcp:
+        return serve_tcp(make_server, host, int(port), args.max_message_bytes)
+    return serve_ws(make_server, host, int(port), args.max_message_bytes)
+
+
+def _transport_token() -> str:
+    """The token TCP/WebSocket clients must send: GROUNDHOG_TOKEN, else a 0600 file under the user
+    config dir, generated on first use."""
+    env = os.environ.get("GROUNDHOG_TOKEN")
+    if env:
+        return env
+    directory = default_config_dir()
+    ensure_private_dir(directory)
+    path = directory / TOKEN_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, FILE_MODE)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+        print(f"groundhog: generated a transport token in {path}", file=sys.stderr)
+    return Path(path).read_text().strip()
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = getattr(logging, str(getattr(args, "log_level", "warning")).upper())
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if getattr(args, "log_file", None):
+        handlers.append(logging.FileHandler(args.log_file))
+    logging.basicConfig(
+        level=level, handlers=handlers, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # pygls logs params and error messages, which carry user data: keep it quiet.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()

@@ -1,0 +1,55 @@
+"""``initializationOptions``: fully defaulted; each invalid option is reported once and replaced by
+its default, so a typo never stops an editor from starting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Options:
+    store_dir: str | None = None
+    read_only: bool = False
+    history_limit: int = 1000
+    snapshot_max_bytes: int = 1 << 20
+    editor_tracking: bool = True
+    editor_flush_ms: int = 2000
+    token: str | None = None
+
+
+_WIRE = {
+    "storeDir": ("store_dir", str, None),
+    "readOnly": ("read_only", bool, None),
+    "historyLimit": ("history_limit", int, (1, 1_000_000)),
+    "snapshotMaxBytes": ("snapshot_max_bytes", int, (2, 1 << 30)),
+    "editorTracking": ("editor_tracking", bool, None),
+    "editorFlushMs": ("editor_flush_ms", int, (0, 3_600_000)),
+    "token": ("token", str, None),
+}
+
+
+def parse_options(raw: Any) -> tuple[Options, list[str]]:
+    """Return the options and a list of problems (one sentence each)."""
+    if raw is None:
+        return Options(), []
+    if not isinstance(raw, dict):
+        return Options(), ["initializationOptions must be an object; using the defaults."]
+    values: dict[str, Any] = {}
+    problems = []
+    defaults = {f.name: f.default for f in fields(Options)}
+    for key, value in raw.items():
+        if key not in _WIRE:
+            problems.append(f"unknown option {key!r} ignored")
+            continue
+        name, kind, bounds = _WIRE[key]
+        if value is None:
+            continue
+        valid = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if valid and bounds is not None and not bounds[0] <= value <= bounds[1]:
+            valid = False
+        if not valid:
+            problems.append(f"option {key!r} is invalid; using the default {defaults[name]!r}")
+            continue
+        values[name] = value
+    return Options(**values), problems

@@ -1,0 +1,149 @@
+"""Pydantic models of every request's params (PROTOCOL.md). Strict: unknown fields, wrong types and
+bad names are InvalidParams naming the field; ``null`` for an optional field means "left out"."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from groundhog.errors import InvalidParams
+from groundhog.names import validate_name
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+def _name(value: str, field: str) -> str:
+    return validate_name(value, field)
+
+
+class Empty(Params):
+    pass
+
+
+class ContextScoped(Params):
+    context: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _check_context(self) -> ContextScoped:
+        if self.context is not None:
+            _name(self.context, "context")
+        return self
+
+
+class Named(Params):
+    name: StrictStr
+
+    @model_validator(mode="after")
+    def _check_name(self) -> Named:
+        _name(self.name, "name")
+        return self
+
+
+class CreateFrom(Params):
+    context: StrictStr | None = None
+    version: StrictInt | None = None
+    snapshot_id: StrictStr | None = Field(None, alias="snapshotId")
+
+    @model_validator(mode="after")
+    def _check(self) -> CreateFrom:
+        if self.context is not None:
+            _name(self.context, "from.context")
+        if self.version is not None and self.snapshot_id is not None:
+            raise InvalidParams("Give 'from.version' or 'from.snapshotId', not both.", field="from")
+        return self
+
+
+class CreateParams(Named):
+    from_: CreateFrom | None = Field(None, alias="from")
+    activate: StrictBool = False
+    metadata: dict[str, Any] | None = None
+
+
+class SwitchParams(Named):
+    create: StrictBool = False
+
+
+class GetParams(ContextScoped):
+    version: StrictInt | None = None
+    keys: list[StrictStr] | None = None
+
+
+class UpdateParams(ContextScoped):
+    base_version: StrictInt | None = Field(None, alias="baseVersion")
+    set: dict[str, Any] | None = None
+    remove: list[StrictStr] | None = None
+    patch: list[Any] | None = None
+    metadata: dict[str, Any] | None = None
+    on_conflict: Literal["merge", "fail", "overwrite"] = Field("merge", alias="onConflict")
+
+
+class SnapshotParams(ContextScoped):
+    label: StrictStr | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class RollbackParams(ContextScoped):
+    to_version: StrictInt | None = Field(None, alias="toVersion")
+    snapshot_id: StrictStr | None = Field(None, alias="snapshotId")
+    dry_run: StrictBool = Field(False, alias="dryRun")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RollbackParams:
+        if (self.to_version is None) == (self.snapshot_id is None):
+            raise InvalidParams("Give exactly one of 'toVersion' and 'snapshotId'.", field="toVersion")
+        return self
+
+
+class HistoryParams(ContextScoped):
+    limit: StrictInt = Field(50, ge=1, le=10_000)
+    before_version: StrictInt | None = Field(None, alias="beforeVersion")
+
+
+class DiffParams(ContextScoped):
+    from_version: StrictInt = Field(alias="fromVersion")
+    to_version: StrictInt | None = Field(None, alias="toVersion")
+
+
+class EditorChangeParams(Params):
+    """`context/didChangeEditor` (lenient about extra fields: editors may send more)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, strict=False)
+    active_uri: StrictStr | None = Field(None, alias="activeUri")
+    selections: list[dict[str, Any]] | None = None
+
+
+def parse(model: type[Params], raw: object) -> Any:
+    """Validate ``raw`` params into ``model``; every failure is InvalidParams naming the field."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InvalidParams("The params must be a JSON object.", field="params")
+    try:
+        return model.model_validate(raw)
+    except PydanticValidationError as error:
+        raise _invalid(error) from None
+
+
+def _invalid(error: PydanticValidationError) -> InvalidParams:
+    first = error.errors(include_url=False, include_input=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) or "params"
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, InvalidParams):
+        return cause
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return InvalidParams(f"Unknown field {field!r}.", field=field)
+    if kind == "missing":
+        return InvalidParams(f"The field {field!r} is required.", field=field)
+    return InvalidParams(f"The field {field!r} is invalid: {first['msg']}.", field=field)

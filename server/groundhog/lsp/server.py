@@ -1,0 +1,320 @@
+"""GroundhogServer: one LSP connection, one session. Owns the session and wires the protocol's
+requests, notifications and commands to the handlers; no module globals, nothing wired at import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from groundhog import __version__
+from groundhog.adapter import ContextAdapter
+from groundhog.errors import AccessDenied, ContextError, InvalidState
+from groundhog.lsp import names
+from groundhog.lsp.editor import EMPTY_EDITOR
+from groundhog.lsp.handlers import REQUESTS
+from groundhog.lsp.options import Options, parse_options
+from groundhog.lsp.params import EditorChangeParams, parse
+from groundhog.lsp.protocol import GroundhogProtocol, RpcError
+from groundhog.lsp.session import Session
+from groundhog.manager import create_manager
+from groundhog.model import Selection
+from groundhog.store.paths import NO_WORKSPACE, canonical_root
+
+log = logging.getLogger(__name__)
+FEED_POLL_S = 0.1
+PARENT_POLL_S = 1.0
+READY_TIMEOUT_S = 10.0
+
+
+class GroundhogServer(LanguageServer):
+    protocol: GroundhogProtocol
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        allowed_roots: tuple[str, ...] = (),
+        store_dir: str | None = None,
+    ) -> None:
+        super().__init__("groundhog", __version__, protocol_cls=GroundhogProtocol, max_workers=2)
+        self.required_token = token  # set on TCP / WebSocket transports
+        self.allowed_roots = tuple(canonical_root(root) for root in allowed_roots)
+        self.default_store_dir = store_dir
+        self.session: Session | None = None
+        self.ready = asyncio.Event()
+        self.exit_code: asyncio.Future[int] | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._wake = asyncio.Event()
+        self._register()
+
+    # -- wiring ---------------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        for name, method in (
+            (types.INITIALIZE, GroundhogServer._on_initialize),
+            (types.INITIALIZED, GroundhogServer._on_initialized),
+            (types.SHUTDOWN, GroundhogServer._on_shutdown),
+            (types.EXIT, GroundhogServer._on_exit),
+            (types.TEXT_DOCUMENT_DID_OPEN, GroundhogServer._on_did_open),
+            (types.TEXT_DOCUMENT_DID_CHANGE, GroundhogServer._on_did_change),
+            (types.TEXT_DOCUMENT_DID_SAVE, GroundhogServer._on_did_save),
+            (types.TEXT_DOCUMENT_DID_CLOSE, GroundhogServer._on_did_close),
+            (names.DID_CHANGE_EDITOR, GroundhogServer._on_did_change_editor),
+        ):
+            self.feature(name)(_forward(method))
+        for method in names.REQUESTS:
+            self.feature(method)(self._request_handler(method))
+            self.command(names.command_for(method))(self._command_handler(method))
+
+    def _request_handler(self, method: str) -> Any:
+        async def handle(ls: GroundhogServer, params: Any) -> Any:
+            return await ls.dispatch(method, params)
+
+        return handle
+
+    def _command_handler(self, method: str) -> Any:
+        async def handle(ls: GroundhogServer, *arguments: Any) -> Any:
+            if len(arguments) > 1:
+                raise RpcError(
+                    -32602,
+                    "A command takes one argument: the params object.",
+                    {"kind": "InvalidParams", "field": "arguments"},
+                )
+            return await ls.dispatch(method, arguments[0] if arguments else None)
+
+        return handle
+
+    # -- requests -------------------------------------------------------------------------------
+
+    async def dispatch(self, method: str, raw: Any) -> Any:
+        """Validate, run the handler on the session's worker, send what it queued, answer."""
+        session = await self._session_for_request()
+        model, handler = REQUESTS[method]
+        try:
+            params = parse(model, raw)
+            return await session.run(lambda: handler(session, params))
+        except ContextError as error:
+            await self._audit_error(session, method, error)
+            raise RpcError(error.code, error.message, error.to_data()) from None
+        except Exception:
+            log.exception("internal error while handling %s", method)
+            await self._audit_error(session, method, InvalidState("internal error"))
+            raise RpcError(
+                -32603, f"Internal error while handling {method}.", {"kind": "InternalError"}
+            ) from None
+        finally:
+            for notification, params in session.outbox:
+                self.protocol.notify(notification, params)
+            session.outbox.clear()
+            self._wake.set()
+
+    async def _session_for_request(self) -> Session:
+        if self.session is None or not self.ready.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ready.wait(), READY_TIMEOUT_S)
+        if self.session is None:
+            raise RpcError(
+                -32004, "The server is not initialized; send 'initialize' first.", {"kind": "InvalidState"}
+            )
+        return self.session
+
+    async def _audit_error(self, session: Session, method: str, error: ContextError) -> None:
+        if getattr(error, "audited", False):
+            return
+        details = {"action": method, "kind": error.kind, "message": error.message}
+        await session.run(lambda: session.manager.audit("error", session.id, details))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def _on_initialize(self, params: types.InitializeParams) -> None:
+        options, problems = parse_options(params.initialization_options)
+        if problems:
+            text = "Groundhog: " + "; ".join(problems) + "."
+            self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, text))
+        root = _workspace_root(params)
+        client = {
+            "name": params.client_info.name if params.client_info else "unknown",
+            "version": params.client_info.version if params.client_info else None,
+        }
+        self.session = await asyncio.to_thread(self._open_session, options, root, client)
+        if params.process_id:
+            self._tasks.append(asyncio.ensure_future(self._watch_parent(params.process_id)))
+
+    def _open_session(self, options: Options, root: str, client: dict[str, Any]) -> Session:
+        if self.allowed_roots and canonical_root(root) not in self.allowed_roots:
+            raise RpcError(
+                AccessDenied.code, "This workspace is outside the server's scope.", {"kind": "AccessDenied"}
+            )
+        manager = create_manager(
+            root,
+            store_dir=options.store_dir or self.default_store_dir,
+            history_limit=options.history_limit,
+            snapshot_max_bytes=options.snapshot_max_bytes,
+            read_only=options.read_only,
+        )
+        if self.required_token is not None and not hmac.compare_digest(
+            (options.token or "").encode(), self.required_token.encode()
+        ):
+            manager.audit("access-denied", "-", {"reason": "bad or missing token", "client": client})
+            manager.close()
+            raise RpcError(
+                AccessDenied.code, "A valid token is required on this transport.", {"kind": "AccessDenied"}
+            )
+        had_state = manager.has_state()
+        adapter = ContextAdapter(manager, client=client)
+        adapter.initialize_sync()
+        session = Session(manager, adapter, options, canonical_root(root))
+        session.had_state = had_state
+        return session
+
+    async def _on_initialized(self, params: Any) -> None:
+        session = self.session
+        if session is None:
+            return
+        for report in session.manager.recoveries:
+            self.protocol.notify(
+                names.DID_RECOVER,
+                {
+                    "context": report.context,
+                    "fromVersion": report.from_version,
+                    "toVersion": report.to_version,
+                    "reason": report.reason,
+                },
+            )
+        if session.had_state and session.adapter.active_name:
+            restore = await session.run(lambda: _restore_params(session))
+            self.protocol.notify(names.DID_RESTORE, restore)
+        self.ready.set()
+        self._tasks.append(asyncio.ensure_future(self._watch_feed(session)))
+
+    async def _on_shutdown(self, *args: Any) -> None:
+        if self.session is not None:
+            await self.session.flush_editor()
+
+    async def _on_exit(self, *args: Any) -> None:
+        await self.close_session()
+
+    async def close_session(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks.clear()
+        session, self.session = self.session, None
+        if session is not None:
+            await session.aclose()
+
+    async def stop(self, code: int) -> None:
+        """The client went away (EOF, dead parent): clean up and let the transport exit."""
+        await self.close_session()
+        if self.exit_code is not None and not self.exit_code.done():
+            self.exit_code.set_result(code)
+
+    async def _watch_parent(self, pid: int) -> None:
+        while True:
+            await asyncio.sleep(PARENT_POLL_S)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                log.info("the client process %d is gone; exiting", pid)
+                await self.stop(0)
+                return
+            except PermissionError:
+                pass
+
+    async def _watch_feed(self, session: Session) -> None:
+        """Tell the client about every new version in the workspace, from any process."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), FEED_POLL_S)
+            self._wake.clear()
+            try:
+                events = await session.run(session.feed.poll)
+            except ContextError as error:
+                log.warning("the change feed could not be read (%s)", error.kind)
+                continue
+            for event in events:
+                self.protocol.notify(
+                    names.DID_CHANGE,
+                    {
+                        "context": event.context,
+                        "version": event.version,
+                        "kind": event.kind,
+                        "session": event.session,
+                        "changedKeys": event.changed_keys,
+                    },
+                )
+
+    # -- editor notifications -------------------------------------------------------------------
+
+    def _editor(self) -> Session | None:
+        session = self.session
+        return session if session is not None and session.options.editor_tracking else None
+
+    async def _on_did_open(self, params: types.DidOpenTextDocumentParams) -> None:
+        if session := self._editor():
+            doc = params.text_document
+            session.editor.opened(doc.uri, doc.language_id, doc.version)
+            session.editor_event()
+
+    async def _on_did_change(self, params: types.DidChangeTextDocumentParams) -> None:
+        if session := self._editor():
+            session.editor.edited(params.text_document.uri, params.text_document.version)
+            session.editor_event()
+
+    async def _on_did_save(self, params: types.DidSaveTextDocumentParams) -> None:
+        if session := self._editor():
+            session.editor.saved(params.text_document.uri)
+            await session.flush_editor()
+
+    async def _on_did_close(self, params: types.DidCloseTextDocumentParams) -> None:
+        if session := self._editor():
+            session.editor.closed(params.text_document.uri)
+            await session.flush_editor()
+
+    async def _on_did_change_editor(self, raw: Any) -> None:
+        session = self._editor()
+        if session is None:
+            return
+        try:
+            params = parse(EditorChangeParams, raw)
+            selections = [Selection.model_validate(s).model_dump() for s in params.selections or ()]
+        except (ContextError, ValueError):
+            log.warning("ignored a malformed %s notification", names.DID_CHANGE_EDITOR)
+            return
+        session.editor.focused(params.active_uri, selections)
+        session.editor_event()
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Errors outside a request are logged only (never shown with their details)."""
+        log.warning("server error (%s)", type(error).__name__)
+
+
+def _forward(method: Any) -> Any:
+    """pygls wants plain functions whose first parameter is ``ls``; forward to the server's method."""
+
+    async def handler(ls: GroundhogServer, *args: Any) -> Any:
+        return await method(ls, *args)
+
+    return handler
+
+
+def _workspace_root(params: types.InitializeParams) -> str:
+    if params.workspace_folders:
+        return params.workspace_folders[0].uri
+    if params.root_uri:
+        return params.root_uri
+    if params.root_path:
+        return params.root_path
+    return NO_WORKSPACE
+
+
+def _restore_params(session: Session) -> dict[str, Any]:
+    tracker = session.adapter.get_current_tracker()
+    head = tracker.read()
+    return {"context": tracker.name, "version": head.version, "editor": tracker.load_editor() or EMPTY_EDITOR}

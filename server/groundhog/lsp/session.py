@@ -1,0 +1,121 @@
+"""One editor session (one LSP connection): its adapter over the workspace store, its live editor
+context, and the work queue that keeps store work off the event loop in arrival order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from groundhog.adapter import ContextAdapter
+from groundhog.errors import ContextError
+from groundhog.lsp.editor import EMPTY_EDITOR, EditorContext
+from groundhog.lsp.options import Options
+from groundhog.manager import ContextManager
+from groundhog.sync import ChangeFeed
+from groundhog.timeutil import now
+from groundhog.tracker import ContextTracker
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Session:
+    def __init__(
+        self,
+        manager: ContextManager,
+        adapter: ContextAdapter,
+        options: Options,
+        workspace_uri: str,
+    ) -> None:
+        self.manager = manager
+        self.adapter = adapter
+        self.options = options
+        self.workspace_uri = workspace_uri
+        self.started = now()
+        self.had_state = False  # the workspace had stored state before this session opened it
+        self.editor = EditorContext()
+        self.feed = ChangeFeed(manager.store)
+        manager.on_commit(self.feed.poke)
+        # One worker: a session's requests run in the order they arrived, and never on the loop.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="groundhog-session")
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self.outbox: list[tuple[str, dict[str, Any]]] = []
+
+    def notify(self, method: str, params: dict[str, Any]) -> None:
+        """Queue a notification caused by a request; the dispatcher sends it (on the loop)."""
+        self.outbox.append((method, params))
+
+    @property
+    def id(self) -> str:
+        return self.adapter.session_id
+
+    @property
+    def read_only(self) -> bool:
+        return self.options.read_only
+
+    async def run(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, work)
+
+    def tracker(self, name: str | None) -> ContextTracker:
+        return self.adapter.tracker(name)
+
+    # -- editor persistence ---------------------------------------------------------------------
+
+    def editor_event(self) -> None:
+        """Called after each editor notification: schedule a flush within ``editorFlushMs``."""
+        if not self._persists_editor() or self._flush_handle is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = self.options.editor_flush_ms / 1000
+        self._flush_handle = loop.call_later(delay, lambda: loop.create_task(self.flush_editor()))
+
+    async def flush_editor(self) -> None:
+        """Persist the live editor state into the active context, if anything changed."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self._persists_editor() and self.editor.changed:
+            await self.run(self.flush_editor_now)
+
+    def flush_editor_now(self) -> None:
+        """The synchronous flush, for the worker thread (switch, snapshot, shutdown)."""
+        if not (self._persists_editor() and self.editor.changed and self.adapter.active_name):
+            return
+        self.editor.changed = False
+        try:
+            self.adapter.get_current_tracker().save_editor(self.editor.to_wire())
+        except ContextError as error:
+            self.editor.changed = True
+            log.warning("editor state was not persisted (%s)", error.kind)
+
+    def _persists_editor(self) -> bool:
+        return self.options.editor_tracking and not self.read_only and self.editor.touched
+
+    def live_editor(self) -> dict[str, Any]:
+        return self.editor.to_wire() if self.options.editor_tracking else dict(EMPTY_EDITOR)
+
+    def editor_for_snapshot(self) -> dict[str, Any] | None:
+        """What a snapshot captures: the live editor state once this session has one."""
+        return self.editor.to_wire() if self.options.editor_tracking and self.editor.touched else None
+
+    # -- shutdown -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush, end the session in the store, release connections (worker thread or after)."""
+        try:
+            self.flush_editor_now()
+            self.adapter.close()
+        except ContextError as error:
+            log.warning("closing the session failed (%s)", error.kind)
+        finally:
+            self.manager.close()
+
+    async def aclose(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        await self.run(self.close)
+        self._worker.shutdown(wait=False)

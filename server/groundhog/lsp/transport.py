@@ -1,0 +1,192 @@
+"""Transports: stdio (what editors launch), TCP and WebSocket on loopback.
+
+One reader for all stream transports: it reads LSP frames, refuses a ``Content-Length`` over the
+limit before reading the body (the connection closes and a stdio server exits non-zero, saying why on
+stderr), and hands each body to the protocol, which parses it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from groundhog.lsp.server import GroundhogServer
+
+log = logging.getLogger(__name__)
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+MAX_HEADER_LINE = 8192
+
+
+class MessageTooLarge(Exception):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"a message of {size} bytes exceeds the limit of {limit} bytes")
+
+
+async def read_frames(reader: asyncio.StreamReader, handle: Callable[[bytes], None], max_bytes: int) -> None:
+    """Read frames until EOF; raise MessageTooLarge without reading an oversized body."""
+    while True:
+        length: int | None = None
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            if len(line) > MAX_HEADER_LINE:
+                log.warning("skipped an over-long header line")
+                continue
+            if line in (b"\r\n", b"\n"):
+                break
+            name, _, value = line.decode("ascii", "replace").partition(":")
+            if name.strip().lower() == "content-length":
+                try:
+                    length = int(value.strip())
+                except ValueError:
+                    log.warning("skipped a frame with a malformed Content-Length")
+        if length is None or length < 0:
+            log.warning("skipped a frame without a usable Content-Length")
+            continue
+        if length > max_bytes:
+            raise MessageTooLarge(length, max_bytes)
+        try:
+            body = await reader.readexactly(length)
+        except asyncio.IncompleteReadError:
+            return
+        handle(body)
+
+
+class _StdoutWriter:
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> None:
+        self._stream.write(data)
+        self._stream.flush()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stream.close()
+
+
+class _StreamWriter:
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+
+    def write(self, data: bytes) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(data)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+async def _stdin_reader() -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=MAX_HEADER_LINE * 2)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    return reader
+
+
+def serve_stdio(make_server: Callable[[], GroundhogServer], max_bytes: int) -> int:
+    """Serve one session over stdin/stdout; return the process exit code."""
+
+    async def main() -> int:
+        server = make_server()
+        server.exit_code = asyncio.get_running_loop().create_future()
+        server.protocol.set_writer(_StdoutWriter(sys.stdout.buffer))
+        reader = await _stdin_reader()
+        reading = asyncio.ensure_future(read_frames(reader, server.protocol.handle_frame, max_bytes))
+        exit_code = server.exit_code
+        waiters: list[asyncio.Future[Any]] = [reading, exit_code]
+        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if reading in done:
+            error = reading.exception()
+            if isinstance(error, MessageTooLarge):
+                print(f"groundhog: {error}; closing the connection.", file=sys.stderr)
+                await server.close_session()
+                return 1
+            if error is not None:
+                raise error
+            await server.stop(0)  # stdin EOF: the client is gone
+        return await exit_code
+
+    return asyncio.run(main())
+
+
+async def _serve_stream(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    make_server: Callable[[], GroundhogServer],
+    max_bytes: int,
+) -> None:
+    server = make_server()
+    server.exit_code = asyncio.get_running_loop().create_future()
+    server.protocol.set_writer(_StreamWriter(writer))
+    try:
+        await read_frames(reader, server.protocol.handle_frame, max_bytes)
+    except MessageTooLarge as error:
+        log.warning("closed a connection: %s", error)
+    finally:
+        await server.close_session()
+        writer.close()
+
+
+def serve_tcp(make_server: Callable[[], GroundhogServer], host: str, port: int, max_bytes: int) -> int:
+    async def main() -> int:
+        listener = await asyncio.start_server(
+            lambda r, w: _serve_stream(r, w, make_server, max_bytes), host, port
+        )
+        addresses = ", ".join(str(s.getsockname()) for s in listener.sockets)
+        log.info("serving on %s", addresses)
+        print(f"groundhog: listening on {addresses}", file=sys.stderr, flush=True)
+        async with listener:
+            await listener.serve_forever()
+        return 0
+
+    return _run_forever(main)
+
+
+def serve_ws(make_server: Callable[[], GroundhogServer], host: str, port: int, max_bytes: int) -> int:
+    from websockets.asyncio.server import ServerConnection, serve
+    from websockets.exceptions import ConnectionClosed
+
+    async def connection(websocket: ServerConnection) -> None:
+        server = make_server()
+        server.exit_code = asyncio.get_running_loop().create_future()
+        server.protocol.set_writer(_WebSocketWriter(websocket), include_headers=False)
+        try:
+            async for message in websocket:
+                server.protocol.handle_frame(message if isinstance(message, bytes) else message.encode())
+        except ConnectionClosed:
+            pass
+        finally:
+            await server.close_session()
+
+    async def main() -> int:
+        async with serve(connection, host, port, max_size=max_bytes) as listener:
+            addresses = ", ".join(str(s.getsockname()) for s in listener.sockets)
+            print(f"groundhog: listening on ws {addresses}", file=sys.stderr, flush=True)
+            await listener.serve_forever()
+        return 0
+
+    return _run_forever(main)
+
+
+class _WebSocketWriter:
+    def __init__(self, websocket: Any) -> None:
+        self._websocket = websocket
+
+    def write(self, data: bytes) -> Any:
+        return self._websocket.send(data.decode())
+
+    def close(self) -> Any:
+        return self._websocket.close()
+
+
+def _run_forever(main: Callable[[], Any]) -> int:
+    try:
+        return int(asyncio.run(main()))
+    except KeyboardInterrupt:
+        return 0

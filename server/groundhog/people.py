@@ -1,0 +1,212 @@
+"""The people CLI: read-only views of a workspace's store (``verify --discard-damaged`` aside).
+
+Each command opens the store of ``--workspace`` (default: the current directory) without recovering
+or creating anything, prints a readable table, or JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from groundhog.errors import PersistenceError
+from groundhog.manager import ContextManager, create_manager
+from groundhog.names import DEFAULT_CONTEXT
+from groundhog.store.codec import decode_values
+from groundhog.store.paths import StoreLocation
+from groundhog.store.rows import audit_records
+
+
+def add_commands(commands: Any) -> None:
+    def command(name: str, help_text: str, run: Callable[[argparse.Namespace], int]) -> Any:
+        parser = commands.add_parser(name, help=help_text)
+        parser.add_argument("--workspace", default=".", help="the workspace root (default: .)")
+        parser.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
+        parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+        parser.set_defaults(run=run)
+        return parser
+
+    command("status", "the workspace's store and active context", _status)
+    command("contexts", "the contexts of the workspace", _contexts)
+    log = command("log", "the history of a context", _log)
+    log.add_argument("context", nargs="?", help="default: the last active context")
+    log.add_argument("--limit", type=int, default=50)
+    show = command("show", "a context's data at its head or a version", _show)
+    show.add_argument("context")
+    show.add_argument("--version", type=int)
+    verify = command("verify", "decrypt every row and check every chain", _verify)
+    verify.add_argument(
+        "--discard-damaged", action="store_true", help="delete the damaged rows that recovery set aside"
+    )
+    audit = command("audit", "the audit log, newest first", _audit)
+    audit.add_argument("--limit", type=int, default=100)
+
+
+def _open(args: argparse.Namespace, *, writable: bool = False) -> ContextManager:
+    location = StoreLocation.for_root(_root(args), args.store_dir)
+    if not location.database.exists():
+        raise PersistenceError(f"No Groundhog store exists for the workspace {_root(args)}.")
+    return create_manager(_root(args), store_dir=args.store_dir, read_only=not writable, session="cli")
+
+
+def _root(args: argparse.Namespace) -> str:
+    return os.path.abspath(str(args.workspace))
+
+
+def _status(args: argparse.Namespace) -> int:
+    location = StoreLocation.for_root(_root(args), args.store_dir)
+    if not location.database.exists():
+        _emit(
+            args,
+            {"workspace": location.workspace_root, "store": None},
+            lambda: print(f"No stored state for {location.workspace_root}."),
+        )
+        return 0
+    manager = _open(args)
+    contexts = manager.list_contexts()
+    value: dict[str, Any] = {
+        "workspace": {"uri": location.workspace_root, "id": location.workspace_id},
+        "store": {"path": str(location.database), "encrypted": True},
+        "lastActive": manager.last_active(),
+        "contexts": len(contexts),
+        "versions": sum(c.version for c in contexts),
+    }
+    _emit(
+        args,
+        value,
+        lambda: _table(
+            ["field", "value"],
+            [
+                ["workspace", location.workspace_root],
+                ["store", str(location.database)],
+                ["last active", value["lastActive"] or "-"],
+                ["contexts", str(len(contexts))],
+            ],
+        ),
+    )
+    return 0
+
+
+def _contexts(args: argparse.Namespace) -> int:
+    contexts = _open(args).list_contexts()
+    rows: list[dict[str, Any]] = [
+        {"name": c.name, "version": c.version, "lastModified": c.last_modified, "sessions": c.sessions}
+        for c in contexts
+    ]
+    _emit(
+        args,
+        {"contexts": rows},
+        lambda: _table(
+            ["name", "version", "last modified", "sessions"],
+            [[r["name"], str(r["version"]), r["lastModified"], str(r["sessions"])] for r in rows],
+        ),
+    )
+    return 0
+
+
+def _log(args: argparse.Namespace) -> int:
+    manager = _open(args)
+    name = args.context or manager.last_active() or DEFAULT_CONTEXT
+    entries, oldest = manager.tracker(name).history(args.limit)
+    rows: list[dict[str, Any]] = [
+        {
+            "version": e.version,
+            "timestamp": e.timestamp,
+            "kind": e.kind,
+            "session": e.session,
+            "changedKeys": e.changed_keys,
+        }
+        for e in entries
+    ]
+    _emit(
+        args,
+        {"context": name, "entries": rows, "oldestVersion": oldest},
+        lambda: _table(
+            ["version", "timestamp", "kind", "session", "changed keys"],
+            [
+                [str(r["version"]), r["timestamp"], r["kind"], r["session"], _keys(r["changedKeys"])]
+                for r in rows
+            ],
+        ),
+    )
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    manager = _open(args)
+    tracker = manager.tracker(args.context)
+    state = tracker.read(args.version)
+    value = {
+        "context": args.context,
+        "version": state.version,
+        "lastModified": state.last_modified,
+        "data": decode_values(state.values),
+        "metadata": state.metadata,
+    }
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    manager = _open(args, writable=args.discard_damaged)
+    report = manager.verify(discard_damaged=args.discard_damaged)
+    value = {"ok": report.ok, "problems": report.problems, "checked": report.checked}
+
+    def show() -> None:
+        checked = ", ".join(f"{n} {kind}" for kind, n in sorted(report.checked.items()))
+        if report.ok:
+            print(f"ok: every row decrypts and every chain holds ({checked}).")
+        else:
+            print(f"DAMAGED: {len(report.problems)} problem(s) ({checked}).")
+            _table(["where", "problem"], [[p["where"], p["problem"]] for p in report.problems])
+
+    _emit(args, value, show)
+    return 0 if report.ok else 1
+
+
+def _audit(args: argparse.Namespace) -> int:
+    manager = _open(args)
+    with manager.store.read() as tx:
+        records = audit_records(tx, args.limit)
+    _emit(
+        args,
+        {"records": records},
+        lambda: _table(
+            ["seq", "timestamp", "event", "session", "details"],
+            [
+                [
+                    str(r["seq"]),
+                    r["timestamp"],
+                    r["event"],
+                    r["session"],
+                    orjson.dumps(r["details"]).decode()[:80],
+                ]
+                for r in records
+            ],
+        ),
+    )
+    return 0
+
+
+def _emit(args: argparse.Namespace, value: Any, readable: Callable[[], None]) -> None:
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        readable()
+
+
+def _keys(keys: Sequence[str]) -> str:
+    text = ", ".join(keys[:5])
+    return text + (f" (+{len(keys) - 5})" if len(keys) > 5 else "")
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -1,0 +1,149 @@
+"""A real LSP client for end-to-end tests: pytest-lsp's client, started against `python -m groundhog
+serve` in a private store, with a converter that keeps custom params and results as plain dicts (the
+default one renames keys such as `class` or `/src/a.py`, see FINDINGS.md), and lists of every
+notification the server sent."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
+from pygls.protocol import default_converter
+from pytest_lsp import client_capabilities
+from pytest_lsp.client import LanguageClient as TestClient
+from pytest_lsp.client import register_lsp_features
+
+PROFILES = {"vscode": "visual-studio-code", "neovim": "neovim@v0.11.0"}
+NOTIFICATIONS = ("context/didChange", "context/didSwitch", "context/didRestore", "context/didRecover")
+
+
+def plain_converter() -> Any:
+    converter = default_converter()
+    for message_type in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
+        converter.register_structure_hook(message_type, lambda obj, cls: cls(**obj))
+    return converter
+
+
+@dataclass
+class Env:
+    """A private store, key dir and workspace for one test."""
+
+    root: Path
+    store_dir: Path
+    config_dir: Path
+    workspace: Path
+
+    @classmethod
+    def make(cls, tmp: Path) -> Env:
+        workspace = tmp / "workspace"
+        workspace.mkdir(parents=True, exist_ok=True)
+        return cls(tmp, tmp / "store", tmp / "config", workspace)
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDHOG_")}
+        env.update(GROUNDHOG_HOME=str(self.store_dir), GROUNDHOG_CONFIG_DIR=str(self.config_dir))
+        env.update(extra)
+        return env
+
+
+@dataclass
+class Client:
+    """One editor session: a connected, initialized client and what the server told it."""
+
+    lsp: TestClient
+    init: types.InitializeResult
+    notifications: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def messages(self) -> list[types.ShowMessageParams]:
+        """``window/showMessage`` notifications received."""
+        return list(self.lsp.messages)
+
+    async def request(self, method: str, params: Any = None) -> Any:
+        return await self.lsp.protocol.send_request_async(method, params)
+
+    async def error(self, method: str, params: Any = None) -> dict[str, Any]:
+        """Send a request that must fail; return {code, message, data}."""
+        try:
+            result = await self.request(method, params)
+        except JsonRpcException as error:
+            return {"code": error.code, "message": error.message, "data": error.data}
+        raise AssertionError(f"{method} succeeded with {result!r}; an error was expected")
+
+    async def command(self, verb: str, params: Any = None) -> Any:
+        arguments = [] if params is None else [params]
+        return await self.lsp.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=f"groundhog.{verb}", arguments=arguments)
+        )
+
+    def notify(self, method: str, params: Any) -> None:
+        self.lsp.protocol.notify(method, params)
+
+    async def wait_for(
+        self, method: str, predicate: Callable[[dict[str, Any]], bool] = lambda _: True, timeout: float = 10
+    ) -> dict[str, Any]:
+        """The first notification of ``method`` (already received or still to come) matching."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for params in self.notifications.get(method, []):
+                if predicate(params):
+                    return params
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no {method} matching within {timeout}s: {self.notifications}")
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self.lsp.shutdown_session(), 10)
+        except Exception:
+            await self.lsp.stop()
+
+
+async def start_client(
+    env: Env,
+    *,
+    profile: str = "vscode",
+    options: dict[str, Any] | None = None,
+    workspace: Path | None = None,
+    client_name: str = "groundhog-tests",
+    extra_args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+) -> Client:
+    lsp = TestClient(converter_factory=plain_converter)
+    register_lsp_features(lsp)
+    client = Client(lsp, types.InitializeResult(capabilities=types.ServerCapabilities()))
+    for method in NOTIFICATIONS:
+        client.notifications[method] = []
+        lsp.feature(method)(_collector(client.notifications[method]))
+
+    await lsp.start_io(
+        sys.executable, "-m", "groundhog", "serve", *extra_args, env=env.environ(**(extra_env or {}))
+    )
+    root = workspace or env.workspace
+    capabilities = client_capabilities(PROFILES[profile])
+    client.init = await lsp.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities,
+            process_id=os.getpid(),
+            client_info=types.ClientInfo(name=client_name, version="1"),
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
+            root_uri=root.as_uri(),
+            initialization_options=options,
+        )
+    )
+    return client
+
+
+def _collector(sink: list[dict[str, Any]]) -> Callable[[Any], None]:
+    def collect(params: Any) -> None:
+        sink.append(params)
+
+    return collect
