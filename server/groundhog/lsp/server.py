@@ -57,7 +57,7 @@ class GroundhogServer(LanguageServer):
     # -- wiring ---------------------------------------------------------------------------------
 
     def _register(self) -> None:
-        for name, method in (
+        for name, bound in (
             (types.INITIALIZE, GroundhogServer._on_initialize),
             (types.INITIALIZED, GroundhogServer._on_initialized),
             (types.SHUTDOWN, GroundhogServer._on_shutdown),
@@ -68,7 +68,7 @@ class GroundhogServer(LanguageServer):
             (types.TEXT_DOCUMENT_DID_CLOSE, GroundhogServer._on_did_close),
             (names.DID_CHANGE_EDITOR, GroundhogServer._on_did_change_editor),
         ):
-            self.feature(name)(_forward(method))
+            self.feature(name)(_forward(bound))
         for method in names.REQUESTS:
             self.feature(method)(self._request_handler(method))
             self.command(names.command_for(method))(self._command_handler(method))
