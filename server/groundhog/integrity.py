@@ -183,6 +183,9 @@ def _recover(tx: Txn, row: ContextRow, session: str, reason: str) -> RecoveryRep
 
 
 def _set_aside(tx: Txn, row: ContextRow, *, after: int, reason: str) -> None:
+    # The quarantine table's reason column is plaintext: name the context by its random uid there,
+    # never by its name (user data is only ever stored encrypted).
+    reason = reason.replace(repr(row.name), f"#{row.uid[:8]}")
     for table, columns in (("versions", _VERSION_COLUMNS), ("checkpoints", "version, blob")):
         cursor = tx.conn.execute(
             f"SELECT {columns} FROM {table} WHERE context_id = ? AND version > ?", (row.id, after)

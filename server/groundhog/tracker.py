@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
@@ -527,15 +528,23 @@ class ContextTracker:
         for subscriber in list(self._subscribers):
             try:
                 subscriber.on_state_change(before.copy_state(), after.copy_state())
-            except Exception:
-                log.warning("a subscriber of context %s failed; ignored", "<redacted>", exc_info=True)
+            except Exception as failure:
+                _log_subscriber_failure("a subscriber's on_state_change", failure)
 
     def _tell_error(self, error: ContextError) -> None:
         for subscriber in list(self._subscribers):
             try:
                 subscriber.on_error(error)
-            except Exception:
-                log.warning("a subscriber's on_error failed; ignored", exc_info=True)
+            except Exception as failure:
+                _log_subscriber_failure("a subscriber's on_error", failure)
+
+
+def _log_subscriber_failure(what: str, failure: Exception) -> None:
+    """Log where a subscriber failed, but not its message or chained exceptions: those carry the
+    states and ContextError messages it was handed (context names, keys, values), and user data
+    stays out of logs."""
+    frames = "".join(traceback.format_tb(failure.__traceback__))
+    log.warning("%s failed with %s; ignored\n%s", what, type(failure).__name__, frames)
 
 
 def to_context_state(state: StoredState) -> ContextState:
