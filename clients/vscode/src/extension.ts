@@ -11,7 +11,7 @@ import { VersionDocumentProvider } from "./common/documents";
 import { EditorTracker } from "./common/editorTracker";
 import { Logger } from "./common/logger";
 import { type RestoreOutcome, restoreEditors } from "./common/restore";
-import { GroundhogServer } from "./common/server";
+import { GroundhogServer, type ServerState } from "./common/server";
 import { Session, type SessionSnapshot } from "./common/session";
 import { needsRestart, readSettings } from "./common/settings";
 import { StatusItem } from "./common/status";
@@ -23,6 +23,9 @@ export interface GroundhogExtensionApi {
     /** Resolves once the start or restart in progress is over, with whether the server runs. */
     ready(): Promise<boolean>;
     statusText(): string;
+    serverState(): ServerState;
+    /** Why the server is not running, when a start failed. */
+    lastError(): string | undefined;
     session(): SessionSnapshot;
     /** The outcome of the last `context/didRestore`, once its editors are handled. */
     lastRestore(): RestoreOutcome | undefined;
@@ -131,6 +134,8 @@ export function activate(context: vscode.ExtensionContext): GroundhogExtensionAp
         api,
         ready: () => running.ready(),
         statusText: () => status.text,
+        serverState: () => running.state,
+        lastError: () => running.lastError,
         session: () => session.current,
         lastRestore: () => lastRestore,
         onDidRestore: restoreEmitter.event,

@@ -51,7 +51,7 @@ describe("a fresh workspace", () => {
         for (const name of Object.keys(Requests) as (keyof typeof Requests)[]) {
             assert.ok(commands.includes(serverCommand(name)), `missing ${serverCommand(name)} in ${JSON.stringify(commands)}`);
         }
-        const viaCommand = await session.connection.sendRequest<StatusResult>("workspace/executeCommand", {
+        const viaCommand = await session.request<StatusResult>("workspace/executeCommand", {
             command: serverCommand("status"),
             arguments: [{}],
         });
@@ -59,7 +59,7 @@ describe("a fresh workspace", () => {
     });
 
     test("a request without params gets a response", async () => {
-        const list = await session.connection.sendRequest<{ contexts: unknown[] }>(Requests.list);
+        const list = await session.request<{ contexts: unknown[] }>(Requests.list);
         assert.equal(list.contexts.length, 1);
     });
 

@@ -78,6 +78,8 @@ export class Session {
     initializeResult: { capabilities: { executeCommandProvider?: { commands: string[] } } } | undefined;
     private waiters: { predicate: (n: Received) => boolean; resolve: (n: Received) => void }[] = [];
     private closed = false;
+    /** Rejects when the server process ends, so no request waits forever on a dead server. */
+    private readonly died: Promise<never>;
 
     constructor(
         private readonly sandbox: Sandbox,
@@ -112,13 +114,25 @@ export class Session {
             // workspace/configuration, client/registerCapability, window/workDoneProgress/create...
             return method === "workspace/configuration" ? [] : null;
         });
+        this.died = new Promise<never>((_resolve, reject) => {
+            this.process.once("exit", (code, signal) => {
+                reject(new Error(`the server exited (code ${code ?? "none"}, signal ${signal ?? "none"}); stderr:\n${this.stderr.slice(-4000)}`));
+            });
+        });
+        this.died.catch(() => undefined);
         this.connection.listen();
-        this.api = new GroundhogApi(this.connection);
+        this.api = new GroundhogApi({ sendRequest: (method, params) => this.request(method, params) });
+    }
+
+    /** A raw request that fails when the server dies instead of waiting forever. */
+    request<R>(method: string, params?: unknown): Promise<R> {
+        const sent = params === undefined ? this.connection.sendRequest<R>(method) : this.connection.sendRequest<R>(method, params);
+        return Promise.race([sent, this.died]);
     }
 
     async initialize(options: InitializationOptions): Promise<void> {
         const uri = this.sandbox.workspaceUri;
-        this.initializeResult = await this.connection.sendRequest("initialize", {
+        this.initializeResult = await this.request("initialize", {
             processId: process.pid,
             clientInfo: { name: this.clientName, version: "0" },
             rootUri: uri,
@@ -181,7 +195,7 @@ export class Session {
             }
         });
         try {
-            await withTimeout(this.connection.sendRequest("shutdown"), 5000);
+            await withTimeout(this.request("shutdown"), 5000);
             await this.connection.sendNotification("exit");
         } catch {
             // The process may already be gone; it is killed below if not.

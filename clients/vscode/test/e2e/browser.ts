@@ -1,0 +1,207 @@
+/**
+ * The processes of an end-to-end run: code-server (a real VS Code server and extension host, from
+ * npm) and a headless Chromium that opens it on loopback, inspected over the DevTools protocol.
+ */
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
+import WebSocket from "ws";
+
+export const CODE_SERVER_VERSION = "4.100.3";
+
+export function codeServerBin(): string {
+    const cache = process.env.GROUNDHOG_E2E_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "groundhog-e2e");
+    return process.env.CODE_SERVER ?? join(cache, `code-server-${CODE_SERVER_VERSION}`, "node_modules", ".bin", "code-server");
+}
+
+function onPath(name: string): string | undefined {
+    for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+        if (dir && existsSync(join(dir, name))) {
+            return join(dir, name);
+        }
+    }
+    return undefined;
+}
+
+/** `$CHROMIUM`, else Debian's chromium-headless-shell, else chromium in headless mode. */
+export function chromiumCommand(): string[] | undefined {
+    if (process.env.CHROMIUM) {
+        return [process.env.CHROMIUM];
+    }
+    const shell = onPath("chromium-headless-shell");
+    if (shell) {
+        return [shell];
+    }
+    const chromium = onPath("chromium");
+    return chromium ? [chromium, "--headless"] : undefined;
+}
+
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const address = server.address();
+            server.close(() => {
+                if (typeof address === "object" && address !== null) {
+                    resolve(address.port);
+                } else {
+                    reject(new Error("no port"));
+                }
+            });
+        });
+    });
+}
+
+/** A process in its own process group, with its output collected; `stop()` ends the group. */
+export class Proc {
+    readonly child: ChildProcess;
+    output = "";
+    private exited: Promise<void>;
+
+    constructor(
+        readonly name: string,
+        command: string[],
+        env: NodeJS.ProcessEnv,
+    ) {
+        const [program, ...args] = command;
+        if (program === undefined) {
+            throw new Error(`${name}: empty command`);
+        }
+        this.child = spawn(program, args, { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        const collect = (chunk: Buffer) => {
+            this.output += chunk.toString();
+        };
+        this.child.stdout?.on("data", collect);
+        this.child.stderr?.on("data", collect);
+        this.exited = new Promise((resolve) => {
+            this.child.once("exit", () => {
+                resolve();
+            });
+        });
+    }
+
+    /** Resolves with the first match of `pattern` in the output. */
+    async waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+            const match = pattern.exec(this.output);
+            if (match) {
+                return match;
+            }
+            if (this.child.exitCode !== null || Date.now() > deadline) {
+                throw new Error(`${this.name}: no ${String(pattern)} in its output (exit ${this.child.exitCode ?? "none"}):\n${this.output.slice(-3000)}`);
+            }
+            await new Promise((r) => setTimeout(r, 100));
+        }
+    }
+
+    async stop(): Promise<void> {
+        const pid = this.child.pid;
+        if (pid === undefined || this.child.exitCode !== null) {
+            return;
+        }
+        const signal = (sig: NodeJS.Signals) => {
+            try {
+                process.kill(-pid, sig);
+            } catch {
+                // Already gone.
+            }
+        };
+        signal("SIGTERM");
+        const timer = setTimeout(() => {
+            signal("SIGKILL");
+        }, 5000);
+        await this.exited;
+        clearTimeout(timer);
+        // Children that outlived the leader (e.g. code-server's file watcher) go too.
+        signal("SIGKILL");
+    }
+}
+
+/** The smallest DevTools-protocol client the runner needs: evaluate and screenshot. */
+export class Page {
+    private nextId = 0;
+    private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+    private constructor(private readonly socket: WebSocket) {
+        socket.on("message", (raw: Buffer) => {
+            const message = JSON.parse(raw.toString()) as { id?: number; result?: unknown; error?: { message: string } };
+            const waiter = message.id === undefined ? undefined : this.pending.get(message.id);
+            if (waiter && message.id !== undefined) {
+                this.pending.delete(message.id);
+                if (message.error) {
+                    waiter.reject(new Error(message.error.message));
+                } else {
+                    waiter.resolve(message.result);
+                }
+            }
+        });
+    }
+
+    static async connect(devtoolsPort: number, timeoutMs = 20000): Promise<Page> {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+            try {
+                const targets = (await (await fetch(`http://127.0.0.1:${devtoolsPort}/json/list`)).json()) as { type: string; webSocketDebuggerUrl: string }[];
+                const page = targets.find((t) => t.type === "page");
+                if (page) {
+                    const socket = new WebSocket(page.webSocketDebuggerUrl);
+                    await new Promise<void>((resolve, reject) => {
+                        socket.once("open", () => {
+                            resolve();
+                        });
+                        socket.once("error", reject);
+                    });
+                    return new Page(socket);
+                }
+            } catch (error) {
+                if (Date.now() > deadline) {
+                    throw error;
+                }
+            }
+            if (Date.now() > deadline) {
+                throw new Error("no page target in the browser");
+            }
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
+
+    send<T>(method: string, params: object = {}): Promise<T> {
+        const id = ++this.nextId;
+        return new Promise<T>((resolve, reject) => {
+            this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+            this.socket.send(JSON.stringify({ id, method, params }));
+        });
+    }
+
+    async evaluate<T>(expression: string): Promise<T> {
+        const reply = await this.send<{ result: { value: T }; exceptionDetails?: { text: string } }>("Runtime.evaluate", { expression, returnByValue: true });
+        if (reply.exceptionDetails) {
+            throw new Error(reply.exceptionDetails.text);
+        }
+        return reply.result.value;
+    }
+
+    async screenshot(file: string): Promise<void> {
+        const reply = await this.send<{ data: string }>("Page.captureScreenshot", { format: "png" });
+        writeFileSync(file, Buffer.from(reply.data, "base64"));
+    }
+
+    close(): void {
+        this.socket.close();
+    }
+}
+
+/** Texts of the page's status bar items whose id mentions groundhog, and the visible notifications. */
+export const READ_PAGE = `(() => {
+    const items = [...document.querySelectorAll('.statusbar-item')]
+        .filter((e) => (e.id || '').toLowerCase().includes('groundhog'))
+        .map((e) => (e.textContent || '').trim());
+    const notes = [...document.querySelectorAll('.notifications-toasts .notification-list-item-message, .notification-list-item-message')]
+        .map((e) => (e.textContent || '').trim());
+    return JSON.stringify({ items, notes });
+})()`;

@@ -1,0 +1,335 @@
+/**
+ * Test-only extension that drives the real Groundhog extension inside a real VS Code extension
+ * host (code-server): it runs the extension's commands, checks what VS Code and the server then
+ * show, and writes every step to `$GROUNDHOG_E2E_DIR/result-<phase>.json` for the runner.
+ */
+
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as vscode from "vscode";
+import type { GroundhogExtensionApi } from "../../../src/extension";
+import type { Snapshot } from "../../../src/common/protocol";
+import {
+    ACTIVE_FILE,
+    type CheckpointAnswer,
+    type CheckpointRequest,
+    CONTROL_ENV,
+    FIXTURE,
+    OTHER_CONTEXT,
+    type Phase,
+    type PhaseResult,
+    type SimpleRange,
+    SNAPSHOT_LABEL,
+    type StepRecord,
+} from "../shared";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class Driver {
+    readonly steps: StepRecord[] = [];
+    api!: GroundhogExtensionApi;
+
+    constructor(
+        readonly dir: string,
+        readonly phase: Phase,
+    ) {}
+
+    async step<T>(name: string, run: () => Promise<T>): Promise<T> {
+        const started = Date.now();
+        try {
+            const detail = await run();
+            this.steps.push({ name, ok: true, ms: Date.now() - started, detail: detail === undefined ? undefined : detail });
+            return detail;
+        } catch (error) {
+            this.steps.push({ name, ok: false, ms: Date.now() - started, detail: error instanceof Error ? error.message : String(error) });
+            throw error;
+        }
+    }
+
+    write(result: PhaseResult): void {
+        const file = join(this.dir, `result-${this.phase}.json`);
+        writeFileSync(`${file}.tmp`, JSON.stringify(result, null, 2));
+        renameSync(`${file}.tmp`, file);
+    }
+
+    /** Asks the runner to look at the page (status bar, notifications) and waits for its answer. */
+    async checkpoint(name: string, request: CheckpointRequest): Promise<CheckpointAnswer> {
+        const base = join(this.dir, `checkpoint-${this.phase}-${name}`);
+        writeFileSync(`${base}.request`, JSON.stringify(request));
+        const answer = await waitFor(
+            () => (existsSync(`${base}.done`) ? (JSON.parse(readFileSync(`${base}.done`, "utf8")) as CheckpointAnswer) : undefined),
+            (a) => a !== undefined,
+            60000,
+            `the runner's answer to checkpoint ${name}`,
+        );
+        if (!answer?.ok) {
+            throw new Error(`checkpoint ${name} failed: ${answer?.error ?? "?"}; status bar: ${JSON.stringify(answer?.statusTexts)}`);
+        }
+        return answer;
+    }
+}
+
+function check(condition: boolean, message: string): asserts condition {
+    if (!condition) {
+        throw new Error(message);
+    }
+}
+
+async function waitFor<T>(probe: () => Promise<T> | T, ok: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const value = await probe();
+        if (ok(value)) {
+            return value;
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(value)}`);
+        }
+        await sleep(100);
+    }
+}
+
+function folder(): vscode.Uri {
+    const first = vscode.workspace.workspaceFolders?.[0];
+    check(first !== undefined, "no workspace folder is open");
+    return first.uri;
+}
+
+function fileUri(name: string): vscode.Uri {
+    return vscode.Uri.joinPath(folder(), name);
+}
+
+function toSelection(range: SimpleRange): vscode.Selection {
+    return new vscode.Selection(range.start[0], range.start[1], range.end[0], range.end[1]);
+}
+
+function simple(selection: vscode.Selection): SimpleRange {
+    return { start: [selection.start.line, selection.start.character], end: [selection.end.line, selection.end.character] };
+}
+
+function openTabUris(): string[] {
+    return vscode.window.tabGroups.all.flatMap((group) =>
+        group.tabs.flatMap((tab) => (tab.input instanceof vscode.TabInputText ? [tab.input.uri.toString()] : [])),
+    );
+}
+
+async function waitForStatus(driver: Driver, text: string): Promise<string> {
+    return waitFor(() => driver.api.statusText(), (t) => t.includes(text), 20000, `status bar text '${text}'`);
+}
+
+// ---- Phases -------------------------------------------------------------------------------------
+
+async function firstSession(driver: Driver): Promise<void> {
+    const api = driver.api;
+    await driver.step("the status bar shows the default context at version 1", () => waitForStatus(driver, "default v1"));
+    await driver.step("a context change from the server updates the status bar", async () => {
+        const updated = await api.api.update({ set: { task: "resume editors", plan: ["snapshot", "edit"] } });
+        check(updated.version === 2, `expected version 2, got ${updated.version}`);
+        return waitForStatus(driver, "default v2");
+    });
+    const snapshot = await driver.step("the Take Snapshot command snapshots the active context", async () => {
+        const taken = await vscode.commands.executeCommand<Snapshot | undefined>("groundhog.takeSnapshot", SNAPSHOT_LABEL);
+        check(taken !== undefined, "the command returned nothing (see the Groundhog log)");
+        check(taken.label === SNAPSHOT_LABEL && taken.version === 2 && taken.context === "default", JSON.stringify(taken));
+        const { snapshots } = await api.api.snapshots();
+        check(snapshots.some((s) => s.id === taken.id), "the snapshot is not listed");
+        return taken;
+    });
+    writeFileSync(join(driver.dir, "snapshot.json"), JSON.stringify(snapshot));
+    await driver.step("documents are opened and cursors moved", async () => {
+        for (const file of FIXTURE) {
+            const editor = await vscode.window.showTextDocument(fileUri(file.name), { preview: false });
+            editor.selections = file.selections.map(toSelection);
+            await sleep(150);
+        }
+        check(vscode.window.activeTextEditor?.document.uri.toString() === fileUri(ACTIVE_FILE).toString(), "wrong active editor");
+        return openTabUris();
+    });
+    await driver.step("the server persisted the editor state (via context/didChangeEditor)", async () => {
+        const active = fileUri(ACTIVE_FILE).toString();
+        const got = await waitFor(
+            () => api.api.get(),
+            (g) => g.editor?.activeUri === active && FIXTURE.every((f) => g.editor?.selections.some((s) => s.uri === fileUri(f.name).toString())),
+            15000,
+            "the persisted editor state",
+        );
+        const editor = got.editor;
+        check(editor !== null, "no editor state");
+        for (const file of FIXTURE) {
+            const uri = fileUri(file.name).toString();
+            check(editor.openDocuments.some((d) => d.uri === uri), `${file.name} is not among the open documents`);
+            const ranges = editor.selections.find((s) => s.uri === uri)?.ranges ?? [];
+            const simpleRanges = ranges.map((r) => ({ start: [r.start.line, r.start.character], end: [r.end.line, r.end.character] }));
+            check(JSON.stringify(simpleRanges) === JSON.stringify(file.selections), `${file.name}: stored ${JSON.stringify(simpleRanges)}`);
+        }
+        return editor;
+    });
+    await driver.step("the status bar on the page shows the context and version", () => driver.checkpoint("status", { statusIncludes: "default v2" }));
+}
+
+async function resume(driver: Driver): Promise<void> {
+    const api = driver.api;
+    const snapshot = JSON.parse(readFileSync(join(driver.dir, "snapshot.json"), "utf8")) as Snapshot;
+    const restore = await driver.step("the new window gets context/didRestore and reopens the editors", async () => {
+        const outcome =
+            api.lastRestore() ??
+            (await new Promise<NonNullable<ReturnType<typeof api.lastRestore>>>((resolve, reject) => {
+                const timer = setTimeout(() => {
+                    reject(new Error("no restore within 30 s"));
+                }, 30000);
+                api.onDidRestore((o) => {
+                    clearTimeout(timer);
+                    resolve(o);
+                });
+            }));
+        check(outcome.result === "restored", `restore outcome: ${JSON.stringify(outcome)}`);
+        check(outcome.context === "default" && outcome.version === 2, JSON.stringify(outcome));
+        return outcome;
+    });
+    await driver.step("the documents are open again, the active one active, with their cursors", async () => {
+        const tabs = openTabUris();
+        for (const file of FIXTURE) {
+            check(tabs.includes(fileUri(file.name).toString()), `${file.name} is not open; tabs: ${JSON.stringify(tabs)}`);
+        }
+        const active = vscode.window.activeTextEditor;
+        check(active?.document.uri.toString() === fileUri(ACTIVE_FILE).toString(), `active: ${active?.document.uri.toString() ?? "none"}`);
+        const expectedActive = FIXTURE.find((f) => f.name === ACTIVE_FILE)?.selections;
+        check(JSON.stringify(active.selections.map(simple)) === JSON.stringify(expectedActive), `active cursors: ${JSON.stringify(active.selections.map(simple))}`);
+        const seen: Record<string, SimpleRange[]> = {};
+        // Background tabs keep the cursors the restore put there.
+        for (const file of FIXTURE) {
+            const editor = await vscode.window.showTextDocument(fileUri(file.name), { preview: false });
+            seen[file.name] = editor.selections.map(simple);
+            check(JSON.stringify(seen[file.name]) === JSON.stringify(file.selections), `${file.name} cursors: ${JSON.stringify(seen[file.name])}`);
+        }
+        return { tabs, seen, restored: restore.opened };
+    });
+    await driver.step("the status bar on the page shows the restored context and version", async () => {
+        await waitForStatus(driver, "default v2");
+        return driver.checkpoint("status", { statusIncludes: "default v2" });
+    });
+    await driver.step("New Context (a copy of the active one) becomes active and shows in the status bar", async () => {
+        const created = await vscode.commands.executeCommand<{ name: string; version: number } | undefined>("groundhog.newContext", {
+            name: OTHER_CONTEXT,
+            copyActive: true,
+        });
+        check(created?.name === OTHER_CONTEXT && created.version === 1, JSON.stringify(created));
+        const got = await api.api.get({ context: OTHER_CONTEXT });
+        check((got.data as { task?: string }).task === "resume editors", `copied data: ${JSON.stringify(got.data)}`);
+        return waitForStatus(driver, `${OTHER_CONTEXT} v1`);
+    });
+    await driver.step("Switch Context back to default", async () => {
+        await vscode.commands.executeCommand("groundhog.switchContext", "default");
+        return waitForStatus(driver, "default v2");
+    });
+    await driver.step("Roll Back To a snapshot restores its data as a new version", async () => {
+        await api.api.update({ set: { task: "changed after the snapshot" } });
+        await waitForStatus(driver, "default v3");
+        const result = await vscode.commands.executeCommand<{ version: number; changedKeys: string[] } | undefined>("groundhog.rollbackTo", {
+            snapshotId: snapshot.id,
+            confirm: false,
+        });
+        check(result?.version === 4, `rollback: ${JSON.stringify(result)}`);
+        check(JSON.stringify(result.changedKeys) === JSON.stringify(["task"]), `changed keys: ${JSON.stringify(result.changedKeys)}`);
+        const got = await api.api.get();
+        check((got.data as { task?: string }).task === "resume editors", `data after rollback: ${JSON.stringify(got.data)}`);
+        return waitForStatus(driver, "default v4");
+    });
+    await driver.step("Compare Versions opens VS Code's diff editor on two versions as JSON", async () => {
+        await vscode.commands.executeCommand("groundhog.showDiff", { context: "default", fromVersion: 2, toVersion: 3 });
+        const tab = await waitFor(
+            () => vscode.window.tabGroups.activeTabGroup.activeTab,
+            (t) => t?.input instanceof vscode.TabInputTextDiff,
+            10000,
+            "a diff tab",
+        );
+        const input = tab?.input as vscode.TabInputTextDiff;
+        check(input.original.scheme === "groundhog" && input.modified.scheme === "groundhog", `diff of ${input.original.toString()}`);
+        const [left, right] = await Promise.all([vscode.workspace.openTextDocument(input.original), vscode.workspace.openTextDocument(input.modified)]);
+        const leftData = JSON.parse(left.getText()) as { task?: string };
+        const rightData = JSON.parse(right.getText()) as { task?: string };
+        check(leftData.task === "resume editors" && rightData.task === "changed after the snapshot", `${left.getText()} / ${right.getText()}`);
+        await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
+        return { original: input.original.toString(), modified: input.modified.toString(), label: tab?.label };
+    });
+    await driver.step("a server that cannot start shows an error with Show Logs, and a fixed setting recovers", async () => {
+        const config = vscode.workspace.getConfiguration("groundhog");
+        const command = config.get<string[]>("server.command");
+        await config.update("server.command", ["/nonexistent/groundhog-server"], vscode.ConfigurationTarget.Global);
+        await waitFor(() => api.serverState(), (s) => s === "failed", 20000, "the failed state");
+        check((api.lastError() ?? "").includes("/nonexistent/groundhog-server"), `error: ${api.lastError() ?? "none"}`);
+        await waitForStatus(driver, "Groundhog");
+        const answer = await driver.checkpoint("start-failure", { statusIncludes: "Groundhog", notificationIncludes: "cannot run" });
+        await config.update("server.command", command, vscode.ConfigurationTarget.Global);
+        await waitFor(() => api.serverState(), (s) => s === "running", 30000, "the server running again");
+        await waitForStatus(driver, "default v4");
+        return { error: api.lastError(), notifications: answer.notifications };
+    });
+    await driver.step("Restart Server starts a new session with the same context", async () => {
+        const before = api.session().sessionId;
+        const ok = await vscode.commands.executeCommand<boolean>("groundhog.restartServer");
+        check(ok, "restart failed");
+        const after = await waitFor(() => api.session().sessionId, (id) => id !== undefined && id !== before, 20000, "a new session id");
+        await waitForStatus(driver, "default v4");
+        return { before, after };
+    });
+    await driver.step("switch to the other context before the window reloads", async () => {
+        await vscode.commands.executeCommand("groundhog.switchContext", OTHER_CONTEXT);
+        return waitForStatus(driver, `${OTHER_CONTEXT} v1`);
+    });
+}
+
+async function afterReload(driver: Driver): Promise<void> {
+    await driver.step("after a window reload the last switched-to context is active again", async () => {
+        await waitForStatus(driver, `${OTHER_CONTEXT} v1`);
+        return driver.checkpoint("status", { statusIncludes: `${OTHER_CONTEXT} v1` });
+    });
+    await driver.step("the editors are still there", () => {
+        const tabs = openTabUris();
+        for (const file of FIXTURE) {
+            check(tabs.includes(fileUri(file.name).toString()), `${file.name} is not open; tabs: ${JSON.stringify(tabs)}`);
+        }
+        return Promise.resolve(tabs);
+    });
+}
+
+const PHASES: Record<Phase, (driver: Driver) => Promise<void>> = {
+    "first-session": firstSession,
+    resume,
+    "after-reload": afterReload,
+};
+
+export async function activate(): Promise<void> {
+    const dir = process.env[CONTROL_ENV];
+    if (!dir) {
+        return;
+    }
+    const phase = readFileSync(join(dir, "phase"), "utf8").trim() as Phase;
+    const driver = new Driver(dir, phase);
+    try {
+        const extension = vscode.extensions.getExtension<GroundhogExtensionApi>("groundhog.groundhog");
+        check(extension !== undefined, "the Groundhog extension is not installed");
+        driver.api = await driver.step("the extension activates and starts the server", async () => {
+            const api = await extension.activate();
+            const running = await api.ready();
+            check(running, `the server did not start: ${api.lastError() ?? "?"}`);
+            return api;
+        });
+        driver.steps[driver.steps.length - 1]!.detail = undefined;
+        await PHASES[phase](driver);
+        if (phase === "resume") {
+            // The next activation is the reloaded window's.
+            writeFileSync(join(dir, "phase"), "after-reload");
+            driver.write({ phase, ok: true, steps: driver.steps });
+            await vscode.commands.executeCommand("workbench.action.reloadWindow");
+            return;
+        }
+        driver.write({ phase, ok: true, steps: driver.steps });
+    } catch (error) {
+        driver.write({ phase, ok: false, steps: driver.steps, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    }
+}
+
+export function deactivate(): void {
+    // Nothing to clean up: the runner owns the processes.
+}

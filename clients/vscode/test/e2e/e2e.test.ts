@@ -1,0 +1,267 @@
+/**
+ * End to end in a real VS Code extension host: code-server runs the packaged extension (the
+ * .vsix) and a test-driver extension, headless Chromium opens the workbench on loopback, the
+ * Groundhog server is the real Python one with its store in a temporary directory.
+ *
+ * 1. First window: the extension starts the server, Take Snapshot snapshots the context,
+ *    documents are opened and cursors moved, and the server persists them.
+ * 2. A new window (fresh VS Code profile, so VS Code itself remembers nothing) on the same
+ *    workspace: the documents, the active editor and the cursors come back from Groundhog; the
+ *    status bar shows the context and version; New/Switch Context, Roll Back To, Compare
+ *    Versions, a failing server command and Restart Server are exercised; then the window reloads
+ *    and the last switched-to context is active again.
+ */
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { serverCommand } from "../protocol/harness";
+import { chromiumCommand, codeServerBin, freePort, Page, Proc, READ_PAGE } from "./browser";
+import { type CheckpointAnswer, type CheckpointRequest, CONTROL_ENV, FIXTURE, type Phase, type PhaseResult } from "./shared";
+
+const EXTENSION_ROOT = resolve(__dirname, "../../..");
+const VSIX = join(EXTENSION_ROOT, "dist", "groundhog.vsix");
+const DRIVER = join(EXTENSION_ROOT, "out", "test", "e2e", "driver");
+const ARTIFACTS = join(EXTENSION_ROOT, ".e2e", "artifacts");
+const PHASE_TIMEOUT_MS = 180_000;
+
+interface Sandbox {
+    root: string;
+    workspace: string;
+    control: string;
+    extensions: string;
+    env: NodeJS.ProcessEnv;
+}
+
+function userSettings(): object {
+    return {
+        "groundhog.server.command": serverCommand(),
+        "groundhog.restoreEditors": "always",
+        "groundhog.editorThrottleMs": 100,
+        "workbench.startupEditor": "none",
+        "workbench.tips.enabled": false,
+        "workbench.enableExperiments": false,
+        "security.workspace.trust.enabled": false,
+        "telemetry.telemetryLevel": "off",
+        "extensions.autoCheckUpdates": false,
+        "extensions.autoUpdate": false,
+        "update.mode": "none",
+        "git.enabled": false,
+    };
+}
+
+function makeSandbox(): Sandbox {
+    const root = mkdtempSync(join(tmpdir(), "groundhog-e2e-"));
+    const dirs = Object.fromEntries(["workspace", "control", "extensions", "home", "config", "xdg"].map((d) => [d, join(root, d)]));
+    for (const dir of Object.values(dirs)) {
+        mkdirSync(dir, { recursive: true });
+    }
+    for (const file of FIXTURE) {
+        writeFileSync(join(dirs.workspace!, file.name), file.text);
+    }
+    const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        GROUNDHOG_HOME: dirs.home,
+        GROUNDHOG_CONFIG_DIR: dirs.config,
+        [CONTROL_ENV]: dirs.control,
+        XDG_CONFIG_HOME: dirs.xdg,
+        XDG_DATA_HOME: dirs.xdg,
+    };
+    return { root, workspace: dirs.workspace!, control: dirs.control!, extensions: dirs.extensions!, env };
+}
+
+function newProfile(sandbox: Sandbox, name: string): string {
+    const dir = join(sandbox.root, name);
+    mkdirSync(join(dir, "User"), { recursive: true });
+    writeFileSync(join(dir, "User", "settings.json"), JSON.stringify(userSettings(), null, 2));
+    return dir;
+}
+
+/** Files of the "Groundhog" output channel written by the extension host of a profile. */
+function extensionLogs(profile: string): string {
+    const found: string[] = [];
+    const walk = (dir: string) => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+            const path = join(dir, entry.name);
+            if (entry.isDirectory()) {
+                walk(path);
+            } else if (/Groundhog|exthost|remoteexthost/i.test(entry.name) && entry.name.endsWith(".log")) {
+                found.push(`--- ${path}\n${readFileSync(path, "utf8").slice(-6000)}`);
+            }
+        }
+    };
+    if (existsSync(join(profile, "logs"))) {
+        walk(join(profile, "logs"));
+    }
+    return found.join("\n");
+}
+
+/** Answers the driver's checkpoint requests by reading the page. */
+async function serveCheckpoints(sandbox: Sandbox, page: Page): Promise<void> {
+    for (const file of readdirSync(sandbox.control)) {
+        if (!file.endsWith(".request")) {
+            continue;
+        }
+        const base = join(sandbox.control, file.slice(0, -".request".length));
+        if (existsSync(`${base}.done`)) {
+            continue;
+        }
+        const request = JSON.parse(readFileSync(`${base}.request`, "utf8")) as CheckpointRequest;
+        const answer: CheckpointAnswer = { ok: false, statusTexts: [], notifications: [] };
+        const deadline = Date.now() + 15000;
+        // The DOM follows the extension host asynchronously: look until it matches or time runs out.
+        for (;;) {
+            const seen = JSON.parse(await page.evaluate<string>(READ_PAGE)) as { items: string[]; notes: string[] };
+            answer.statusTexts = seen.items;
+            answer.notifications = seen.notes;
+            const statusOk = request.statusIncludes === undefined || seen.items.some((t) => t.includes(request.statusIncludes ?? ""));
+            const noteOk = request.notificationIncludes === undefined || seen.notes.some((t) => t.includes(request.notificationIncludes ?? ""));
+            if (statusOk && noteOk) {
+                answer.ok = true;
+                break;
+            }
+            if (Date.now() > deadline) {
+                answer.error = `wanted ${JSON.stringify(request)}`;
+                break;
+            }
+            await new Promise((r) => setTimeout(r, 250));
+        }
+        answer.screenshot = join(ARTIFACTS, `${file.slice(0, -".request".length)}.png`);
+        await page.screenshot(answer.screenshot).catch(() => undefined);
+        writeFileSync(`${base}.done`, JSON.stringify(answer));
+    }
+}
+
+/** Opens one browser window on code-server with `profile` and waits for the driver's phases. */
+async function runWindow(sandbox: Sandbox, profile: string, phases: Phase[]): Promise<PhaseResult[]> {
+    const chromium = chromiumCommand();
+    assert.ok(chromium, "no chromium-headless-shell or chromium on PATH (set CHROMIUM)");
+    const port = await freePort();
+    const codeServer = new Proc(
+        "code-server",
+        [
+            codeServerBin(),
+            "--auth",
+            "none",
+            "--bind-addr",
+            `127.0.0.1:${port}`,
+            "--config",
+            join(sandbox.root, "code-server.yaml"),
+            "--user-data-dir",
+            profile,
+            "--extensions-dir",
+            sandbox.extensions,
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            "--disable-getting-started-override",
+            "--ignore-last-opened",
+        ],
+        sandbox.env,
+    );
+    const results: PhaseResult[] = [];
+    let browser: Proc | undefined;
+    let page: Page | undefined;
+    try {
+        await codeServer.waitForOutput(/HTTP server listening/, 60000);
+        const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(sandbox.workspace)}`;
+        browser = new Proc(
+            "chromium",
+            [
+                ...chromium,
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                `--user-data-dir=${join(profile, "chromium")}`,
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                "--window-size=1400,900",
+                url,
+            ],
+            sandbox.env,
+        );
+        const devtools = await browser.waitForOutput(/DevTools listening on ws:\/\/127\.0\.0\.1:(\d+)\//, 30000);
+        page = await Page.connect(Number(devtools[1]));
+        for (const phase of phases) {
+            const resultFile = join(sandbox.control, `result-${phase}.json`);
+            const deadline = Date.now() + PHASE_TIMEOUT_MS;
+            while (!existsSync(resultFile)) {
+                if (Date.now() > deadline) {
+                    await page.screenshot(join(ARTIFACTS, `timeout-${phase}.png`)).catch(() => undefined);
+                    throw new Error(`phase ${phase}: no result within ${PHASE_TIMEOUT_MS / 1000} s`);
+                }
+                await serveCheckpoints(sandbox, page);
+                await new Promise((r) => setTimeout(r, 250));
+            }
+            const result = JSON.parse(readFileSync(resultFile, "utf8")) as PhaseResult;
+            results.push(result);
+            await page.screenshot(join(ARTIFACTS, `end-${phase}.png`)).catch(() => undefined);
+            if (!result.ok) {
+                break;
+            }
+        }
+    } catch (error) {
+        const logs = extensionLogs(profile);
+        writeFileSync(join(ARTIFACTS, `logs-${phases[0] ?? "window"}.txt`), `${codeServer.output}\n${logs}`);
+        throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- code-server\n${codeServer.output.slice(-4000)}\n${logs.slice(-8000)}`);
+    } finally {
+        page?.close();
+        await browser?.stop();
+        await codeServer.stop();
+        writeFileSync(join(ARTIFACTS, `logs-${phases[0] ?? "window"}.txt`), `${codeServer.output}\n${extensionLogs(profile)}`);
+    }
+    return results;
+}
+
+function assertPhase(result: PhaseResult | undefined, phase: Phase): void {
+    assert.ok(result, `no result for ${phase}`);
+    for (const step of result.steps) {
+        console.log(`  ${step.ok ? "ok  " : "FAIL"} [${phase}] ${step.name} (${step.ms} ms)`);
+    }
+    assert.ok(result.ok, `${phase} failed: ${result.error ?? "?"}\n${JSON.stringify(result.steps.filter((s) => !s.ok), null, 2)}`);
+}
+
+describe("VS Code end to end (code-server + headless Chromium + the real server)", () => {
+    let sandbox: Sandbox | undefined;
+
+    before(() => {
+        assert.ok(existsSync(VSIX), `${VSIX} is missing: run 'npm run package' first`);
+        assert.ok(existsSync(join(DRIVER, "extension.js")), `${DRIVER} is missing: run 'node esbuild.mjs --tests' first`);
+        assert.ok(existsSync(codeServerBin()), `code-server is not installed at ${codeServerBin()} (scripts/ci.sh installs it; or set CODE_SERVER)`);
+        rmSync(ARTIFACTS, { recursive: true, force: true });
+        mkdirSync(ARTIFACTS, { recursive: true });
+        sandbox = makeSandbox();
+        writeFileSync(join(sandbox.root, "code-server.yaml"), "auth: none\ncert: false\n");
+        // Installs the packaged extension the way a user would; the driver is copied beside it.
+        execFileSync(codeServerBin(), ["--extensions-dir", sandbox.extensions, "--user-data-dir", join(sandbox.root, "install"), "--install-extension", VSIX], {
+            env: sandbox.env,
+            stdio: "pipe",
+        });
+        cpSync(DRIVER, join(sandbox.extensions, "groundhog-test.e2e-driver-0.0.1"), { recursive: true });
+    });
+
+    after(() => {
+        if (sandbox && !process.env.GROUNDHOG_E2E_KEEP) {
+            rmSync(sandbox.root, { recursive: true, force: true });
+        }
+    });
+
+    test("first window: the server starts, a snapshot is taken, documents are opened and cursors moved", async () => {
+        assert.ok(sandbox);
+        writeFileSync(join(sandbox.control, "phase"), "first-session");
+        const [result] = await runWindow(sandbox, newProfile(sandbox, "profile-1"), ["first-session"]);
+        assertPhase(result, "first-session");
+    });
+
+    test("a new window gets the documents and cursors back; commands work; a reload keeps the context", async () => {
+        assert.ok(sandbox);
+        writeFileSync(join(sandbox.control, "phase"), "resume");
+        const results = await runWindow(sandbox, newProfile(sandbox, "profile-2"), ["resume", "after-reload"]);
+        assertPhase(results[0], "resume");
+        assertPhase(results[1], "after-reload");
+    });
+});

@@ -1,0 +1,69 @@
+/**
+ * What the end-to-end runner (plain Node) and the driver extension (inside VS Code) agree on:
+ * the control files in `$GROUNDHOG_E2E_DIR`, the workspace fixture and the expected cursors.
+ *
+ * Control files: `phase` (the phase the next driver activation runs), `result-<phase>.json`
+ * (written by the driver when a phase ends), `checkpoint-<name>.request` / `.done` (the driver
+ * asks the runner to look at the page, e.g. the status bar, and waits for the answer).
+ */
+
+export const CONTROL_ENV = "GROUNDHOG_E2E_DIR";
+
+export type Phase = "first-session" | "resume" | "after-reload";
+
+export interface StepRecord {
+    name: string;
+    ok: boolean;
+    ms: number;
+    detail?: unknown;
+}
+
+export interface PhaseResult {
+    phase: Phase;
+    ok: boolean;
+    steps: StepRecord[];
+    error?: string;
+}
+
+export interface CheckpointRequest {
+    /** Text the status bar item of the extension must show. */
+    statusIncludes?: string;
+    /** Text a visible notification must contain. */
+    notificationIncludes?: string;
+}
+
+export interface CheckpointAnswer {
+    ok: boolean;
+    statusTexts: string[];
+    notifications: string[];
+    screenshot?: string;
+    error?: string;
+}
+
+export interface SimpleRange {
+    start: [number, number];
+    end: [number, number];
+}
+
+export interface FixtureFile {
+    name: string;
+    text: string;
+    selections: SimpleRange[];
+}
+
+export const FIXTURE: FixtureFile[] = [
+    { name: "a.txt", text: "alpha\nbravo\ncharlie\n", selections: [{ start: [1, 2], end: [1, 2] }] },
+    {
+        name: "notes.md",
+        text: "# Notes\n\n- one\n- two\n",
+        selections: [
+            { start: [0, 2], end: [0, 7] },
+            { start: [2, 2], end: [2, 5] },
+        ],
+    },
+    // Opened last: the active document.
+    { name: "b.py", text: "import os\n\nprint(os.name)\nprint('done')\n", selections: [{ start: [2, 6], end: [2, 13] }] },
+];
+export const ACTIVE_FILE = "b.py";
+export const SNAPSHOT_LABEL = "e2e before edits";
+export const OTHER_CONTEXT = "e2e/other";
