@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Start the server for an editor (stdio, embedded default store, no configuration).
-run: $(STAMP)
-	@$(BIN)/groundhog serve
+run:
+	@./scripts/groundhog serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check server tests bench
