@@ -14,6 +14,7 @@ class ContextError(Exception):
 
     code: ClassVar[int] = -32603
     kind: ClassVar[str] = "InternalError"
+    audited = False  # set once the failure is in the audit log, so no layer records it twice
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)

@@ -207,7 +207,11 @@ class ContextTracker:
             merged = False
             if base_version is not None and base_version != head.version:
                 merged = self._resolve_stale_base(tx, row, head, change, base_version, on_conflict)
-            effect = apply_change(head, change)
+            try:
+                effect = apply_change(head, change)
+            except VersionConflict as conflict:  # a failing patch `test` op
+                conflict.details.setdefault("currentVersion", head.version)
+                raise
             if not effect.changes_anything:
                 return CommitResult(self.name, head.version, merged, [], None), None
             self._check_size(effect.size)
@@ -383,8 +387,9 @@ class ContextTracker:
                     new_row, old, new = committed
                     self._row, self._head = new_row, new
         except ContextError as error:
-            if audit_errors:
+            if audit_errors and not error.audited:
                 integrity.audit_error(self.store, self.session, action, self.name, error)
+                error.audited = True
             self._tell_error(error)
             raise
         if committed is not None:
