@@ -37,6 +37,7 @@ class Change:
     trusted_json: bool = False
 
     def __post_init__(self) -> None:
+        _check_shapes(self)
         if self.patch is not None and (self.set is not None or self.remove is not None):
             raise InvalidParams("'set'/'remove' and 'patch' cannot be combined in one update.", field="patch")
         if self.patch is not None:
@@ -50,6 +51,21 @@ class Change:
         if self.patch is not None:
             return jsonpatch.touched_keys(self.patch)
         return {*(self.set or ()), *(self.remove or ())}
+
+
+def _check_shapes(change: Change) -> None:
+    """Wrong types from Python callers are InvalidParams too, never an AttributeError half-way
+    through a write (and a string ``remove`` is not a list of one-letter keys)."""
+    if change.set is not None and (
+        not isinstance(change.set, dict) or not all(isinstance(key, str) for key in change.set)
+    ):
+        raise InvalidParams("The field 'set' must be an object with string keys.", field="set")
+    if change.remove is not None and (
+        not isinstance(change.remove, list | tuple) or not all(isinstance(key, str) for key in change.remove)
+    ):
+        raise InvalidParams("The field 'remove' must be a list of key strings.", field="remove")
+    if change.metadata is not None and not isinstance(change.metadata, dict):
+        raise InvalidParams("The field 'metadata' must be an object.", field="metadata")
 
 
 @dataclass
@@ -70,7 +86,7 @@ class Effect:
 def apply_change(head: StoredState, change: Change) -> Effect:
     """Apply ``change`` to ``head``; the head itself is never modified."""
     if change.patch is not None:
-        proposed = _patched_values(head, change.patch)
+        proposed = _patched_values(head, change.patch, strict=not change.trusted_json)
     else:
         encode = encode_value if change.trusted_json else encode_value_strict
         proposed = {key: encode(value, key) for key, value in (change.set or {}).items()}
@@ -94,12 +110,14 @@ def apply_change(head: StoredState, change: Change) -> Effect:
     return Effect(values, metadata, changed, size, delta)
 
 
-def _patched_values(head: StoredState, ops: list[dict[str, Any]]) -> dict[str, bytes | None]:
+def _patched_values(head: StoredState, ops: list[dict[str, Any]], *, strict: bool) -> dict[str, bytes | None]:
     keys = jsonpatch.touched_keys(ops)
     doc = decode_values(head.values, keys)
     result = jsonpatch.apply_patch(doc, ops)
     affected = set(head.values) | set(result) if keys is None else keys
-    return {key: encode_value(result[key], key) if key in result else None for key in affected}
+    # Values built in Python are checked strictly (NaN, tuples), as for ``set``.
+    encode = encode_value_strict if strict else encode_value
+    return {key: encode(result[key], key) if key in result else None for key in affected}
 
 
 def _same_json(old: bytes, new: bytes) -> bool:
