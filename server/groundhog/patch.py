@@ -50,9 +50,7 @@ def check_ops(ops: object) -> list[dict[str, Any]]:
             raise InvalidParams(f"{where} needs a 'value'.", field=f"{where}.value")
         if op["op"] in ("move", "copy"):
             parse_pointer(op.get("from"), f"{where}.from")
-        allowed = {"op", "path", "value", "from"}
-        if set(op) - allowed:
-            raise InvalidParams(f"{where} has unknown fields.", field=where)
+        # Other members are ignored: RFC 6902 section 4 says they MUST be (appendix A.11).
     return ops
 
 
