@@ -44,6 +44,9 @@ end
 function M.make_config(root_dir)
   local opts = config.options
   local handlers = require("groundhog.handlers")
+  local capabilities = vim.lsp.protocol.make_client_capabilities()
+  capabilities.general = capabilities.general or {}
+  capabilities.general.positionEncodings = { const.POSITION_ENCODING }
   ---@type vim.lsp.ClientConfig
   local cfg = {
     name = const.CLIENT_NAME,
@@ -51,6 +54,7 @@ function M.make_config(root_dir)
     cmd_env = opts.cmd_env,
     root_dir = root_dir,
     init_options = opts.init_options,
+    capabilities = capabilities,
     handlers = handlers.table(),
     on_init = handlers.on_init,
     on_exit = handlers.on_exit,

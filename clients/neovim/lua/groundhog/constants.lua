@@ -11,6 +11,11 @@ M.CLIENT_NAME = "groundhog"
 --- Protocol version this plugin speaks.
 M.PROTOCOL_VERSION = 1
 
+--- Encoding of every position in the editor shape (selections). The stored editor state is
+--- shared by all editors (VS Code speaks UTF-16), so it is always UTF-16, and the client
+--- offers only UTF-16 so that the negotiated encoding agrees.
+M.POSITION_ENCODING = "utf-16"
+
 --- Client-to-server requests.
 M.request = {
   status = "context/status",

@@ -21,12 +21,6 @@ local scheduled = false
 --- While > 0 (a restore is running) nothing is sent.
 local paused = 0
 
----@param client vim.lsp.Client
----@return string
-local function encoding_of(client)
-  return client.offset_encoding or "utf-16"
-end
-
 --- Remember where the cursor of a (possibly hidden) buffer is.
 ---@param bufnr integer
 ---@param row integer 1-based
@@ -77,7 +71,7 @@ end
 ---@param client vim.lsp.Client
 ---@return {activeUri: string, selections: {uri: string, ranges: lsp.Range[]}[]}?
 function M.collect(client)
-  local enc = encoding_of(client)
+  local enc = const.POSITION_ENCODING
   local current = vim.api.nvim_get_current_buf()
   if not client.attached_buffers[current] then
     return nil

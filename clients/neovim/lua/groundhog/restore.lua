@@ -95,11 +95,10 @@ end
 ---@param params {context: string, version: integer, editor: table}
 ---@param plan groundhog.RestorePlan
 function M.apply(client_id, params, plan)
-  local client = vim.lsp.get_client_by_id(client_id)
-  if not client then
+  if not vim.lsp.get_client_by_id(client_id) then
     return
   end
-  local enc = client.offset_encoding or "utf-16"
+  local enc = const.POSITION_ENCODING
   local buffers = {} ---@type table<string, integer>
   editor.paused(function()
     for _, path in ipairs(plan.paths) do
