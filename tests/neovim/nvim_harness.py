@@ -153,6 +153,13 @@ class Nvim:
         data = json.loads(result_path.read_text()) if result_path.exists() else {}
         return NvimRun(proc.returncode, data, stderr)
 
+    def lsp_log_tail(self, lines: int = 40) -> str:
+        """The end of Neovim's LSP log (it holds the server's stderr)."""
+        log = Path(self.env["XDG_STATE_HOME"]) / "nvim" / "lsp.log"
+        if not log.exists():
+            return "(no lsp.log)"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
     def run(self, script: str, *, cwd: Path, expect_ok: bool = True, **kwargs: Any) -> NvimRun:
         """Run a script to the end; by default fail the test unless it succeeded."""
         timeout = kwargs.pop("timeout", 45)
@@ -162,7 +169,7 @@ class Nvim:
             pytest.fail(
                 f"nvim script {script!r} failed (exit {run.returncode}):\n"
                 f"{run.error}\nnotifications: {run.data.get('notifications')}\n"
-                f"stderr:\n{run.stderr}"
+                f"stderr:\n{run.stderr}\nend of lsp.log:\n{self.lsp_log_tail()}"
             )
         return run
 

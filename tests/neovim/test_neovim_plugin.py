@@ -229,7 +229,7 @@ def test_lua_api_functions_take_callbacks(nvim: Nvim, workspace: Workspace) -> N
 def test_missing_server_is_a_clear_error(nvim: Nvim, workspace: Workspace) -> None:
     run = nvim.run("missing_server", cwd=workspace.root, files=[workspace.files["alpha.txt"]])
     errors = run.messages(ERROR)
-    assert len(errors) == 2
+    assert len(errors) == 3
     assert errors[0].startswith(
         'groundhog: the server command "/nonexistent/bin/groundhog" is not executable'
     )
@@ -237,6 +237,10 @@ def test_missing_server_is_a_clear_error(nvim: Nvim, workspace: Workspace) -> No
     assert run.data["clients"] == 0
     health = "\n".join(run.data["health"])
     assert 'ERROR the server command "/nonexistent/bin/groundhog" is not executable' in health
+    assert errors[2].startswith(
+        'groundhog: the server command "/nonexistent/bin/groundhog-lsp" is not executable'
+    )
+    assert run.data["clients_after_enable"] == 0
 
 
 def test_checkhealth_reports_the_running_client(nvim: Nvim, workspace: Workspace) -> None:

@@ -5,10 +5,17 @@
 local gh_client = require("groundhog.client")
 local options = require("groundhog.config").options
 
-local _, problem = gh_client.server_cmd()
-if problem then
-  require("groundhog.log").error_once(problem)
-end
+-- vim.lsp.enable only logs a missing command to the LSP log; say it where users look, once
+-- the user's overrides are merged into the resolved configuration.
+vim.schedule(function()
+  local resolved = vim.lsp.config["groundhog"]
+  if resolved and type(resolved.cmd) == "table" then
+    local _, problem = gh_client.server_cmd(resolved.cmd)
+    if problem then
+      require("groundhog.log").error_once(problem)
+    end
+  end
+end)
 
 local cfg = gh_client.make_config(nil)
 cfg.root_dir = nil

@@ -19,7 +19,8 @@ H.run(function()
   H.wait_client()
   local base = H.request("context/status").active.version
   H.request("context/update", { set = { keep = "same", change = "old", drop = true } })
-  local head = H.request("context/update", { set = { change = "new", add = { 1, 2 } }, remove = { "drop" } }).version
+  local update = { set = { change = "new", add = { 1, 2 } }, remove = { "drop" } }
+  local head = H.request("context/update", update).version
   H.result.base, H.result.head = base, head
   H.result.default = open_diff("GroundhogDiff")
   H.result.explicit = open_diff(("GroundhogDiff %d %d"):format(base, head))

@@ -91,6 +91,9 @@ end
 function H.wait_client()
   local client
   H.wait(function()
+    for _, msg in ipairs(H.messages(vim.log.levels.ERROR)) do
+      error("the client failed to start: " .. msg, 0)
+    end
     client = vim.lsp.get_clients({ name = "groundhog" })[1]
     return client
       and client.initialized

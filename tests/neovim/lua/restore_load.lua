@@ -14,7 +14,7 @@ vim.ui.select = function(items, opts, on_choice)
   on_choice(nil)
 end
 
-H.run(function(p)
+H.run(function()
   H.wait_client()
   -- The server sends didRestore before answering any context request, and handlers run in
   -- order: once this answer is in, the restore (if any) has been handled.

@@ -26,16 +26,18 @@ function M.client_error(message)
   return { message = message, data = { kind = "ClientError" } }
 end
 
---- The server command, or nil and a message saying why it cannot run.
+--- The server command (default: the `cmd` option), or nil and a message saying why it
+--- cannot run.
+---@param cmd string[]?
 ---@return string[]? cmd, string? problem
-function M.server_cmd()
-  local cmd = config.options.cmd
+function M.server_cmd(cmd)
+  cmd = cmd or config.options.cmd
   if vim.fn.executable(cmd[1]) == 1 then
     return cmd, nil
   end
   return nil,
     ("the server command %q is not executable (not found on PATH?); install the Groundhog "
-      .. "server or set `cmd` in require(\"groundhog\").setup()"):format(cmd[1])
+      .. "server or set the `cmd` option (:help groundhog-opt-cmd)"):format(cmd[1])
 end
 
 --- Client configuration for `vim.lsp.start` / `vim.lsp.config`.

@@ -10,7 +10,7 @@ local log = require("groundhog.log")
 ---@field cmd_env table<string, string>? Extra environment for the server process.
 ---@field root_markers string[] Files or directories that mark a workspace root.
 ---@field autostart boolean Start the server for buffers under a workspace root (and for the cwd at startup).
----@field restore groundhog.RestoreMode What to do with `context/didRestore`: reopen files, ask first, or ignore.
+---@field restore groundhog.RestoreMode On `context/didRestore`: reopen files, ask first, or ignore.
 ---@field throttle_ms integer At most one `context/didChangeEditor` per this many milliseconds.
 ---@field track_editor boolean Send the active file and cursors to the server.
 ---@field init_options table<string, any> `initializationOptions` for the server (see PROTOCOL.md).

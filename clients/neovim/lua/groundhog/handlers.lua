@@ -116,7 +116,7 @@ function M.on_init(client)
   local client_mod = require("groundhog.client")
   client_mod.call(client, "request", const.request.status, vim.empty_dict(), function(err, result)
     if err then
-      log.error("context/status failed: " .. log.describe(err))
+      log.error(("%s failed: %s"):format(const.request.status, log.describe(err)))
     elseif type(result) == "table" then
       M.apply_status(client.id, result)
     end

@@ -52,7 +52,9 @@ function M.check()
   if root then
     health.ok("current directory is in workspace " .. root)
   else
-    health.info("current directory is not under a workspace root (no " .. table.concat(o.root_markers, ", ") .. ")")
+    health.info(
+      ("current directory is not under a workspace root (no %s)"):format(table.concat(o.root_markers, ", "))
+    )
   end
 
   local clients = vim.lsp.get_clients({ name = const.CLIENT_NAME })

@@ -16,6 +16,18 @@ local M = {}
 
 local req = const.request
 
+--- A failed request: to the callback, else an ERROR message naming the request.
+---@param cb groundhog.Callback?
+---@param method string
+---@param err groundhog.Error
+local function fail(cb, method, err)
+  if cb then
+    cb(err, nil)
+  else
+    log.error(("%s failed: %s"):format(method, log.describe(err)))
+  end
+end
+
 --- Send a request; route the answer to `cb`, or to `present` / an ERROR message.
 ---@param method string
 ---@param params table?
@@ -27,10 +39,10 @@ local function run(method, params, cb, present, on_result)
     if not err and on_result then
       on_result(result)
     end
-    if cb then
-      cb(err, result)
-    elseif err then
-      log.error(("%s failed: %s"):format(method, log.describe(err)))
+    if err then
+      fail(cb, method, err)
+    elseif cb then
+      cb(nil, result)
     else
       present(result)
     end
@@ -120,14 +132,13 @@ end
 
 ---@param r table rollback result
 local function present_rollback(r)
-  local from = type(r.restoredFrom) == "table"
-      and (r.restoredFrom.snapshotId and ("snapshot " .. r.restoredFrom.snapshotId) or ("version " .. tostring(
-        r.restoredFrom.version
-      )))
-    or "?"
-  local keys = type(r.changedKeys) == "table" and #r.changedKeys > 0 and table.concat(r.changedKeys, ", ")
-    or "nothing changed"
-  log.info(("%s rolled back to %s, now %s@%s (%s)"):format(r.context, from, r.context, tostring(r.version), keys))
+  local source = type(r.restoredFrom) == "table" and r.restoredFrom or {}
+  local from = source.snapshotId and ("snapshot " .. source.snapshotId)
+    or ("version " .. tostring(source.version))
+  local changed = type(r.changedKeys) == "table" and r.changedKeys or {}
+  local keys = #changed > 0 and table.concat(changed, ", ") or "nothing changed"
+  local head = ("%s@%s"):format(r.context, tostring(r.version))
+  log.info(("%s rolled back to %s, now %s (%s)"):format(r.context, from, head, keys))
 end
 
 --- Ask which version or snapshot to roll back to.
@@ -135,11 +146,11 @@ end
 local function select_rollback(cb)
   client.request(req.history, { limit = 50 }, function(err, history)
     if err then
-      return cb and cb(err, nil) or log.error("context/history failed: " .. log.describe(err))
+      return fail(cb, req.history, err)
     end
     client.request(req.snapshots, nil, function(err2, snaps)
       if err2 then
-        return cb and cb(err2, nil) or log.error("context/snapshots failed: " .. log.describe(err2))
+        return fail(cb, req.snapshots, err2)
       end
       local items = {}
       for i, e in ipairs(history.entries or {}) do
@@ -151,8 +162,11 @@ local function select_rollback(cb)
         table.insert(items, { label = ui.snapshot_line(s), target = s.id })
       end
       if #items == 0 then
-        return cb and cb(client.client_error("nothing to roll back to"), nil)
-          or log.warn("nothing to roll back to: the context has a single version and no snapshots")
+        local message = "nothing to roll back to: the context has one version and no snapshots"
+        if cb then
+          return cb(client.client_error(message), nil)
+        end
+        return log.warn(message)
       end
       vim.ui.select(items, {
         prompt = "groundhog: roll back to",
@@ -193,7 +207,7 @@ function M.switch(name, cb)
   end
   client.request(req.list, nil, function(err, result)
     if err then
-      return cb and cb(err, nil) or log.error("context/list failed: " .. log.describe(err))
+      return fail(cb, req.list, err)
     end
     vim.ui.select(result.contexts or {}, {
       prompt = "groundhog: switch to context",
@@ -215,8 +229,7 @@ end
 ---@param cb groundhog.Callback?
 function M.new(name, cb)
   if type(name) ~= "string" or name == "" then
-    local err = client.client_error("a context name is required")
-    return cb and cb(err, nil) or log.error(":GroundhogNew needs a context name")
+    return fail(cb, req.create, client.client_error("a context name is required"))
   end
   run(req.create, { name = name, activate = true }, cb, function(r)
     log.info(("created %s@%s and switched to it"):format(r.name, tostring(r.version)))
@@ -241,7 +254,7 @@ function M.diff(from, to, cb)
   if from == nil then
     client.request(req.status, nil, function(err, status)
       if err then
-        return cb and cb(err, nil) or log.error("context/status failed: " .. log.describe(err))
+        return fail(cb, req.status, err)
       end
       local head = type(status.active) == "table" and status.active.version or 1
       M.diff(math.max(head - 1, 1), to, cb)
