@@ -24,6 +24,7 @@ from pygls.protocol import (
 from pytest_lsp import client_capabilities
 from pytest_lsp.client import LanguageClient as TestClient
 from pytest_lsp.client import register_lsp_features
+from pytest_lsp.protocol import LanguageClientProtocol
 
 PROFILES = {"vscode": "visual-studio-code", "neovim": "neovim@v0.11.0"}
 NOTIFICATIONS = ("context/didChange", "context/didSwitch", "context/didRestore", "context/didRecover")
@@ -31,9 +32,25 @@ NOTIFICATIONS = ("context/didChange", "context/didSwitch", "context/didRestore",
 
 def plain_converter() -> Any:
     converter = default_converter()
-    for message_type in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
-        converter.register_structure_hook(message_type, lambda obj, cls: cls(**obj))
+    for message_type in (JsonRPCRequestMessage, JsonRPCNotification):
+        converter.register_structure_hook(message_type, lambda obj, cls: cls(**{"params": None, **obj}))
+    converter.register_structure_hook(JsonRPCResponseMessage, lambda obj, cls: cls(**obj))
     return converter
+
+
+class PlainClientProtocol(LanguageClientProtocol):
+    """pygls' reader runs ``structure_message`` on every nested JSON object (json.loads object_hook),
+    so a stored value that looks like a JSON-RPC message would be turned into a message object (or
+    fail to convert) on the client side too. Here nested objects stay plain and only the top-level
+    message is converted."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        return data
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, dict):
+            message = super().structure_message(message)
+        super().handle_message(message)
 
 
 @dataclass
@@ -121,7 +138,7 @@ async def start_client(
     extra_args: tuple[str, ...] = (),
     extra_env: dict[str, str] | None = None,
 ) -> Client:
-    lsp = TestClient(converter_factory=plain_converter)
+    lsp = TestClient(converter_factory=plain_converter, protocol_cls=PlainClientProtocol)
     register_lsp_features(lsp)
     client = Client(lsp, types.InitializeResult(capabilities=types.ServerCapabilities()))
     for method in NOTIFICATIONS:
@@ -151,3 +168,34 @@ def _collector(sink: list[dict[str, Any]]) -> Callable[[Any], None]:
         sink.append(params)
 
     return collect
+
+
+# -- assertions shared by the e2e tests ---------------------------------------------------------
+
+RFC3339_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+SERVER_DIR = str(Path(__file__).resolve().parents[2] / "server")
+
+
+def assert_error(
+    error: dict[str, Any], code: int, kind: str | None = None, *, env: Env | None = None
+) -> None:
+    """A protocol error: the code, ``data.kind``, and a one-sentence message without a traceback or
+    a server path (the store, the sources, the interpreter)."""
+    assert error["code"] == code, error
+    data = error["data"]
+    assert isinstance(data, dict), error
+    if kind is not None:
+        assert data.get("kind") == kind, error
+    text = error["message"] + repr(data)
+    assert isinstance(error["message"], str) and error["message"].strip(), error
+    for leak in ("Traceback", 'File "', SERVER_DIR, sys.prefix, "site-packages"):
+        assert leak not in text, error
+    if env is not None:
+        assert str(env.root) not in text, error
+
+
+def compact_size(data: Any) -> int:
+    """UTF-8 length of the compact JSON of ``data`` (PROTOCOL.md decision 17)."""
+    import json
+
+    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
