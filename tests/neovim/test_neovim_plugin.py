@@ -147,7 +147,7 @@ def test_editor_state_is_sent_throttled_with_utf16_columns(nvim: Nvim, workspace
     assert [d["uri"] for d in live["openDocuments"]] == [uri]
 
 
-def save_session(nvim: Nvim, workspace: Workspace) -> dict[str, object]:
+def save_session(nvim: Nvim, workspace: Workspace, quit_at_once: bool = False) -> dict[str, object]:
     """A first session visits three files and leaves each cursor somewhere; gamma.md last."""
     visits = [
         {"name": "alpha.txt", "row": 3, "col": 2},
@@ -169,6 +169,7 @@ def save_session(nvim: Nvim, workspace: Workspace) -> dict[str, object]:
             "visits": visits,
             "active_uri": workspace.uri("gamma.md"),
             "expected": expected,
+            "quit_at_once": quit_at_once,
         },
     )
     return {str(v["path"]): [v["row"], v["col"]] for v in visits}
@@ -187,6 +188,13 @@ def test_restart_reopens_the_files_at_their_cursors(nvim: Nvim, workspace: Works
     assert sorted(restored["files"]) == sorted(cursors)
     assert restored["active"] == str(workspace.files["gamma.md"])
     assert restored["context"] == "default"
+
+
+def test_quitting_right_after_moving_keeps_the_last_cursors(nvim: Nvim, workspace: Workspace) -> None:
+    cursors = save_session(nvim, workspace, quit_at_once=True)
+    run = nvim.run("restore_load", cwd=workspace.root, params={"mode": "always"})
+    assert run.data["current"] == str(workspace.files["gamma.md"])
+    assert run.data["cursors"] == cursors
 
 
 def test_restore_asks_first_and_never_means_never(nvim: Nvim, workspace: Workspace) -> None:

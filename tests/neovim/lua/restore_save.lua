@@ -30,6 +30,9 @@ H.run(function(p)
     vim.api.nvim_win_set_cursor(0, { c.row, c.col })
     vim.api.nvim_exec_autocmds("CursorMoved", {})
   end
+  if p.quit_at_once then
+    return -- the last state goes out on ExitPre and must survive the quit
+  end
   local editor
   H.wait(function()
     editor = H.request("context/get").editor

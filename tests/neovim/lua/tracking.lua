@@ -22,7 +22,10 @@ H.run(function(p)
   end
   vim.api.nvim_win_set_cursor(0, { p.row, p.byte_col })
   vim.api.nvim_exec_autocmds("CursorMoved", {})
-  vim.wait(700)
+  H.wait(function()
+    return #sent > 0
+  end, "the throttled send")
+  vim.wait(700) -- nothing more may follow: the burst is over
   H.result.burst = vim.deepcopy(sent)
 
   -- A visual selection over the emoji (charwise, inclusive end).

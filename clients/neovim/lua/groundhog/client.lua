@@ -57,6 +57,9 @@ function M.make_config(root_dir)
     root_dir = root_dir,
     init_options = opts.init_options,
     capabilities = capabilities,
+    -- On quit, give the server time to answer `shutdown` and persist the last editor state
+    -- instead of leaving it an EOF.
+    flags = { exit_timeout = 1000 },
     handlers = handlers.table(),
     on_init = handlers.on_init,
     on_exit = handlers.on_exit,
