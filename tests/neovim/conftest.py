@@ -11,7 +11,7 @@ from nvim_harness import LspPeer, Nvim, Workspace, server_command
 
 
 @pytest.fixture
-def store_env(tmp_path: Path) -> dict[str, str]:
+def nvim_env(tmp_path: Path) -> dict[str, str]:
     """Environment for both Neovim and any extra server: temp store, key and XDG dirs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "NVIM", "VIM"))}
     for name in ("CONFIG", "DATA", "STATE", "CACHE"):
@@ -41,18 +41,18 @@ def workspace(tmp_path: Path) -> Workspace:
 
 
 @pytest.fixture
-def nvim(store_env: dict[str, str], tmp_path: Path) -> Iterator[Nvim]:
-    yield Nvim(env=store_env, tmp=tmp_path)
+def nvim(nvim_env: dict[str, str], tmp_path: Path) -> Iterator[Nvim]:
+    yield Nvim(env=nvim_env, tmp=tmp_path)
 
 
 @pytest.fixture
-def peer_factory(store_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[[Path], LspPeer]]:
+def peer_factory(nvim_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[[Path], LspPeer]]:
     """Start second server processes on the same store (closed at the end of the test)."""
     peers: list[LspPeer] = []
 
     def start(root: Path) -> LspPeer:
         log = tmp_path / f"peer-{len(peers) + 1}.stderr"
-        peer = LspPeer(server_command(), env=store_env, cwd=root, stderr_path=log)
+        peer = LspPeer(server_command(), env=nvim_env, cwd=root, stderr_path=log)
         peers.append(peer)
         peer.initialize(root)
         return peer

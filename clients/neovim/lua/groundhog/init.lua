@@ -281,7 +281,12 @@ end
 ---@param bufnr integer?
 ---@return string
 function M.statusline(bufnr)
-  local c = client.get(bufnr or 0)
+  -- Evaluated on every redraw: no file-system walk here, unlike client.get().
+  local c = vim.lsp.get_clients({ name = const.CLIENT_NAME, bufnr = bufnr or 0 })[1]
+  if not c then
+    local all = vim.lsp.get_clients({ name = const.CLIENT_NAME })
+    c = #all == 1 and all[1] or nil
+  end
   local label = c and state.label(c.id)
   return label and ("groundhog: " .. label) or ""
 end
