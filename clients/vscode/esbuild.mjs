@@ -61,6 +61,8 @@ if (args.has("--watch")) {
     await Promise.all(builds.map((options) => esbuild.build(options)));
     if (args.has("--tests")) {
         mkdirSync("out/test/e2e/driver", { recursive: true });
-        cpSync("test/e2e/driver/package.json", "out/test/e2e/driver/package.json");
+        for (const file of ["package.json", "README.md"]) {
+            cpSync(`test/e2e/driver/${file}`, `out/test/e2e/driver/${file}`);
+        }
     }
 }

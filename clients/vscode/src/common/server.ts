@@ -16,7 +16,6 @@ import {
     type LanguageClientOptions,
     RevealOutputChannelOn,
     State,
-    TransportKind,
 } from "vscode-languageclient/node";
 import { GroundhogApi, type RequestSender } from "./api";
 import { SERVER_ID, SERVER_NAME } from "./constants";
@@ -39,6 +38,15 @@ class GroundhogLanguageClient extends LanguageClient {
 
 type NotificationHandler = (params: unknown) => void;
 
+/** The last non-empty lines of what the server wrote, on one line. */
+function lastLines(output: string, count = 2): string {
+    const lines = output
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter((line) => line.length > 0);
+    return lines.slice(-count).join(" ").slice(0, 300);
+}
+
 export class GroundhogServer implements vscode.Disposable {
     private client: GroundhogLanguageClient | undefined;
     private current: Promise<boolean> = Promise.resolve(false);
@@ -48,6 +56,7 @@ export class GroundhogServer implements vscode.Disposable {
     private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
     private _state: ServerState = "stopped";
     private _lastError: string | undefined;
+    private serverOutput = "";
 
     /** Fires on every state change; "running" also after an automatic restart. */
     readonly onDidChangeState = this.stateEmitter.event;
@@ -164,12 +173,9 @@ export class GroundhogServer implements vscode.Disposable {
         }
         const cwd = workspaceFolder()?.uri.fsPath ?? os.homedir();
         this.logger.info(`Starting the server (${resolved.origin}): ${[resolved.command, ...resolved.args].join(" ")}`);
-        const executable: Executable = {
-            command: resolved.command,
-            args: resolved.args,
-            transport: TransportKind.stdio,
-            options: { cwd, env },
-        };
+        // No `transport`: with TransportKind.stdio the client would append `--stdio` to the args.
+        const executable: Executable = { command: resolved.command, args: resolved.args, options: { cwd, env } };
+        this.serverOutput = "";
         const client = new GroundhogLanguageClient(SERVER_ID, SERVER_NAME, executable, this.clientOptions(settings));
         for (const [method, handler] of this.handlers) {
             client.onNotification(method, handler);
@@ -181,14 +187,22 @@ export class GroundhogServer implements vscode.Disposable {
         });
         this.client = client;
         this.setState("starting");
+        let failure: string | undefined;
         try {
             await client.start();
         } catch (error) {
+            failure = describe(error);
+        }
+        // start() can resolve although the server died during initialize: check the state too.
+        if (failure !== undefined || !client.isRunning()) {
             if (this.client === client) {
                 this.client = undefined;
             }
             void client.dispose(1000).catch(() => undefined);
-            this.reportStartFailure(describe(error));
+            // Let the last of the server's stderr arrive before quoting it.
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            const said = lastLines(this.serverOutput);
+            this.reportStartFailure(said ? `it exited during startup saying: ${said}` : `it did not start (${failure ?? "the connection closed"})`);
             return false;
         }
         this.logger.info("The server is running.");
@@ -200,7 +214,7 @@ export class GroundhogServer implements vscode.Disposable {
         return {
             // Every document: the server tracks open files whatever their language.
             documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
-            outputChannel: this.logger.channel,
+            outputChannel: this.recordingChannel(),
             traceOutputChannel: this.logger.traceChannel,
             revealOutputChannelOn: RevealOutputChannelOn.Never,
             initializationOptions: initializationOptions(settings),
@@ -216,6 +230,27 @@ export class GroundhogServer implements vscode.Disposable {
                 closed: (): CloseHandlerResult => this.onClosed(),
             },
         };
+    }
+
+    /**
+     * The log channel, also keeping the server's recent stderr (which the client appends to it),
+     * so a failed start can say what the server said.
+     */
+    private recordingChannel(): vscode.OutputChannel {
+        const channel = this.logger.channel;
+        const append = (value: string): void => {
+            this.serverOutput = (this.serverOutput + value).slice(-2000);
+            channel.append(value);
+        };
+        return new Proxy(channel, {
+            get: (target, property, receiver): unknown => {
+                if (property === "append") {
+                    return append;
+                }
+                const value: unknown = Reflect.get(target, property, receiver);
+                return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+            },
+        });
     }
 
     /** The server process went away: restart it a few times while it was running, else give up. */

@@ -14,7 +14,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -26,7 +26,8 @@ const EXTENSION_ROOT = resolve(__dirname, "../../..");
 const VSIX = join(EXTENSION_ROOT, "dist", "groundhog.vsix");
 const DRIVER = join(EXTENSION_ROOT, "out", "test", "e2e", "driver");
 const ARTIFACTS = join(EXTENSION_ROOT, ".e2e", "artifacts");
-const PHASE_TIMEOUT_MS = 180_000;
+const VSCE = join(EXTENSION_ROOT, "node_modules", ".bin", "vsce");
+const PHASE_TIMEOUT_MS = 120_000;
 
 interface Sandbox {
     root: string;
@@ -236,12 +237,17 @@ describe("VS Code end to end (code-server + headless Chromium + the real server)
         mkdirSync(ARTIFACTS, { recursive: true });
         sandbox = makeSandbox();
         writeFileSync(join(sandbox.root, "code-server.yaml"), "auth: none\ncert: false\n");
-        // Installs the packaged extension the way a user would; the driver is copied beside it.
-        execFileSync(codeServerBin(), ["--extensions-dir", sandbox.extensions, "--user-data-dir", join(sandbox.root, "install"), "--install-extension", VSIX], {
-            env: sandbox.env,
+        // Installs the packaged extension the way a user would, and the driver beside it.
+        const driverVsix = join(sandbox.root, "e2e-driver.vsix");
+        execFileSync(VSCE, ["package", "--no-dependencies", "--allow-missing-repository", "--skip-license", "--out", driverVsix], {
+            cwd: DRIVER,
             stdio: "pipe",
         });
-        cpSync(DRIVER, join(sandbox.extensions, "groundhog-test.e2e-driver-0.0.1"), { recursive: true });
+        execFileSync(
+            codeServerBin(),
+            ["--extensions-dir", sandbox.extensions, "--user-data-dir", join(sandbox.root, "install"), "--install-extension", VSIX, "--install-extension", driverVsix],
+            { env: sandbox.env, stdio: "pipe" },
+        );
     });
 
     after(() => {
