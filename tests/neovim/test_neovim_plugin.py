@@ -41,6 +41,11 @@ def test_rollback_command_to_a_version_a_snapshot_and_a_choice(nvim: Nvim, works
     assert after_version["data"] == {"task": "parse"}
     assert after_version["head"] == after_version["v3"] + 1  # rollback appends a version
     assert run.data["after_snapshot"]["data"] == {"task": "parse"}
+    head = after_version["head"]
+    snapshot_id = run.data["after_snapshot"]["snapshot"]
+    versions = [str(v) for v in range(head, 0, -1)]
+    assert run.data["completion"][: len(versions)] == versions
+    assert snapshot_id in run.data["completion"][len(versions) :]  # with the recovery point
     after_select = run.data["after_select"]
     assert after_select["data"] == {}
     assert after_select["offered"]["prompt"] == "groundhog: roll back to"
@@ -57,6 +62,7 @@ def test_rollback_command_to_a_version_a_snapshot_and_a_choice(nvim: Nvim, works
 
 def test_switch_command_by_name_and_by_choice(nvim: Nvim, workspace: Workspace) -> None:
     run = nvim.run("switch", cwd=workspace.root, files=[workspace.files["alpha.txt"]])
+    assert run.data["completion"] == ["feature-x"]
     after_name = run.data["after_name"]
     assert after_name["active"]["name"] == "feature-x"
     assert after_name["statusline"] == f"groundhog: feature-x@{after_name['active']['version']}"

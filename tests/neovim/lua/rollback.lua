@@ -22,6 +22,7 @@ H.run(function()
   H.result.after_version = { data = data(), head = H.request("context/status").active.version, v3 = v3 }
 
   local snap = H.request("context/snapshot", { label = "good" })
+  H.result.completion = vim.fn.getcompletion("GroundhogRollback ", "cmdline")
   H.request("context/update", { set = { task = "broken" } })
   before = info_count()
   vim.cmd("GroundhogRollback " .. snap.id)
