@@ -11,7 +11,7 @@ import orjson
 
 from groundhog.adapter import ContextStatus
 from groundhog.changes import Change
-from groundhog.errors import InvalidState
+from groundhog.errors import ContextNotFound, InvalidState
 from groundhog.lsp import names
 from groundhog.lsp import params as p
 from groundhog.lsp.editor import EMPTY_EDITOR
@@ -25,7 +25,13 @@ Handler = Callable[[Session, Any], dict[str, Any]]
 
 def status(session: Session, _: p.Empty) -> dict[str, Any]:
     active = session.adapter.active_name
-    version = session.tracker(active).version if active else None
+    version = None
+    if active is not None:
+        try:
+            version = session.tracker(active).version
+        except ContextNotFound:  # deleted by another session: this one has nothing active now
+            session.adapter.deactivate()
+            active = None
     return {
         "workspace": {"uri": session.workspace_uri, "id": session.manager.store.location.workspace_id},
         "session": {"id": session.id, "readOnly": session.read_only},

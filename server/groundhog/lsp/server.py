@@ -291,8 +291,10 @@ class GroundhogServer(LanguageServer):
         session.editor_event()
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """Errors outside a request are logged only (never shown with their details)."""
-        log.warning("server error (%s)", type(error).__name__)
+        """Errors outside a request are logged only (never shown with their details). Our own
+        RpcErrors are answers to the client, not server errors: they are not logged."""
+        if not isinstance(error, RpcError):
+            log.warning("server error (%s)", type(error).__name__)
 
 
 def _forward(method: Any) -> Any:
