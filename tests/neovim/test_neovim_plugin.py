@@ -21,6 +21,7 @@ def test_status_command_shows_the_active_context(nvim: Nvim, workspace: Workspac
     (message,) = run.messages(INFO)
     assert message.startswith(f"groundhog: {label} (session {status['session']['id']}")
     assert status["workspace"]["uri"] in message
+    assert run.data["deactivated"] == "groundhog: (none)"
 
 
 def test_snapshot_command_saves_a_labelled_snapshot(nvim: Nvim, workspace: Workspace) -> None:

@@ -11,4 +11,6 @@ H.run(function()
   H.wait(function()
     return #H.messages(vim.log.levels.INFO) > 0
   end, "the status message")
+  H.request("context/deactivate")
+  H.result.deactivated = require("groundhog").statusline()
 end)

@@ -91,7 +91,14 @@ end
 ---@param params table?
 ---@param cb groundhog.Callback
 function M.request(method, params, cb)
-  client.request(method, params, cb)
+  client.request(method, params, function(err, result)
+    -- Deactivation is the one change of the active context that no notification reports.
+    local c = current_client()
+    if not err and method == req.deactivate and c then
+      state.set_active(c.id, nil, nil)
+    end
+    cb(err, result)
+  end)
 end
 
 --- `:GroundhogStatus`

@@ -70,12 +70,14 @@ end
 ---@return integer bufnr
 local function reopen(client_id, path, pos, enc)
   local bufnr = vim.fn.bufadd(path)
+  -- A buffer the user already has open keeps its cursor.
+  local was_loaded = vim.api.nvim_buf_is_loaded(bufnr)
   vim.bo[bufnr].buflisted = true
   vim.fn.bufload(bufnr)
   if not vim.lsp.buf_is_attached(bufnr, client_id) then
     vim.lsp.buf_attach_client(bufnr, client_id)
   end
-  if pos then
+  if pos and not was_loaded then
     local row, col = position.from_lsp(bufnr, pos, enc)
     editor.remember(bufnr, row, col)
     vim.api.nvim_create_autocmd("BufWinEnter", {
