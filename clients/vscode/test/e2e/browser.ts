@@ -196,12 +196,14 @@ export class Page {
     }
 }
 
-/** Texts of the page's status bar items whose id mentions groundhog, and the visible notifications. */
+/** Texts of the page's status bar items whose id mentions groundhog, the visible notifications and the side bar rows. */
 export const READ_PAGE = `(() => {
     const items = [...document.querySelectorAll('.statusbar-item')]
         .filter((e) => (e.id || '').toLowerCase().includes('groundhog'))
         .map((e) => (e.textContent || '').trim());
     const notes = [...document.querySelectorAll('.notifications-toasts .notification-list-item-message, .notification-list-item-message')]
         .map((e) => (e.textContent || '').trim());
-    return JSON.stringify({ items, notes });
+    const sidebar = [...document.querySelectorAll('.part.sidebar .monaco-list-row')]
+        .map((e) => (e.textContent || '').trim());
+    return JSON.stringify({ items, notes, sidebar });
 })()`;

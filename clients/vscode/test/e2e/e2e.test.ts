@@ -111,16 +111,18 @@ async function serveCheckpoints(sandbox: Sandbox, page: Page): Promise<void> {
             continue;
         }
         const request = JSON.parse(readFileSync(`${base}.request`, "utf8")) as CheckpointRequest;
-        const answer: CheckpointAnswer = { ok: false, statusTexts: [], notifications: [] };
+        const answer: CheckpointAnswer = { ok: false, statusTexts: [], notifications: [], sidebar: [] };
         const deadline = Date.now() + 15000;
         // The DOM follows the extension host asynchronously: look until it matches or time runs out.
         for (;;) {
-            const seen = JSON.parse(await page.evaluate<string>(READ_PAGE)) as { items: string[]; notes: string[] };
+            const seen = JSON.parse(await page.evaluate<string>(READ_PAGE)) as { items: string[]; notes: string[]; sidebar: string[] };
             answer.statusTexts = seen.items;
             answer.notifications = seen.notes;
+            answer.sidebar = seen.sidebar;
+            const sidebarOk = (request.sidebarIncludes ?? []).every((text) => seen.sidebar.some((row) => row.includes(text)));
             const statusOk = request.statusIncludes === undefined || seen.items.some((t) => t.includes(request.statusIncludes ?? ""));
             const noteOk = request.notificationIncludes === undefined || seen.notes.some((t) => t.includes(request.notificationIncludes ?? ""));
-            if (statusOk && noteOk) {
+            if (statusOk && noteOk && sidebarOk) {
                 answer.ok = true;
                 break;
             }

@@ -30,12 +30,15 @@ export interface CheckpointRequest {
     statusIncludes?: string;
     /** Text a visible notification must contain. */
     notificationIncludes?: string;
+    /** Texts that rows of the side bar (e.g. the Groundhog tree view) must show. */
+    sidebarIncludes?: string[];
 }
 
 export interface CheckpointAnswer {
     ok: boolean;
     statusTexts: string[];
     notifications: string[];
+    sidebar: string[];
     screenshot?: string;
     error?: string;
 }

@@ -63,7 +63,10 @@ class Driver {
             `the runner's answer to checkpoint ${name}`,
         );
         if (!answer?.ok) {
-            throw new Error(`checkpoint ${name} failed: ${answer?.error ?? "?"}; status bar: ${JSON.stringify(answer?.statusTexts)}`);
+            throw new Error(
+            `checkpoint ${name} failed: ${answer?.error ?? "?"}; status bar: ${JSON.stringify(answer?.statusTexts)}; ` +
+                `notifications: ${JSON.stringify(answer?.notifications)}; side bar: ${JSON.stringify(answer?.sidebar)}`,
+        );
         }
         return answer;
     }
@@ -260,10 +263,16 @@ async function resume(driver: Driver): Promise<void> {
         check((api.lastError() ?? "").includes("/nonexistent/groundhog-server"), `error: ${api.lastError() ?? "none"}`);
         await waitForStatus(driver, "Groundhog");
         const answer = await driver.checkpoint("start-failure", { statusIncludes: "Groundhog", notificationIncludes: "cannot run" });
+        const firstError = api.lastError();
+        // A server that starts and exits at once: the message quotes what it said on stderr.
+        await config.update("server.command", [process.execPath, "-e", "console.error('no groundhog here'); process.exit(3)"], vscode.ConfigurationTarget.Global);
+        await waitFor(() => api.lastError() ?? "", (e) => e.includes("no groundhog here"), 20000, "the quoted stderr in the error");
+        check(api.serverState() === "failed", `state: ${api.serverState()}`);
+        const secondError = api.lastError();
         await config.update("server.command", command, vscode.ConfigurationTarget.Global);
         await waitFor(() => api.serverState(), (s) => s === "running", 30000, "the server running again");
         await waitForStatus(driver, "default v4");
-        return { error: api.lastError(), notifications: answer.notifications };
+        return { firstError, secondError, notifications: answer.notifications };
     });
     await driver.step("Restart Server starts a new session with the same context", async () => {
         const before = api.session().sessionId;
@@ -283,6 +292,10 @@ async function afterReload(driver: Driver): Promise<void> {
     await driver.step("after a window reload the last switched-to context is active again", async () => {
         await waitForStatus(driver, `${OTHER_CONTEXT} v1`);
         return driver.checkpoint("status", { statusIncludes: `${OTHER_CONTEXT} v1` });
+    });
+    await driver.step("the tree view lists the contexts, the snapshot and the history", async () => {
+        await vscode.commands.executeCommand("workbench.view.extension.groundhog");
+        return driver.checkpoint("tree", { sidebarIncludes: ["Contexts", "default", OTHER_CONTEXT, "Snapshots", "Recent history", "v1 create"] });
     });
     await driver.step("the editors are still there", () => {
         const tabs = openTabUris();
