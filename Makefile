@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PYDIRS := $(wildcard server tests bench)
 
 .PHONY: install run test test-python lint typecheck check bench clean
 
@@ -19,8 +20,8 @@ run:
 	@./scripts/groundhog serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check server tests bench
-	$(BIN)/ruff format --check server tests bench
+	$(BIN)/ruff check $(PYDIRS)
+	$(BIN)/ruff format --check $(PYDIRS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
