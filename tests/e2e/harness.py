@@ -6,7 +6,9 @@ notification the server sent."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -199,3 +201,28 @@ def compact_size(data: Any) -> int:
     import json
 
     return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+# -- the people CLI -----------------------------------------------------------------------------
+
+CLI_TIMEOUT_S = 60
+
+
+def run_cli(env: Env, *args: str, cwd: Path | None = None, workspace: bool = True) -> tuple[int, str, str]:
+    """Run ``groundhog ARGS`` for the test's workspace; return (exit code, stdout, stderr)."""
+    extra = ["--workspace", str(env.workspace)] if workspace and cwd is None else []
+    done = subprocess.run(
+        [sys.executable, "-m", "groundhog", *args, *extra],
+        env=env.environ(),
+        cwd=cwd or env.root,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def cli_json(env: Env, *args: str, cwd: Path | None = None) -> Any:
+    code, out, err = run_cli(env, *args, "--json", cwd=cwd)
+    assert code == 0, err
+    return json.loads(out)
