@@ -73,4 +73,4 @@ def canonical(data: Any) -> bytes:
 
 
 def digest(data: Any) -> str:
-    return hashlib.sha256(canonical(data)).hexdigest()[:16]
+    return hashlib.sha256(canonical(data)).hexdigest()[:24]
