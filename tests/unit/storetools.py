@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,3 +76,27 @@ def canonical(data: Any) -> bytes:
 
 def digest(data: Any) -> str:
     return hashlib.sha256(canonical(data)).hexdigest()[:24]
+
+
+WRITER = Path(__file__).with_name("writer_process.py")
+
+
+def spawn_writer(store_env: Any, mode: str, *extra: str) -> subprocess.Popen[bytes]:
+    """Start writer_process.py (beside this file) in ``mode`` on the store of ``store_env``."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(WRITER),
+            mode,
+            "--store-dir",
+            str(store_env.store_dir),
+            "--config-dir",
+            str(store_env.config_dir),
+            "--workspace",
+            str(store_env.workspace),
+            *extra,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )

@@ -8,49 +8,25 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-from storetools import digest, raw_db
+from storetools import digest, raw_db, spawn_writer
 
 from groundhog import create_manager
 from groundhog.store.codec import decode_values
 
-WRITER = Path(__file__).with_name("writer_process.py")
 MIN_KILLS = 50
 MIN_ACKS = 5_000
 TIME_BUDGET_S = 150.0
 HISTORY_LIMIT = 1_000_000  # the same as the writer's: every version stays in the kept history
 
 
-def spawn(store_env: Any, mode: str, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            str(WRITER),
-            mode,
-            "--store-dir",
-            str(store_env.store_dir),
-            "--config-dir",
-            str(store_env.config_dir),
-            "--workspace",
-            str(store_env.workspace),
-            *extra,
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
 def run_and_kill(store_env: Any, seed: int, rng: random.Random) -> tuple[list[tuple[int, str]], str | None]:
     """One writer life: killed after a random number of acks (0: during start-up). Returns its acks
     (version, digest) and its "ready" line (None if it died before)."""
-    writer = spawn(store_env, "crash", "--seed", str(seed))
+    writer = spawn_writer(store_env, "crash", "--seed", str(seed))
     assert writer.stdout is not None
     target = 0 if rng.random() < 0.1 else rng.randrange(5, 250)
     acks: list[tuple[int, str]] = []
