@@ -49,6 +49,7 @@ class GroundhogServer(LanguageServer):
         self.default_store_dir = store_dir
         self.session: Session | None = None
         self.ready = asyncio.Event()
+        self.initializing = False  # between a successful `initialize` and `initialized`
         self.exit_code: asyncio.Future[int] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._wake = asyncio.Event()
@@ -116,7 +117,7 @@ class GroundhogServer(LanguageServer):
             self._wake.set()
 
     async def _session_for_request(self) -> Session:
-        if self.session is None or not self.ready.is_set():
+        if self.initializing and not self.ready.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ready.wait(), READY_TIMEOUT_S)
         if self.session is None:
@@ -144,6 +145,7 @@ class GroundhogServer(LanguageServer):
             "version": params.client_info.version if params.client_info else None,
         }
         self.session = await asyncio.to_thread(self._open_session, options, root, client)
+        self.initializing = True
         if params.process_id:
             self._tasks.append(asyncio.ensure_future(self._watch_parent(params.process_id)))
 
@@ -202,8 +204,10 @@ class GroundhogServer(LanguageServer):
         await self.close_session()
 
     async def close_session(self) -> None:
+        current = asyncio.current_task()
         for task in self._tasks:
-            task.cancel()
+            if task is not current:  # the parent watcher stops the server from its own task
+                task.cancel()
         self._tasks.clear()
         session, self.session = self.session, None
         if session is not None:

@@ -1,0 +1,272 @@
+"""The wire itself, with hand-written frames over the server's stdin/stdout: oversized frames,
+broken JSON, missing params, requests after shutdown, and the ways a stdio server must end (exit,
+stdin EOF, the editor's process gone)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import Env, assert_error
+
+READ_TIMEOUT_S = 15
+
+
+class RawServer:
+    """`groundhog serve` on pipes; frames written and read by hand."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.unsolicited: list[dict[str, Any]] = []
+        self._next_id = 100
+
+    @classmethod
+    async def start(cls, env: Env, *args: str) -> RawServer:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "groundhog",
+            "serve",
+            *args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env.environ(),
+        )
+        return cls(process)
+
+    def write(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(data)
+
+    def send(self, message: Any) -> None:
+        body = message if isinstance(message, bytes) else json.dumps(message).encode()
+        self.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    async def read(self) -> dict[str, Any]:
+        stdout = self.process.stdout
+        assert stdout is not None
+        length = None
+        while True:
+            line = await asyncio.wait_for(stdout.readline(), READ_TIMEOUT_S)
+            assert line, "the server closed stdout"
+            if line == b"\r\n":
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        assert length is not None
+        message: dict[str, Any] = json.loads(await stdout.readexactly(length))
+        return message
+
+    async def response(self, msg_id: Any) -> dict[str, Any]:
+        """The response to ``msg_id`` (notifications before it are kept in ``unsolicited``)."""
+        while True:
+            message = await self.read()
+            if message.get("id") == msg_id and "method" not in message:
+                return message
+            if "method" in message and "id" in message:  # a request from the server: answer it
+                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+            self.unsolicited.append(message)
+
+    async def call(self, method: str, params: Any = None, *, omit_params: bool = False) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": self._next_id, "method": method}
+        if not omit_params:
+            message["params"] = params
+        self.send(message)
+        return await self.response(self._next_id)
+
+    async def initialize(self, env: Env, process_id: int | None = None, **options: Any) -> dict[str, Any]:
+        result = await self.call(
+            "initialize",
+            {
+                "processId": os.getpid() if process_id is None else process_id,
+                "rootUri": env.workspace.as_uri(),
+                "capabilities": {},
+                "initializationOptions": options or None,
+            },
+        )
+        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        return result
+
+    async def exited(self, timeout: float = 10) -> int:
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    async def stderr(self) -> str:
+        assert self.process.stderr is not None
+        return (await asyncio.wait_for(self.process.stderr.read(), READ_TIMEOUT_S)).decode()
+
+    def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+
+
+@pytest.fixture
+async def raw(env: Env) -> AsyncIterator[list[RawServer]]:
+    """Raw servers a test starts (killed at teardown if still running)."""
+    started: list[RawServer] = []
+    yield started
+    for server in started:
+        server.kill()
+        await server.process.wait()
+
+
+async def _start(raw: list[RawServer], env: Env, *args: str) -> RawServer:
+    server = await RawServer.start(env, *args)
+    raw.append(server)
+    return server
+
+
+async def test_an_oversized_frame_closes_the_connection_unread(raw: list[RawServer], env: Env) -> None:
+    server = await _start(raw, env, "--max-message-bytes", "4096")
+    await server.initialize(env)
+    assert "result" in await server.call("context/status", {})
+    started = time.monotonic()
+    # the header claims 1 GB; only a few bytes follow and the pipe stays open
+    server.write(b'Content-Length: 1000000000\r\n\r\n{"jsonrpc"')
+    code = await server.exited(timeout=10)
+    assert code != 0
+    assert time.monotonic() - started < 5
+    err = await server.stderr()
+    assert "1000000000" in err and "4096" in err, err
+    assert "Traceback" not in err
+
+
+async def test_a_frame_at_the_limit_is_served(raw: list[RawServer], env: Env) -> None:
+    server = await _start(raw, env, "--max-message-bytes", "4096")
+    await server.initialize(env)
+    body = {"jsonrpc": "2.0", "id": 7, "method": "context/update", "params": {"set": {"pad": ""}}}
+    raw_body = json.dumps(body).encode()
+    body["params"]["set"]["pad"] = "x" * (4096 - len(raw_body))
+    encoded = json.dumps(body).encode()
+    assert len(encoded) == 4096
+    server.send(encoded)
+    assert (await server.response(7))["result"]["version"] == 2
+
+
+async def test_broken_frames_are_skipped_and_the_server_keeps_serving(raw: list[RawServer], env: Env) -> None:
+    server = await _start(raw, env)
+    await server.initialize(env)
+    for garbage in (
+        b'{"jsonrpc": "2.0", "id": 1, "method": ',
+        b"\xff\xfe not utf-8",
+        b"",
+        b"null",
+        b"42",
+        b'"text"',
+        b"[]",
+        b'{"id": 2, "method": "context/status"}',
+        b'{"jsonrpc": "2.0"}',
+        b'{"jsonrpc": "2.0", "method": 5, "id": 3}',
+        b'{"jsonrpc": "2.0", "method": "context/didChangeEditor", "params": [1]}',
+        b'{"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"bad": 1}}',
+        b'{"jsonrpc": "2.0", "method": "$/unknownNotification", "params": {}}',
+    ):
+        server.send(garbage)
+    server.write(b"Content-Length: nope\r\n\r\n")
+    server.write(b"X-Other: 1\r\n\r\n")
+    server.write(b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n")
+    server.send({"jsonrpc": "2.0", "id": "after", "method": "context/status", "params": {}})
+    answer = await server.response("after")
+    assert answer["result"]["active"]["name"] == "default"
+    # the malformed requests that had an id were answered with an error, never with a traceback
+    for message in server.unsolicited:
+        if "error" in message:
+            assert "Traceback" not in json.dumps(message)
+            assert message["error"]["code"] in (-32600, -32602, -32700, -32601)
+    # non-ASCII text: Content-Length counts bytes
+    answer = await server.call("context/update", {"set": {"ключ": "значение ✓"}})
+    assert answer["result"]["version"] == 2
+    answer = await server.call("context/get", {})
+    assert answer["result"]["data"] == {"ключ": "значение ✓"}
+
+
+async def test_requests_without_params_are_answered(raw: list[RawServer], env: Env) -> None:
+    server = await _start(raw, env)
+    await server.initialize(env)
+    for method in (
+        "context/status",
+        "context/list",
+        "context/get",
+        "context/snapshots",
+        "context/history",
+        "context/editor",
+        "context/update",
+        "context/snapshot",
+    ):
+        answer = await server.call(method, omit_params=True)
+        assert "result" in answer, (method, answer)
+        null = await server.call(method, None)
+        assert "result" in null, (method, null)
+    for method in ("context/info", "context/create", "context/delete", "context/switch", "context/diff"):
+        answer = await server.call(method, omit_params=True)
+        assert answer["error"]["code"] == -32602, (method, answer)
+    answer = await server.call("context/rollback", omit_params=True)
+    assert answer["error"]["code"] == -32602
+    answer = await server.call("context/deactivate", omit_params=True)
+    assert answer["result"] == {"deactivated": "default"}
+    answer = await server.call("workspace/executeCommand", {"command": "groundhog.status"})
+    assert answer["result"]["active"] is None
+    answer = await server.call("context/noSuchMethod", {})
+    assert answer["error"]["code"] == -32601
+
+
+async def test_after_shutdown_requests_are_invalid_and_exit_ends_the_server(
+    raw: list[RawServer], env: Env
+) -> None:
+    server = await _start(raw, env)
+    await server.initialize(env)
+    assert (await server.call("shutdown", None))["result"] is None
+    for method, params in (("context/status", {}), ("context/update", {"set": {"a": 1}}), ("shutdown", None)):
+        answer = await server.call(method, params)
+        assert_error(answer["error"], -32600)
+    server.send({"jsonrpc": "2.0", "method": "exit"})
+    assert await server.exited() == 0
+
+
+async def test_exit_without_shutdown_ends_with_an_error_code(raw: list[RawServer], env: Env) -> None:
+    server = await _start(raw, env)
+    await server.initialize(env)
+    server.send({"jsonrpc": "2.0", "method": "exit"})
+    assert await server.exited() == 1
+
+
+async def test_stdin_eof_ends_the_server(raw: list[RawServer], env: Env) -> None:
+    server = await _start(raw, env)
+    await server.initialize(env)
+    await server.call("context/update", {"set": {"kept": True}})
+    assert server.process.stdin is not None
+    server.process.stdin.close()
+    await server.exited()
+    again = await _start(raw, env)
+    await again.initialize(env)
+    assert (await again.call("context/get", {}))["result"]["data"] == {"kept": True}
+
+
+async def test_the_server_exits_when_the_editor_process_is_gone(raw: list[RawServer], env: Env) -> None:
+    editor = subprocess.Popen([sys.executable, "-c", "pass"])
+    editor.wait()
+    server = await _start(raw, env)
+    await server.initialize(env, process_id=editor.pid)
+    assert "result" in await server.call("context/status", {})
+    await server.exited(timeout=10)
+
+
+async def test_a_request_before_initialize_is_refused_promptly(raw: list[RawServer], env: Env) -> None:
+    server = await _start(raw, env)
+    started = time.monotonic()
+    answer = await server.call("context/status", {})
+    assert answer["error"]["code"] in (-32002, -32004), answer
+    assert "Traceback" not in json.dumps(answer)
+    assert time.monotonic() - started < 5
+    await server.initialize(env)
+    assert "result" in await server.call("context/status", {})
