@@ -1,0 +1,1 @@
+"""Groundhog's benchmark suite: ``python -m bench [--quick] [--out DIR]`` (see bench/__main__.py)."""

@@ -1,0 +1,73 @@
+"""Keeps the benchmark code from rotting: the statistics helpers, the peers, and one tiny workload
+end-to-end against the real server. Never asserts timings."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from bench.__main__ import run
+from bench.client import Store, percentile, summarize
+from bench.peers import JsonRewrite, ShadowGit, SqliteKv
+from bench.workloads import Plan, Values, make_state
+
+from bench import report
+
+
+def test_percentiles_interpolate_between_ranks() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.5) == pytest.approx(50.5)
+    assert percentile(values, 0.99) == pytest.approx(99.01)
+    assert percentile([3.0], 0.95) == 3.0
+    stats = summarize([4.0, 1.0, 3.0, 2.0])
+    assert stats["n"] == 4
+    assert stats["p50"] == pytest.approx(2.5)
+    assert (stats["min"], stats["max"], stats["mean"]) == (1.0, 4.0, 2.5)
+
+
+def test_peers_keep_the_state(tmp_path: Path) -> None:
+    state = make_state(3)
+    values = Values()
+    key, value = values.key(1, 3), values.value(1)
+    rewrite = JsonRewrite(tmp_path / "json", state)
+    rewrite.update(key, value)
+    assert rewrite.get()[key] == value
+    for synchronous in ("FULL", "NORMAL"):
+        kv = SqliteKv(tmp_path / synchronous / "state.vscdb", state, synchronous)
+        kv.update(key, value)
+        assert kv.get() == {**state, key: value}
+        kv.close()
+    git = ShadowGit(tmp_path / "git", state)
+    git.change(key, value)
+    git.snapshot()
+    git.record_head()
+    git.build_history([b'{"a": 1}', b'{"a": 2}'], compressed={0})
+    git.rollback(git.commits[1])
+    assert json.loads(git.path.read_bytes())[key] == value
+    assert len(git.git("log", "--format=%H").split()) == 4
+
+
+async def test_one_tiny_workload_end_to_end(tmp_path: Path) -> None:
+    plan = Plan.make(quick=True)
+    plan = Plan(**{**plan.__dict__, "ops": 6, "warmup": 2, "rounds": 2})
+    result = await run(plan, Store(tmp_path / "run"), only=("floor",))
+    floor = result["workloads"]["floor.rt_unknown_method"]["groundhog"]
+    assert floor["n"] == 6
+    for stat in ("p50", "p95", "p99", "mean"):
+        assert math.isfinite(floor[stat]) and floor[stat] > 0
+    assert result["workloads"]["floor.fsync_4k"]["os"]["n"] == 6
+    assert {t["key"] for t in result["targets"]} == {key for key, _, _ in report.TARGETS}
+    assert "| floor.rt_unknown_method | groundhog | 6 |" in report.table(result)
+
+    path = report.write(result, tmp_path / "results")
+    assert path.name.endswith("-quick.json")
+    written = json.loads(path.read_text(), parse_constant=_refuse)  # strict JSON: no NaN, no Infinity
+    assert set(written) == {"meta", "workloads", "ratios", "targets", "notes"}
+    assert written["meta"]["quick"] is True
+    assert written["workloads"]["floor.rt_unknown_method"]["groundhog"]["p99"] > 0
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"the result JSON holds {constant}")
