@@ -226,3 +226,72 @@ def cli_json(env: Env, *args: str, cwd: Path | None = None) -> Any:
     code, out, err = run_cli(env, *args, "--json", cwd=cwd)
     assert code == 0, err
     return json.loads(out)
+
+
+# -- hand-written frames ------------------------------------------------------------------------
+
+READ_TIMEOUT_S = 15
+
+
+class RawPeer:
+    """An LSP peer that writes and reads frames by hand over any byte stream (pipes, TCP)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: Any) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.unsolicited: list[dict[str, Any]] = []
+        self._next_id = 100
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    def send(self, message: Any) -> None:
+        body = message if isinstance(message, bytes) else json.dumps(message).encode()
+        self.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    async def read(self) -> dict[str, Any]:
+        length = None
+        while True:
+            line = await asyncio.wait_for(self.reader.readline(), READ_TIMEOUT_S)
+            assert line, "the server closed the connection"
+            if line == b"\r\n":
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        assert length is not None
+        message: dict[str, Any] = json.loads(await self.reader.readexactly(length))
+        return message
+
+    async def response(self, msg_id: Any) -> dict[str, Any]:
+        """The response to ``msg_id`` (messages before it are kept in ``unsolicited``)."""
+        while True:
+            message = await self.read()
+            if message.get("id") == msg_id and "method" not in message:
+                return message
+            if "method" in message and "id" in message:  # a request from the server: answer it
+                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+            self.unsolicited.append(message)
+
+    async def call(self, method: str, params: Any = None, *, omit_params: bool = False) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": self._next_id, "method": method}
+        if not omit_params:
+            message["params"] = params
+        self.send(message)
+        return await self.response(self._next_id)
+
+    async def initialize(self, env: Env, process_id: int | None = None, **options: Any) -> dict[str, Any]:
+        """``initialize`` (then ``initialized`` if it succeeded); returns the response."""
+        answer = await self.call(
+            "initialize",
+            {
+                "processId": os.getpid() if process_id is None else process_id,
+                "rootUri": env.workspace.as_uri(),
+                "capabilities": {},
+                "initializationOptions": options or None,
+            },
+        )
+        if "result" in answer:
+            self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        return answer

@@ -6,27 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Env, assert_error
-
-READ_TIMEOUT_S = 15
+from tests.e2e.harness import READ_TIMEOUT_S, Env, RawPeer, assert_error
 
 
-class RawServer:
+class RawServer(RawPeer):
     """`groundhog serve` on pipes; frames written and read by hand."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None and process.stdin is not None
+        super().__init__(process.stdout, process.stdin)
         self.process = process
-        self.unsolicited: list[dict[str, Any]] = []
-        self._next_id = 100
 
     @classmethod
     async def start(cls, env: Env, *args: str) -> RawServer:
@@ -42,61 +38,6 @@ class RawServer:
             env=env.environ(),
         )
         return cls(process)
-
-    def write(self, data: bytes) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(data)
-
-    def send(self, message: Any) -> None:
-        body = message if isinstance(message, bytes) else json.dumps(message).encode()
-        self.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-
-    async def read(self) -> dict[str, Any]:
-        stdout = self.process.stdout
-        assert stdout is not None
-        length = None
-        while True:
-            line = await asyncio.wait_for(stdout.readline(), READ_TIMEOUT_S)
-            assert line, "the server closed stdout"
-            if line == b"\r\n":
-                break
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        assert length is not None
-        message: dict[str, Any] = json.loads(await stdout.readexactly(length))
-        return message
-
-    async def response(self, msg_id: Any) -> dict[str, Any]:
-        """The response to ``msg_id`` (notifications before it are kept in ``unsolicited``)."""
-        while True:
-            message = await self.read()
-            if message.get("id") == msg_id and "method" not in message:
-                return message
-            if "method" in message and "id" in message:  # a request from the server: answer it
-                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
-            self.unsolicited.append(message)
-
-    async def call(self, method: str, params: Any = None, *, omit_params: bool = False) -> dict[str, Any]:
-        self._next_id += 1
-        message: dict[str, Any] = {"jsonrpc": "2.0", "id": self._next_id, "method": method}
-        if not omit_params:
-            message["params"] = params
-        self.send(message)
-        return await self.response(self._next_id)
-
-    async def initialize(self, env: Env, process_id: int | None = None, **options: Any) -> dict[str, Any]:
-        result = await self.call(
-            "initialize",
-            {
-                "processId": os.getpid() if process_id is None else process_id,
-                "rootUri": env.workspace.as_uri(),
-                "capabilities": {},
-                "initializationOptions": options or None,
-            },
-        )
-        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        return result
 
     async def exited(self, timeout: float = 10) -> int:
         return await asyncio.wait_for(self.process.wait(), timeout)
