@@ -131,7 +131,8 @@ def _notes(plan: Plan) -> list[str]:
         notes.insert(
             0,
             f"QUICK RUN: {plan.ops} operations per workload (not 1000), {plan.rollback_ops} per rollback "
-            f"depth, {plan.spawns_clean}+{plan.spawns_killed} spawns, recovery store of "
+            f"depth, {plan.git_snapshot_ops} git snapshots per size, "
+            f"{plan.spawns_clean}+{plan.spawns_killed} spawns, recovery store of "
             f"{plan.recovery_contexts} x {plan.recovery_versions} versions: indicative only",
         )
     return notes

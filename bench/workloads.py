@@ -44,12 +44,43 @@ class Plan:
     recovery_versions: int
     throughput_ops: int
     growth_ops: int
+    git_snapshot_ops: int
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if quick:
-            return cls(True, 60, 10, 2, 30, 1000, 3, 2, 10, 10, 100, 200, 30)
-        return cls(False, 1000, 100, 5, 1000, 1000, 40, 20, 200, 10, 1000, 2000, 1000)
+            return cls(
+                quick=True,
+                ops=60,
+                warmup=10,
+                rounds=2,
+                rollback_ops=30,
+                history=1000,
+                spawns_clean=3,
+                spawns_killed=2,
+                opens=10,
+                recovery_contexts=10,
+                recovery_versions=100,
+                throughput_ops=200,
+                growth_ops=30,
+                git_snapshot_ops=15,
+            )
+        return cls(
+            quick=False,
+            ops=1000,
+            warmup=100,
+            rounds=5,
+            rollback_ops=1000,
+            history=1000,
+            spawns_clean=40,
+            spawns_killed=20,
+            opens=200,
+            recovery_contexts=10,
+            recovery_versions=1000,
+            throughput_ops=2000,
+            growth_ops=1000,
+            git_snapshot_ops=1000,
+        )
 
 
 @dataclass
@@ -258,13 +289,15 @@ async def snapshots(
             start = time.perf_counter()
             await server.request("context/snapshot", {})
             elapsed = (time.perf_counter() - start) * 1000
+            if i >= plan.warmup:
+                gh.append(elapsed)
+            if i >= plan.warmup + plan.git_snapshot_ops:
+                continue
             git.change(values.key(j, keys), values.value(j))
             start = time.perf_counter()
             git.snapshot()
-            peer_elapsed = (time.perf_counter() - start) * 1000
             if i >= plan.warmup:
-                gh.append(elapsed)
-                peer.append(peer_elapsed)
+                peer.append((time.perf_counter() - start) * 1000)
     results.add(f"snapshot.{label}", "groundhog", gh)
     results.add(f"snapshot.{label}", git.name, peer)
 
@@ -285,11 +318,14 @@ async def history(server: Server, store: Store, plan: Plan, results: Results) ->
     name = "history-1m"
     state = make_state(keys, seed=3)
     await create_context(server, name, state)
-    head = await fill_history(server, name, keys, plan.history, values)
     git = ShadowGit(store.root / "peers" / "git-history-1m", state)
     count = plan.history - 1  # commits after the first: plan.history in all
     targets = {count - 1 - depth for depth in ROLLBACK_DEPTHS}  # commits[-1 - depth], less the first
-    git.build_history(_changed_states(state, keys, count, values), compressed=targets)
+    building = asyncio.create_task(
+        asyncio.to_thread(git.build_history, _changed_states(state, keys, count, values), targets)
+    )
+    head = await fill_history(server, name, keys, plan.history, values)
+    await building
 
     async def hist(_: int) -> None:
         await server.request("context/history", {"limit": 50})
