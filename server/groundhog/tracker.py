@@ -387,7 +387,7 @@ class ContextTracker:
                     new_row, old, new = committed
                     self._row, self._head = new_row, new
         except ContextError as error:
-            if audit_errors and not error.audited:
+            if audit_errors and not error.audited and not self.config.read_only:  # read-only: persist nothing
                 integrity.audit_error(self.store, self.session, action, self.name, error)
                 error.audited = True
             self._tell_error(error)
@@ -402,6 +402,8 @@ class ContextTracker:
         try:
             return attempt()
         except DataDamaged:
+            if self.config.read_only:
+                raise  # a read-only session persists nothing, a recovery included (decision 15)
             report = integrity.recover_context(self.store, self.name, self.session)
             self._row = self._head = None
             if report is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storetools import count_rows, data_of, flip_byte, raw_db
+from storetools import count_rows, data_of, dump_store, flip_byte, raw_db
 
 from groundhog import ContextManager, RecoveryError, create_manager
 from groundhog.changes import Change
@@ -535,3 +535,27 @@ def test_sqlite_integrity_failure_is_reported(scenario: Scenario, tmp_path: Path
         pass
     finally:
         manager.close()
+
+
+def test_read_only_session_does_not_recover(scenario: Scenario) -> None:
+    """Read-only sessions persist nothing (decision 15), not even a recovery: the damaged head answers
+    RecoveryError there, and the next writable session recovers it."""
+    blob = scenario.version_blob("delta_blob", scenario.work_id, HEAD)
+    scenario.damage(scenario.set_version_blob("delta_blob", scenario.work_id, HEAD, flip_byte(blob)))
+    before = dump_store(scenario.path, exclude=())
+    env = scenario.env
+    read_only = create_manager(
+        env.workspace, store_dir=env.store_dir, config_dir=env.config_dir, read_only=True
+    )
+    assert read_only.recoveries == []
+    with pytest.raises(RecoveryError):
+        read_only.tracker("work").read()
+    with pytest.raises(RecoveryError):
+        read_only.tracker("work").rollback(to_version=3, dry_run=True)
+    assert data_of(read_only.tracker("other")) == {"x": 2}
+    assert read_only.recoveries == []
+    read_only.close()
+    assert dump_store(scenario.path, exclude=()) == before, "the read-only session wrote nothing"
+    writable = scenario.open()
+    assert_recovered(scenario, writable, damaged=HEAD, restored=HEAD - 1, set_aside=1)
+    writable.close()
