@@ -228,6 +228,8 @@ class ContextManager:
             return bool(tx.list_contexts())
 
     def audit(self, event: str, session: str, details: dict[str, Any]) -> None:
+        if self.read_only:
+            return  # a read-only session persists nothing (decision 15)
         try:
             with self.store.write() as tx:
                 tx.audit(event, session, details)
