@@ -402,6 +402,7 @@ def test_read_only_sessions_write_nothing(store: Store) -> None:
     assert adapter.initialize_sync() is not None
     adapter.switch("work")
     adapter.close()
+    manager.audit("error", "s-test", {"kind": "InvalidParams"})  # what the LSP layer does on errors
     assert dump_store(store.path, exclude=()) == everything, (
         "a read-only session persists nothing, not even audit"
     )
