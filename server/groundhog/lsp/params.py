@@ -13,7 +13,7 @@ from groundhog.names import validate_name
 
 
 class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=False, strict=True)  # camelCase only
 
     @model_validator(mode="before")
     @classmethod
@@ -118,7 +118,7 @@ class DiffParams(ContextScoped):
 class EditorChangeParams(Params):
     """`context/didChangeEditor` (lenient about extra fields: editors may send more)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, strict=False)
+    model_config = ConfigDict(extra="ignore", populate_by_name=False, strict=False)
     active_uri: StrictStr | None = Field(None, alias="activeUri")
     selections: list[dict[str, Any]] | None = None
 
