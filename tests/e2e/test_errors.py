@@ -1,0 +1,176 @@
+"""Every request refuses what the protocol does not allow with InvalidParams naming the field (unknown
+fields, wrong types, non-object params), and a bad `initializationOptions` gives one message and the
+defaults instead of a dead server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lsprotocol import types
+
+from tests.e2e.harness import Client, Env, assert_error
+
+METHODS = (
+    "status",
+    "list",
+    "info",
+    "create",
+    "delete",
+    "switch",
+    "deactivate",
+    "get",
+    "update",
+    "snapshot",
+    "snapshots",
+    "rollback",
+    "history",
+    "diff",
+    "editor",
+)
+# params that would be valid apart from what each case adds
+VALID = {
+    "info": {"name": "default"},
+    "create": {"name": "fresh"},
+    "delete": {"name": "other"},
+    "switch": {"name": "default"},
+    "rollback": {"toVersion": 1},
+    "diff": {"fromVersion": 1},
+}
+WRONG_TYPES: dict[str, list[dict[str, Any]]] = {
+    "info": [{"name": 1}, {"name": ["default"]}, {"name": {"x": 1}}, {"name": True}],
+    "create": [
+        {"name": "n", "activate": "true"},
+        {"name": "n", "activate": 1},
+        {"name": "n", "metadata": [1]},
+        {"name": "n", "metadata": "m"},
+        {"name": "n", "from": {"version": 1.0}},
+        {"name": "n", "from": {"snapshotId": 1}},
+        {"name": "n", "from": {"context": 5}},
+    ],
+    "delete": [{"name": None}, {"name": 0}],
+    "switch": [{"name": "default", "create": "false"}, {"name": "default", "create": 0}],
+    "get": [{"version": "1"}, {"version": 1.5}, {"version": False}, {"keys": [None]}, {"keys": {"a": 1}}],
+    "update": [
+        {"set": [["a", 1]]},
+        {"set": 1},
+        {"remove": {"a": 1}},
+        {"patch": {"op": "add"}},
+        {"metadata": 1},
+        {"onConflict": 1},
+        {"onConflict": "MERGE"},
+        {"baseVersion": "2"},
+    ],
+    "snapshot": [{"label": 5}, {"label": ["x"]}, {"metadata": [1]}],
+    "snapshots": [{"context": 5}],
+    "rollback": [
+        {"toVersion": "1"},
+        {"toVersion": 1.0},
+        {"snapshotId": ["a"]},
+        {"toVersion": 1, "dryRun": 1},
+    ],
+    "history": [{"limit": "5"}, {"limit": 1.5}, {"beforeVersion": []}, {"limit": True}],
+    "diff": [{"fromVersion": None}, {"fromVersion": "1"}, {"fromVersion": 1, "toVersion": "2"}],
+}
+
+
+async def test_unknown_fields_are_invalid_params_in_every_request(client: Client, env: Env) -> None:
+    await client.request("context/create", {"name": "other"})
+    for verb in METHODS:
+        params = {**VALID.get(verb, {}), "unexpectedField": 1}
+        error = await client.error(f"context/{verb}", params)
+        assert_error(error, -32602, "InvalidParams", env=env)
+        assert "unexpectedField" in error["message"], error
+        # camelCase only: the Python spelling of a field is unknown too
+        for snake in ("base_version", "snapshot_id", "to_version", "dry_run", "from_"):
+            error = await client.error(f"context/{verb}", {**VALID.get(verb, {}), snake: 1})
+            assert_error(error, -32602, "InvalidParams")
+    assert (await client.request("context/get"))["version"] == 1
+    assert (await client.request("context/status"))["contexts"] == 2
+
+
+async def test_params_that_are_not_objects_are_invalid_params(client: Client, env: Env) -> None:
+    for verb in METHODS:
+        for params in ([], [1, 2], [{"name": "default"}]):
+            error = await client.error(f"context/{verb}", params)
+            assert_error(error, -32602, "InvalidParams", env=env)
+
+
+async def test_wrong_types_are_invalid_params(client: Client, env: Env) -> None:
+    await client.request("context/create", {"name": "other"})
+    for verb, cases in WRONG_TYPES.items():
+        for params in cases:
+            error = await client.error(f"context/{verb}", params)
+            assert_error(error, -32602, "InvalidParams", env=env)
+            assert error["data"].get("field"), (verb, params, error)
+    for verb in ("get", "update", "snapshot", "snapshots", "history", "diff", "rollback"):
+        for context in ("", ".x", "a//b", "a/../b", "x" * 129, 7, ["default"]):
+            params = {**VALID.get(verb, {}), "context": context}
+            assert_error(await client.error(f"context/{verb}", params), -32602, "InvalidParams")
+    assert (await client.request("context/get"))["version"] == 1
+    assert (await client.request("context/status"))["contexts"] == 2
+
+
+async def test_bad_initialization_options_give_one_message_and_the_defaults(
+    open_client: Callable[..., Any],
+) -> None:
+    client = await open_client(
+        options={
+            "readOnly": "yes",
+            "historyLimit": "ten",
+            "snapshotMaxBytes": 1,
+            "editorFlushMs": -5,
+            "editorTracking": 1,
+            "noSuchOption": True,
+        }
+    )
+    status = await client.request("context/status")
+    messages = client.messages
+    assert len(messages) == 1, messages
+    text = messages[0].message
+    assert messages[0].type in (types.MessageType.Warning, types.MessageType.Error)
+    for name in (
+        "readOnly",
+        "historyLimit",
+        "snapshotMaxBytes",
+        "editorFlushMs",
+        "editorTracking",
+        "noSuchOption",
+    ):
+        assert name in text, text
+    # the defaults: writable, 1 MiB states, editor tracking on
+    assert status["session"]["readOnly"] is False
+    result = await client.request("context/update", {"set": {"big": "x" * 100_000}})
+    assert result["version"] == 2
+    client.notify("context/didChangeEditor", {"activeUri": "file:///x.py"})
+    assert (await client.request("context/editor"))["activeUri"] == "file:///x.py"
+
+
+async def test_options_that_are_not_an_object_give_one_message(open_client: Callable[..., Any]) -> None:
+    for options in (["readOnly"], "readOnly", 5):
+        client = await open_client(options=options)
+        status = await client.request("context/status")
+        assert len(client.messages) == 1 and status["session"]["readOnly"] is False
+        await client.close()
+
+
+async def test_valid_options_give_no_message(open_client: Callable[..., Any], env: Env) -> None:
+    store = env.root / "elsewhere"
+    client = await open_client(
+        options={
+            "storeDir": str(store),
+            "readOnly": False,
+            "historyLimit": 10,
+            "snapshotMaxBytes": 4096,
+            "editorTracking": True,
+            "editorFlushMs": 100,
+            "token": None,
+        }
+    )
+    status = await client.request("context/status")
+    assert client.messages == []
+    assert status["store"]["path"].startswith(str(store))
+    assert not env.store_dir.exists() or not any(env.store_dir.rglob("store.db"))
+    error = await client.error("context/update", {"set": {"big": "x" * 5000}})
+    assert_error(error, -32008, "TooLarge")
+    assert error["data"]["limit"] == 4096
