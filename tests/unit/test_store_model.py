@@ -10,6 +10,7 @@ of every context is read back and compared.
 from __future__ import annotations
 
 import copy
+import json
 import random
 import shutil
 import tempfile
@@ -28,6 +29,7 @@ from groundhog import (
     ContextTracker,
     InvalidParams,
     SnapshotNotFound,
+    TooLarge,
     VersionConflict,
     create_manager,
 )
@@ -50,6 +52,11 @@ metadata = st.none() | st.dictionaries(st.sampled_from(["m", "n"]), st.integers(
 def same(a: Any, b: Any) -> bool:
     """JSON equality for the values used here (no floats): equal canonical bytes."""
     return canonical(a) == canonical(b)
+
+
+def compact_size(data: Data) -> int:
+    """Decision 17: the UTF-8 length of the compact JSON (computed without the library's codec)."""
+    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def changed_keys(old: Data, new: Data) -> set[str]:
@@ -148,6 +155,8 @@ class StoreMachine(RuleBasedStateMachine):
         self.model: dict[str, ContextModel] = {}
         self.current = "default"
         self.limit = 1000
+        self.max_bytes = 1 << 20
+        self.second: dict[str, ContextTracker] = {}  # another session's trackers: their caches go stale
         self.all_snapshots: list[str] = []
         self.steps = 0
 
@@ -159,6 +168,7 @@ class StoreMachine(RuleBasedStateMachine):
             store_dir=self.tmp / "store",
             config_dir=self.tmp / "config",
             history_limit=self.limit,
+            snapshot_max_bytes=self.max_bytes,
         )
 
     def tracker(self, name: str | None = None) -> ContextTracker:
@@ -174,6 +184,17 @@ class StoreMachine(RuleBasedStateMachine):
 
     def oldest(self, ctx: ContextModel) -> int:
         return max(1, ctx.head - self.limit + 1)
+
+    def commit(self, call: Any, data: Data, meta: Data, *, merged: bool = False) -> None:
+        """Run ``call`` (an update) expecting ``data``/``meta`` as the result, or TooLarge."""
+        size = compact_size(data)
+        if self.ctx.changes_anything(data, meta) and size > self.max_bytes:
+            event("too large")
+            with pytest.raises(TooLarge) as caught:
+                call()
+            assert caught.value.details == {"limit": self.max_bytes, "size": size}
+            return
+        self.expect_commit(call(), data, meta, merged=merged)
 
     def expect_commit(self, result: Any, data: Data, meta: Data, *, merged: bool = False) -> None:
         ctx = self.ctx
@@ -199,9 +220,9 @@ class StoreMachine(RuleBasedStateMachine):
 
     # -- rules ----------------------------------------------------------------------------------
 
-    @initialize(limit=st.sampled_from([2, 3, 1000]))
-    def start(self, limit: int) -> None:
-        self.limit = limit
+    @initialize(limit=st.sampled_from([2, 3, 1000]), max_bytes=st.sampled_from([1 << 20, 70_000]))
+    def start(self, limit: int, max_bytes: int) -> None:
+        self.limit, self.max_bytes = limit, max_bytes
         self.manager = self.open()
         self.manager.create_context("default")
         self.model = {"default": ContextModel({1: Version({}, {}, set())})}
@@ -213,15 +234,34 @@ class StoreMachine(RuleBasedStateMachine):
     )
     def update(self, sets: Data, removes: set[str], meta: Data | None) -> None:
         removes -= sets.keys()
-        result = self.tracker().update(Change(set=sets, remove=sorted(removes), metadata=meta))
         data = {k: v for k, v in self.ctx.state().data.items() if k not in removes} | sets
-        self.expect_commit(result, data, {**self.ctx.state().meta, **(meta or {})})
+        self.commit(
+            lambda: self.tracker().update(Change(set=sets, remove=sorted(removes), metadata=meta)),
+            data,
+            {**self.ctx.state().meta, **(meta or {})},
+        )
 
-    @rule(char=st.sampled_from("xyz"), size=st.integers(20_000, 40_000))
-    def big_update(self, char: str, size: int) -> None:
-        """Large deltas: a checkpoint every few versions, so retention folds old rows away."""
-        result = self.tracker().update(Change(set={"big": char * size}))
-        self.expect_commit(result, {**self.ctx.state().data, "big": char * size}, self.ctx.state().meta)
+    @rule(sets=st.dictionaries(st.sampled_from(KEYS), values, min_size=1, max_size=2))
+    def update_from_another_session(self, sets: Data) -> None:
+        """A second tracker on the same context (another session): both trackers' cached heads must
+        follow each other's commits."""
+        assert self.manager is not None
+        if self.current not in self.second:
+            self.second[self.current] = self.manager.tracker(self.current, session="s-second")
+        other = self.second[self.current]
+        self.commit(
+            lambda: other.update(Change(set=sets)), self.ctx.state().data | sets, self.ctx.state().meta
+        )
+
+    @rule(key=st.sampled_from(["big", "big2"]), char=st.sampled_from("xyz"), size=st.integers(20_000, 40_000))
+    def big_update(self, key: str, char: str, size: int) -> None:
+        """Large deltas: a checkpoint every few versions, so retention folds old rows away (and with
+        the small size limit, two of them are TooLarge)."""
+        self.commit(
+            lambda: self.tracker().update(Change(set={key: char * size})),
+            {**self.ctx.state().data, key: char * size},
+            self.ctx.state().meta,
+        )
 
     @rule()
     def update_that_changes_nothing(self) -> None:
@@ -245,8 +285,11 @@ class StoreMachine(RuleBasedStateMachine):
         change = Change(set=sets, remove=sorted(removes))
         data = {k: v for k, v in ctx.state().data.items() if k not in removes} | sets
         if base == ctx.head or mode == "overwrite":
-            result = self.tracker().update(change, base_version=base, on_conflict=mode)
-            self.expect_commit(result, data, ctx.state().meta)
+            self.commit(
+                lambda: self.tracker().update(change, base_version=base, on_conflict=mode),
+                data,
+                ctx.state().meta,
+            )
             return
         if base < self.oldest(ctx):
             conflicting = touched
@@ -254,8 +297,12 @@ class StoreMachine(RuleBasedStateMachine):
             conflicting = sorted(ctx.changed_since(base) & set(touched))
             if mode == "merge" and not conflicting:
                 event("stale base merged")
-                result = self.tracker().update(change, base_version=base, on_conflict=mode)
-                self.expect_commit(result, data, ctx.state().meta, merged=True)
+                self.commit(
+                    lambda: self.tracker().update(change, base_version=base, on_conflict=mode),
+                    data,
+                    ctx.state().meta,
+                    merged=True,
+                )
                 return
         event(f"stale base refused ({mode}, {'outside history' if base < self.oldest(ctx) else 'kept'})")
         with pytest.raises(VersionConflict) as caught:
@@ -300,8 +347,7 @@ class StoreMachine(RuleBasedStateMachine):
                 assert caught.value.details["conflictingKeys"] == [rejected.conflict_key]
             return
         event("patch applied")
-        result = self.tracker().update(Change(patch=ops))
-        self.expect_commit(result, expected, self.ctx.state().meta)
+        self.commit(lambda: self.tracker().update(Change(patch=ops)), expected, self.ctx.state().meta)
 
     @rule(
         sets=st.dictionaries(st.sampled_from(KEYS), values, max_size=2),
@@ -319,8 +365,12 @@ class StoreMachine(RuleBasedStateMachine):
             state.metadata = meta
         data, new_meta = copy.deepcopy(state.data), copy.deepcopy(state.metadata)
         before = self.ctx.head
-        after = self.tracker().update_state(state)
         changed = self.ctx.changes_anything(data, new_meta)
+        if changed and compact_size(data) > self.max_bytes:
+            with pytest.raises(TooLarge):
+                self.tracker().update_state(state)
+            return
+        after = self.tracker().update_state(state)
         if changed:
             self.ctx.append(data, new_meta)
         assert after.version == (before + 1 if changed else before)
@@ -392,6 +442,7 @@ class StoreMachine(RuleBasedStateMachine):
         event("context deleted")
         del self.model[name]
         self.trackers.pop(name, None)
+        self.second.pop(name, None)
         if self.current == name:
             self.current = "default"
 
@@ -399,7 +450,7 @@ class StoreMachine(RuleBasedStateMachine):
     def reopen(self) -> None:
         assert self.manager is not None
         self.manager.close()
-        self.trackers = {}
+        self.trackers, self.second = {}, {}
         self.manager = self.open()
         assert self.manager.recoveries == []
 
@@ -427,6 +478,11 @@ class StoreMachine(RuleBasedStateMachine):
         assert tracker.version == ctx.head
         state = tracker.get_state()
         assert same(state.data, ctx.state().data) and same(state.metadata, ctx.state().meta)
+        assert tracker.read().measured_size() == compact_size(ctx.state().data), "sizes are exact"
+        if self.current in self.second:
+            other = self.second[self.current].read()
+            assert other.version == ctx.head
+            assert same(decode_values(other.values), ctx.state().data)
         kept = list(range(oldest, ctx.head + 1))
         sample = random.Random(self.steps).sample(kept, min(4, len(kept)))
         self.check_versions(self.current, sample)
