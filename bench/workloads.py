@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import sqlite3
 import string
 import tempfile
 import time
@@ -72,9 +73,9 @@ class Plan:
             rounds=5,
             rollback_ops=1000,
             history=1000,
-            spawns_clean=40,
-            spawns_killed=20,
-            opens=200,
+            spawns_clean=30,
+            spawns_killed=15,
+            opens=100,
             recovery_contexts=10,
             recovery_versions=1000,
             throughput_ops=2000,
@@ -182,8 +183,10 @@ async def fill_history(server: Server, name: str, keys: int, versions: int, valu
 
 
 async def floor(server: Server, store: Store, plan: Plan, results: Results) -> None:
-    """The floors: an unknown method's round trip (MethodNotFound, no handler, no store) through the
-    same client and server, and an fsync of 4 KB in a temp file on the store's disk."""
+    """The floors: an unknown method's round trip (MethodNotFound: no handler, no store) through the
+    same client and server, and a 4 KB write + fsync in a temp file on the store's disk. A third
+    reference, not a target floor: one durable 1 MB SQLite commit (WAL, synchronous FULL), the least a
+    1 MB snapshot can cost on this disk."""
 
     async def unknown(_: int) -> None:
         code = await server.error_code("bench/unknownMethod", {})
@@ -197,13 +200,27 @@ async def floor(server: Server, store: Store, plan: Plan, results: Results) -> N
         os.pwrite(fd, block, 0)
         os.fsync(fd)
 
+    db = sqlite3.connect(store.root / "floor.sqlite", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, blob BLOB NOT NULL)")
+    megabyte = os.urandom(1 << 20)
+
+    async def commit(i: int) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT OR REPLACE INTO blobs (id, blob) VALUES (?, ?)", (i % 8, megabyte))
+        db.execute("COMMIT")
+
+    systems = {"rt": unknown, "fsync": fsync, "sqlite": commit}
     try:
-        samples = await interleaved({"rt": unknown, "fsync": fsync}, plan.ops, plan.warmup, plan.rounds)
+        samples = await interleaved(systems, plan.ops, plan.warmup, plan.rounds)
     finally:
         os.close(fd)
         os.unlink(path)
+        db.close()
     results.add("floor.rt_unknown_method", "groundhog", samples["rt"])
     results.add("floor.fsync_4k", "os", samples["fsync"])
+    results.add("floor.sqlite_commit_1mb_full", "sqlite", samples["sqlite"])
 
 
 # -- per state size: get, update, snapshot, switch --------------------------------------------------

@@ -11,9 +11,8 @@ import pytest
 from bench.__main__ import run
 from bench.client import Store, percentile, summarize
 from bench.peers import JsonRewrite, ShadowGit, SqliteKv
+from bench.report import TARGETS, table, write
 from bench.workloads import Plan, Values, make_state
-
-from bench import report
 
 
 def test_percentiles_interpolate_between_ranks() -> None:
@@ -58,10 +57,10 @@ async def test_one_tiny_workload_end_to_end(tmp_path: Path) -> None:
     for stat in ("p50", "p95", "p99", "mean"):
         assert math.isfinite(floor[stat]) and floor[stat] > 0
     assert result["workloads"]["floor.fsync_4k"]["os"]["n"] == 6
-    assert {t["key"] for t in result["targets"]} == {key for key, _, _ in report.TARGETS}
-    assert "| floor.rt_unknown_method | groundhog | 6 |" in report.table(result)
+    assert {t["key"] for t in result["targets"]} == {key for key, _, _ in TARGETS}
+    assert "| floor.rt_unknown_method | groundhog | 6 |" in table(result)
 
-    path = report.write(result, tmp_path / "results")
+    path = write(result, tmp_path / "results")
     assert path.name.endswith("-quick.json")
     written = json.loads(path.read_text(), parse_constant=_refuse)  # strict JSON: no NaN, no Infinity
     assert set(written) == {"meta", "workloads", "ratios", "targets", "notes"}
