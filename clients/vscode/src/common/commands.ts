@@ -125,16 +125,27 @@ function reportFailure(id: string, error: unknown, logger: Logger): void {
     });
 }
 
-function activeName(deps: CommandDeps, context?: string): string {
-    const name = context ?? deps.session.current.active?.name;
-    if (name === undefined) {
+/** `context`, else the active context's name once any start in progress is over. */
+async function activeName(deps: CommandDeps, context?: string): Promise<string> {
+    if (context !== undefined) {
+        return context;
+    }
+    await deps.server.ready();
+    if (deps.session.current.active === undefined) {
+        await deps.session.refresh();
+    }
+    const active = deps.session.current.active;
+    if (active === null) {
         throw new Error("No context is active; switch to one first.");
     }
-    return name;
+    if (active === undefined) {
+        throw new Error(deps.server.lastError ?? "The Groundhog server is not running.");
+    }
+    return active.name;
 }
 
 async function takeSnapshot(deps: CommandDeps, label?: string): Promise<Snapshot | undefined> {
-    const context = activeName(deps);
+    const context = await activeName(deps);
     const text =
         label ??
         (await vscode.window.showInputBox({
@@ -297,7 +308,7 @@ function pickVersionWithPreview(title: string, picks: VersionPick[], context: st
 }
 
 async function showHistory(deps: CommandDeps, contextArg?: string): Promise<HistoryEntry[] | undefined> {
-    const context = activeName(deps, contextArg);
+    const context = await activeName(deps, contextArg);
     const { entries } = await deps.server.api.history({ context, limit: 50 });
     const picked = await vscode.window.showQuickPick(entries.map(historyPick), {
         title: `${SERVER_NAME}: History of '${context}'`,
@@ -310,7 +321,7 @@ async function showHistory(deps: CommandDeps, contextArg?: string): Promise<Hist
 }
 
 async function showDiff(deps: CommandDeps, args: DiffArgs): Promise<{ from: VersionRef; to: VersionRef } | undefined> {
-    const context = activeName(deps, args.context);
+    const context = await activeName(deps, args.context);
     const head = await headVersion(deps, context);
     const toVersion = args.toVersion ?? head;
     let fromVersion = args.fromVersion;
@@ -331,7 +342,7 @@ async function showDiff(deps: CommandDeps, args: DiffArgs): Promise<{ from: Vers
 
 async function rollbackTo(deps: CommandDeps, args: RollbackArgs): Promise<RollbackResult | undefined> {
     const api = deps.server.api;
-    const context = activeName(deps, args.context);
+    const context = await activeName(deps, args.context);
     const head = await headVersion(deps, context);
     let target: { toVersion?: number; snapshotId?: string; version: number; label: string };
     if (args.snapshotId !== undefined) {

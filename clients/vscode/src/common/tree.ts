@@ -12,6 +12,7 @@ import type { ContextSummary, HistoryEntry, Snapshot } from "./protocol";
 import type { Session } from "./session";
 
 const HISTORY_LIMIT = 20;
+const REFRESH_DELAY_MS = 250;
 
 type Node =
     | { kind: "group"; group: "contexts" | "snapshots" | "history"; context?: string }
@@ -39,6 +40,7 @@ export function age(timestamp: string, now = Date.now()): string {
 
 export class ContextTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
     private readonly emitter = new vscode.EventEmitter<Node | undefined>();
+    private timer: ReturnType<typeof setTimeout> | undefined;
     readonly onDidChangeTreeData = this.emitter.event;
 
     constructor(
@@ -47,8 +49,12 @@ export class ContextTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
         private readonly logger: Logger,
     ) {}
 
+    /** Reloads the view; bursts of changes (an assistant writing fast) cost one reload. */
     refresh(): void {
-        this.emitter.fire(undefined);
+        this.timer ??= setTimeout(() => {
+            this.timer = undefined;
+            this.emitter.fire(undefined);
+        }, REFRESH_DELAY_MS);
     }
 
     getTreeItem(node: Node): vscode.TreeItem {
@@ -113,6 +119,7 @@ export class ContextTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
     }
 
     dispose(): void {
+        clearTimeout(this.timer);
         this.emitter.dispose();
     }
 }

@@ -196,6 +196,16 @@ export class Page {
     }
 }
 
+/** Clicks the notification button labelled `label`; answers whether there was one. */
+export function clickNotificationButton(label: string): string {
+    return `(() => {
+        const button = [...document.querySelectorAll('.notification-list-item .monaco-button')]
+            .find((b) => (b.textContent || '').trim() === ${JSON.stringify(label)});
+        if (button) { button.click(); }
+        return Boolean(button);
+    })()`;
+}
+
 /** Texts of the page's status bar items whose id mentions groundhog, the visible notifications and the side bar rows. */
 export const READ_PAGE = `(() => {
     const items = [...document.querySelectorAll('.statusbar-item')]

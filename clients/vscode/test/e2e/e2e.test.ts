@@ -10,6 +10,8 @@
  *    status bar shows the context and version; New/Switch Context, Roll Back To, Compare
  *    Versions, a failing server command and Restart Server are exercised; then the window reloads
  *    and the last switched-to context is active again.
+ * 3. Another new window with `groundhog.restoreEditors: ask`: the question appears, the runner
+ *    clicks Reopen on the page, and the editors of that context come back.
  */
 
 import assert from "node:assert/strict";
@@ -19,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { serverCommand } from "../protocol/harness";
-import { chromiumCommand, codeServerBin, freePort, Page, Proc, READ_PAGE } from "./browser";
+import { chromiumCommand, clickNotificationButton, codeServerBin, freePort, Page, Proc, READ_PAGE } from "./browser";
 import { type CheckpointAnswer, type CheckpointRequest, CONTROL_ENV, FIXTURE, type Phase, type PhaseResult } from "./shared";
 
 const EXTENSION_ROOT = resolve(__dirname, "../../..");
@@ -37,10 +39,10 @@ interface Sandbox {
     env: NodeJS.ProcessEnv;
 }
 
-function userSettings(): object {
+function userSettings(restoreEditors: string): object {
     return {
         "groundhog.server.command": serverCommand(),
-        "groundhog.restoreEditors": "always",
+        "groundhog.restoreEditors": restoreEditors,
         "groundhog.editorThrottleMs": 100,
         "workbench.startupEditor": "none",
         "workbench.tips.enabled": false,
@@ -74,10 +76,10 @@ function makeSandbox(): Sandbox {
     return { root, workspace: dirs.workspace!, control: dirs.control!, extensions: dirs.extensions!, env };
 }
 
-function newProfile(sandbox: Sandbox, name: string): string {
+function newProfile(sandbox: Sandbox, name: string, restoreEditors = "always"): string {
     const dir = join(sandbox.root, name);
     mkdirSync(join(dir, "User"), { recursive: true });
-    writeFileSync(join(dir, "User", "settings.json"), JSON.stringify(userSettings(), null, 2));
+    writeFileSync(join(dir, "User", "settings.json"), JSON.stringify(userSettings(restoreEditors), null, 2));
     return dir;
 }
 
@@ -123,7 +125,10 @@ async function serveCheckpoints(sandbox: Sandbox, page: Page): Promise<void> {
             const statusOk = request.statusIncludes === undefined || seen.items.some((t) => t.includes(request.statusIncludes ?? ""));
             const noteOk = request.notificationIncludes === undefined || seen.notes.some((t) => t.includes(request.notificationIncludes ?? ""));
             if (statusOk && noteOk && sidebarOk) {
-                answer.ok = true;
+                answer.ok = request.click === undefined || (await page.evaluate<boolean>(clickNotificationButton(request.click)));
+                if (!answer.ok) {
+                    answer.error = `no button '${request.click}' in a notification`;
+                }
                 break;
             }
             if (Date.now() > deadline) {
@@ -271,5 +276,12 @@ describe("VS Code end to end (code-server + headless Chromium + the real server)
         const results = await runWindow(sandbox, newProfile(sandbox, "profile-2"), ["resume", "after-reload"]);
         assertPhase(results[0], "resume");
         assertPhase(results[1], "after-reload");
+    });
+
+    test("with restoreEditors 'ask' (the default) the editors come back once the user says Reopen", async () => {
+        assert.ok(sandbox);
+        writeFileSync(join(sandbox.control, "phase"), "ask");
+        const [result] = await runWindow(sandbox, newProfile(sandbox, "profile-3", "ask"), ["ask"]);
+        assertPhase(result, "ask");
     });
 });

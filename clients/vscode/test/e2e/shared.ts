@@ -9,7 +9,7 @@
 
 export const CONTROL_ENV = "GROUNDHOG_E2E_DIR";
 
-export type Phase = "first-session" | "resume" | "after-reload";
+export type Phase = "first-session" | "resume" | "after-reload" | "ask";
 
 export interface StepRecord {
     name: string;
@@ -32,6 +32,8 @@ export interface CheckpointRequest {
     notificationIncludes?: string;
     /** Texts that rows of the side bar (e.g. the Groundhog tree view) must show. */
     sidebarIncludes?: string[];
+    /** Once the page matches: click the button with this label in a notification, as a user would. */
+    click?: string;
 }
 
 export interface CheckpointAnswer {

@@ -306,10 +306,42 @@ async function afterReload(driver: Driver): Promise<void> {
     });
 }
 
+async function ask(driver: Driver): Promise<void> {
+    const api = driver.api;
+    // Subscribed before the question is answered, so the outcome cannot be missed.
+    const restored = new Promise<NonNullable<ReturnType<typeof api.lastRestore>>>((resolve) => {
+        const done = api.lastRestore();
+        if (done) {
+            resolve(done);
+        }
+        api.onDidRestore(resolve);
+    });
+    await driver.step("the extension asks whether to reopen the editors, and the user clicks Reopen", () =>
+        driver.checkpoint("ask", { notificationIncludes: `reopen ${FIXTURE.length} editor(s)`, click: "Reopen" }),
+    );
+    await driver.step("the editors of the last session come back", async () => {
+        const outcome = await Promise.race([
+            restored,
+            sleep(30000).then(() => {
+                throw new Error("no restore within 30 s of the click");
+            }),
+        ]);
+        check(outcome.result === "restored" && outcome.context === OTHER_CONTEXT, JSON.stringify(outcome));
+        const tabs = openTabUris();
+        for (const file of FIXTURE) {
+            check(tabs.includes(fileUri(file.name).toString()), `${file.name} is not open; tabs: ${JSON.stringify(tabs)}`);
+        }
+        const active = vscode.window.activeTextEditor?.document.uri.toString();
+        check(active === fileUri(ACTIVE_FILE).toString(), `active: ${active ?? "none"}`);
+        return outcome;
+    });
+}
+
 const PHASES: Record<Phase, (driver: Driver) => Promise<void>> = {
     "first-session": firstSession,
     resume,
     "after-reload": afterReload,
+    ask,
 };
 
 export async function activate(): Promise<void> {
