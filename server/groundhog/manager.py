@@ -281,6 +281,12 @@ def create_manager(
 ) -> ContextManager:
     """Open (creating if needed) the store of ``workspace`` (a path or file URI; None: the
     no-workspace scope) and check it. Defaults: ``GROUNDHOG_HOME`` or the user data dir."""
+    for field, value, lowest in (
+        ("historyLimit", history_limit, 1),
+        ("snapshotMaxBytes", snapshot_max_bytes, 2),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+            raise InvalidParams(f"The option {field!r} must be an integer of at least {lowest}.", field=field)
     location = StoreLocation.for_root(workspace, store_dir)
     settings = StoreSettings(
         history_limit=history_limit,

@@ -406,3 +406,23 @@ def test_read_only_sessions_write_nothing(store: Store) -> None:
     assert dump_store(store.path, exclude=()) == everything, (
         "a read-only session persists nothing, not even audit"
     )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"history_limit": 0},
+        {"history_limit": -1},
+        {"history_limit": "10"},
+        {"history_limit": True},
+        {"snapshot_max_bytes": 1},
+        {"snapshot_max_bytes": 0},
+        {"snapshot_max_bytes": 2.5},
+    ],
+    ids=repr,
+)
+def test_bad_store_options_create_nothing(store_env: Any, options: dict[str, Any]) -> None:
+    with pytest.raises(InvalidParams):
+        store_env.open(**options)
+    assert not store_env.store_dir.exists()
+    assert not store_env.config_dir.exists()
