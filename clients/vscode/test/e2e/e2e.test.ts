@@ -10,8 +10,9 @@
  *    status bar shows the context and version; New/Switch Context, Roll Back To, Compare
  *    Versions, a failing server command and Restart Server are exercised; then the window reloads
  *    and the last switched-to context is active again.
- * 3. Another new window with `groundhog.restoreEditors: ask`: the question appears, the runner
- *    clicks Reopen on the page, and the editors of that context come back.
+ * 3. The head of the active context is damaged in the store; another new window, with
+ *    `groundhog.restoreEditors: ask`: the recovery warning appears, the restore question appears,
+ *    the runner clicks Reopen on the page, and the editors of that context come back.
  */
 
 import assert from "node:assert/strict";
@@ -225,6 +226,26 @@ async function runWindow(sandbox: Sandbox, profile: string, phases: Phase[]): Pr
     return results;
 }
 
+/**
+ * Flips one bit of the newest version's delta of the context whose head is `version`, behind the
+ * server's back (the way the server's own recovery tests damage a store).
+ */
+function damageHead(store: { path: string }, version: number): void {
+    const script = `
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+rows = conn.execute("SELECT context_id FROM versions GROUP BY context_id HAVING MAX(version) = ?", (int(sys.argv[2]),)).fetchall()
+assert len(rows) == 1, f"expected one context with head {sys.argv[2]}, found {len(rows)}"
+(cid,) = rows[0]
+(blob,) = conn.execute("SELECT delta_blob FROM versions WHERE context_id = ? AND version = ?", (cid, int(sys.argv[2]))).fetchone()
+damaged = bytearray(blob)
+damaged[-5] ^= 1
+conn.execute("UPDATE versions SET delta_blob = ? WHERE context_id = ? AND version = ?", (bytes(damaged), cid, int(sys.argv[2])))
+conn.close()
+`;
+    execFileSync("python3", ["-c", script, store.path, String(version)], { stdio: "pipe" });
+}
+
 function assertPhase(result: PhaseResult | undefined, phase: Phase): void {
     assert.ok(result, `no result for ${phase}`);
     for (const step of result.steps) {
@@ -278,8 +299,9 @@ describe("VS Code end to end (code-server + headless Chromium + the real server)
         assertPhase(results[1], "after-reload");
     });
 
-    test("with restoreEditors 'ask' (the default) the editors come back once the user says Reopen", async () => {
+    test("damage is recovered with a warning; with restoreEditors 'ask' the editors come back once the user says Reopen", async () => {
         assert.ok(sandbox);
+        damageHead(JSON.parse(readFileSync(join(sandbox.control, "store.json"), "utf8")) as { path: string }, 2);
         writeFileSync(join(sandbox.control, "phase"), "ask");
         const [result] = await runWindow(sandbox, newProfile(sandbox, "profile-3", "ask"), ["ask"]);
         assertPhase(result, "ask");

@@ -282,20 +282,24 @@ async function resume(driver: Driver): Promise<void> {
         await waitForStatus(driver, "default v4");
         return { before, after };
     });
-    await driver.step("switch to the other context before the window reloads", async () => {
+    await driver.step("switch to the other context and change it before the window reloads", async () => {
         await vscode.commands.executeCommand("groundhog.switchContext", OTHER_CONTEXT);
-        return waitForStatus(driver, `${OTHER_CONTEXT} v1`);
+        await waitForStatus(driver, `${OTHER_CONTEXT} v1`);
+        await api.api.update({ set: { note: "the head the next test damages" } });
+        const status = await api.api.status();
+        writeFileSync(join(driver.dir, "store.json"), JSON.stringify(status.store));
+        return waitForStatus(driver, `${OTHER_CONTEXT} v2`);
     });
 }
 
 async function afterReload(driver: Driver): Promise<void> {
     await driver.step("after a window reload the last switched-to context is active again", async () => {
-        await waitForStatus(driver, `${OTHER_CONTEXT} v1`);
-        return driver.checkpoint("status", { statusIncludes: `${OTHER_CONTEXT} v1` });
+        await waitForStatus(driver, `${OTHER_CONTEXT} v2`);
+        return driver.checkpoint("status", { statusIncludes: `${OTHER_CONTEXT} v2` });
     });
     await driver.step("the tree view lists the contexts, the snapshot and the history", async () => {
         await vscode.commands.executeCommand("workbench.view.extension.groundhog");
-        return driver.checkpoint("tree", { sidebarIncludes: ["Contexts", "default", OTHER_CONTEXT, "Snapshots", "Recent history", "v1 create"] });
+        return driver.checkpoint("tree", { sidebarIncludes: ["Contexts", "default", OTHER_CONTEXT, "Snapshots", "Recent history", "v2 update", "v1 create"] });
     });
     await driver.step("the editors are still there", () => {
         const tabs = openTabUris();
@@ -315,6 +319,15 @@ async function ask(driver: Driver): Promise<void> {
             resolve(done);
         }
         api.onDidRestore(resolve);
+    });
+    await driver.step("the damaged head is recovered and a warning says what was recovered", async () => {
+        const answer = await driver.checkpoint("recover", { notificationIncludes: `found damage in context '${OTHER_CONTEXT}'` });
+        const note = answer.notifications.find((n) => n.includes("found damage")) ?? "";
+        check(note.includes("version 2 was unreadable") && note.includes("version 1 was restored"), `warning: ${note}`);
+        const { entries } = await api.api.history({ context: OTHER_CONTEXT, limit: 1 });
+        check(entries[0]?.kind === "recover" && entries[0].version === 3, `head: ${JSON.stringify(entries[0])}`);
+        await waitForStatus(driver, `${OTHER_CONTEXT} v3`);
+        return note;
     });
     await driver.step("the extension asks whether to reopen the editors, and the user clicks Reopen", () =>
         driver.checkpoint("ask", { notificationIncludes: `reopen ${FIXTURE.length} editor(s)`, click: "Reopen" }),
