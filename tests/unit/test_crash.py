@@ -23,12 +23,14 @@ TIME_BUDGET_S = 150.0
 HISTORY_LIMIT = 1_000_000  # the same as the writer's: every version stays in the kept history
 
 
-def run_and_kill(store_env: Any, seed: int, rng: random.Random) -> tuple[list[tuple[int, str]], str | None]:
+def run_and_kill(
+    store_env: Any, seed: int, rng: random.Random, early: bool
+) -> tuple[list[tuple[int, str]], str | None]:
     """One writer life: killed after a random number of acks (0: during start-up). Returns its acks
     (version, digest) and its "ready" line (None if it died before)."""
     writer = spawn_writer(store_env, "crash", "--seed", str(seed))
     assert writer.stdout is not None
-    target = 0 if rng.random() < 0.1 else rng.randrange(5, 250)
+    target = 0 if early else rng.randrange(5, 250)
     acks: list[tuple[int, str]] = []
     ready = None
     if target == 0:
@@ -69,7 +71,8 @@ def test_acknowledged_updates_survive_sigkill(store_env: Any, record_property: A
         assert time.monotonic() - started < TIME_BUDGET_S, (
             f"too slow: {kills} kills, {len(acknowledged)} acks"
         )
-        acks, ready = run_and_kill(store_env, seed=kills, rng=rng)
+        early = kills < 3 or rng.random() < 0.1  # the first ones while the store is being created
+        acks, ready = run_and_kill(store_env, seed=kills, rng=rng, early=early)
         kills += 1
         during_start += ready is None
         if ready is not None:
