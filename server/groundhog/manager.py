@@ -90,7 +90,7 @@ class ContextManager:
     ) -> ContextInfo:
         """Create ``name`` at version 1, empty, from ``data``, or as a copy of ``source``."""
         validate_name(name)
-        self._check_writable(f"creating context {name!r}")
+        self._check_writable("create", session, name)
         if not isinstance(metadata, dict | None):
             raise InvalidParams("The field 'metadata' must be an object.", field="metadata")
         state = self._initial_state(data, metadata, source, session, trusted_json)
@@ -137,7 +137,7 @@ class ContextManager:
         validate_name(name)
         if name == DEFAULT_CONTEXT:
             raise InvalidState("The context 'default' cannot be deleted.", context=name)
-        self._check_writable(f"deleting context {name!r}")
+        self._check_writable("delete", session, name)
         with self.store.write() as tx:
             row = tx.find_context(name)
             if row is None:
@@ -228,8 +228,8 @@ class ContextManager:
             return bool(tx.list_contexts())
 
     def audit(self, event: str, session: str, details: dict[str, Any]) -> None:
-        if self.read_only:
-            return  # a read-only session persists nothing (decision 15)
+        """Append to the audit log. Read-only sessions audit too: the log is the security record
+        (issue 3: a read-only session's refused writes are audited), not context state."""
         try:
             with self.store.write() as tx:
                 tx.audit(event, session, details)
@@ -260,9 +260,12 @@ class ContextManager:
             except Exception:
                 log.warning("a recovery listener failed; ignored", exc_info=True)
 
-    def _check_writable(self, action: str) -> None:
+    def _check_writable(self, action: str, session: str, name: str) -> None:
         if self.read_only:
-            raise AccessDenied(f"This session is read-only; {action} is refused.")
+            error = AccessDenied(f"This session is read-only; {action} of context {name!r} is refused.")
+            self.audit("error", session, {"action": action, "kind": error.kind})
+            error.audited = True
+            raise error
 
     def close(self) -> None:
         self.store.close()

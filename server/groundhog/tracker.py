@@ -387,7 +387,8 @@ class ContextTracker:
                     new_row, old, new = committed
                     self._row, self._head = new_row, new
         except ContextError as error:
-            if audit_errors and not error.audited and not self.config.read_only:  # read-only: persist nothing
+            refused = isinstance(error, AccessDenied)  # refusals are always audited, read-only included
+            if (audit_errors or refused) and not error.audited:
                 integrity.audit_error(self.store, self.session, action, self.name, error)
                 error.audited = True
             self._tell_error(error)

@@ -32,6 +32,7 @@ from groundhog import (
 )
 from groundhog.changes import Change
 from groundhog.manager import Source
+from groundhog.store.rows import audit_records
 
 LIMIT = 2000  # snapshot_max_bytes of the store under test
 HISTORY = 5  # history_limit: "work" has versions 1..12, so 8..12 are kept
@@ -384,12 +385,12 @@ def test_patch_errors_change_nothing(store: Store) -> None:
         store.unchanged(InvalidParams, lambda o=ops: work.update(Change(patch=o)))
 
 
-def test_read_only_sessions_write_nothing(store: Store) -> None:
+def test_read_only_sessions_write_nothing_but_audit_their_refusals(store: Store) -> None:
     store.manager.close()
     store.manager = store.env.open(history_limit=HISTORY, snapshot_max_bytes=LIMIT, read_only=True)
     manager = store.manager
     work = manager.tracker("work")
-    everything = dump_store(store.path, exclude=())
+    everything = dump_store(store.path, exclude=("audit",))
     store.unchanged(AccessDenied, lambda: work.update(Change(set={"a": 0})))
     store.unchanged(AccessDenied, lambda: work.snapshot("s"))
     store.unchanged(AccessDenied, lambda: work.rollback(to_version=9))
@@ -403,9 +404,11 @@ def test_read_only_sessions_write_nothing(store: Store) -> None:
     adapter.switch("work")
     adapter.close()
     manager.audit("error", "s-test", {"kind": "InvalidParams"})  # what the LSP layer does on errors
-    assert dump_store(store.path, exclude=()) == everything, (
-        "a read-only session persists nothing, not even audit"
-    )
+    assert dump_store(store.path, exclude=("audit",)) == everything, "a read-only session persists no state"
+    with manager.store.read() as tx:
+        records = audit_records(tx, 100)
+    refused = [r for r in records if r["event"] == "error" and r["details"].get("kind") == "AccessDenied"]
+    assert len(refused) == 6, "every refused write of a read-only session is in the audit log"
 
 
 @pytest.mark.parametrize(
