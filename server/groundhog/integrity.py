@@ -191,10 +191,15 @@ def _set_aside(tx: Txn, row: ContextRow, *, after: int, reason: str) -> None:
             f"SELECT {columns} FROM {table} WHERE context_id = ? AND version > ?", (row.id, after)
         )
         names = [d[0] for d in cursor.description]
+        present = set()
         for values in cursor.fetchall():
             record = dict(zip(names, values, strict=True))
+            present.add(record["version"])
             tx.quarantine(table, row.uid, record["version"], reason, record)
         tx.conn.execute(f"DELETE FROM {table} WHERE context_id = ? AND version > ?", (row.id, after))
+        if table == "versions":  # rows already gone are recorded too, so verify keeps reporting them
+            for version in sorted(set(range(after + 1, row.head + 1)) - present):
+                tx.quarantine(table, row.uid, version, f"{reason} (row missing)", {"version": version})
 
 
 def audit_error(store: SqliteStore, session: str, action: str, name: str, error: ContextError) -> None:
