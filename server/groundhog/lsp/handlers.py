@@ -21,6 +21,7 @@ from groundhog.store.records import SnapshotInfo, StoredState
 from groundhog.store.schema import SCHEMA_VERSION
 
 Handler = Callable[[Session, Any], dict[str, Any]]
+MAX_VERSION = 2**63 - 1
 
 
 def status(session: Session, _: p.Empty) -> dict[str, Any]:
@@ -162,7 +163,10 @@ def rollback(session: Session, params: p.RollbackParams) -> dict[str, Any]:
 
 
 def history(session: Session, params: p.HistoryParams) -> dict[str, Any]:
-    entries, oldest = session.tracker(params.context).history(params.limit, params.before_version)
+    before = params.before_version
+    if before is not None:
+        before = min(before, MAX_VERSION)  # every version is below it; SQLite integers stop there
+    entries, oldest = session.tracker(params.context).history(params.limit, before)
     return {
         "entries": [
             {

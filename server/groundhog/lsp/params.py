@@ -18,8 +18,11 @@ class Params(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _null_means_absent(cls, data: Any) -> Any:
+        """``null`` for a field of the model means "left out"; an unknown field stays unknown
+        (and is refused) whatever its value."""
         if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value is not None}
+            known = {field.alias or name for name, field in cls.model_fields.items()}
+            return {key: value for key, value in data.items() if value is not None or key not in known}
         return data
 
 
@@ -123,16 +126,41 @@ class EditorChangeParams(Params):
     selections: list[dict[str, Any]] | None = None
 
 
+# Deeper params are refused: anything stored must still fit in a response (orjson serializes at
+# most ~254 levels and a result wraps a value in a few more), and copies of it must not hit Python's
+# recursion limit.
+MAX_DEPTH = 200
+
+
 def parse(model: type[Params], raw: object) -> Any:
     """Validate ``raw`` params into ``model``; every failure is InvalidParams naming the field."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise InvalidParams("The params must be a JSON object.", field="params")
+    too_deep = _too_deep(raw, MAX_DEPTH)
+    if too_deep is not None:
+        raise InvalidParams(
+            f"The field {too_deep!r} is nested more than {MAX_DEPTH} levels deep.", field=too_deep
+        )
     try:
         return model.model_validate(raw)
     except PydanticValidationError as error:
         raise _invalid(error) from None
+
+
+def _too_deep(params: dict[str, Any], limit: int) -> str | None:
+    """The top-level field whose value nests containers deeper than ``limit`` (params = level 1)."""
+    for key, value in params.items():
+        stack: list[tuple[Any, int]] = [(value, 2)]
+        while stack:
+            node, depth = stack.pop()
+            if isinstance(node, dict | list):
+                if depth > limit:
+                    return str(key)
+                children = node.values() if isinstance(node, dict) else node
+                stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 def _invalid(error: PydanticValidationError) -> InvalidParams:

@@ -136,8 +136,16 @@ class GroundhogProtocol(LanguageServerProtocol):
         try:
             body = orjson.dumps(payload, default=self._serialize_message)
         except (TypeError, orjson.JSONEncodeError):
-            log.exception("a message could not be serialized")
-            return
+            log.warning("a message could not be serialized")
+            if not (isinstance(payload, dict) and "result" in payload):
+                return
+            # a request must never go unanswered: the client would wait forever
+            error = {
+                "code": -32603,
+                "message": "The result could not be serialized.",
+                "data": {"kind": "InternalError"},
+            }
+            body = orjson.dumps({"jsonrpc": "2.0", "id": payload["id"], "error": error})
         if self._include_headers:
             body = b"Content-Length: %d\r\n\r\n" % len(body) + body
         result = self.writer.write(body)
