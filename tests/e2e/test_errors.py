@@ -81,6 +81,9 @@ async def test_unknown_fields_are_invalid_params_in_every_request(client: Client
         error = await client.error(f"context/{verb}", params)
         assert_error(error, -32602, "InvalidParams", env=env)
         assert "unexpectedField" in error["message"], error
+        # null for an unknown field does not make it known
+        error = await client.error(f"context/{verb}", {**VALID.get(verb, {}), "unexpectedField": None})
+        assert_error(error, -32602, "InvalidParams")
         # camelCase only: the Python spelling of a field is unknown too
         for snake in ("base_version", "snapshot_id", "to_version", "dry_run", "from_"):
             error = await client.error(f"context/{verb}", {**VALID.get(verb, {}), snake: 1})
@@ -174,3 +177,35 @@ async def test_valid_options_give_no_message(open_client: Callable[..., Any], en
     error = await client.error("context/update", {"set": {"big": "x" * 5000}})
     assert_error(error, -32008, "TooLarge")
     assert error["data"]["limit"] == 4096
+
+
+async def test_extreme_numbers_and_nesting_get_answers(client: Client, env: Env) -> None:
+    await client.request("context/update", {"set": {"a": 1}})
+    for before in (2**63 - 1, 2**63, 2**64 - 1):
+        history = await client.request("context/history", {"beforeVersion": before})
+        assert [e["version"] for e in history["entries"]] == [2, 1]
+    for version in (2**63 - 1, 2**63, 2**64 - 1, -(2**63)):
+        error = await client.error("context/get", {"version": version})
+        assert_error(error, -32003, "SnapshotNotFound")
+        error = await client.error("context/update", {"baseVersion": version, "set": {"b": 1}})
+        assert_error(error, -32001, "VersionConflict")
+    deep: Any = 1
+    for _ in range(300):
+        deep = {"d": deep}
+    for method, params in (
+        ("context/update", {"set": {"deep": deep}}),
+        ("context/update", {"metadata": {"deep": deep}}),
+        ("context/update", {"patch": [{"op": "add", "path": "/deep", "value": deep}]}),
+        ("context/create", {"name": "deep", "metadata": deep}),
+        ("context/snapshot", {"metadata": deep}),
+    ):
+        error = await client.error(method, params)
+        assert_error(error, -32602, "InvalidParams", env=env)
+    # what nests less deep is stored, and every answer that carries it back can be sent
+    shallow: Any = 1
+    for _ in range(150):
+        shallow = [shallow]
+    await client.request("context/update", {"set": {"deep": shallow}, "metadata": {"deep": shallow}})
+    assert (await client.request("context/get"))["data"]["deep"] == shallow
+    assert (await client.request("context/diff", {"fromVersion": 2}))["patch"][0]["value"] == shallow
+    assert (await client.request("context/get"))["version"] == 3
