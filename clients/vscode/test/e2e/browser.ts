@@ -56,6 +56,19 @@ export function freePort(): Promise<number> {
     });
 }
 
+/** Every process group started and not yet stopped: killed if the runner ends early. */
+const live = new Set<Proc>();
+process.on("exit", () => {
+    for (const proc of live) {
+        proc.kill("SIGKILL");
+    }
+});
+
+/** Stops whatever is still running (e.g. after a test timed out). */
+export async function stopAll(): Promise<void> {
+    await Promise.all([...live].map((proc) => proc.stop()));
+}
+
 /** A process in its own process group, with its output collected; `stop()` ends the group. */
 export class Proc {
     readonly child: ChildProcess;
@@ -82,6 +95,19 @@ export class Proc {
                 resolve();
             });
         });
+        live.add(this);
+    }
+
+    /** Signals the whole process group. */
+    kill(signal: NodeJS.Signals): void {
+        const pid = this.child.pid;
+        if (pid !== undefined) {
+            try {
+                process.kill(-pid, signal);
+            } catch {
+                // Already gone.
+            }
+        }
     }
 
     /** Resolves with the first match of `pattern` in the output. */
@@ -100,25 +126,20 @@ export class Proc {
     }
 
     async stop(): Promise<void> {
-        const pid = this.child.pid;
-        if (pid === undefined || this.child.exitCode !== null) {
+        live.delete(this);
+        if (this.child.pid === undefined) {
             return;
         }
-        const signal = (sig: NodeJS.Signals) => {
-            try {
-                process.kill(-pid, sig);
-            } catch {
-                // Already gone.
-            }
-        };
-        signal("SIGTERM");
-        const timer = setTimeout(() => {
-            signal("SIGKILL");
-        }, 5000);
-        await this.exited;
-        clearTimeout(timer);
+        if (this.child.exitCode === null && this.child.signalCode === null) {
+            this.kill("SIGTERM");
+            const timer = setTimeout(() => {
+                this.kill("SIGKILL");
+            }, 5000);
+            await this.exited;
+            clearTimeout(timer);
+        }
         // Children that outlived the leader (e.g. code-server's file watcher) go too.
-        signal("SIGKILL");
+        this.kill("SIGKILL");
     }
 }
 
@@ -170,10 +191,24 @@ export class Page {
         }
     }
 
-    send<T>(method: string, params: object = {}): Promise<T> {
+    /** One DevTools call; fails after `timeoutMs` (a call made while the page reloads may never be answered). */
+    send<T>(method: string, params: object = {}, timeoutMs = 10000): Promise<T> {
         const id = ++this.nextId;
         return new Promise<T>((resolve, reject) => {
-            this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+            const timer = setTimeout(() => {
+                this.pending.delete(id);
+                reject(new Error(`${method}: no answer within ${timeoutMs} ms`));
+            }, timeoutMs);
+            this.pending.set(id, {
+                resolve: (value) => {
+                    clearTimeout(timer);
+                    resolve(value as T);
+                },
+                reject: (error) => {
+                    clearTimeout(timer);
+                    reject(error);
+                },
+            });
             this.socket.send(JSON.stringify({ id, method, params }));
         });
     }

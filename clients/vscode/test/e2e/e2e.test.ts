@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { serverCommand } from "../protocol/harness";
-import { chromiumCommand, clickNotificationButton, codeServerBin, freePort, Page, Proc, READ_PAGE } from "./browser";
+import { chromiumCommand, clickNotificationButton, codeServerBin, freePort, Page, Proc, READ_PAGE, stopAll } from "./browser";
 import { type CheckpointAnswer, type CheckpointRequest, CONTROL_ENV, FIXTURE, type Phase, type PhaseResult } from "./shared";
 
 const EXTENSION_ROOT = resolve(__dirname, "../../..");
@@ -31,6 +31,7 @@ const DRIVER = join(EXTENSION_ROOT, "out", "test", "e2e", "driver");
 const ARTIFACTS = join(EXTENSION_ROOT, ".e2e", "artifacts");
 const VSCE = join(EXTENSION_ROOT, "node_modules", ".bin", "vsce");
 const PHASE_TIMEOUT_MS = 120_000;
+const TEST_TIMEOUT_MS = 2 * PHASE_TIMEOUT_MS + 60_000;
 
 interface Sandbox {
     root: string;
@@ -118,7 +119,9 @@ async function serveCheckpoints(sandbox: Sandbox, page: Page): Promise<void> {
         const deadline = Date.now() + 15000;
         // The DOM follows the extension host asynchronously: look until it matches or time runs out.
         for (;;) {
-            const seen = JSON.parse(await page.evaluate<string>(READ_PAGE)) as { items: string[]; notes: string[]; sidebar: string[] };
+            // A page in the middle of a reload may not answer: that is "not yet", not a failure.
+            const raw = await page.evaluate<string>(READ_PAGE).catch(() => JSON.stringify({ items: [], notes: [], sidebar: [] }));
+            const seen = JSON.parse(raw) as { items: string[]; notes: string[]; sidebar: string[] };
             answer.statusTexts = seen.items;
             answer.notifications = seen.notes;
             answer.sidebar = seen.sidebar;
@@ -126,7 +129,7 @@ async function serveCheckpoints(sandbox: Sandbox, page: Page): Promise<void> {
             const statusOk = request.statusIncludes === undefined || seen.items.some((t) => t.includes(request.statusIncludes ?? ""));
             const noteOk = request.notificationIncludes === undefined || seen.notes.some((t) => t.includes(request.notificationIncludes ?? ""));
             if (statusOk && noteOk && sidebarOk) {
-                answer.ok = request.click === undefined || (await page.evaluate<boolean>(clickNotificationButton(request.click)));
+                answer.ok = request.click === undefined || (await page.evaluate<boolean>(clickNotificationButton(request.click)).catch(() => false));
                 if (!answer.ok) {
                     answer.error = `no button '${request.click}' in a notification`;
                 }
@@ -278,20 +281,21 @@ describe("VS Code end to end (code-server + headless Chromium + the real server)
         );
     });
 
-    after(() => {
+    after(async () => {
+        await stopAll();
         if (sandbox && !process.env.GROUNDHOG_E2E_KEEP) {
             rmSync(sandbox.root, { recursive: true, force: true });
         }
     });
 
-    test("first window: the server starts, a snapshot is taken, documents are opened and cursors moved", async () => {
+    test("first window: the server starts, a snapshot is taken, documents are opened and cursors moved", { timeout: TEST_TIMEOUT_MS }, async () => {
         assert.ok(sandbox);
         writeFileSync(join(sandbox.control, "phase"), "first-session");
         const [result] = await runWindow(sandbox, newProfile(sandbox, "profile-1"), ["first-session"]);
         assertPhase(result, "first-session");
     });
 
-    test("a new window gets the documents and cursors back; commands work; a reload keeps the context", async () => {
+    test("a new window gets the documents and cursors back; commands work; a reload keeps the context", { timeout: TEST_TIMEOUT_MS }, async () => {
         assert.ok(sandbox);
         writeFileSync(join(sandbox.control, "phase"), "resume");
         const results = await runWindow(sandbox, newProfile(sandbox, "profile-2"), ["resume", "after-reload"]);
@@ -299,7 +303,7 @@ describe("VS Code end to end (code-server + headless Chromium + the real server)
         assertPhase(results[1], "after-reload");
     });
 
-    test("damage is recovered with a warning; with restoreEditors 'ask' the editors come back once the user says Reopen", async () => {
+    test("damage is recovered with a warning; with restoreEditors 'ask' the editors come back once the user says Reopen", { timeout: TEST_TIMEOUT_MS }, async () => {
         assert.ok(sandbox);
         damageHead(JSON.parse(readFileSync(join(sandbox.control, "store.json"), "utf8")) as { path: string }, 2);
         writeFileSync(join(sandbox.control, "phase"), "ask");
