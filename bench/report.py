@@ -20,6 +20,7 @@ from bench.client import REPO
 from bench.workloads import ROLLBACK_DEPTHS, SIZES
 
 GH = "groundhog"
+STAT_KEYS = {"n", "mean", "p50", "p95", "p99", "min", "max", "unit"}
 Workloads = dict[str, dict[str, dict[str, Any]]]
 
 
@@ -173,7 +174,7 @@ def table(result: dict[str, Any]) -> str:
     workloads: Workloads = result["workloads"]
     rel = result["ratios"]
     lines = [
-        "| workload | system | n | p50 ms | p95 ms | p99 ms | groundhog is (p50) |",
+        "| workload | system | n | p50 ms | p95 ms | p99 ms | groundhog is (p50), or details |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for name, systems in workloads.items():
@@ -182,7 +183,7 @@ def table(result: dict[str, Any]) -> str:
                 extra = ", ".join(f"{k}={v}" for k, v in stats.items())
                 lines.append(f"| {name} | {system} | | | | | {extra} |")
                 continue
-            versus = ""
+            versus = ", ".join(f"{k}={v}" for k, v in stats.items() if k not in STAT_KEYS)
             if system != GH and system in rel.get(name, {}):
                 x = rel[name][system]["x_faster_p50"]
                 versus = f"{x:.2f}x faster" if x >= 1 else f"{1 / x:.2f}x slower"
