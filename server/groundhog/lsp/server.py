@@ -15,7 +15,7 @@ from pygls.lsp.server import LanguageServer
 
 from groundhog import __version__
 from groundhog.adapter import ContextAdapter
-from groundhog.errors import AccessDenied, ContextError, InvalidState
+from groundhog.errors import AccessDenied, ContextError, InvalidState, PersistenceError
 from groundhog.lsp import names
 from groundhog.lsp.editor import EMPTY_EDITOR
 from groundhog.lsp.handlers import REQUESTS
@@ -144,7 +144,20 @@ class GroundhogServer(LanguageServer):
             "name": params.client_info.name if params.client_info else "unknown",
             "version": params.client_info.version if params.client_info else None,
         }
-        self.session = await asyncio.to_thread(self._open_session, options, root, client)
+        try:
+            self.session = await asyncio.to_thread(self._open_session, options, root, client)
+        except RpcError:
+            raise
+        except ContextError as error:
+            raise RpcError(error.code, error.message, error.to_data()) from None
+        except Exception as error:  # what the store did not wrap: never a path or traceback to the client
+            log.warning("the store could not be opened (%s)", type(error).__name__)
+            reason = getattr(error, "strerror", None) or type(error).__name__
+            raise RpcError(
+                PersistenceError.code,
+                f"The workspace store cannot be opened ({reason}).",
+                {"kind": PersistenceError.kind},
+            ) from None
         self.initializing = True
         if params.process_id:
             self._tasks.append(asyncio.ensure_future(self._watch_parent(params.process_id)))
