@@ -211,3 +211,51 @@ async def test_a_request_before_initialize_is_refused_promptly(raw: list[RawServ
     assert time.monotonic() - started < 5
     await server.initialize(env)
     assert "result" in await server.call("context/status", {})
+
+
+async def test_an_unusable_store_dir_fails_initialize_cleanly(raw: list[RawServer], env: Env) -> None:
+    blocker = env.root / "a-file"
+    blocker.write_text("not a directory")
+    server = await _start(raw, env)
+    answer = await server.initialize(env, storeDir=str(blocker / "store"))
+    assert_error(answer["error"], -32005, "PersistenceError", env=env)
+    refused = await server.call("context/status", {})
+    assert refused["error"]["code"] == -32004
+    assert "Traceback" not in await _exit_and_stderr(server)
+
+
+async def _exit_and_stderr(server: RawServer) -> str:
+    server.send({"jsonrpc": "2.0", "method": "exit"})
+    await server.exited()
+    return await server.stderr()
+
+
+async def test_the_workspace_is_the_first_folder_else_the_root_else_none(
+    raw: list[RawServer], env: Env
+) -> None:
+    first, second, root = (env.root / name for name in ("first", "second", "root"))
+    for path in (first, second, root):
+        path.mkdir()
+    folders = [{"uri": first.as_uri(), "name": "first"}, {"uri": second.as_uri(), "name": "second"}]
+    for params, expected in (
+        ({"workspaceFolders": folders, "rootUri": root.as_uri()}, first.as_uri()),
+        ({"workspaceFolders": [], "rootUri": root.as_uri()}, root.as_uri()),
+        ({"workspaceFolders": None, "rootUri": None, "rootPath": str(root)}, root.as_uri()),
+        ({"rootUri": None}, None),
+    ):
+        server = await _start(raw, env)
+        answer = await server.call("initialize", {"processId": None, "capabilities": {}, **params})
+        assert "result" in answer, answer
+        server.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        status = (await server.call("context/status", {}))["result"]
+        if expected is None:  # the no-workspace scope: its own store, not any folder's
+            assert not status["workspace"]["uri"].startswith("file:"), status
+        else:
+            assert status["workspace"]["uri"] == expected
+        await server.call("context/update", {"set": {"where": status["workspace"]["uri"]}})
+        await server.call("shutdown", None)
+        assert "Traceback" not in await _exit_and_stderr(server)
+    again = await _start(raw, env)
+    await again.call("initialize", {"processId": None, "capabilities": {}, "workspaceFolders": folders})
+    again.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+    assert (await again.call("context/get", {}))["result"]["data"] == {"where": first.as_uri()}
