@@ -11,7 +11,7 @@ import orjson
 
 from groundhog.adapter import ContextStatus
 from groundhog.changes import Change
-from groundhog.errors import ContextNotFound, InvalidState
+from groundhog.errors import ContextError, ContextNotFound, InvalidState
 from groundhog.lsp import names
 from groundhog.lsp import params as p
 from groundhog.lsp.editor import EMPTY_EDITOR
@@ -33,6 +33,8 @@ def status(session: Session, _: p.Empty) -> dict[str, Any]:
         except ContextNotFound:  # deleted by another session: this one has nothing active now
             session.adapter.deactivate()
             active = None
+        except ContextError:  # damaged beyond repair: still active, its own requests say why
+            version = None
     return {
         "workspace": {"uri": session.workspace_uri, "id": session.manager.store.location.workspace_id},
         "session": {"id": session.id, "readOnly": session.read_only},

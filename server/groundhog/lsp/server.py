@@ -16,6 +16,7 @@ from pygls.lsp.server import LanguageServer
 from groundhog import __version__
 from groundhog.adapter import ContextAdapter
 from groundhog.errors import AccessDenied, ContextError, InvalidState, PersistenceError
+from groundhog.integrity import RecoveryReport
 from groundhog.lsp import names
 from groundhog.lsp.editor import EMPTY_EDITOR
 from groundhog.lsp.handlers import REQUESTS
@@ -193,20 +194,17 @@ class GroundhogServer(LanguageServer):
         session = self.session
         if session is None:
             return
-        for report in session.manager.recoveries:
-            self.protocol.notify(
-                names.DID_RECOVER,
-                {
-                    "context": report.context,
-                    "fromVersion": report.from_version,
-                    "toVersion": report.to_version,
-                    "reason": report.reason,
-                },
+        try:
+            for report in session.manager.recoveries:
+                self.protocol.notify(names.DID_RECOVER, _recover_params(report))
+            session.manager.on_recover(
+                lambda report: session.notify(names.DID_RECOVER, _recover_params(report))
             )
-        if session.had_state and session.adapter.active_name:
-            restore = await session.run(lambda: _restore_params(session))
-            self.protocol.notify(names.DID_RESTORE, restore)
-        self.ready.set()
+            if session.had_state and session.adapter.active_name:
+                restore = await session.run(lambda: _restore_params(session))
+                self.protocol.notify(names.DID_RESTORE, restore)
+        finally:
+            self.ready.set()  # requests waiting for the restore must never wait in vain
         self._tasks.append(asyncio.ensure_future(self._watch_feed(session)))
 
     async def _on_shutdown(self, *args: Any) -> None:
@@ -334,6 +332,22 @@ def _workspace_root(params: types.InitializeParams) -> str:
 
 
 def _restore_params(session: Session) -> dict[str, Any]:
+    """What ``context/didRestore`` says; a context whose damage could not be repaired is still
+    named (its version is null, its requests answer RecoveryError)."""
     tracker = session.adapter.get_current_tracker()
-    head = tracker.read()
-    return {"context": tracker.name, "version": head.version, "editor": tracker.load_editor() or EMPTY_EDITOR}
+    try:
+        version: int | None = tracker.read().version
+        editor = tracker.load_editor() or EMPTY_EDITOR
+    except ContextError as error:
+        log.warning("the active context could not be read for the restore (%s)", error.kind)
+        version, editor = None, EMPTY_EDITOR
+    return {"context": tracker.name, "version": version, "editor": editor}
+
+
+def _recover_params(report: RecoveryReport) -> dict[str, Any]:
+    return {
+        "context": report.context,
+        "fromVersion": report.from_version,
+        "toVersion": report.to_version,
+        "reason": report.reason,
+    }
