@@ -5,30 +5,68 @@ valid version, says so with `context/didRecover`, and records a `recover` versio
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness import Env, run_cli
+from tests.e2e.harness import Client, Env, assert_error, run_cli
 
 
-def flip_head_delta(db: Path, context_version: int) -> None:
-    """Flip one bit of the head version's delta blob, behind the server's back."""
+def _flip(blob: bytes) -> bytes:
+    damaged = bytearray(blob)
+    damaged[-5] ^= 0x01
+    return bytes(damaged)
+
+
+def flip_head_delta(db: Path, context_version: int, context_id: int | None = None) -> None:
+    """Flip one bit of a version's delta blob, behind the server's back."""
     conn = sqlite3.connect(db, isolation_level=None, timeout=10)
     try:
-        (context_id,) = conn.execute(
-            "SELECT context_id FROM versions WHERE version = ? AND delta_blob IS NOT NULL", (context_version,)
-        ).fetchone()
+        if context_id is None:
+            (context_id,) = conn.execute(
+                "SELECT context_id FROM versions WHERE version = ? AND delta_blob IS NOT NULL",
+                (context_version,),
+            ).fetchone()
         (blob,) = conn.execute(
             "SELECT delta_blob FROM versions WHERE context_id = ? AND version = ?",
             (context_id, context_version),
         ).fetchone()
-        damaged = bytearray(blob)
-        damaged[-5] ^= 0x01
         conn.execute(
             "UPDATE versions SET delta_blob = ? WHERE context_id = ? AND version = ?",
-            (bytes(damaged), context_id, context_version),
+            (_flip(blob), context_id, context_version),
         )
+    finally:
+        conn.close()
+
+
+def newest_context_id(db: Path) -> int:
+    conn = sqlite3.connect(db, isolation_level=None, timeout=10)
+    try:
+        return int(conn.execute("SELECT max(id) FROM contexts").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def ruin_context(db: Path, context_id: int) -> None:
+    """Damage every checkpoint and delta of one context: nothing valid is left to recover to."""
+    conn = sqlite3.connect(db, isolation_level=None, timeout=10)
+    try:
+        for version, blob in conn.execute(
+            "SELECT version, blob FROM checkpoints WHERE context_id = ?", (context_id,)
+        ).fetchall():
+            conn.execute(
+                "UPDATE checkpoints SET blob = ? WHERE context_id = ? AND version = ?",
+                (_flip(blob), context_id, version),
+            )
+        for version, blob in conn.execute(
+            "SELECT version, delta_blob FROM versions WHERE context_id = ? AND delta_blob IS NOT NULL",
+            (context_id,),
+        ).fetchall():
+            conn.execute(
+                "UPDATE versions SET delta_blob = ? WHERE context_id = ? AND version = ?",
+                (_flip(blob), context_id, version),
+            )
     finally:
         conn.close()
 
@@ -79,3 +117,50 @@ async def test_a_damaged_head_is_recovered_and_the_editor_is_told(
     await third.request("context/status")
     assert third.notifications["context/didRecover"] == []
     assert (await third.request("context/get"))["data"] == {**valid["data"], "after": 1}
+
+
+async def test_damage_while_the_server_runs_is_recovered_on_first_read(client: Client, env: Env) -> None:
+    await client.request("context/create", {"name": "side"})
+    await client.request("context/update", {"context": "side", "set": {"a": 1}})
+    await client.request("context/update", {"context": "side", "set": {"a": 2}})
+    db = Path((await client.request("context/status"))["store"]["path"])
+    flip_head_delta(db, 3, newest_context_id(db))
+    got = await client.request("context/get", {"context": "side"})
+    assert got["data"] == {"a": 1} and got["version"] == 4
+    event = await client.wait_for("context/didRecover")
+    assert (event["context"], event["fromVersion"], event["toVersion"]) == ("side", 3, 2)
+    await client.wait_for("context/didChange", lambda e: e["context"] == "side" and e["kind"] == "recover")
+    assert (await client.request("context/get"))["context"] == "default"
+
+
+async def test_damage_beyond_repair_answers_recovery_error(open_client: Callable[..., Any], env: Env) -> None:
+    first = await open_client()
+    await first.request("context/update", {"set": {"safe": True}})
+    await first.request("context/switch", {"name": "lost", "create": True})
+    await first.request("context/update", {"set": {"gone": 1}})
+    db = Path((await first.request("context/status"))["store"]["path"])
+    await first.close()
+    ruin_context(db, newest_context_id(db))
+
+    second = await open_client()
+    started = time.monotonic()
+    status = await second.request("context/status")
+    assert time.monotonic() - started < 5  # the failed restore does not hold requests back
+    assert status["active"] == {"name": "lost", "version": None}
+    restore = second.notifications["context/didRestore"]
+    assert [r["context"] for r in restore] == ["lost"]
+    for method, params in (
+        ("context/get", {}),
+        ("context/get", {"context": "lost"}),
+        ("context/update", {"set": {"x": 1}}),
+        ("context/snapshot", {}),
+        ("context/diff", {"fromVersion": 1}),
+    ):
+        error = await second.error(method, params)
+        assert_error(error, -32007, "RecoveryError", env=env)
+        assert error["data"]["reason"] == "NoValidSnapshot"
+    # every other context still works
+    assert (await second.request("context/get", {"context": "default"}))["data"] == {"safe": True}
+    assert (await second.request("context/switch", {"name": "default"}))["version"] == 2
+    code, out, _ = run_cli(env, "verify")
+    assert code == 1 and "lost" in out
