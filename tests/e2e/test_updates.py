@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lsprotocol import types
+
 from tests.e2e.harness import Client, Env, assert_error, compact_size
 
 ODD_KEYS = {
@@ -353,6 +355,15 @@ async def test_a_read_only_session_reads_but_never_writes(open_client: Callable[
     await reader.request("context/snapshots", {"context": "default"})
     await reader.request("context/diff", {"context": "default", "fromVersion": 1})
     await reader.request("context/list")
+    # editor state is kept live but never persisted
+    await reader.request("context/switch", {"name": "default"})
+    uri = (env.workspace / "r.py").as_uri()
+    reader.lsp.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, "x"))
+    )
+    reader.lsp.text_document_did_save(types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(uri)))
+    reader.notify("context/didChangeEditor", {"activeUri": uri})
+    assert (await reader.request("context/editor"))["activeUri"] == uri
     await reader.close()
 
     # nothing the read-only session did was persisted: the last switch is still the writer's
@@ -360,6 +371,7 @@ async def test_a_read_only_session_reads_but_never_writes(open_client: Callable[
     assert (await again.request("context/status"))["active"]["name"] == "default"
     assert (await again.request("context/get"))["version"] == 2
     assert (await again.request("context/info", {"name": "fresh"}))["status"] == "nonexistent"
+    assert (await again.request("context/get"))["editor"]["openDocuments"] == []
 
 
 async def test_read_only_on_an_empty_store_creates_nothing(open_client: Callable[..., Any], env: Env) -> None:
