@@ -72,6 +72,7 @@ export function activate(context: vscode.ExtensionContext): GroundhogExtensionAp
         }),
         server.onNotification(ServerNotifications.didRestore, (params) => {
             session.activeChanged(params.context, params.version);
+            logger.info(`The server reports the editors of '${params.context}' v${params.version}: ${params.editor.openDocuments.length} document(s).`);
             pendingRestore = restoreEditors(params, readSettings().restoreEditors, logger).then(
                 (outcome) => {
                     lastRestore = outcome;

@@ -221,6 +221,14 @@ export class Page {
         return reply.result.value;
     }
 
+    /** Types `text` into the focused element and presses Enter. */
+    async typeAndEnter(text: string): Promise<void> {
+        await this.send("Input.insertText", { text });
+        for (const type of ["keyDown", "keyUp"]) {
+            await this.send("Input.dispatchKeyEvent", { type, key: "Enter", code: "Enter", windowsVirtualKeyCode: 13, nativeVirtualKeyCode: 13, text: type === "keyDown" ? "\r" : undefined });
+        }
+    }
+
     async screenshot(file: string): Promise<void> {
         const reply = await this.send<{ data: string }>("Page.captureScreenshot", { format: "png" });
         writeFileSync(file, Buffer.from(reply.data, "base64"));
@@ -231,10 +239,10 @@ export class Page {
     }
 }
 
-/** Clicks the notification button labelled `label`; answers whether there was one. */
-export function clickNotificationButton(label: string): string {
+/** Clicks the notification or dialog button labelled `label`; answers whether there was one. */
+export function clickButton(label: string): string {
     return `(() => {
-        const button = [...document.querySelectorAll('.notification-list-item .monaco-button')]
+        const button = [...document.querySelectorAll('.notification-list-item .monaco-button, .monaco-dialog-box .monaco-button')]
             .find((b) => (b.textContent || '').trim() === ${JSON.stringify(label)});
         if (button) { button.click(); }
         return Boolean(button);
@@ -250,5 +258,13 @@ export const READ_PAGE = `(() => {
         .map((e) => (e.textContent || '').trim());
     const sidebar = [...document.querySelectorAll('.part.sidebar .monaco-list-row')]
         .map((e) => (e.textContent || '').trim());
-    return JSON.stringify({ items, notes, sidebar });
+    const visible = (e) => e && e.offsetParent !== null;
+    const quick = document.querySelector('.quick-input-widget');
+    const quickInput = visible(quick)
+        ? [quick.querySelector('.quick-input-title'), quick.querySelector('.quick-input-message'), ...quick.querySelectorAll('.monaco-list-row')]
+              .map((e) => (e ? (e.textContent || '').trim() : '')).join(' | ') + ' | ' + ((quick.querySelector('input') || {}).placeholder || '')
+        : '';
+    const box = document.querySelector('.monaco-dialog-box');
+    const dialog = visible(box) ? (box.textContent || '').trim() : '';
+    return JSON.stringify({ items, notes, sidebar, quickInput, dialog });
 })()`;

@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { serverCommand } from "../protocol/harness";
-import { chromiumCommand, clickNotificationButton, codeServerBin, freePort, Page, Proc, READ_PAGE, stopAll } from "./browser";
+import { chromiumCommand, clickButton, codeServerBin, freePort, Page, Proc, READ_PAGE, stopAll } from "./browser";
 import { type CheckpointAnswer, type CheckpointRequest, CONTROL_ENV, FIXTURE, type Phase, type PhaseResult } from "./shared";
 
 const EXTENSION_ROOT = resolve(__dirname, "../../..");
@@ -46,6 +46,8 @@ function userSettings(restoreEditors: string): object {
         "groundhog.server.command": serverCommand(),
         "groundhog.restoreEditors": restoreEditors,
         "groundhog.editorThrottleMs": 100,
+        // The message trace lands in the profile's logs, which a failing run prints.
+        "groundhog.trace.server": "messages",
         "workbench.startupEditor": "none",
         "workbench.tips.enabled": false,
         "workbench.enableExperiments": false,
@@ -115,23 +117,36 @@ async function serveCheckpoints(sandbox: Sandbox, page: Page): Promise<void> {
             continue;
         }
         const request = JSON.parse(readFileSync(`${base}.request`, "utf8")) as CheckpointRequest;
-        const answer: CheckpointAnswer = { ok: false, statusTexts: [], notifications: [], sidebar: [] };
+        const answer: CheckpointAnswer = { ok: false, statusTexts: [], notifications: [], sidebar: [], quickInput: "", dialog: "" };
         const deadline = Date.now() + 15000;
         // The DOM follows the extension host asynchronously: look until it matches or time runs out.
         for (;;) {
             // A page in the middle of a reload may not answer: that is "not yet", not a failure.
-            const raw = await page.evaluate<string>(READ_PAGE).catch(() => JSON.stringify({ items: [], notes: [], sidebar: [] }));
-            const seen = JSON.parse(raw) as { items: string[]; notes: string[]; sidebar: string[] };
+            const raw = await page.evaluate<string>(READ_PAGE).catch(() => JSON.stringify({ items: [], notes: [], sidebar: [], quickInput: "", dialog: "" }));
+            const seen = JSON.parse(raw) as { items: string[]; notes: string[]; sidebar: string[]; quickInput: string; dialog: string };
             answer.statusTexts = seen.items;
             answer.notifications = seen.notes;
             answer.sidebar = seen.sidebar;
+            answer.quickInput = seen.quickInput;
+            answer.dialog = seen.dialog;
+            const quickOk = request.quickInputIncludes === undefined || seen.quickInput.includes(request.quickInputIncludes);
+            const dialogOk = request.dialogIncludes === undefined || seen.dialog.includes(request.dialogIncludes);
             const sidebarOk = (request.sidebarIncludes ?? []).every((text) => seen.sidebar.some((row) => row.includes(text)));
             const statusOk = request.statusIncludes === undefined || seen.items.some((t) => t.includes(request.statusIncludes ?? ""));
             const noteOk = request.notificationIncludes === undefined || seen.notes.some((t) => t.includes(request.notificationIncludes ?? ""));
-            if (statusOk && noteOk && sidebarOk) {
-                answer.ok = request.click === undefined || (await page.evaluate<boolean>(clickNotificationButton(request.click)).catch(() => false));
-                if (!answer.ok) {
-                    answer.error = `no button '${request.click}' in a notification`;
+            if (statusOk && noteOk && sidebarOk && quickOk && dialogOk) {
+                // Looked at before acting on it, so the picture shows what the user saw.
+                await page.screenshot(join(ARTIFACTS, `${file.slice(0, -".request".length)}.png`)).catch(() => undefined);
+                answer.ok = true;
+                if (request.type !== undefined) {
+                    await page.typeAndEnter(request.type).catch((error: unknown) => {
+                        answer.ok = false;
+                        answer.error = `typing failed: ${String(error)}`;
+                    });
+                }
+                if (request.click !== undefined && !(await page.evaluate<boolean>(clickButton(request.click)).catch(() => false))) {
+                    answer.ok = false;
+                    answer.error = `no button '${request.click}' in a notification or dialog`;
                 }
                 break;
             }
@@ -142,7 +157,9 @@ async function serveCheckpoints(sandbox: Sandbox, page: Page): Promise<void> {
             await new Promise((r) => setTimeout(r, 250));
         }
         answer.screenshot = join(ARTIFACTS, `${file.slice(0, -".request".length)}.png`);
-        await page.screenshot(answer.screenshot).catch(() => undefined);
+        if (!answer.ok) {
+            await page.screenshot(answer.screenshot).catch(() => undefined);
+        }
         writeFileSync(`${base}.done`, JSON.stringify(answer));
     }
 }

@@ -32,7 +32,13 @@ export interface CheckpointRequest {
     notificationIncludes?: string;
     /** Texts that rows of the side bar (e.g. the Groundhog tree view) must show. */
     sidebarIncludes?: string[];
-    /** Once the page matches: click the button with this label in a notification, as a user would. */
+    /** Text the open quick input (input box or quick pick) must show. */
+    quickInputIncludes?: string;
+    /** Text the open modal dialog must show. */
+    dialogIncludes?: string;
+    /** Once the page matches: type this into the focused input and press Enter, as a user would. */
+    type?: string;
+    /** Once the page matches: click the button with this label in a notification or dialog. */
     click?: string;
 }
 
@@ -41,6 +47,8 @@ export interface CheckpointAnswer {
     statusTexts: string[];
     notifications: string[];
     sidebar: string[];
+    quickInput: string;
+    dialog: string;
     screenshot?: string;
     error?: string;
 }

@@ -66,7 +66,8 @@ class Driver {
         if (!answer?.ok) {
             throw new Error(
             `checkpoint ${name} failed: ${answer?.error ?? "?"}; status bar: ${JSON.stringify(answer?.statusTexts)}; ` +
-                `notifications: ${JSON.stringify(answer?.notifications)}; side bar: ${JSON.stringify(answer?.sidebar)}`,
+                `notifications: ${JSON.stringify(answer?.notifications)}; side bar: ${JSON.stringify(answer?.sidebar)}; ` +
+                `quick input: ${JSON.stringify(answer?.quickInput)}; dialog: ${JSON.stringify(answer?.dialog)}`,
         );
         }
         return answer;
@@ -283,6 +284,31 @@ async function resume(driver: Driver): Promise<void> {
         const after = await waitFor(() => api.session().sessionId, (id) => id !== undefined && id !== before, 20000, "a new session id");
         await waitForStatus(driver, "default v4");
         return { before, after };
+    });
+    await driver.step("Take Snapshot asks for a label in an input box; the typed label is used", async () => {
+        const pending = vscode.commands.executeCommand<Snapshot | undefined>("groundhog.takeSnapshot");
+        await driver.checkpoint("snapshot-input", { quickInputIncludes: "A label for the snapshot", type: "typed by the user" });
+        const taken = await pending;
+        check(taken?.label === "typed by the user" && taken.version === 4, `snapshot: ${JSON.stringify(taken)}`);
+        return taken;
+    });
+    await driver.step("Roll Back To: pick a snapshot in the quick pick, see the diff preview, confirm in the dialog", async () => {
+        await api.api.update({ set: { task: "changed again" } }); // v5
+        await waitForStatus(driver, "default v5");
+        const pending = vscode.commands.executeCommand<{ version: number } | undefined>("groundhog.rollbackTo");
+        // Typing filters the picks down to the first snapshot; Enter chooses it.
+        await driver.checkpoint("rollback-pick", { quickInputIncludes: SNAPSHOT_LABEL, type: SNAPSHOT_LABEL });
+        const dialog = await driver.checkpoint("rollback-confirm", { dialogIncludes: "Roll back 'default' to snapshot", click: "Roll Back" });
+        const result = await pending;
+        check(result?.version === 6, `rollback: ${JSON.stringify(result)}`);
+        const got = await api.api.get();
+        check((got.data as { task?: string }).task === "resume editors", `data: ${JSON.stringify(got.data)}`);
+        const diffs = vscode.window.tabGroups.all
+            .flatMap((g) => g.tabs)
+            .flatMap((t) => (t.input instanceof vscode.TabInputTextDiff ? [`${t.input.original.path} -> ${t.input.modified.path}`] : []));
+        check(diffs.includes("/default/v5.json -> /default/v2.json"), `diff tabs: ${JSON.stringify(diffs)}`);
+        await waitForStatus(driver, "default v6");
+        return { dialog: dialog.dialog, diffs };
     });
     await driver.step("switch to the other context and change it before the window reloads", async () => {
         await vscode.commands.executeCommand("groundhog.switchContext", OTHER_CONTEXT);
