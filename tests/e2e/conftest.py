@@ -1,5 +1,7 @@
 """End-to-end fixtures: each test gets a private environment and clients it starts itself, once per
-client profile (VS Code-like and Neovim-like capabilities)."""
+client profile (VS Code-like and Neovim-like capabilities). Tests of what happens below the editor
+(processes, the store, damage, limits) are marked ``one_profile`` and run with the first profile
+only: the client's capabilities cannot change them, and each server start costs about a second."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Client, Env, start_client
+from tests.e2e.harness import PROFILES, Client, Env, start_client
 
 
 @pytest.fixture
@@ -17,7 +19,22 @@ def env(tmp_path: Path) -> Env:
     return Env.make(tmp_path)
 
 
-@pytest.fixture(params=["vscode", "neovim"])
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "one_profile: run with one client profile, not each")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "profile" in metafunc.fixturenames and "profile" not in _overridden(metafunc):
+        one = metafunc.definition.get_closest_marker("one_profile") is not None
+        metafunc.parametrize("profile", list(PROFILES)[:1] if one else list(PROFILES), indirect=True)
+
+
+def _overridden(metafunc: pytest.Metafunc) -> set[str]:
+    """Fixtures a test module defines itself (the module then chooses its profile)."""
+    return {name for name in vars(metafunc.module) if name == "profile"}
+
+
+@pytest.fixture
 def profile(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.e2e.harness import RFC3339_MS, Client, Env, assert_error
 
 
@@ -237,6 +239,7 @@ async def test_deactivate_leaves_the_session_without_a_context(client: Client, e
     assert (await client.request("context/status"))["active"] == {"name": "default", "version": 1}
 
 
+@pytest.mark.one_profile
 async def test_list_counts_the_live_sessions_of_every_process(
     open_client: Callable[..., Any], env: Env
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from lsprotocol import types
 
 from tests.e2e.harness import Client, Env, assert_error
@@ -149,6 +150,7 @@ async def test_bad_initialization_options_give_one_message_and_the_defaults(
     assert (await client.request("context/editor"))["activeUri"] == "file:///x.py"
 
 
+@pytest.mark.one_profile
 async def test_options_that_are_not_an_object_give_one_message(open_client: Callable[..., Any]) -> None:
     for options in (["readOnly"], "readOnly", 5):
         client = await open_client(options=options)
@@ -157,6 +159,7 @@ async def test_options_that_are_not_an_object_give_one_message(open_client: Call
         await client.close()
 
 
+@pytest.mark.one_profile
 async def test_valid_options_give_no_message(open_client: Callable[..., Any], env: Env) -> None:
     store = env.root / "elsewhere"
     client = await open_client(
@@ -179,6 +182,7 @@ async def test_valid_options_give_no_message(open_client: Callable[..., Any], en
     assert error["data"]["limit"] == 4096
 
 
+@pytest.mark.one_profile
 async def test_extreme_numbers_and_nesting_get_answers(client: Client, env: Env) -> None:
     await client.request("context/update", {"set": {"a": 1}})
     for before in (2**63 - 1, 2**63, 2**64 - 1):

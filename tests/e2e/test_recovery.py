@@ -10,7 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.harness import Client, Env, assert_error, run_cli
+
+pytestmark = pytest.mark.one_profile  # damage in the store: the client profile changes nothing
 
 
 def _flip(blob: bytes) -> bytes:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from lsprotocol import types
 
 from tests.e2e.harness import Client, Env
@@ -110,6 +111,7 @@ async def test_reopened_editor_gets_back_its_files(open_client: Callable[..., An
     assert third.notifications["context/didRestore"] == [restore]
 
 
+@pytest.mark.one_profile
 async def test_the_last_switch_wins_for_the_next_session(open_client: Callable[..., Any]) -> None:
     first = await open_client()
     second = await open_client()
@@ -242,6 +244,7 @@ async def test_malformed_editor_notifications_are_ignored(client: Client, env: E
     assert (await client.request("context/status"))["active"]["name"] == "default"
 
 
+@pytest.mark.one_profile
 async def test_every_acknowledged_update_survives_kill_9(open_client: Callable[..., Any]) -> None:
     writer = await open_client()
     await writer.request("context/create", {"name": "durable", "activate": True})

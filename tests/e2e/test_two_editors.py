@@ -8,7 +8,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.e2e.harness import Client, assert_error
+
+pytestmark = pytest.mark.one_profile  # processes sharing a store: the client profile changes nothing
 
 
 async def _session(client: Client) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from lsprotocol import types
 
 from tests.e2e.harness import Client, Env, assert_error, compact_size
@@ -160,7 +161,7 @@ async def test_json_patch_applies_all_or_nothing(client: Client, env: Env) -> No
     failing = [{"op": "add", "path": "/new", "value": 1}, {"op": "test", "path": "/obj/a", "value": 99}]
     error = await client.error("context/update", {"patch": failing})
     assert_error(error, -32001, "VersionConflict", env=env)
-    assert error["data"]["conflictingKeys"] == ["obj"]
+    assert error["data"]["conflictingKeys"] == ["obj"] and error["data"]["currentVersion"] == 3
     # malformed ops: InvalidParams, and nothing applied
     for bad in (
         [{"op": "add", "path": "/new", "value": 1}, {"op": "remove", "path": "/missing"}],
@@ -262,6 +263,7 @@ async def test_a_stale_base_version_merges_or_conflicts(client: Client, env: Env
     assert (await client.request("context/get"))["data"] == {"a": 5, "b": 2, "c": 0, "d": 1}
 
 
+@pytest.mark.one_profile
 async def test_a_base_older_than_the_kept_history_conflicts_on_the_touched_keys(
     open_client: Callable[..., Any],
 ) -> None:
@@ -305,6 +307,7 @@ async def test_get_reads_old_versions_and_chosen_keys(client: Client, env: Env) 
     assert (await client.request("context/get", {"version": None, "keys": None}))["version"] == 5
 
 
+@pytest.mark.one_profile
 async def test_a_state_over_snapshot_max_bytes_is_too_large(
     open_client: Callable[..., Any], env: Env
 ) -> None:
@@ -374,6 +377,7 @@ async def test_a_read_only_session_reads_but_never_writes(open_client: Callable[
     assert (await again.request("context/get"))["editor"]["openDocuments"] == []
 
 
+@pytest.mark.one_profile
 async def test_read_only_on_an_empty_store_creates_nothing(open_client: Callable[..., Any], env: Env) -> None:
     reader = await open_client(options={"readOnly": True})
     status = await reader.request("context/status")
