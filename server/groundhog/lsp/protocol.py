@@ -102,6 +102,8 @@ class GroundhogProtocol(LanguageServerProtocol):
             return None
         lsp_type = self.get_message_type(method)
         if lsp_type is not None:
+            if method == types.INITIALIZE:
+                _offer_only_utf16(message)
             return self._converter.structure(message, lsp_type)
         params = message.get("params")
         if has_id:
@@ -153,3 +155,13 @@ class GroundhogProtocol(LanguageServerProtocol):
             task = asyncio.ensure_future(result)
             self._pending_writes.add(task)
             task.add_done_callback(self._pending_writes.discard)
+
+
+def _offer_only_utf16(message: dict[str, Any]) -> None:
+    """Editor-shape positions are stored once and read back by every editor, so they must mean the
+    same thing everywhere: always UTF-16 (LSP's default). Hide the client's other offers so the
+    negotiated ``positionEncoding`` is UTF-16 too (Neovim offers UTF-8 first)."""
+    params = message.get("params")
+    general = params.get("capabilities", {}).get("general") if isinstance(params, dict) else None
+    if isinstance(general, dict):
+        general.pop("positionEncodings", None)
