@@ -42,6 +42,7 @@ class Session:
         # One worker: a session's requests run in the order they arrived, and never on the loop.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="groundhog-session")
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
         self.outbox: list[tuple[str, dict[str, Any]]] = []
 
     def notify(self, method: str, params: dict[str, Any]) -> None:
@@ -70,7 +71,13 @@ class Session:
             return
         loop = asyncio.get_running_loop()
         delay = self.options.editor_flush_ms / 1000
-        self._flush_handle = loop.call_later(delay, lambda: loop.create_task(self.flush_editor()))
+        self._flush_handle = loop.call_later(delay, self._start_flush)
+
+    def _start_flush(self) -> None:
+        # the loop keeps only weak references to tasks: hold this one until it is done
+        task = asyncio.get_running_loop().create_task(self.flush_editor())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
 
     async def flush_editor(self) -> None:
         """Persist the live editor state into the active context, if anything changed."""
