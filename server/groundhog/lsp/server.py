@@ -136,6 +136,8 @@ class GroundhogServer(LanguageServer):
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def _on_initialize(self, params: types.InitializeParams) -> None:
+        if self.session is not None:  # one connection, one session: never a second, leaked one
+            raise RpcError(-32600, "The session is already initialized.", {"kind": "InvalidRequest"})
         options, problems = parse_options(params.initialization_options)
         if problems:
             text = "Groundhog: " + "; ".join(problems) + "."
