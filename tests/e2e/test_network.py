@@ -114,9 +114,14 @@ async def test_a_missing_or_bad_token_is_refused_and_audited(listen: Callable[..
     good = await listener.connect()
     assert "result" in await good.initialize(env, token=TOKEN)
     assert (await good.call("context/get", {}))["result"]["data"] == {}
+    # a refused connection may try again with the right token
+    retry = await listener.connect()
+    assert "error" in await retry.initialize(env, token="wrong")
+    assert "result" in await retry.initialize(env, token=TOKEN)
+    assert "result" in await retry.call("context/status", {})
     records = cli_json(env, "audit")["records"]
     denied = [r for r in records if r["event"] == "access-denied"]
-    assert len(denied) == 4
+    assert len(denied) == 5
     assert all(TOKEN not in json.dumps(r) and "wrong" not in json.dumps(r) for r in denied)
 
 

@@ -259,3 +259,18 @@ async def test_the_workspace_is_the_first_folder_else_the_root_else_none(
     await again.call("initialize", {"processId": None, "capabilities": {}, "workspaceFolders": folders})
     again.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
     assert (await again.call("context/get", {}))["result"]["data"] == {"where": first.as_uri()}
+
+
+async def test_a_second_initialize_is_refused(raw: list[RawServer], env: Env) -> None:
+    server = await _start(raw, env)
+    await server.initialize(env)
+    other = env.root / "other"
+    other.mkdir()
+    answer = await server.call(
+        "initialize", {"processId": None, "capabilities": {}, "rootUri": other.as_uri()}
+    )
+    assert_error(answer["error"], -32600)
+    status = (await server.call("context/status", {}))["result"]
+    assert status["workspace"]["uri"] == env.workspace.as_uri()
+    listed = (await server.call("context/list", {}))["result"]["contexts"]
+    assert [c["sessions"] for c in listed] == [1]
