@@ -245,14 +245,18 @@ async def test_malformed_editor_notifications_are_ignored(client: Client, env: E
 
 
 @pytest.mark.one_profile
-async def test_every_acknowledged_update_survives_kill_9(open_client: Callable[..., Any]) -> None:
-    writer = await open_client()
+async def test_every_acknowledged_update_survives_kill_9(open_client: Callable[..., Any], env: Env) -> None:
+    writer = await open_client(options={"editorFlushMs": 50})
     await writer.request("context/create", {"name": "durable", "activate": True})
     acknowledged = {}
     for n in range(40):
         result = await writer.request("context/update", {"set": {f"k{n % 7}": n, "n": n}})
         acknowledged[result["version"]] = n
     snap = await writer.request("context/snapshot", {"label": "last"})
+    uri = _uri(env, "crash.py")
+    _open(writer, uri)
+    writer.notify("context/didChangeEditor", {"activeUri": uri, "selections": [_cursor(uri, 4, 2)]})
+    flushed = await _until_persisted(writer, lambda e: e["activeUri"] == uri)
     pid = writer.lsp._server.pid  # type: ignore[union-attr]
     os.kill(pid, signal.SIGKILL)
     await asyncio.wait_for(writer.lsp._server.wait(), 10)  # type: ignore[union-attr]
@@ -262,6 +266,7 @@ async def test_every_acknowledged_update_survives_kill_9(open_client: Callable[.
     await reader.request("context/status")
     restore = reader.notifications["context/didRestore"][0]
     assert restore["context"] == "durable" and restore["version"] == max(acknowledged)
+    assert restore["editor"] == flushed  # the editor state as of its last flush
     for version, n in acknowledged.items():
         got = await reader.request("context/get", {"version": version, "keys": ["n"]})
         assert got["data"] == {"n": n}
