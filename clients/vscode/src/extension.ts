@@ -6,11 +6,12 @@
 
 import * as vscode from "vscode";
 import { registerCommands } from "./common/commands";
-import { DOCUMENT_SCHEME, ServerNotifications, VIEW_ID } from "./common/constants";
+import { DOCUMENT_SCHEME, SERVER_ID, VIEW_ID } from "./common/constants";
 import { VersionDocumentProvider } from "./common/documents";
 import { EditorTracker } from "./common/editorTracker";
 import { Logger } from "./common/logger";
-import { type RestoreOutcome, restoreEditors } from "./common/restore";
+import { registerNotificationHandlers } from "./common/notifications";
+import { EditorRestorer, type RestoreOutcome } from "./common/restore";
 import { GroundhogServer, type ServerState } from "./common/server";
 import { Session, type SessionSnapshot } from "./common/session";
 import { needsRestart, readSettings } from "./common/settings";
@@ -36,84 +37,38 @@ let server: GroundhogServer | undefined;
 
 export function activate(context: vscode.ExtensionContext): GroundhogExtensionApi {
     const logger = new Logger();
-    server = new GroundhogServer(logger);
-    const api = server.api;
+    const running = new GroundhogServer(logger);
+    server = running;
+    const api = running.api;
     const session = new Session(api, logger);
     const status = new StatusItem();
     const tree = new ContextTree(api, session, logger);
     const settings = readSettings();
-    const running = server;
     const tracker = new EditorTracker((method, params) => running.sendNotification(method, params), settings.editorThrottleMs);
     tracker.configure(settings.editorTracking, settings.editorThrottleMs);
-    const restoreEmitter = new vscode.EventEmitter<RestoreOutcome>();
-    let lastRestore: RestoreOutcome | undefined;
-    let pendingRestore: Promise<RestoreOutcome> | undefined;
+    const restorer = new EditorRestorer(logger, () => readSettings().restoreEditors);
 
     context.subscriptions.push(
         logger,
-        server,
+        running,
         session,
         status,
         tree,
         tracker,
-        restoreEmitter,
+        restorer,
         vscode.window.registerTreeDataProvider(VIEW_ID, tree),
         vscode.workspace.registerTextDocumentContentProvider(DOCUMENT_SCHEME, new VersionDocumentProvider(api)),
-        ...registerCommands({ server, session, tree, logger }),
+        ...registerCommands({ server: running, session, tree, logger }),
+        ...registerNotificationHandlers(running, session, restorer, logger),
         session.onDidChange((snapshot) => {
             status.setSession(snapshot);
             tree.refresh();
         }),
-        server.onNotification(ServerNotifications.didChange, (params) => {
-            session.contextChanged(params);
-        }),
-        server.onNotification(ServerNotifications.didSwitch, (params) => {
-            session.activeChanged(params.context, params.version);
-        }),
-        server.onNotification(ServerNotifications.didRestore, (params) => {
-            session.activeChanged(params.context, params.version);
-            logger.info(`The server reports the editors of '${params.context}' v${params.version}: ${params.editor.openDocuments.length} document(s).`);
-            pendingRestore = restoreEditors(params, readSettings().restoreEditors, logger).then(
-                (outcome) => {
-                    lastRestore = outcome;
-                    restoreEmitter.fire(outcome);
-                    return outcome;
-                },
-                (error: unknown) => {
-                    logger.error("Restoring the editors failed", error);
-                    throw error;
-                },
-            );
-        }),
-        server.onNotification(ServerNotifications.didRecover, (params) => {
-            logger.warn(`Recovered ${JSON.stringify(params)}`);
-            void session.refresh();
-            void vscode.window
-                .showWarningMessage(
-                    `Groundhog found damage in context '${params.context}' (${params.reason}) and recovered it: version ${params.fromVersion} ` +
-                        `was unreadable, so the data of version ${params.toVersion} was restored as a new version. The damaged data is kept aside.`,
-                    "Show History",
-                    "Show Logs",
-                )
-                .then((choice) => {
-                    if (choice === "Show History") {
-                        void vscode.commands.executeCommand("groundhog.showHistory", params.context);
-                    } else if (choice === "Show Logs") {
-                        logger.show();
-                    }
-                });
-        }),
-        server.onDidChangeState((state) => {
+        running.onDidChangeState((state) => {
             status.setServerState(state);
             if (state === "running") {
-                pendingRestore = undefined;
-                void session.refresh().then(async () => {
-                    // Any didRestore of this session arrived before the status answer.
-                    const outcome = await (pendingRestore ?? Promise.resolve(undefined)).catch(() => undefined);
-                    if (outcome?.result !== "declined") {
-                        tracker.sendNow();
-                    }
-                });
+                restorer.sessionStarted();
+                void session.refresh().then(() => afterStart(restorer, tracker));
             } else if (state !== "starting") {
                 session.clear();
             }
@@ -122,14 +77,14 @@ export function activate(context: vscode.ExtensionContext): GroundhogExtensionAp
             if (needsRestart(event)) {
                 void running.restart();
             }
-            if (event.affectsConfiguration("groundhog")) {
+            if (event.affectsConfiguration(SERVER_ID)) {
                 const next = readSettings();
                 tracker.configure(next.editorTracking, next.editorThrottleMs);
             }
         }),
     );
 
-    void server.restart();
+    void running.restart();
 
     return {
         api,
@@ -138,9 +93,21 @@ export function activate(context: vscode.ExtensionContext): GroundhogExtensionAp
         serverState: () => running.state,
         lastError: () => running.lastError,
         session: () => session.current,
-        lastRestore: () => lastRestore,
-        onDidRestore: restoreEmitter.event,
+        lastRestore: () => restorer.lastOutcome,
+        onDidRestore: restorer.onDidRestore,
     };
+}
+
+/**
+ * Tells a new server session the live editor state, once its restore (whose didRestore arrives
+ * before the status answer) is settled; not when the user declined the restore, so the stored
+ * state stays until the next real editor event (PROTOCOL.md decision 20).
+ */
+async function afterStart(restorer: EditorRestorer, tracker: EditorTracker): Promise<void> {
+    const outcome = await restorer.settled();
+    if (outcome?.result !== "declined") {
+        tracker.sendNow();
+    }
 }
 
 export async function deactivate(): Promise<void> {

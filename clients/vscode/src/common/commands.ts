@@ -14,6 +14,7 @@ import type { GroundhogServer } from "./server";
 import type { Session } from "./session";
 import type { ContextTree } from "./tree";
 import { age } from "./tree";
+import { historyPick, pickVersionWithPreview, versionPicks } from "./pickers";
 
 export interface CommandDeps {
     server: GroundhogServer;
@@ -40,11 +41,6 @@ export interface NewContextArgs {
     copyActive?: boolean;
 }
 
-/** A version the user can pick: a history entry or a snapshot. */
-interface VersionPick extends vscode.QuickPickItem {
-    version: number;
-    snapshotId?: string;
-}
 
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     const { server, logger } = deps;
@@ -236,77 +232,6 @@ async function headVersion(deps: CommandDeps, context: string): Promise<number> 
     return info.version;
 }
 
-function historyPick(entry: HistoryEntry): VersionPick {
-    const keys = entry.changedKeys.length > 0 ? entry.changedKeys.join(", ") : "no keys changed";
-    return { label: `$(git-commit) v${entry.version}`, description: `${entry.kind} · ${age(entry.timestamp)}`, detail: keys, version: entry.version };
-}
-
-function snapshotPick(snapshot: Snapshot): VersionPick {
-    return {
-        label: `$(device-camera) ${snapshot.label ?? snapshot.id}`,
-        description: `v${snapshot.version} · ${age(snapshot.timestamp)}`,
-        detail: `snapshot ${snapshot.id}`,
-        version: snapshot.version,
-        snapshotId: snapshot.id,
-    };
-}
-
-/** History entries and snapshots of `context` as pick items, snapshots first. */
-async function versionPicks(deps: CommandDeps, context: string, skipVersion?: number): Promise<VersionPick[]> {
-    const [{ entries }, { snapshots }] = await Promise.all([
-        deps.server.api.history({ context, limit: 50 }),
-        deps.server.api.snapshots({ context }),
-    ]);
-    const picks: VersionPick[] = [];
-    if (snapshots.length > 0) {
-        picks.push({ label: "Snapshots", kind: vscode.QuickPickItemKind.Separator, version: -1 }, ...snapshots.map(snapshotPick));
-    }
-    const history = entries.filter((e) => e.version !== skipVersion);
-    if (history.length > 0) {
-        picks.push({ label: "History", kind: vscode.QuickPickItemKind.Separator, version: -1 }, ...history.map(historyPick));
-    }
-    return picks;
-}
-
-/**
- * A quick pick over versions that previews each highlighted version against `against` in the
- * diff editor, without taking the focus away from the pick.
- */
-function pickVersionWithPreview(title: string, picks: VersionPick[], context: string, against: number): Promise<VersionPick | undefined> {
-    return new Promise((resolve) => {
-        const quickPick = vscode.window.createQuickPick<VersionPick>();
-        quickPick.title = title;
-        quickPick.placeholder = "Highlight a version to preview the change, Enter to choose it";
-        quickPick.items = picks;
-        quickPick.ignoreFocusOut = true;
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        let chosen: VersionPick | undefined;
-        quickPick.onDidChangeActive((active) => {
-            const item = active[0];
-            if (timer !== undefined) {
-                clearTimeout(timer);
-            }
-            if (item !== undefined && item.version > 0) {
-                timer = setTimeout(() => {
-                    void showVersionDiff({ context, version: against }, { context, version: item.version }, { preview: true, preserveFocus: true });
-                }, 250);
-            }
-        });
-        quickPick.onDidAccept(() => {
-            chosen = quickPick.selectedItems[0];
-            quickPick.hide();
-        });
-        quickPick.onDidHide(() => {
-            if (timer !== undefined) {
-                clearTimeout(timer);
-            }
-            quickPick.dispose();
-            resolve(chosen);
-        });
-        quickPick.show();
-    });
-}
-
 async function showHistory(deps: CommandDeps, contextArg?: string): Promise<HistoryEntry[] | undefined> {
     const context = await activeName(deps, contextArg);
     const { entries } = await deps.server.api.history({ context, limit: 50 });
@@ -326,7 +251,7 @@ async function showDiff(deps: CommandDeps, args: DiffArgs): Promise<{ from: Vers
     const toVersion = args.toVersion ?? head;
     let fromVersion = args.fromVersion;
     if (fromVersion === undefined) {
-        const picked = await vscode.window.showQuickPick(await versionPicks(deps, context, toVersion), {
+        const picked = await vscode.window.showQuickPick(await versionPicks(deps.server.api, context, toVersion), {
             title: `${SERVER_NAME}: Compare a Version of '${context}' with v${toVersion}`,
         });
         if (picked === undefined) {
@@ -340,45 +265,55 @@ async function showDiff(deps: CommandDeps, args: DiffArgs): Promise<{ from: Vers
     return { from, to };
 }
 
-async function rollbackTo(deps: CommandDeps, args: RollbackArgs): Promise<RollbackResult | undefined> {
+interface RollbackTarget {
+    toVersion?: number;
+    snapshotId?: string;
+    /** The version whose data the rollback restores. */
+    version: number;
+    label: string;
+}
+
+/** The rollback target named by the arguments, else picked by the user (undefined: cancelled). */
+async function rollbackTarget(deps: CommandDeps, args: RollbackArgs, context: string, head: number): Promise<RollbackTarget | undefined> {
     const api = deps.server.api;
-    const context = await activeName(deps, args.context);
-    const head = await headVersion(deps, context);
-    let target: { toVersion?: number; snapshotId?: string; version: number; label: string };
     if (args.snapshotId !== undefined) {
         const snapshot = (await api.snapshots({ context })).snapshots.find((s) => s.id === args.snapshotId);
-        target = { snapshotId: args.snapshotId, version: snapshot?.version ?? head, label: `snapshot ${snapshot?.label ?? args.snapshotId}` };
-    } else if (args.toVersion !== undefined) {
-        target = { toVersion: args.toVersion, version: args.toVersion, label: `version ${args.toVersion}` };
-    } else {
-        const picked = await pickVersionWithPreview(
-            `${SERVER_NAME}: Roll Back '${context}' (now v${head})`,
-            await versionPicks(deps, context, head),
-            context,
-            head,
-        );
-        if (picked === undefined) {
-            return undefined;
-        }
-        target = picked.snapshotId
-            ? { snapshotId: picked.snapshotId, version: picked.version, label: `snapshot ${picked.label.replace(/^\$\([^)]*\) /, "")}` }
-            : { toVersion: picked.version, version: picked.version, label: `version ${picked.version}` };
+        return { snapshotId: args.snapshotId, version: snapshot?.version ?? head, label: `snapshot ${snapshot?.label ?? args.snapshotId}` };
     }
-    const request = { context, toVersion: target.toVersion, snapshotId: target.snapshotId };
-    if (args.confirm !== false) {
-        const dry = await api.rollback({ ...request, dryRun: true });
-        await showVersionDiff({ context, version: head }, { context, version: target.version }, { preview: true });
-        const keys = dry.changedKeys.length > 0 ? dry.changedKeys.join(", ") : "nothing";
-        const answer = await vscode.window.showWarningMessage(
-            `Roll back '${context}' to ${target.label}? This changes ${keys} and adds version ${head + 1}; the current state is kept as a recovery point.`,
-            { modal: true },
-            "Roll Back",
-        );
-        if (answer !== "Roll Back") {
-            return undefined;
-        }
+    if (args.toVersion !== undefined) {
+        return { toVersion: args.toVersion, version: args.toVersion, label: `version ${args.toVersion}` };
     }
-    const result = await api.rollback(request);
+    const title = `${SERVER_NAME}: Roll Back '${context}' (now v${head})`;
+    const picked = await pickVersionWithPreview(title, await versionPicks(api, context, head), context, head);
+    if (picked === undefined) {
+        return undefined;
+    }
+    return picked.snapshotId !== undefined
+        ? { snapshotId: picked.snapshotId, version: picked.version, label: `snapshot ${picked.snapshotName ?? picked.snapshotId}` }
+        : { toVersion: picked.version, version: picked.version, label: `version ${picked.version}` };
+}
+
+/** Shows what the rollback would change (diff editor and a modal question); true to go ahead. */
+async function confirmRollback(deps: CommandDeps, context: string, head: number, target: RollbackTarget): Promise<boolean> {
+    const dry = await deps.server.api.rollback({ context, toVersion: target.toVersion, snapshotId: target.snapshotId, dryRun: true });
+    await showVersionDiff({ context, version: head }, { context, version: target.version }, { preview: true });
+    const keys = dry.changedKeys.length > 0 ? dry.changedKeys.join(", ") : "nothing";
+    const answer = await vscode.window.showWarningMessage(
+        `Roll back '${context}' to ${target.label}? This changes ${keys} and adds version ${head + 1}; the current state is kept as a recovery point.`,
+        { modal: true },
+        "Roll Back",
+    );
+    return answer === "Roll Back";
+}
+
+async function rollbackTo(deps: CommandDeps, args: RollbackArgs): Promise<RollbackResult | undefined> {
+    const context = await activeName(deps, args.context);
+    const head = await headVersion(deps, context);
+    const target = await rollbackTarget(deps, args, context, head);
+    if (target === undefined || (args.confirm !== false && !(await confirmRollback(deps, context, head, target)))) {
+        return undefined;
+    }
+    const result = await deps.server.api.rollback({ context, toVersion: target.toVersion, snapshotId: target.snapshotId });
     deps.tree.refresh();
     void vscode.window.showInformationMessage(
         result.version === head

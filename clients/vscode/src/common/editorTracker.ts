@@ -3,8 +3,9 @@
  * active editor or a selection changes, throttled. Open/close/change/save reach the server
  * through the language client's standard `textDocument/*` notifications.
  *
- * Every notification carries the last known selections of every open document, the active one
- * first, so a background tab keeps its cursors in the server's state.
+ * Every notification carries the last known selections of every document open in a tab, the
+ * active one first, so a background tab keeps its cursors in the server's state (and a document
+ * that is loaded but in no tab has none).
  */
 
 import * as vscode from "vscode";
@@ -58,6 +59,12 @@ export class EditorTracker implements vscode.Disposable {
             vscode.workspace.onDidCloseTextDocument((document) => {
                 this.selections.delete(document.uri.toString());
             }),
+            // A closed tab takes its cursors out of the state.
+            vscode.window.tabGroups.onDidChangeTabs((event) => {
+                if (event.closed.length > 0) {
+                    this.queue();
+                }
+            }),
         );
     }
 
@@ -71,7 +78,11 @@ export class EditorTracker implements vscode.Disposable {
     /** The state the server would be told now. */
     currentState(): DidChangeEditorParams {
         const active = vscode.window.activeTextEditor;
-        const open = new Set(vscode.workspace.textDocuments.map((d) => d.uri.toString()));
+        const open = new Set(
+            vscode.window.tabGroups.all.flatMap((group) =>
+                group.tabs.flatMap((tab) => (tab.input instanceof vscode.TabInputText ? [tab.input.uri.toString()] : [])),
+            ),
+        );
         const selections: DocumentSelections[] = [];
         let activeUri: string | null = null;
         if (active && isTracked(active.document.uri)) {

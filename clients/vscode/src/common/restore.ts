@@ -25,10 +25,19 @@ function toSelection(range: Range): vscode.Selection {
     return new vscode.Selection(range.start.line, range.start.character, range.end.line, range.end.character);
 }
 
-/** The documents of `editor` that can be reopened, in their stored order. */
+/**
+ * The documents of `editor` to reopen, in their stored order. `openDocuments` also lists
+ * documents an editor only loaded (by another extension, or a settings file being written);
+ * those shown in an editor are the ones with cursors, so only they come back when there are any.
+ */
 function restorableUris(editor: EditorState): vscode.Uri[] {
+    const shown = new Set(editor.selections.map((s) => s.uri));
+    if (editor.activeUri !== null) {
+        shown.add(editor.activeUri);
+    }
+    const inEditors = editor.openDocuments.filter((doc) => shown.has(doc.uri));
     const uris: vscode.Uri[] = [];
-    for (const doc of editor.openDocuments) {
+    for (const doc of inEditors.length > 0 ? inEditors : editor.openDocuments) {
         try {
             const uri = vscode.Uri.parse(doc.uri, true);
             if (uri.scheme === "file") {
@@ -127,5 +136,53 @@ async function reopen(editor: EditorState, uris: vscode.Uri[], outcome: RestoreO
     }
     if (activeUri !== null && !isTracked(vscode.Uri.parse(activeUri))) {
         outcome.activeUri = null;
+    }
+}
+
+/** Runs the restore of each server session and remembers its outcome. */
+export class EditorRestorer implements vscode.Disposable {
+    private readonly emitter = new vscode.EventEmitter<RestoreOutcome>();
+    /** Fires when the editors of a `context/didRestore` have been handled. */
+    readonly onDidRestore = this.emitter.event;
+    private last: RestoreOutcome | undefined;
+    private pending: Promise<RestoreOutcome | undefined> | undefined;
+
+    constructor(
+        private readonly logger: Logger,
+        private readonly policy: () => RestoreEditors,
+    ) {}
+
+    get lastOutcome(): RestoreOutcome | undefined {
+        return this.last;
+    }
+
+    /** A new server session started: its restore, if any, is still to come. */
+    sessionStarted(): void {
+        this.pending = undefined;
+    }
+
+    handle(params: DidRestoreParams): void {
+        this.logger.info(`The server reports the editors of '${params.context}' v${params.version}: ${params.editor.openDocuments.length} document(s).`);
+        this.logger.debug(`Reported documents: ${params.editor.openDocuments.map((d) => d.uri).join(", ")}`);
+        this.pending = restoreEditors(params, this.policy(), this.logger).then(
+            (outcome) => {
+                this.last = outcome;
+                this.emitter.fire(outcome);
+                return outcome;
+            },
+            (error: unknown) => {
+                this.logger.error("Restoring the editors failed", error);
+                return undefined;
+            },
+        );
+    }
+
+    /** The outcome of this session's restore once it is settled; undefined when there was none. */
+    settled(): Promise<RestoreOutcome | undefined> {
+        return this.pending ?? Promise.resolve(undefined);
+    }
+
+    dispose(): void {
+        this.emitter.dispose();
     }
 }
