@@ -4,6 +4,7 @@ valid version, says so with `context/didRecover`, and records a `recover` versio
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -87,6 +88,10 @@ async def test_a_damaged_head_is_recovered_and_the_editor_is_told(
     flip_head_delta(db, 5)
     code, out, _ = run_cli(env, "verify")
     assert code == 1 and "DAMAGED" in out
+    code, out, _ = run_cli(env, "verify", "--json")
+    report = json.loads(out)
+    assert code == 1 and report["ok"] is False and report["problems"]
+    assert all(p["where"] and p["problem"] for p in report["problems"])
 
     second = await open_client()
     await second.request("context/status")
