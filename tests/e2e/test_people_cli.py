@@ -25,6 +25,8 @@ async def made_store(open_client: Callable[..., Any], env: Env) -> dict[str, Any
     await client.request("context/update", {"set": {"/src/a.py": {"class": "A"}, "task": "cli"}})
     await client.request("context/update", {"set": {"task": "cli v3"}, "remove": ["/src/a.py"]})
     await client.request("context/snapshot", {"label": "s1"})
+    await client.request("context/create", {"name": "scratch"})
+    await client.request("context/delete", {"name": "scratch"})
     await client.request("context/switch", {"name": "feature/x", "create": True})
     await client.request("context/update", {"set": {"x": 1}})
     seen = {
@@ -67,7 +69,7 @@ async def test_people_read_the_store_as_json(env: Env, made_store: dict[str, Any
 
     records = cli_json(env, "audit")["records"]
     events = [r["event"] for r in records]
-    assert {"session-start", "create", "update", "snapshot", "session-end"} <= set(events)
+    assert {"session-start", "create", "update", "snapshot", "delete", "session-end"} <= set(events)
     assert [r["seq"] for r in records] == sorted((r["seq"] for r in records), reverse=True)
     assert len(cli_json(env, "audit", "--limit", "2")["records"]) == 2
 
