@@ -1,7 +1,8 @@
 """A real LSP client for end-to-end tests: pytest-lsp's client, started against `python -m groundhog
 serve` in a private store, with a converter that keeps custom params and results as plain dicts (the
 default one renames keys such as `class` or `/src/a.py`, see FINDINGS.md), and lists of every
-notification the server sent."""
+notification the server sent. Also: the shared assertions on protocol errors, the people CLI runner,
+and a peer that writes LSP frames by hand (for the wire, TCP and fuzz tests)."""
 
 from __future__ import annotations
 
@@ -198,8 +199,6 @@ def assert_error(
 
 def compact_size(data: Any) -> int:
     """UTF-8 length of the compact JSON of ``data`` (PROTOCOL.md decision 17)."""
-    import json
-
     return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
 
 
