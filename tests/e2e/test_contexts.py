@@ -48,7 +48,7 @@ async def test_info_tells_active_inactive_and_nonexistent_apart(client: Client, 
         "name": "nowhere",
         "status": "nonexistent",
     }
-    for bad in ("", ".hidden", "/abs", "a//b", "a/", "a/../b", "a/./b", "x" * 129, "sp ace", "é"):
+    for bad in ("", ".hidden", "/abs", "a//b", "a/", "a/../b", "a/./b", "x" * 129, "sp ace"):
         assert_error(await client.error("context/info", {"name": bad}), -32602, "InvalidParams", env=env)
     assert_error(await client.error("context/info", {}), -32602, "InvalidParams")
 
