@@ -148,7 +148,22 @@ def _show(args: argparse.Namespace) -> int:
         "data": decode_values(state.values),
         "metadata": state.metadata,
     }
-    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+
+    def show() -> None:
+        _table(
+            ["field", "value"],
+            [
+                ["context", args.context],
+                ["version", str(state.version)],
+                ["last modified", state.last_modified],
+                ["metadata", orjson.dumps(state.metadata).decode()],
+            ],
+        )
+        print("data:")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(orjson.dumps(value["data"], option=orjson.OPT_INDENT_2) + b"\n")
+
+    _emit(args, value, show)
     return 0
 
 
