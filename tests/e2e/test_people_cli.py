@@ -79,7 +79,8 @@ async def test_people_read_the_store_as_tables(env: Env, made_store: dict[str, A
         (("status",), ["feature/x", str(env.workspace)]),
         (("contexts",), ["NAME", "default", "feature/x"]),
         (("log", "default"), ["VERSION", "create", "update", "/src/a.py"]),
-        (("show", "default"), ["cli v3"]),
+        (("show", "default"), ["cli v3", "last modified", "data:"]),
+        (("show", "default", "--version", "2"), ['"/src/a.py"', "cli"]),
         (("verify",), ["ok"]),
         (("audit",), ["EVENT", "session-start"]),
     ):
@@ -87,7 +88,7 @@ async def test_people_read_the_store_as_tables(env: Env, made_store: dict[str, A
         assert code == 0, (args, err)
         for text in expected:
             assert text in out, (args, out)
-        assert not out.lstrip().startswith("{") or args[0] == "show"
+        assert not out.lstrip().startswith("{"), (args, out)
 
 
 async def test_people_cli_works_from_the_workspace_directory(env: Env, made_store: dict[str, Any]) -> None:
