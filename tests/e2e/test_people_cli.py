@@ -123,3 +123,18 @@ async def test_people_cli_errors_are_one_line(env: Env, made_store: dict[str, An
 def test_people_cli_without_a_command_prints_help(env: Env) -> None:
     code, _, err = run_cli(env, workspace=False)
     assert code == 2 and "usage" in err.lower()
+
+
+async def test_a_store_dir_given_to_serve_is_read_with_store_dir(
+    open_client: Callable[..., Any], env: Env
+) -> None:
+    elsewhere = env.root / "elsewhere"
+    client = await open_client(extra_args=("--store-dir", str(elsewhere)))
+    status = await client.request("context/status")
+    assert status["store"]["path"].startswith(str(elsewhere))
+    await client.request("context/update", {"set": {"here": 1}})
+    await client.close()
+    code, out, err = run_cli(env, "show", "default", "--json", "--store-dir", str(elsewhere))
+    assert code == 0 and json.loads(out)["data"] == {"here": 1}, err
+    code, _, err = run_cli(env, "show", "default")  # nothing under GROUNDHOG_HOME for this workspace
+    assert code == 1 and err.startswith("groundhog: ")
