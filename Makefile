@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYDIRS := $(wildcard server tests bench)
 
-.PHONY: install run test test-python lint typecheck check bench clean
+.PHONY: install run test test-python test-vscode lint lint-lua typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Lua lint of the Neovim plugin (Debian's lua-check; .ci/run installs it).
+lint-lua:
+	luacheck --config clients/neovim/.luacheckrc clients/neovim tests/neovim/lua
+
 test-python: $(STAMP)
 	$(BIN)/pytest
 
-# Everything CI runs: lint, types, all tests.
-test: lint typecheck test-python
+# The VS Code extension: lint, types, build, .vsix, unit, protocol and code-server end-to-end tests.
+# Installs its own Debian/npm dependencies on a new machine (needs root for apt-get).
+test-vscode: $(STAMP)
+	bash clients/vscode/scripts/ci.sh
+
+# Everything CI runs: lint (Python, Lua), types, all tests (Python incl. Neovim, VS Code).
+test: lint lint-lua typecheck test-python test-vscode
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     transport = serve.add_mutually_exclusive_group()
     transport.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP (loopback by default)")
     transport.add_argument("--ws", metavar="HOST:PORT", help="listen on WebSocket")
+    transport.add_argument(
+        "--stdio",
+        action="store_true",
+        help="serve over stdin/stdout (the default; accepted because clients pass it)",
+    )
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-file", help="also log to this file (logs never go to stdout)")
     serve.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")

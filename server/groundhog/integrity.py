@@ -93,7 +93,7 @@ def check_head_chain(tx: Txn, row: ContextRow) -> None:
     if problem is None and rows[-1]["hash"] != row.head_hash:
         problem = f"version {row.head} is not the recorded head"
     if problem is not None:
-        raise DataDamaged(f"Context {row.name!r}: {problem}.", context=row.name)
+        raise DataDamaged(f"Context {row.name!r}: {problem}.", context=row.name, problem=problem)
 
 
 def check_head(tx: Txn, row: ContextRow) -> None:
@@ -127,7 +127,7 @@ def recover_context(store: SqliteStore, name: str, session: str) -> RecoveryRepo
             check_head(tx, row)
             return None
         except DataDamaged as damage:
-            reason = damage.message
+            reason = str(damage.details.get("problem") or damage.message)  # no name: clients add it
         report = _recover(tx, row, session, reason)
         tx.audit(
             "recover",
