@@ -3,6 +3,7 @@ its default, so a typo never stops an editor from starting."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -48,6 +49,10 @@ def parse_options(raw: Any) -> tuple[Options, list[str]]:
         valid = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
         if valid and bounds is not None and not bounds[0] <= value <= bounds[1]:
             valid = False
+        if valid and name == "store_dir":
+            # relative to what? the server's working directory depends on how the editor started it
+            value = os.path.expanduser(value)
+            valid = os.path.isabs(value)
         if not valid:
             problems.append(f"option {key!r} is invalid; using the default {defaults[name]!r}")
             continue
