@@ -116,7 +116,7 @@ async def test_wrong_types_are_invalid_params(client: Client, env: Env) -> None:
 
 
 async def test_bad_initialization_options_give_one_message_and_the_defaults(
-    open_client: Callable[..., Any],
+    open_client: Callable[..., Any], env: Env
 ) -> None:
     client = await open_client(
         options={
@@ -126,6 +126,7 @@ async def test_bad_initialization_options_give_one_message_and_the_defaults(
             "editorFlushMs": -5,
             "editorTracking": 1,
             "noSuchOption": True,
+            "storeDir": "relative/dir",
         }
     )
     status = await client.request("context/status")
@@ -140,8 +141,10 @@ async def test_bad_initialization_options_give_one_message_and_the_defaults(
         "editorFlushMs",
         "editorTracking",
         "noSuchOption",
+        "storeDir",
     ):
         assert name in text, text
+    assert status["store"]["path"].startswith(str(env.store_dir))
     # the defaults: writable, 1 MiB states, editor tracking on
     assert status["session"]["readOnly"] is False
     result = await client.request("context/update", {"set": {"big": "x" * 100_000}})
