@@ -153,3 +153,15 @@ def test_store_files_of_another_user_umask_stay_private(store_env: Any) -> None:
         manager.close()
     finally:
         os.umask(previous)
+
+
+def test_a_store_dir_under_a_plain_file_is_a_persistence_error(tmp_path: Path) -> None:
+    from groundhog.errors import PersistenceError
+    from groundhog.store.paths import ensure_private_dir
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(PersistenceError, match="cannot be created"):
+        ensure_private_dir(blocker / "store" / "workspaces")
+    with pytest.raises(PersistenceError, match="not a directory"):
+        ensure_private_dir(blocker)

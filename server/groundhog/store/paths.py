@@ -58,6 +58,15 @@ def workspace_id_for(root: str | os.PathLike[str] | None) -> str:
 
 def ensure_private_dir(path: Path) -> None:
     """Create ``path`` (and missing parents) as 0700 directories; refuse a symlink anywhere we create."""
+    try:
+        _ensure_private_dir(path)
+    except OSError as error:  # e.g. a parent that is a plain file
+        raise PersistenceError(f"The store directory cannot be created ({error.strerror}).") from None
+    if not stat.S_ISDIR(os.lstat(path).st_mode):
+        raise PersistenceError("The store directory path is not a directory.")
+
+
+def _ensure_private_dir(path: Path) -> None:
     missing: list[Path] = []
     probe = path
     while True:
