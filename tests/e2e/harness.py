@@ -29,6 +29,24 @@ from pytest_lsp.client import LanguageClient as TestClient
 from pytest_lsp.client import register_lsp_features
 from pytest_lsp.protocol import LanguageClientProtocol
 
+# The 15 verbs of PROTOCOL.md, written out (not taken from the server) so tests check the contract.
+VERBS = (
+    "status",
+    "list",
+    "info",
+    "create",
+    "delete",
+    "switch",
+    "deactivate",
+    "get",
+    "update",
+    "snapshot",
+    "snapshots",
+    "rollback",
+    "history",
+    "diff",
+    "editor",
+)
 PROFILES = {"vscode": "visual-studio-code", "neovim": "neovim@v0.11.0"}
 NOTIFICATIONS = ("context/didChange", "context/didSwitch", "context/didRestore", "context/didRecover")
 

@@ -8,25 +8,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from tests.e2e.harness import Client, Env, assert_error
-
-VERBS = (
-    "status",
-    "list",
-    "info",
-    "create",
-    "delete",
-    "switch",
-    "deactivate",
-    "get",
-    "update",
-    "snapshot",
-    "snapshots",
-    "rollback",
-    "history",
-    "diff",
-    "editor",
-)
+from tests.e2e.harness import VERBS, Client, Env, assert_error
 
 
 def _comparable(value: Any) -> Any:

@@ -10,25 +10,8 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from tests.e2e.harness import Client, Env, assert_error
+from tests.e2e.harness import VERBS, Client, Env, assert_error
 
-METHODS = (
-    "status",
-    "list",
-    "info",
-    "create",
-    "delete",
-    "switch",
-    "deactivate",
-    "get",
-    "update",
-    "snapshot",
-    "snapshots",
-    "rollback",
-    "history",
-    "diff",
-    "editor",
-)
 # params that would be valid apart from what each case adds
 VALID = {
     "info": {"name": "default"},
@@ -77,7 +60,7 @@ WRONG_TYPES: dict[str, list[dict[str, Any]]] = {
 
 async def test_unknown_fields_are_invalid_params_in_every_request(client: Client, env: Env) -> None:
     await client.request("context/create", {"name": "other"})
-    for verb in METHODS:
+    for verb in VERBS:
         params = {**VALID.get(verb, {}), "unexpectedField": 1}
         error = await client.error(f"context/{verb}", params)
         assert_error(error, -32602, "InvalidParams", env=env)
@@ -94,7 +77,7 @@ async def test_unknown_fields_are_invalid_params_in_every_request(client: Client
 
 
 async def test_params_that_are_not_objects_are_invalid_params(client: Client, env: Env) -> None:
-    for verb in METHODS:
+    for verb in VERBS:
         for params in ([], [1, 2], [{"name": "default"}]):
             error = await client.error(f"context/{verb}", params)
             assert_error(error, -32602, "InvalidParams", env=env)
