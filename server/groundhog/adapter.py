@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+from collections import OrderedDict
 from typing import Any
 
 from groundhog.errors import AlreadyExists, ContextNotFound, InvalidState
@@ -13,6 +14,8 @@ from groundhog.manager import ContextManager
 from groundhog.names import DEFAULT_CONTEXT, validate_name
 from groundhog.store.rows import new_session_id
 from groundhog.tracker import ContextTracker
+
+TRACKERS_KEPT = 4
 
 
 class ContextStatus(enum.StrEnum):
@@ -33,6 +36,7 @@ class ContextAdapter:
         self.session_id = session_id or new_session_id()
         self.client = client or {}
         self._active: ContextTracker | None = None
+        self._trackers: OrderedDict[str, ContextTracker] = OrderedDict()
         self._initialized = False
 
     @property
@@ -71,7 +75,7 @@ class ContextAdapter:
         validate_name(name)
         if not self.manager.exists(name):
             raise ContextNotFound(f"Context {name!r} does not exist.", context=name)
-        tracker = self.manager.tracker(name, self.session_id)
+        tracker = self._tracker_for(name)
         self._active = tracker
         self.manager.session_activated(self.session_id, name)
         return tracker
@@ -97,7 +101,16 @@ class ContextAdapter:
             return self.get_current_tracker()
         if self._active is not None and self._active.name == name:
             return self._active
-        return self.manager.tracker(name, self.session_id)
+        return self._tracker_for(name)
+
+    def _tracker_for(self, name: str) -> ContextTracker:
+        """Trackers are kept for the few contexts used last, so each keeps its head cached (a new
+        tracker rebuilds a 1 MB head from disk: ~10x the cost of a request on a warm one)."""
+        tracker = self._trackers.pop(name, None) or self.manager.tracker(name, self.session_id)
+        self._trackers[name] = tracker
+        while len(self._trackers) > TRACKERS_KEPT:
+            self._trackers.popitem(last=False)
+        return tracker
 
     def status(self, name: str) -> ContextStatus:
         validate_name(name)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Client, Env, assert_error, run_cli
+from tests.e2e.harness import Env, assert_error, run_cli
 
 pytestmark = pytest.mark.one_profile  # damage in the store: the client profile changes nothing
 
@@ -128,18 +128,25 @@ async def test_a_damaged_head_is_recovered_and_the_editor_is_told(
     assert (await third.request("context/get"))["data"] == {**valid["data"], "after": 1}
 
 
-async def test_damage_while_the_server_runs_is_recovered_on_first_read(client: Client, env: Env) -> None:
-    await client.request("context/create", {"name": "side"})
-    await client.request("context/update", {"context": "side", "set": {"a": 1}})
-    await client.request("context/update", {"context": "side", "set": {"a": 2}})
-    db = Path((await client.request("context/status"))["store"]["path"])
+async def test_damage_while_a_server_runs_is_repaired_by_the_next_one_to_open(
+    open_client: Callable[..., Any], env: Env
+) -> None:
+    """A running server keeps serving the head it holds; the next process to open the store finds
+    the damage, recovers, tells its own client (didRecover) and the running one (didChange)."""
+    running = await open_client()
+    await running.request("context/create", {"name": "side"})
+    await running.request("context/update", {"context": "side", "set": {"a": 1}})
+    await running.request("context/update", {"context": "side", "set": {"a": 2}})
+    db = Path((await running.request("context/status"))["store"]["path"])
     flip_head_delta(db, 3, newest_context_id(db))
-    got = await client.request("context/get", {"context": "side"})
-    assert got["data"] == {"a": 1} and got["version"] == 4
-    event = await client.wait_for("context/didRecover")
+    opening = await open_client()
+    event = await opening.wait_for("context/didRecover")
     assert (event["context"], event["fromVersion"], event["toVersion"]) == ("side", 3, 2)
-    await client.wait_for("context/didChange", lambda e: e["context"] == "side" and e["kind"] == "recover")
-    assert (await client.request("context/get"))["context"] == "default"
+    got = await opening.request("context/get", {"context": "side"})
+    assert got["data"] == {"a": 1} and got["version"] == 4
+    await running.wait_for("context/didChange", lambda e: e["context"] == "side" and e["kind"] == "recover")
+    assert (await running.request("context/get", {"context": "side"}))["data"] == {"a": 1}
+    assert (await running.request("context/get"))["context"] == "default"
 
 
 async def test_damage_beyond_repair_answers_recovery_error(open_client: Callable[..., Any], env: Env) -> None:

@@ -226,8 +226,9 @@ class Txn:
         limit: int = self.settings.history_limit
         return max(row.anchor, row.head - limit + 1, 1)
 
-    def load_state(self, row: ContextRow, version: int) -> StoredState:
-        """Rebuild one version: the nearest checkpoint at or below it, then the deltas after it."""
+    def load_state(self, row: ContextRow, version: int, *, decode: bool = True) -> StoredState:
+        """Rebuild one version: the nearest checkpoint at or below it, then the deltas after it.
+        ``decode=False`` only authenticates every blob the rebuild needs (the open-time check)."""
         found = self.conn.execute(
             "SELECT version, blob FROM checkpoints WHERE context_id = ? AND version <= ?"
             " ORDER BY version DESC LIMIT 1",
@@ -236,7 +237,8 @@ class Txn:
         if found is None:
             raise DataDamaged(f"Version {version} of context {row.name!r} has no checkpoint.")
         cp_version, blob = found
-        base = Payload.unpack(self.cipher.open(blob, "checkpoints", row.uid, cp_version))
+        plain = self.cipher.open(blob, "checkpoints", row.uid, cp_version)
+        base = Payload.unpack(plain) if decode else Payload()
         state = StoredState(cp_version, "", base.values, base.metadata or {})
         expected = cp_version + 1
         for number, delta_blob in self.conn.execute(
@@ -246,7 +248,9 @@ class Txn:
         ):
             if number != expected or delta_blob is None:
                 raise DataDamaged(f"Version {expected} of context {row.name!r} is missing.")
-            apply_delta(state, self.open_delta(row, number, delta_blob))
+            plain = self.cipher.open(delta_blob, "versions", row.uid, number, "delta")
+            if decode:
+                apply_delta(state, Payload.unpack(plain))
             expected += 1
         ts_row = self.conn.execute(
             "SELECT ts FROM versions WHERE context_id = ? AND version = ?", (row.id, version)

@@ -1,5 +1,9 @@
 """The store's SQL schema. Plaintext columns hold only numbers, hashes, times, kinds and random ids;
-everything a user wrote (names, data, labels, metadata, key names, client names) is in encrypted blobs."""
+everything a user wrote (names, data, labels, metadata, key names, client names) is in encrypted blobs.
+
+Tables holding large blobs are rowid tables: in a WITHOUT ROWID table SQLite reads a whole record
+(a 1 MB checkpoint) to compare keys, which made every index lookup cost milliseconds.
+"""
 
 SCHEMA_VERSION = 1
 
@@ -39,13 +43,13 @@ CREATE TABLE IF NOT EXISTS versions (
     prev_hash BLOB NOT NULL,
     hash BLOB NOT NULL,
     PRIMARY KEY (context_id, version)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     context_id INTEGER NOT NULL REFERENCES contexts(id) ON DELETE CASCADE,
     version INTEGER NOT NULL,
     blob BLOB NOT NULL,
     PRIMARY KEY (context_id, version)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS snapshots (
     id TEXT PRIMARY KEY,
     context_id INTEGER NOT NULL REFERENCES contexts(id) ON DELETE CASCADE,
