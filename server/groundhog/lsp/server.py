@@ -177,6 +177,7 @@ class GroundhogServer(LanguageServer):
             snapshot_max_bytes=options.snapshot_max_bytes,
             read_only=options.read_only,
         )
+        manager.store.checkpoint_in_background()  # a long-lived process: keep WAL copies off requests
         if self.required_token is not None and not hmac.compare_digest(
             (options.token or "").encode(), self.required_token.encode()
         ):

@@ -142,17 +142,21 @@ class Txn:
         link: tuple[int, bytes] | None = None,
     ) -> tuple[ContextRow, VersionInfo]:
         """Append ``state`` as version head+1. ``delta`` is how it differs from the head; None starts
-        a new chain (create, recover), which always writes a checkpoint. ``link`` is the
-        (version, hash) this version chains to, by default the head."""
+        a new chain (create, recover), which always writes a checkpoint. A delta as large as half
+        the state is not written at all: the version gets a checkpoint instead of both. ``link`` is
+        the (version, hash) this version chains to, by default the head."""
         version = row.head + 1
         link_version, prev = link or (row.head, row.head_hash)
         place = ("versions", row.uid, version)
+        packed = None if delta is None else delta.pack()
+        if packed is not None and len(packed) * 2 >= state.measured_size() and len(packed) > 64 * 1024:
+            packed = None
         fields: dict[str, Any] = {
             "ts": now(),
             "kind": kind,
             "session": session,
             "keys_blob": self.cipher.seal(orjson.dumps(changed_keys), *place, "keys"),
-            "delta_blob": None if delta is None else self.cipher.seal(delta.pack(), *place, "delta"),
+            "delta_blob": None if packed is None else self.cipher.seal(packed, *place, "delta"),
         }
         digest = self.version_hash(row.uid, version, link_version, prev, fields)
         self.conn.execute(

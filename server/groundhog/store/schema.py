@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS versions (
     kind TEXT NOT NULL,
     session TEXT NOT NULL,
     keys_blob BLOB NOT NULL,          -- the top-level keys this version changed
-    delta_blob BLOB,                  -- NULL only where a version starts a chain (create, recover)
+    delta_blob BLOB,                  -- NULL where a checkpoint at this version holds the state
     link INTEGER NOT NULL,            -- the version this one chains to: version-1, or for a
                                       -- recover version the newest valid one before the damage
     prev_hash BLOB NOT NULL,

@@ -29,6 +29,7 @@ from groundhog.store.paths import (
 )
 from groundhog.store.rows import Txn
 from groundhog.store.schema import SCHEMA, SCHEMA_VERSION
+from groundhog.store.wal import WalCheckpointer
 from groundhog.timeutil import now
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class SqliteStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._checkpointer: WalCheckpointer | None = None
         ensure_private_dir(location.directory)
         for suffix in ("-wal", "-shm", "-journal"):
             refuse_symlink(Path(str(location.database) + suffix), "A store file")
@@ -101,7 +103,20 @@ class SqliteStore:
         row = self._connection().execute("PRAGMA data_version").fetchone()
         return int(row[0])
 
+    def checkpoint_in_background(self) -> None:
+        """For long-lived processes: WAL checkpoints leave the commit path for a background thread."""
+        with self._lock:
+            if self._checkpointer is not None:
+                return
+            self._checkpointer = WalCheckpointer(self._connect)
+            for conn in self._connections:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpointer.start()
+
     def close(self) -> None:
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
         with self._lock:
             for conn in self._connections:
                 try:
@@ -138,6 +153,8 @@ class SqliteStore:
             conn.execute(f"PRAGMA synchronous={self.settings.synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA trusted_schema=OFF")
+            if self._checkpointer is not None:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
         except sqlite3.Error as error:
             raise translate(error) from None
         return conn

@@ -1,0 +1,53 @@
+"""Background WAL checkpoints (what a long-lived server turns on)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+
+from tests.conftest import StoreEnv
+
+from groundhog.changes import Change
+
+
+def _fill(env: StoreEnv, background: bool) -> tuple[int, int]:
+    manager = env.open()
+    if background:
+        manager.store.checkpoint_in_background()
+    manager.create_context("big")
+    tracker = manager.tracker("big")
+    db = manager.store.path
+    before = os.path.getsize(db)
+    for i in range(20):  # 2 MB through the WAL, in a state that stays under the size limit
+        tracker.update(Change(set={f"k{i % 5}": str(i) * 100_000}))
+    time.sleep(1.0)  # several checkpoint intervals
+    after = os.path.getsize(db)
+    autocheckpoint = manager.store._connection().execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    manager.close()
+    return after - before, autocheckpoint
+
+
+def test_background_thread_moves_the_wal_into_the_database(store_env: StoreEnv) -> None:
+    grown, autocheckpoint = _fill(store_env, background=True)
+    assert autocheckpoint == 0, "commits no longer checkpoint inline"
+    assert grown > 1_000_000, "the checkpoint thread copied the WAL into the database file"
+
+
+def test_without_it_sqlite_checkpoints_inline_as_usual(store_env: StoreEnv) -> None:
+    _, autocheckpoint = _fill(store_env, background=False)
+    assert autocheckpoint == 1000
+
+
+def test_closing_stops_the_thread_and_leaves_a_consistent_store(store_env: StoreEnv) -> None:
+    manager = store_env.open()
+    manager.store.checkpoint_in_background()
+    manager.create_context("c", {"a": 1})
+    path = manager.store.path
+    manager.close()
+    time.sleep(0.3)
+    assert not any(t.name == "groundhog-wal" and t.is_alive() for t in threading.enumerate())
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
