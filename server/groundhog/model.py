@@ -72,6 +72,16 @@ class HistoryEntry(BaseModel):
     session: str
     changed_keys: list[str]
 
+    def to_wire(self) -> dict[str, Any]:
+        """The protocol's history entry (``context/history``, ``groundhog log --json``)."""
+        return {
+            "version": self.version,
+            "timestamp": self.timestamp,
+            "kind": self.kind,
+            "session": self.session,
+            "changedKeys": self.changed_keys,
+        }
+
 
 class _Camel(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")

@@ -113,16 +113,7 @@ def _log(args: argparse.Namespace) -> int:
     manager = _open(args)
     name = args.context or manager.last_active() or DEFAULT_CONTEXT
     entries, oldest = manager.tracker(name).history(args.limit)
-    rows: list[dict[str, Any]] = [
-        {
-            "version": e.version,
-            "timestamp": e.timestamp,
-            "kind": e.kind,
-            "session": e.session,
-            "changedKeys": e.changed_keys,
-        }
-        for e in entries
-    ]
+    rows = [entry.to_wire() for entry in entries]
     _emit(
         args,
         {"context": name, "entries": rows, "oldestVersion": oldest},

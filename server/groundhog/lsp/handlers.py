@@ -170,16 +170,7 @@ def history(session: Session, params: p.HistoryParams) -> dict[str, Any]:
         before = min(before, MAX_VERSION)  # every version is below it; SQLite integers stop there
     entries, oldest = session.tracker(params.context).history(params.limit, before)
     return {
-        "entries": [
-            {
-                "version": e.version,
-                "timestamp": e.timestamp,
-                "kind": e.kind,
-                "session": e.session,
-                "changedKeys": e.changed_keys,
-            }
-            for e in entries
-        ],
+        "entries": [entry.to_wire() for entry in entries],
         "oldestVersion": oldest,
     }
 
