@@ -31,17 +31,22 @@ def run(n: int) -> dict[str, Any]:
             name = f"state-{label}"
             manager.create_context(name, {f"k{i}": ONE_KB for i in range(keys)})
             tracker = manager.tracker(name)
-            results[f"update/{label}"] = summarize(measure_sync(
-                lambda i, t=tracker: t.update(Change(set={"k0": f"{i:08d}" + ONE_KB[8:]})), n, 20
-            ))  # fmt: skip
-            results[f"snapshot/{label}"] = summarize(measure_sync(
-                lambda i, t=tracker: t.snapshot(f"s{i}"), max(n // 4, 10), 5
-            ))  # fmt: skip
+            results[f"update/{label}"] = summarize(
+                measure_sync(
+                    lambda i, t=tracker: t.update(Change(set={"k0": f"{i:08d}" + ONE_KB[8:]})), n, 20
+                )
+            )
+            results[f"snapshot/{label}"] = summarize(
+                measure_sync(lambda i, t=tracker: t.snapshot(f"s{i}"), max(n // 4, 10), 5)
+            )
             head = tracker.version
-            results[f"rollback/{label}"] = summarize(measure_sync(
-                lambda i, t=tracker, h=head: t.rollback(to_version=h - 1 - (i * 7) % (h - 2)),
-                max(n // 4, 10), 5,
-            ))  # fmt: skip
+            results[f"rollback/{label}"] = summarize(
+                measure_sync(
+                    lambda i, t=tracker, h=head: t.rollback(to_version=h - 1 - (i * 7) % (h - 2)),
+                    max(n // 4, 10),
+                    5,
+                )
+            )
             results[f"get/{label}"] = summarize(measure_sync(lambda i, t=tracker: t.read(), n, 20))
         manager.close()
     return results

@@ -9,9 +9,6 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from groundhog import __version__
 from groundhog.errors import ContextError
@@ -120,8 +117,3 @@ def _configure_logging(args: argparse.Namespace) -> None:
     # pygls logs params and error messages, which carry user data: keep it quiet.
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-def print_json(value: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
-    sys.stdout.flush()

@@ -73,12 +73,6 @@ def size_after(before: Mapping[str, bytes], size: int, after: Mapping[str, bytes
     return 1 + members if after else 2
 
 
-def values_to_json(values: Mapping[str, bytes]) -> bytes:
-    """The compact JSON object of these values, spliced from the stored bytes."""
-    parts = [orjson.dumps(key) + b":" + raw for key, raw in values.items()]
-    return b"{" + b",".join(parts) + b"}"
-
-
 def values_from_object(data: Mapping[str, Any], *, strict: bool) -> Values:
     encode = encode_value_strict if strict else encode_value
     return {_check_key(key): encode(value, key) for key, value in data.items()}
