@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -274,3 +275,33 @@ async def test_a_second_initialize_is_refused(raw: list[RawServer], env: Env) ->
     assert status["workspace"]["uri"] == env.workspace.as_uri()
     listed = (await server.call("context/list", {}))["result"]["contexts"]
     assert [c["sessions"] for c in listed] == [1]
+
+
+def test_stdin_that_is_a_file_is_served_to_its_end(env: Env, tmp_path: Any) -> None:
+    """Not every launcher gives a pipe: a file (or /dev/null) on stdin cannot be polled by the event
+    loop, so it is read by a thread; the server answers what the file holds and exits at its end."""
+    frames = tmp_path / "frames"
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}})
+    frames.write_bytes(b"Content-Length: %d\r\n\r\n%s" % (len(body), body.encode()))
+    with frames.open("rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "groundhog", "serve"],
+            stdin=stdin,
+            capture_output=True,
+            env=env.environ(),
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    header, _, payload = done.stdout.partition(b"\r\n\r\n")
+    assert header.startswith(b"Content-Length: ")
+    answer = json.loads(payload[: int(header.split(b": ")[1])])
+    assert answer["id"] == 1 and "capabilities" in answer["result"]
+    with open("/dev/null", "rb") as nothing:
+        empty = subprocess.run(
+            [sys.executable, "-m", "groundhog", "serve"],
+            stdin=nothing,
+            capture_output=True,
+            env=env.environ(),
+            timeout=60,
+        )
+    assert empty.returncode == 0 and empty.stdout == b""

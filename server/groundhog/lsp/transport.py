@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import stat
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
@@ -83,10 +86,22 @@ class _StreamWriter:
 
 
 async def _stdin_reader() -> asyncio.StreamReader:
+    """Stdin as a stream: pipes and sockets (what editors give) through the event loop; anything
+    else (a file, /dev/null) cannot be polled, so a thread reads it."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=MAX_HEADER_LINE * 2)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    mode = os.fstat(sys.stdin.fileno()).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    else:
+        threading.Thread(target=_pump, args=(loop, reader), name="groundhog-stdin", daemon=True).start()
     return reader
+
+
+def _pump(loop: asyncio.AbstractEventLoop, reader: asyncio.StreamReader) -> None:
+    while chunk := os.read(sys.stdin.fileno(), 1 << 16):
+        loop.call_soon_threadsafe(reader.feed_data, chunk)
+    loop.call_soon_threadsafe(reader.feed_eof)
 
 
 def serve_stdio(make_server: Callable[[], GroundhogServer], max_bytes: int) -> int:
@@ -109,10 +124,19 @@ def serve_stdio(make_server: Callable[[], GroundhogServer], max_bytes: int) -> i
                 return 1
             if error is not None:
                 raise error
-            await server.stop(0)  # stdin EOF: the client is gone
+            await _drain(server)  # stdin EOF: the client is gone; answer what it already sent
+            await server.stop(0)
         return await exit_code
 
     return asyncio.run(main())
+
+
+async def _drain(server: GroundhogServer, timeout_s: float = 5.0) -> None:
+    """Let requests already received finish (bounded), so their answers go out before exit."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    pending = server.protocol._request_futures
+    while any(not f.done() for f in pending.values()) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
 
 
 async def _serve_stream(
