@@ -15,7 +15,7 @@ from pygls.lsp.server import LanguageServer
 
 from groundhog import __version__
 from groundhog.adapter import ContextAdapter
-from groundhog.errors import AccessDenied, ContextError, InvalidState, PersistenceError
+from groundhog.errors import AccessDenied, ContextError, PersistenceError
 from groundhog.integrity import RecoveryReport
 from groundhog.lsp import names
 from groundhog.lsp.editor import EMPTY_EDITOR
@@ -107,7 +107,7 @@ class GroundhogServer(LanguageServer):
             raise RpcError(error.code, error.message, error.to_data()) from None
         except Exception:
             log.exception("internal error while handling %s", method)
-            await self._audit_error(session, method, InvalidState("internal error"))
+            await self._audit_error(session, method, ContextError(f"Internal error in {method}."))
             raise RpcError(
                 -32603, f"Internal error while handling {method}.", {"kind": "InternalError"}
             ) from None
