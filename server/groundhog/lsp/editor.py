@@ -60,13 +60,16 @@ class EditorContext:
         self._mark()
 
     def to_wire(self) -> dict[str, Any]:
+        # The worker thread persists this while the loop thread may apply a notification: list()
+        # copies each dict in one C call under the GIL, so iteration never sees it change size.
+        documents, selections = list(self.documents.values()), list(self.selections.items())
         return {
             "openDocuments": [
                 {"uri": d.uri, "languageId": d.language_id, "version": d.version, "dirty": d.dirty}
-                for d in self.documents.values()
+                for d in documents
             ],
             "activeUri": self.active_uri,
-            "selections": [{"uri": uri, "ranges": ranges} for uri, ranges in self.selections.items()],
+            "selections": [{"uri": uri, "ranges": ranges} for uri, ranges in selections],
         }
 
 
