@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import os
 from typing import Any
 
 from lsprotocol import types
@@ -27,6 +26,7 @@ from groundhog.lsp.session import Session
 from groundhog.manager import create_manager
 from groundhog.model import Selection
 from groundhog.store.paths import NO_WORKSPACE, canonical_root
+from groundhog.store.rows import process_alive
 
 log = logging.getLogger(__name__)
 FEED_POLL_S = 0.1
@@ -236,14 +236,10 @@ class GroundhogServer(LanguageServer):
     async def _watch_parent(self, pid: int) -> None:
         while True:
             await asyncio.sleep(PARENT_POLL_S)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not process_alive(pid):
                 log.info("the client process %d is gone; exiting", pid)
                 await self.stop(0)
                 return
-            except PermissionError:
-                pass
 
     async def _watch_feed(self, session: Session) -> None:
         """Tell the client about every new version in the workspace, from any process."""

@@ -425,7 +425,7 @@ class Txn:
         for pid, mac in self.conn.execute(
             "SELECT pid, active_mac FROM sessions WHERE active_mac IS NOT NULL"
         ):
-            if _process_alive(pid):
+            if process_alive(pid):
                 counts[mac] = counts.get(mac, 0) + 1
         return counts
 
@@ -508,7 +508,8 @@ def new_session_id() -> str:
     return "s-" + secrets.token_hex(8)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (on this machine)."""
     if pid == os.getpid():
         return True
     try:
