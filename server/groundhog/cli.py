@@ -12,7 +12,7 @@ from pathlib import Path
 
 from groundhog import __version__
 from groundhog.errors import ContextError
-from groundhog.store.paths import FILE_MODE, default_config_dir, ensure_private_dir
+from groundhog.store.paths import FILE_MODE, default_config_dir, default_store_dir, ensure_private_dir
 
 TOKEN_FILE = "token"
 QUIET_LOGGERS = ("pygls", "pygls.protocol", "pygls.server", "pygls.feature_manager", "websockets")
@@ -69,8 +69,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from groundhog.lsp.server import GroundhogServer
-    from groundhog.lsp.transport import serve_stdio, serve_tcp, serve_ws
+    from groundhog.lsp.startup import attrs_bytecode_cache
+
+    # pygls and lsprotocol are imported only here, through the cache that halves their import time
+    with attrs_bytecode_cache(Path(args.store_dir) if args.store_dir else default_store_dir()):
+        from groundhog.lsp.server import GroundhogServer
+        from groundhog.lsp.transport import serve_stdio, serve_tcp, serve_ws
 
     endpoint = args.tcp or args.ws
     token = _transport_token() if endpoint else None
