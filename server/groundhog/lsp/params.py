@@ -13,7 +13,8 @@ from groundhog.names import validate_name
 
 
 class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=False, strict=True)  # camelCase only
+    # camelCase only; schemas are built on first use, not at import (a shorter server start)
+    model_config = ConfigDict(extra="forbid", populate_by_name=False, strict=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -121,7 +122,7 @@ class DiffParams(ContextScoped):
 class EditorChangeParams(Params):
     """`context/didChangeEditor` (lenient about extra fields: editors may send more)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=False, strict=False)
+    model_config = ConfigDict(extra="ignore", populate_by_name=False, strict=False, defer_build=True)
     active_uri: StrictStr | None = Field(None, alias="activeUri")
     selections: list[dict[str, Any]] | None = None
 
