@@ -474,6 +474,7 @@ async def throughput(server: Server, store: Store, plan: Plan, results: Results)
         updates_per_s=round(plan.throughput_ops / elapsed, 1),
         state="10k",
     )
+    await pipelined(server, name, keys, plan, results)
     json_peer = JsonRewrite(store.root / "peers" / "json-throughput", make_state(keys, seed=4))
     with quiet_gc():
         start = time.perf_counter()
@@ -488,6 +489,37 @@ async def throughput(server: Server, store: Store, plan: Plan, results: Results)
         state="10k",
     )
     await contended(store, plan, results)
+
+
+PIPELINE_DEPTH = 8
+
+
+async def pipelined(server: Server, name: str, keys: int, plan: Plan, results: Results) -> None:
+    """The same updates with up to PIPELINE_DEPTH requests in flight (an agent that does not wait for
+    one acknowledgement before sending the next write): the server still answers each one only once it
+    is durable, in order, each its own version."""
+    values = Values(seed=18)
+    window = asyncio.Semaphore(PIPELINE_DEPTH)
+    base = int((await server.request("context/info", {"name": name}))["version"])
+
+    async def update(i: int) -> int:
+        async with window:
+            result = await server.request("context/update", {"set": {values.key(i, keys): values.value(i)}})
+            return int(result["version"])
+
+    with quiet_gc():
+        start = time.perf_counter()
+        versions = await asyncio.gather(*(update(i) for i in range(plan.throughput_ops)))
+        elapsed = time.perf_counter() - start
+    results.add_value(
+        "throughput.pipelined",
+        "groundhog",
+        n=plan.throughput_ops,
+        depth=PIPELINE_DEPTH,
+        updates_per_s=round(plan.throughput_ops / elapsed, 1),
+        versions_contiguous=sorted(versions) == list(range(base + 1, base + 1 + plan.throughput_ops)),
+        state="10k",
+    )
 
 
 async def contended(store: Store, plan: Plan, results: Results) -> None:

@@ -70,3 +70,15 @@ async def test_one_tiny_workload_end_to_end(tmp_path: Path) -> None:
 
 def _refuse(constant: str) -> None:
     raise AssertionError(f"the result JSON holds {constant}")
+
+
+async def test_throughput_workloads_acknowledge_every_update_as_its_own_version(tmp_path: Path) -> None:
+    plan = Plan.make(quick=True)
+    plan = Plan(**{**plan.__dict__, "warmup": 2, "throughput_ops": 24})
+    result = await run(plan, Store(tmp_path / "run"), only=("throughput",))
+    workloads = result["workloads"]
+    for name in ("throughput.sequential", "throughput.pipelined", "throughput.contended_2proc"):
+        assert workloads[name]["groundhog"]["updates_per_s"] > 0
+    assert workloads["throughput.pipelined"]["groundhog"]["versions_contiguous"] is True
+    assert workloads["throughput.contended_2proc"]["groundhog"]["versions_contiguous"] is True
+    assert "in flight" in next(t["measured"] for t in result["targets"] if t["key"] == "sequential_updates")
