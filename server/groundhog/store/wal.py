@@ -2,9 +2,17 @@
 
 SQLite's automatic checkpoint runs inside whichever commit pushes the WAL past 1000 pages, so every
 few 1 MB writes one request pays for copying the WAL into the database and fsyncing it (tens of ms on
-a busy disk). A server turns that off and lets this thread checkpoint between requests instead
-(PASSIVE: it never blocks readers or writers). Short-lived users (the CLI, tests, scripts) keep
-SQLite's default; closing the last connection checkpoints anyway.
+a busy disk). A server turns that off and lets this thread checkpoint between requests instead.
+Short-lived users (the CLI, tests, scripts) keep SQLite's default; closing the last connection
+checkpoints anyway.
+
+Each round is a PASSIVE checkpoint (copies the WAL into the database without blocking anyone), then,
+if new frames came, a RESTART one: it copies the few frames written meanwhile and lets the next
+commit start the WAL again from its beginning. Without that step a writer that never pauses keeps the
+WAL from ever restarting: it grew without bound (92 MB after 3000 small updates) and every commit
+appended to it, and an fsync that extends a file costs twice one that overwrites it (the update's
+COMMIT measured 0.46 ms instead of 0.26 ms). RESTART makes writers wait while it runs, so it gets a
+short busy timeout and simply tries again next round when a reader is in the way.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 INTERVAL_S = 0.2
+RESTART_BUSY_MS = 20
 
 
 class WalCheckpointer:
@@ -38,10 +47,15 @@ class WalCheckpointer:
         except Exception:
             log.warning("the WAL checkpoint thread could not open the store")
             return
+        seen: tuple[int, int] | None = None
         try:
+            conn.execute(f"PRAGMA busy_timeout={RESTART_BUSY_MS}")
             while not self._stop.wait(INTERVAL_S):
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if frames > 0 and (frames, copied) != seen:
+                        conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                    seen = (frames, copied)
                 except sqlite3.Error as error:
                     log.debug("a background WAL checkpoint failed: %s", error)
         finally:
