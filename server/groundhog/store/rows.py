@@ -10,12 +10,13 @@ import os
 import secrets
 import sqlite3
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from groundhog.errors import DataDamaged
-from groundhog.store.codec import Cipher, Payload
+from groundhog.store.codec import Cipher, Payload, Values
 from groundhog.store.records import (
     ContextRow,
     FeedEvent,
@@ -23,6 +24,7 @@ from groundhog.store.records import (
     StoredState,
     VersionInfo,
 )
+from groundhog.store.values import ValueDigests, by_digest, chunks
 from groundhog.timeutil import now
 
 _CONTEXT_COLUMNS = "id, uid, head, head_hash, anchor, cp_version, cp_bytes, created, modified"
@@ -55,13 +57,20 @@ class Txn:
     """The operations available inside one store transaction."""
 
     def __init__(
-        self, conn: sqlite3.Connection, cipher: Cipher, keys: dict[str, bytes], settings: Any
+        self,
+        conn: sqlite3.Connection,
+        cipher: Cipher,
+        keys: dict[str, bytes],
+        settings: Any,
+        digests: ValueDigests,
     ) -> None:
         self.conn = conn
         self.cipher = cipher
         self.mac_key = keys["name-mac"]
         self.chain_key = keys["chain"]
         self.settings = settings
+        self.digests = digests
+        self.after_commit: list[Callable[[], None]] = []  # run once the transaction has committed
 
     def version_hash(self, uid: str, version: int, link: int, prev: bytes, row: dict[str, Any]) -> bytes:
         return chain_hash(
@@ -325,10 +334,12 @@ class Txn:
         size = state.measured_size()
         place = ("snapshots", row.uid, snapshot_id)
         info_blob = self.cipher.seal(orjson.dumps({"label": label, "metadata": metadata}), *place)
+        manifest = self.digests.manifest(row.uid, state.values)
+        self._store_values(row, manifest, state.values)
         payload = Payload(
-            values=state.values,
+            values=manifest,
             metadata=state.metadata,
-            extra={"editor": editor, "lastModified": state.last_modified},
+            extra={"editor": editor, "lastModified": state.last_modified, "valuesBy": "digest"},
         )
         blob = self.cipher.seal(payload.pack(), *place, "state")
         self.conn.execute(
@@ -337,6 +348,46 @@ class Txn:
             (snapshot_id, row.id, state.version, ts, size, kind, info_blob, blob),
         )
         return SnapshotInfo(snapshot_id, row.name, state.version, ts, size, kind, label, metadata)
+
+    def _store_values(self, row: ContextRow, manifest: dict[str, bytes], values: Values) -> None:
+        """Store the values of ``manifest`` this context does not hold yet (store/values.py)."""
+        unknown = sorted(self.digests.unknown(row.uid, manifest.values()))
+        if not unknown:
+            return
+        held: set[bytes] = set()
+        for chunk in chunks(unknown):
+            marks = ",".join("?" * len(chunk))
+            held.update(
+                found[0]
+                for found in self.conn.execute(
+                    f"SELECT digest FROM snapshot_values WHERE context_id = ? AND digest IN ({marks})",
+                    (row.id, *chunk),
+                )
+            )
+        raw_of = {digest: values[key] for key, digest in manifest.items()}
+        self.conn.executemany(
+            "INSERT INTO snapshot_values(context_id, digest, blob) VALUES (?, ?, ?)",
+            [
+                (row.id, digest, self.cipher.seal(raw_of[digest], "snapshot_values", row.uid, digest.hex()))
+                for digest in unknown
+                if digest not in held
+            ],
+        )
+        self.after_commit.append(self.digests.remember(row.uid, set(unknown)))
+
+    def _load_values(self, row: ContextRow, manifest: dict[str, bytes]) -> Values:
+        wanted = sorted(set(manifest.values()))
+        raw_of: dict[bytes, bytes] = {}
+        for chunk in chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            for digest, blob in self.conn.execute(
+                f"SELECT digest, blob FROM snapshot_values WHERE context_id = ? AND digest IN ({marks})",
+                (row.id, *chunk),
+            ):
+                raw_of[digest] = self.cipher.open(blob, "snapshot_values", row.uid, digest.hex())
+        if len(raw_of) != len(wanted):
+            raise DataDamaged(f"A value of a snapshot of context {row.name!r} is missing.")
+        return by_digest(manifest, raw_of)
 
     def list_snapshots(self, row: ContextRow) -> list[SnapshotInfo]:
         cursor = self.conn.execute(
@@ -364,10 +415,13 @@ class Txn:
         info = self._snapshot_info(row, *found[:6])
         payload = Payload.unpack(self.cipher.open(found[6], "snapshots", row.uid, found[0], "state"))
         extra = payload.extra or {}
+        values = payload.values  # snapshots written before values were shared hold them inline
+        if extra.get("valuesBy") == "digest":
+            values = self._load_values(row, payload.values)
         state = StoredState(
             info.version,
             extra.get("lastModified") or info.timestamp,
-            payload.values,
+            values,
             payload.metadata or {},
         )
         return info, state, extra.get("editor")

@@ -58,9 +58,16 @@ CREATE TABLE IF NOT EXISTS snapshots (
     size INTEGER NOT NULL,
     kind TEXT NOT NULL,
     info_blob BLOB NOT NULL,          -- label and metadata, small, read by listings
-    blob BLOB NOT NULL                -- the whole state and editor state
+    blob BLOB NOT NULL                -- manifest (key -> value digest), metadata and editor state
 );
 CREATE INDEX IF NOT EXISTS snapshots_by_context ON snapshots(context_id, ts);
+CREATE TABLE IF NOT EXISTS snapshot_values (  -- see store/values.py
+    id INTEGER PRIMARY KEY,
+    context_id INTEGER NOT NULL REFERENCES contexts(id) ON DELETE CASCADE,
+    digest BLOB NOT NULL,             -- keyed BLAKE2b of the value's bytes
+    blob BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS snapshot_values_by_digest ON snapshot_values(context_id, digest);
 CREATE TABLE IF NOT EXISTS editors (
     context_id INTEGER PRIMARY KEY REFERENCES contexts(id) ON DELETE CASCADE,
     ts TEXT NOT NULL,

@@ -29,6 +29,7 @@ from groundhog.store.paths import (
 )
 from groundhog.store.rows import Txn
 from groundhog.store.schema import SCHEMA, SCHEMA_VERSION
+from groundhog.store.values import ValueDigests
 from groundhog.store.wal import WalCheckpointer
 from groundhog.timeutil import now
 
@@ -62,6 +63,7 @@ class SqliteStore:
             refuse_symlink(Path(str(location.database) + suffix), "A store file")
         ensure_private_file(location.database)
         self.cipher, self.subkeys = self._open_keys()
+        self.digests = ValueDigests(self.subkeys["value-digest"])
 
     @property
     def path(self) -> Path:
@@ -89,8 +91,11 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise translate(error) from None
         try:
-            yield Txn(conn, self.cipher, self.subkeys, self.settings)
+            txn = Txn(conn, self.cipher, self.subkeys, self.settings, self.digests)
+            yield txn
             conn.execute("COMMIT")
+            for committed in txn.after_commit:
+                committed()
         except BaseException as error:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -194,7 +199,8 @@ class SqliteStore:
             raise PersistenceError("The store belongs to another workspace.")
         data_key = keys.unwrap_data_key(master, wrapped, workspace_id, KEY_ID)
         cipher = Cipher(keys.derive_subkey(data_key, "cipher"), workspace_id, KEY_ID)
-        subkeys = {purpose: keys.derive_subkey(data_key, purpose) for purpose in ("name-mac", "chain")}
+        purposes = ("name-mac", "chain", "value-digest")
+        subkeys = {purpose: keys.derive_subkey(data_key, purpose) for purpose in purposes}
         return cipher, subkeys
 
 
