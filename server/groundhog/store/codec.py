@@ -12,6 +12,7 @@ table, row identity, key id): a ciphertext copied to another row, version or wor
 from __future__ import annotations
 
 import secrets
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from groundhog.errors import DataDamaged, InvalidParams
 Values = dict[str, bytes]
 BLOB_FORMAT = b"\x01"
 NONCE_BYTES = 12
-_U32 = 4
+_U32 = struct.Struct(">I")  # the length prefixes of the framing
 
 
 def encode_value(value: Any, key: str) -> bytes:
@@ -100,28 +101,32 @@ class Payload:
 
     def pack(self) -> bytes:
         head = orjson.dumps({"r": self.removed, "m": self.metadata, "x": self.extra})
-        parts = [len(head).to_bytes(_U32, "big"), head]
+        parts = [_U32.pack(len(head)), head]
+        append = parts.append  # the loop runs once per key of a state: keep it lean
         for key, raw in self.values.items():
             encoded_key = key.encode()
-            parts += [len(encoded_key).to_bytes(_U32, "big"), encoded_key]
-            parts += [len(raw).to_bytes(_U32, "big"), raw]
+            append(_U32.pack(len(encoded_key)))
+            append(encoded_key)
+            append(_U32.pack(len(raw)))
+            append(raw)
         return b"".join(parts)
 
     @classmethod
     def unpack(cls, buffer: bytes) -> Payload:
-        view = memoryview(buffer)
-        head_len = int.from_bytes(view[:_U32], "big")
-        head = orjson.loads(view[_U32 : _U32 + head_len])
+        buffer = bytes(buffer)  # values must be bytes (hashable), whatever buffer we were given
+        read_u32 = _U32.unpack_from
+        (head_len,) = read_u32(buffer, 0)
+        head = orjson.loads(buffer[_U32.size : _U32.size + head_len])
         values: Values = {}
-        offset, end = _U32 + head_len, len(view)
+        offset, end = _U32.size + head_len, len(buffer)
         while offset < end:
-            key_len = int.from_bytes(view[offset : offset + _U32], "big")
-            offset += _U32
-            key = str(view[offset : offset + key_len], "utf-8")
+            (key_len,) = read_u32(buffer, offset)
+            offset += _U32.size
+            key = buffer[offset : offset + key_len].decode()
             offset += key_len
-            value_len = int.from_bytes(view[offset : offset + _U32], "big")
-            offset += _U32
-            values[key] = bytes(view[offset : offset + value_len])
+            (value_len,) = read_u32(buffer, offset)
+            offset += _U32.size
+            values[key] = buffer[offset : offset + value_len]
             offset += value_len
         return cls(values, head["r"], head["m"], head["x"])
 
