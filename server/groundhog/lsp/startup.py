@@ -32,6 +32,10 @@ from groundhog.store.paths import FILE_MODE, ensure_private_dir, refuse_symlink
 log = logging.getLogger(__name__)
 
 CACHE_NAME = "attrs-bytecode.marshal"
+# A few classes generate different source at every start (attrs puts hash(<random per process>) into
+# some __hash__ methods): those always miss, and rewriting 1.3 MB at every start for them would cost
+# more than compiling them.
+MISSES_TOLERATED = 16
 _HEADER = b"groundhog-attrs-cache|" + importlib.util.MAGIC_NUMBER
 
 
@@ -51,6 +55,7 @@ def attrs_bytecode_cache(store_dir: Path) -> Iterator[Counter[str]]:
     cache_file = store_dir / CACHE_NAME
     cache = _load(cache_file)
     fresh: dict[bytes, types.CodeType] = {}
+    used: set[bytes] = set()
     flags = _future_flags(generator)
 
     def cached_compile(source: Any, filename: Any, mode: Any, *args: Any, **kwargs: Any) -> Any:
@@ -59,6 +64,7 @@ def attrs_bytecode_cache(store_dir: Path) -> Iterator[Counter[str]]:
         head = b"%d|%s|%s\0" % (flags, filename.encode(), mode.encode())
         digest = hashlib.sha256(head + source.encode()).digest()
         code = cache.get(digest)
+        used.add(digest)
         if code is None:
             # what attrs' own compile() would produce: its module's __future__ flags, none of ours
             code = builtins.compile(source, filename, mode, flags, dont_inherit=True)
@@ -73,8 +79,8 @@ def attrs_bytecode_cache(store_dir: Path) -> Iterator[Counter[str]]:
         yield counts
     finally:
         del generator.compile  # type: ignore[attr-defined]
-    if fresh:
-        _save(cache_file, {**cache, **fresh})
+    if len(fresh) > MISSES_TOLERATED:  # the file keeps exactly what this start used
+        _save(cache_file, {digest: cache.get(digest) or fresh[digest] for digest in used})
 
 
 def _future_flags(module: types.ModuleType) -> int:
