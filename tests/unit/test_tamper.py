@@ -285,49 +285,35 @@ def _snapshot_values(conn: sqlite3.Connection, context_id: int) -> list[tuple[in
     return [(r[0], bytes(r[1]), bytes(r[2])) for r in rows]
 
 
-def test_flipped_byte_in_a_shared_snapshot_value(
-    scenario: Scenario, reopened: Callable[[], ContextManager]
-) -> None:
-    def action(conn: sqlite3.Connection) -> None:
-        value_id, _, blob = _snapshot_values(conn, scenario.work_id)[0]
-        conn.execute("UPDATE snapshot_values SET blob = ? WHERE id = ?", (flip_byte(blob), value_id))
+def _flip_a_value(conn: sqlite3.Connection, context_id: int) -> None:
+    value_id, _, blob = _snapshot_values(conn, context_id)[0]
+    conn.execute("UPDATE snapshot_values SET blob = ? WHERE id = ?", (flip_byte(blob), value_id))
 
-    scenario.damage(action)
+
+def _move_a_value(conn: sqlite3.Connection, context_id: int) -> None:
+    """Another value's valid ciphertext over this one's: sealed with its own digest as associated
+    data, it must not open as this value."""
+    (a_id, _, _), (_, _, b_blob) = _snapshot_values(conn, context_id)[:2]
+    conn.execute("UPDATE snapshot_values SET blob = ? WHERE id = ?", (b_blob, a_id))
+
+
+def _delete_a_value(conn: sqlite3.Connection, context_id: int) -> None:
+    conn.execute("DELETE FROM snapshot_values WHERE id = ?", (_snapshot_values(conn, context_id)[0][0],))
+
+
+@pytest.mark.parametrize(
+    "damage", [_flip_a_value, _move_a_value, _delete_a_value], ids=["flip", "move", "delete"]
+)
+def test_damaged_shared_snapshot_value(
+    scenario: Scenario, reopened: Callable[[], ContextManager], damage: Callable[[Any, int], None]
+) -> None:
+    scenario.damage(lambda conn: damage(conn, scenario.work_id))
     manager = reopened()
-    assert manager.recoveries == []  # the head does not depend on snapshot values
+    assert manager.recoveries == []  # the head never depends on snapshot values
     assert_names(manager.verify(), f"context 'work' snapshot {scenario.snap_a}")
     with pytest.raises(RecoveryError):
         manager.tracker("work").rollback(snapshot_id=scenario.snap_a)
     assert manager.tracker("work").version == HEAD
-
-
-def test_shared_snapshot_value_moved_to_another_digest(
-    scenario: Scenario, reopened: Callable[[], ContextManager]
-) -> None:
-    """Another value's valid ciphertext copied over this one's: sealed with its own digest as
-    associated data, it must not open as this value."""
-
-    def action(conn: sqlite3.Connection) -> None:
-        (a_id, _, _), (_, _, b_blob) = _snapshot_values(conn, scenario.work_id)[:2]
-        conn.execute("UPDATE snapshot_values SET blob = ? WHERE id = ?", (b_blob, a_id))
-
-    scenario.damage(action)
-    manager = reopened()
-    assert_names(manager.verify(), f"context 'work' snapshot {scenario.snap_a}")
-    with pytest.raises(RecoveryError):
-        manager.tracker("work").get_snapshot(scenario.snap_a)
-
-
-def test_deleted_shared_snapshot_value(scenario: Scenario, reopened: Callable[[], ContextManager]) -> None:
-    scenario.damage(
-        lambda conn: conn.execute(
-            "DELETE FROM snapshot_values WHERE id = ?", (_snapshot_values(conn, scenario.work_id)[0][0],)
-        )
-    )
-    manager = reopened()
-    assert_names(manager.verify(), f"context 'work' snapshot {scenario.snap_a}")
-    with pytest.raises(RecoveryError):
-        manager.tracker("work").get_snapshot(scenario.snap_a)
 
 
 def test_deleted_middle_version(scenario: Scenario, reopened: Callable[[], ContextManager]) -> None:
