@@ -271,6 +271,8 @@ async def _one_size(
         await _named_inactive(server, other, keys, plan, results, values)
     git = ShadowGit(peers_dir / f"git-{label}", state)
     await snapshots(server, keys, git, plan, results, label, values)
+    if label == "1m":
+        await _snapshots_of_new_values(server, keys, plan, results)
     await switches(server, name, other, plan, results, label)
 
 
@@ -317,6 +319,21 @@ async def snapshots(
                 peer.append((time.perf_counter() - start) * 1000)
     results.add(f"snapshot.{label}", "groundhog", gh)
     results.add(f"snapshot.{label}", git.name, peer)
+
+
+async def _snapshots_of_new_values(server: Server, keys: int, plan: Plan, results: Results) -> None:
+    """The worst case for snapshots, which store each distinct value of a context once: every value
+    replaced (untimed) before each snapshot, so the snapshot writes the whole 1 MB again."""
+    samples: list[float] = []
+    n = max(plan.ops // 10, 5)
+    with quiet_gc():
+        for i in range(n + 2):
+            await server.request("context/update", {"set": make_state(keys, seed=1000 + i)})
+            start = time.perf_counter()
+            await server.request("context/snapshot", {})
+            if i >= 2:
+                samples.append((time.perf_counter() - start) * 1000)
+    results.add("snapshot.1m.all_values_new", "groundhog", samples)
 
 
 async def switches(server: Server, name: str, other: str, plan: Plan, results: Results, label: str) -> None:

@@ -364,29 +364,28 @@ class Txn:
                     (row.id, *chunk),
                 )
             )
-        raw_of = {digest: values[key] for key, digest in manifest.items()}
+        raw_of = {digest.hex(): values[key] for key, digest in manifest.items()}
+        new = {name: raw_of[name] for name in (d.hex() for d in unknown if d not in held)}
+        sealed = self.cipher.seal_each(new, "snapshot_values", row.uid)
         self.conn.executemany(
             "INSERT INTO snapshot_values(context_id, digest, blob) VALUES (?, ?, ?)",
-            [
-                (row.id, digest, self.cipher.seal(raw_of[digest], "snapshot_values", row.uid, digest.hex()))
-                for digest in unknown
-                if digest not in held
-            ],
+            [(row.id, bytes.fromhex(name), blob) for name, blob in sealed.items()],
         )
         self.after_commit.append(self.digests.remember(row.uid, set(unknown)))
 
     def _load_values(self, row: ContextRow, manifest: dict[str, bytes]) -> Values:
         wanted = sorted(set(manifest.values()))
-        raw_of: dict[bytes, bytes] = {}
+        blobs: dict[str, bytes] = {}
         for chunk in chunks(wanted):
             marks = ",".join("?" * len(chunk))
             for digest, blob in self.conn.execute(
                 f"SELECT digest, blob FROM snapshot_values WHERE context_id = ? AND digest IN ({marks})",
                 (row.id, *chunk),
             ):
-                raw_of[digest] = self.cipher.open(blob, "snapshot_values", row.uid, digest.hex())
-        if len(raw_of) != len(wanted):
+                blobs[bytes(digest).hex()] = blob
+        if len(blobs) != len(wanted):
             raise DataDamaged(f"A value of a snapshot of context {row.name!r} is missing.")
+        raw_of = self.cipher.open_each(blobs, "snapshot_values", row.uid)
         return by_digest(manifest, raw_of)
 
     def list_snapshots(self, row: ContextRow) -> list[SnapshotInfo]:

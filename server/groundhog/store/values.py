@@ -102,6 +102,6 @@ def chunks(items: list[bytes]) -> Iterable[list[bytes]]:
         yield items[start : start + _QUERY_CHUNK]
 
 
-def by_digest(manifest: Mapping[str, bytes], raw_of: Mapping[bytes, bytes]) -> Values:
-    """The values a manifest names, from digest -> bytes."""
-    return {key: raw_of[digest] for key, digest in manifest.items()}
+def by_digest(manifest: Mapping[str, bytes], raw_of: Mapping[str, bytes]) -> Values:
+    """The values a manifest names, from hex digest -> bytes."""
+    return {key: raw_of[digest.hex()] for key, digest in manifest.items()}
