@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from groundhog.errors import DataDamaged
-from groundhog.store.codec import Payload
+from groundhog.store.codec import Cipher, Payload
 from groundhog.store.values import DIGEST_BYTES, pack_manifest, unpack_manifest
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)
@@ -50,3 +50,12 @@ def test_a_manifest_whose_digests_do_not_match_its_keys_is_damage() -> None:
     packed = pack_manifest({"a": b"x" * DIGEST_BYTES, "b": b"y" * DIGEST_BYTES})
     with pytest.raises(DataDamaged):
         unpack_manifest(packed[:-1])
+
+
+def test_seal_each_is_seal_with_the_name_as_the_last_part_of_the_place() -> None:
+    cipher = Cipher(bytes(32), "workspace", 1)
+    sealed = cipher.seal_each({"a1": b"one", "b2": b"two"}, "snapshot_values", "uid")
+    assert cipher.open(sealed["a1"], "snapshot_values", "uid", "a1") == b"one"
+    assert cipher.open_each(sealed, "snapshot_values", "uid") == {"a1": b"one", "b2": b"two"}
+    with pytest.raises(DataDamaged):  # a blob under another name fails its associated data
+        cipher.open_each({"a1": sealed["b2"]}, "snapshot_values", "uid")
