@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from bench.__main__ import run
 from bench.client import Store, percentile, summarize
+from bench.library import SIZES as SIZES_KB
+from bench.library import run as library_run
 from bench.peers import JsonRewrite, ShadowGit, SqliteKv
 from bench.report import TARGETS, table, write
 from bench.workloads import Plan, Values, make_state
@@ -82,3 +84,11 @@ async def test_throughput_workloads_acknowledge_every_update_as_its_own_version(
     assert workloads["throughput.pipelined"]["groundhog"]["versions_contiguous"] is True
     assert workloads["throughput.contended_2proc"]["groundhog"]["versions_contiguous"] is True
     assert "in flight" in next(t["measured"] for t in result["targets"] if t["key"] == "sequential_updates")
+
+
+def test_library_bench_runs_every_workload() -> None:
+    results = library_run(40)
+    assert set(results) == {
+        f"{op}/{size}" for op in ("update", "snapshot", "rollback", "get") for size in SIZES_KB
+    }
+    assert all(stats["n"] >= 10 and stats["p50"] > 0 for stats in results.values())
