@@ -94,14 +94,14 @@ class SqliteStore:
             txn = Txn(conn, self.cipher, self.subkeys, self.settings, self.digests)
             yield txn
             conn.execute("COMMIT")
-            for committed in txn.after_commit:
-                committed()
         except BaseException as error:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(error, sqlite3.Error):
                 raise translate(error) from None
             raise
+        for committed in txn.after_commit:  # outside the try: the transaction is durable by now
+            committed()
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: the cheap cross-process change signal."""
