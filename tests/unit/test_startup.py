@@ -111,3 +111,10 @@ def test_a_warm_start_leaves_the_cache_file_alone(tmp_path: Path) -> None:
         warm = _probe(tmp_path, server=True)
         assert 0 < warm["counts"].get("miss", 0) < cold["counts"]["miss"] // 10
     assert (tmp_path / CACHE_NAME).read_bytes() == before
+
+
+def test_a_cache_others_could_write_is_not_loaded(tmp_path: Path) -> None:
+    """The file holds code that the server runs: a group- or world-writable one is ignored."""
+    cold = _probe(tmp_path)
+    (tmp_path / CACHE_NAME).chmod(0o666)
+    assert _probe(tmp_path)["counts"]["miss"] == cold["counts"]["miss"]

@@ -95,8 +95,13 @@ def _future_flags(module: types.ModuleType) -> int:
 
 
 def _load(path: Path) -> dict[bytes, types.CodeType]:
+    """The cache, only from a regular file of ours that nobody else may write: it holds code."""
     try:
         refuse_symlink(path, "The start-up cache")
+        status = path.lstat()
+        if status.st_uid != os.getuid() or status.st_mode & 0o022:
+            log.info("ignored a start-up cache that others could have written")
+            return {}
         data = path.read_bytes()
         if not data.startswith(_HEADER):
             return {}
