@@ -10,6 +10,7 @@ from storetools import count_rows, data_of
 from tests.conftest import StoreEnv
 
 from groundhog.changes import Change
+from groundhog.store.codec import Payload
 
 STATE = {f"key-{i:03d}": f"{i:03d}" + "v" * 997 for i in range(200)}  # 200 values of ~1 KB
 
@@ -85,4 +86,33 @@ def test_deleting_a_context_deletes_its_snapshot_values(store_env: StoreEnv) -> 
     assert count_rows(path, "snapshot_values") == 201
     manager.delete_context("gone")
     assert count_rows(path, "snapshot_values") == 1
+    manager.close()
+
+
+def test_snapshots_stored_whole_by_earlier_versions_still_read(store_env: StoreEnv) -> None:
+    """Stores written before values were shared hold each snapshot's values inline in its blob."""
+    manager = store_env.open()
+    manager.create_context("old", {"a": 1, "b": [2]})
+    with manager.store.write() as tx:
+        row = tx.find_context("old")
+        assert row is not None
+        inline = Payload(
+            values={"a": b"1", "b": b"[2]"}, metadata={}, extra={"editor": None, "lastModified": "x"}
+        )
+        tx.conn.execute(
+            "INSERT INTO snapshots(id, context_id, version, ts, size, kind, info_blob, blob)"
+            " VALUES (?, ?, 1, '2026-01-01T00:00:00.000Z', 15, 'snapshot', ?, ?)",
+            (
+                "legacy",
+                row.id,
+                tx.cipher.seal(b'{"label":"legacy","metadata":{}}', "snapshots", row.uid, "legacy"),
+                tx.cipher.seal(inline.pack(), "snapshots", row.uid, "legacy", "state"),
+            ),
+        )
+    tracker = manager.tracker("old")
+    tracker.update(Change(set={"a": 5}))
+    assert tracker.get_snapshot("legacy").state.data == {"a": 1, "b": [2]}
+    tracker.rollback(snapshot_id="legacy")
+    assert data_of(tracker) == {"a": 1, "b": [2]}
+    assert manager.verify().ok
     manager.close()
