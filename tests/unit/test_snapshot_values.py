@@ -4,13 +4,17 @@ and its values go with its context."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from storetools import count_rows, data_of
+import pytest
+from storetools import count_rows, data_of, flip_byte, raw_db
 from tests.conftest import StoreEnv
 
+from groundhog import RecoveryError
 from groundhog.changes import Change
 from groundhog.store.codec import Payload
+from groundhog.store.rows import Txn
 
 STATE = {f"key-{i:03d}": f"{i:03d}" + "v" * 997 for i in range(200)}  # 200 values of ~1 KB
 
@@ -115,4 +119,86 @@ def test_snapshots_stored_whole_by_earlier_versions_still_read(store_env: StoreE
     tracker.rollback(snapshot_id="legacy")
     assert data_of(tracker) == {"a": 1, "b": [2]}
     assert manager.verify().ok
+    manager.close()
+
+
+def _flip_one_value(path: Path) -> None:
+    with raw_db(path) as conn:
+        value_id, blob = conn.execute("SELECT id, blob FROM snapshot_values ORDER BY id LIMIT 1").fetchone()
+        conn.execute("UPDATE snapshot_values SET blob = ? WHERE id = ?", (flip_byte(bytes(blob)), value_id))
+
+
+def test_a_damaged_value_is_mended_by_the_next_snapshot_of_a_new_process(store_env: StoreEnv) -> None:
+    """One damaged row must not spoil every later snapshot sharing its value: a process checks each
+    row it finds before relying on it, and seals a damaged one again from the head's bytes."""
+    manager = store_env.open()
+    manager.create_context("work", STATE)
+    first = manager.tracker("work").snapshot("first").id
+    path = manager.store.path
+    manager.close()
+    _flip_one_value(path)
+
+    manager = store_env.open()
+    assert not manager.verify().ok
+    second = manager.tracker("work").snapshot("second").id
+    for snapshot_id in (first, second):
+        assert manager.tracker("work").get_snapshot(snapshot_id).state.data == STATE
+    assert manager.verify().ok
+    manager.close()
+
+
+def test_a_value_damaged_under_a_running_process_is_mended_once_a_read_fails(store_env: StoreEnv) -> None:
+    manager = store_env.open()
+    manager.create_context("work", STATE)
+    tracker = manager.tracker("work")
+    first = tracker.snapshot("first").id
+    _flip_one_value(manager.store.path)
+    with pytest.raises(RecoveryError):
+        tracker.get_snapshot(first)  # the process forgets what it believed stored
+    second = tracker.snapshot("second").id
+    assert tracker.get_snapshot(second).state.data == STATE
+    assert tracker.get_snapshot(first).state.data == STATE
+    manager.close()
+
+
+def test_values_of_a_snapshot_that_rolled_back_are_not_believed_stored(
+    store_env: StoreEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digest memory learns what a context stores only once the transaction has committed."""
+    manager = store_env.open()
+    manager.create_context("work", {"a": "1" * 100})
+    tracker = manager.tracker("work")
+    real_audit = Txn.audit
+
+    def failing_audit(self: Txn, event: str, session: str, details: dict[str, Any]) -> None:
+        if event == "snapshot":
+            raise RuntimeError("the disk went away")
+        real_audit(self, event, session, details)
+
+    monkeypatch.setattr(Txn, "audit", failing_audit)
+    with pytest.raises(RuntimeError):
+        tracker.snapshot("lost")
+    monkeypatch.setattr(Txn, "audit", real_audit)
+    kept = tracker.snapshot("kept").id
+    assert tracker.get_snapshot(kept).state.data == {"a": "1" * 100}
+    manager.close()
+
+
+def test_equal_values_under_many_keys_empty_states_and_a_recreated_name(store_env: StoreEnv) -> None:
+    manager = store_env.open()
+    same = {f"k{i}": "same value" for i in range(50)}
+    manager.create_context("twins", same)
+    twins = manager.tracker("twins").snapshot().id
+    assert _values_of(manager, "twins") == 1
+    assert manager.tracker("twins").get_snapshot(twins).state.data == same
+
+    manager.create_context("empty", {})
+    empty = manager.tracker("empty").snapshot().id
+    assert manager.tracker("empty").get_snapshot(empty).state.data == {}
+
+    manager.delete_context("twins")  # its values go with it; the name starts again from nothing
+    manager.create_context("twins", same)
+    again = manager.tracker("twins").snapshot().id
+    assert _values_of(manager, "twins") == 1
+    assert manager.tracker("twins").get_snapshot(again).state.data == same
     manager.close()

@@ -354,24 +354,41 @@ class Txn:
         unknown = sorted(self.digests.unknown(row.uid, manifest.values()))
         if not unknown:
             return
-        held: set[bytes] = set()
+        raw_of = {digest.hex(): values[key] for key, digest in manifest.items()}
+        held: dict[str, bytes] = {}
         for chunk in chunks(unknown):
             marks = ",".join("?" * len(chunk))
-            held.update(
-                found[0]
-                for found in self.conn.execute(
-                    f"SELECT digest FROM snapshot_values WHERE context_id = ? AND digest IN ({marks})",
-                    (row.id, *chunk),
-                )
+            for digest, blob in self.conn.execute(
+                f"SELECT digest, blob FROM snapshot_values WHERE context_id = ? AND digest IN ({marks})",
+                (row.id, *chunk),
+            ):
+                held[bytes(digest).hex()] = blob
+        # A row this process has not stored or checked yet is opened once before snapshots rely on it:
+        # a damaged one is sealed again from the head's bytes (the keyed digest proves they are the
+        # same), so one bad row cannot spoil every later snapshot that shares its value.
+        damaged = [name for name, blob in held.items() if not self._opens(row, name, blob)]
+        if damaged:
+            resealed = self.cipher.seal_each(
+                {name: raw_of[name] for name in damaged}, "snapshot_values", row.uid
             )
-        raw_of = {digest.hex(): values[key] for key, digest in manifest.items()}
-        new = {name: raw_of[name] for name in (d.hex() for d in unknown if d not in held)}
+            self.conn.executemany(
+                "UPDATE snapshot_values SET blob = ? WHERE context_id = ? AND digest = ?",
+                [(blob, row.id, bytes.fromhex(name)) for name, blob in resealed.items()],
+            )
+        new = {name: raw_of[name] for name in (d.hex() for d in unknown) if name not in held}
         sealed = self.cipher.seal_each(new, "snapshot_values", row.uid)
         self.conn.executemany(
             "INSERT INTO snapshot_values(context_id, digest, blob) VALUES (?, ?, ?)",
             [(row.id, bytes.fromhex(name), blob) for name, blob in sealed.items()],
         )
         self.after_commit.append(self.digests.remember(row.uid, set(unknown)))
+
+    def _opens(self, row: ContextRow, name: str, blob: bytes) -> bool:
+        try:
+            self.cipher.open(blob, "snapshot_values", row.uid, name)
+        except DataDamaged:
+            return False
+        return True
 
     def _load_values(self, row: ContextRow, manifest: dict[str, bytes]) -> Values:
         wanted = sorted(set(manifest.values()))
@@ -383,9 +400,13 @@ class Txn:
                 (row.id, *chunk),
             ):
                 blobs[bytes(digest).hex()] = blob
-        if len(blobs) != len(wanted):
-            raise DataDamaged(f"A value of a snapshot of context {row.name!r} is missing.")
-        raw_of = self.cipher.open_each(blobs, "snapshot_values", row.uid)
+        try:
+            if len(blobs) != len(wanted):
+                raise DataDamaged(f"A value of a snapshot of context {row.name!r} is missing.")
+            raw_of = self.cipher.open_each(blobs, "snapshot_values", row.uid)
+        except DataDamaged:
+            self.digests.forget(row.uid)  # the next snapshot checks (and mends) every row it shares
+            raise
         return by_digest(manifest, raw_of)
 
     def list_snapshots(self, row: ContextRow) -> list[SnapshotInfo]:

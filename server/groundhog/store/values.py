@@ -77,6 +77,11 @@ class ValueDigests:
 
         return committed
 
+    def forget(self, uid: str) -> None:
+        """Trust nothing remembered about ``uid``'s stored values (one failed to open)."""
+        with self._lock:
+            self._stored.pop(uid, None)
+
     def _digest(self, raw: bytes) -> bytes:
         return hashlib.blake2b(raw, key=self._key, digest_size=DIGEST_BYTES).digest()
 
