@@ -11,10 +11,11 @@ import pytest
 from storetools import count_rows, data_of, flip_byte, raw_db
 from tests.conftest import StoreEnv
 
-from groundhog import RecoveryError
+from groundhog import PersistenceError, RecoveryError
 from groundhog.changes import Change
 from groundhog.store.codec import Payload
 from groundhog.store.rows import Txn
+from groundhog.store.schema import SCHEMA_VERSION
 
 STATE = {f"key-{i:03d}": f"{i:03d}" + "v" * 997 for i in range(200)}  # 200 values of ~1 KB
 
@@ -202,3 +203,27 @@ def test_equal_values_under_many_keys_empty_states_and_a_recreated_name(store_en
     assert _values_of(manager, "twins") == 1
     assert manager.tracker("twins").get_snapshot(again).state.data == same
     manager.close()
+
+
+def _written_by(path: Path) -> int:
+    with raw_db(path) as conn:
+        return int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+
+
+def test_an_older_store_is_upgraded_and_a_newer_one_refused(store_env: StoreEnv) -> None:
+    """Servers that predate shared values cannot read these snapshots: the format number says so
+    (one way), and a server meeting a newer format refuses the store instead of misreading it."""
+    manager = store_env.open()
+    manager.create_context("work", {"a": 1})
+    path = manager.store.path
+    manager.close()
+    with raw_db(path) as conn:
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    store_env.open().close()
+    assert _written_by(path) == SCHEMA_VERSION == 2
+
+    with raw_db(path) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    with pytest.raises(PersistenceError, match="newer Groundhog"):
+        store_env.open()
+    assert _written_by(path) == SCHEMA_VERSION + 1  # left as it was

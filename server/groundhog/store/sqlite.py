@@ -180,6 +180,18 @@ class SqliteStore:
                     (str(SCHEMA_VERSION), workspace_id, now()),
                 )
                 stored_id = conn.execute("SELECT value FROM meta WHERE key = 'workspace_id'").fetchone()[0]
+                written_by = int(
+                    conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+                )
+                if written_by > SCHEMA_VERSION:
+                    raise PersistenceError(
+                        f"The store was written by a newer Groundhog (store format {written_by}; this one "
+                        f"reads up to {SCHEMA_VERSION}); upgrade Groundhog to open it."
+                    )
+                if written_by < SCHEMA_VERSION:  # one way: older servers refuse the upgraded store
+                    conn.execute(
+                        "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+                    )
                 row = conn.execute("SELECT wrapped FROM keys WHERE key_id = ?", (KEY_ID,)).fetchone()
                 if row is None:
                     wrapped = keys.wrap_data_key(master, keys.new_data_key(), workspace_id, KEY_ID)
