@@ -1,6 +1,5 @@
 """The library's public models: a state's working copy, immutable snapshots, history entries and the
-editor shape. Pydantic models so the LSP layer can validate and dump them with one tool; their schemas
-are built on first use (``defer_build``), not at import, which keeps the server's start short."""
+editor shape. Pydantic models so the LSP layer can validate and dump them with one tool."""
 
 from __future__ import annotations
 
@@ -15,8 +14,6 @@ HistoryKind = Literal["create", "update", "merge", "rollback", "restore", "recov
 class ContextState(BaseModel):
     """A working copy of one version of a context. ``set``/``remove`` edit the copy; hand it to
     ``ContextTracker.update_state`` to make it the next version (if ``version`` is still the head)."""
-
-    model_config = ConfigDict(defer_build=True)
 
     version: int
     data: dict[str, Any] = Field(default_factory=dict)
@@ -48,7 +45,7 @@ class ContextState(BaseModel):
 class ContextSnapshot(BaseModel):
     """An immutable capture of a context's state (and editor state) at one version."""
 
-    model_config = ConfigDict(frozen=True, defer_build=True)
+    model_config = ConfigDict(frozen=True)
 
     id: str
     context: str
@@ -67,7 +64,7 @@ class ContextSnapshot(BaseModel):
 class HistoryEntry(BaseModel):
     """One version in a context's history."""
 
-    model_config = ConfigDict(frozen=True, defer_build=True)
+    model_config = ConfigDict(frozen=True)
 
     version: int
     timestamp: str
@@ -87,7 +84,7 @@ class HistoryEntry(BaseModel):
 
 
 class _Camel(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
 
 class Position(_Camel):

@@ -13,8 +13,7 @@ from groundhog.names import validate_name
 
 
 class Params(BaseModel):
-    # camelCase only; schemas are built on first use, not at import (a shorter server start)
-    model_config = ConfigDict(extra="forbid", populate_by_name=False, strict=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=False, strict=True)  # camelCase only
 
     @model_validator(mode="before")
     @classmethod
@@ -122,7 +121,7 @@ class DiffParams(ContextScoped):
 class EditorChangeParams(Params):
     """`context/didChangeEditor` (lenient about extra fields: editors may send more)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=False, strict=False, defer_build=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=False, strict=False)
     active_uri: StrictStr | None = Field(None, alias="activeUri")
     selections: list[dict[str, Any]] | None = None
 
