@@ -118,3 +118,8 @@ def test_a_cache_others_could_write_is_not_loaded(tmp_path: Path) -> None:
     cold = _probe(tmp_path)
     (tmp_path / CACHE_NAME).chmod(0o666)
     assert _probe(tmp_path)["counts"]["miss"] == cold["counts"]["miss"]
+
+
+def test_a_fifo_in_place_of_the_cache_does_not_hang_the_start(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / CACHE_NAME, 0o600)
+    assert _probe(tmp_path)["counts"]["miss"] > 0  # no writer on the FIFO: a blocking open would hang

@@ -7,9 +7,9 @@ does the same for that generated code. While the server's modules are imported, 
 attrs' code generator calls first looks the source up in a marshal file in the (private) store directory.
 
 Entries are keyed by a hash of the interpreter's bytecode magic number, the generated file name, the
-compiler flags and the source, so another Python, attrs or lsprotocol simply misses. A missing, damaged or
-foreign file, or an attrs that compiles elsewhere, falls back to plain ``compile``: the cache can make the
-start faster, never different.
+compiler flags, the optimization level and the source, so another Python, attrs or lsprotocol simply
+misses. A missing, damaged or foreign file, or an attrs that compiles elsewhere, falls back to plain
+``compile``: the cache can make the start faster, never different.
 """
 
 import __future__
@@ -21,13 +21,15 @@ import importlib.util
 import logging
 import marshal
 import os
+import stat
+import sys
 import types
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from groundhog.store.paths import FILE_MODE, ensure_private_dir, refuse_symlink
+from groundhog.store.paths import FILE_MODE, ensure_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ def attrs_bytecode_cache(store_dir: Path) -> Iterator[Counter[str]]:
     def cached_compile(source: Any, filename: Any, mode: Any, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs or not all(isinstance(x, str) for x in (source, filename, mode)):
             return builtins.compile(source, filename, mode, *args, **kwargs)
-        head = b"%d|%s|%s\0" % (flags, filename.encode(), mode.encode())
+        head = b"%d|%d|%s|%s\0" % (flags, sys.flags.optimize, filename.encode(), mode.encode())
         digest = hashlib.sha256(head + source.encode()).digest()
         code = cache.get(digest)
         used.add(digest)
@@ -95,14 +97,17 @@ def _future_flags(module: types.ModuleType) -> int:
 
 
 def _load(path: Path) -> dict[bytes, types.CodeType]:
-    """The cache, only from a regular file of ours that nobody else may write: it holds code."""
+    """The cache, only from a regular file of ours in our private directory that nobody else may
+    write: it holds code. Checked on the open descriptor, so the file cannot be swapped in between."""
     try:
-        refuse_symlink(path, "The start-up cache")
-        status = path.lstat()
-        if status.st_uid != os.getuid() or status.st_mode & 0o022:
-            log.info("ignored a start-up cache that others could have written")
-            return {}
-        data = path.read_bytes()
+        ensure_private_dir(path.parent)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if not stat.S_ISREG(status.st_mode) or status.st_uid != os.getuid() or status.st_mode & 0o022:
+                log.info("ignored a start-up cache that is not a private regular file")
+                return {}
+            data = handle.read()
         if not data.startswith(_HEADER):
             return {}
         loaded = marshal.loads(data[len(_HEADER) :])
