@@ -325,6 +325,6 @@ def _try_open(report: VerifyReport, where: str, kind: str, opener: Any) -> None:
     try:
         opener()
     except DataDamaged:
-        report.add(where, "does not decrypt (altered or moved)")
+        report.add(where, "does not decrypt or is incomplete (altered, moved or missing)")
     except (ValueError, orjson.JSONDecodeError, sqlite3.Error, UnicodeDecodeError):
         report.add(where, "cannot be decoded")

@@ -295,7 +295,8 @@ class ContextTracker:
         *,
         kind: str = "snapshot",
     ) -> SnapshotInfo:
-        """Store the head whole (with ``editor``, else the context's stored editor state)."""
+        """Capture the head (with ``editor``, else the context's stored editor state): a manifest of
+        its values, each stored once per context (store/values.py)."""
         if metadata is not None:
             values_from_object({"metadata": metadata}, strict=True)
 
