@@ -355,14 +355,7 @@ class Txn:
         if not unknown:
             return
         raw_of = {digest.hex(): values[key] for key, digest in manifest.items()}
-        held: dict[str, bytes] = {}
-        for chunk in chunks(unknown):
-            marks = ",".join("?" * len(chunk))
-            for digest, blob in self.conn.execute(
-                f"SELECT digest, blob FROM snapshot_values WHERE context_id = ? AND digest IN ({marks})",
-                (row.id, *chunk),
-            ):
-                held[bytes(digest).hex()] = blob
+        held = self._value_blobs(row, unknown)
         # A row this process has not stored or checked yet is opened once before snapshots rely on it:
         # a damaged one is sealed again from the head's bytes (the keyed digest proves they are the
         # same), so one bad row cannot spoil every later snapshot that shares its value.
@@ -383,6 +376,18 @@ class Txn:
         )
         self.after_commit.append(self.digests.remember(row.uid, set(unknown)))
 
+    def _value_blobs(self, row: ContextRow, digests: list[bytes]) -> dict[str, bytes]:
+        """Hex digest -> sealed blob, for those of ``digests`` the context stores."""
+        blobs: dict[str, bytes] = {}
+        for chunk in chunks(digests):
+            marks = ",".join("?" * len(chunk))
+            for digest, blob in self.conn.execute(
+                f"SELECT digest, blob FROM snapshot_values WHERE context_id = ? AND digest IN ({marks})",
+                (row.id, *chunk),
+            ):
+                blobs[bytes(digest).hex()] = blob
+        return blobs
+
     def _opens(self, row: ContextRow, name: str, blob: bytes) -> bool:
         try:
             self.cipher.open(blob, "snapshot_values", row.uid, name)
@@ -392,14 +397,7 @@ class Txn:
 
     def _load_values(self, row: ContextRow, manifest: dict[str, bytes]) -> Values:
         wanted = sorted(set(manifest.values()))
-        blobs: dict[str, bytes] = {}
-        for chunk in chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            for digest, blob in self.conn.execute(
-                f"SELECT digest, blob FROM snapshot_values WHERE context_id = ? AND digest IN ({marks})",
-                (row.id, *chunk),
-            ):
-                blobs[bytes(digest).hex()] = blob
+        blobs = self._value_blobs(row, wanted)
         try:
             if len(blobs) != len(wanted):
                 raise DataDamaged(f"A value of a snapshot of context {row.name!r} is missing.")
