@@ -60,14 +60,22 @@ def open_and_check(store: Store, workspace: Path, plan: Plan, results: Results) 
     results.add("recovery.open_check", "groundhog", samples)
 
 
+async def _start_once(store: Store, workspace: Path, name: str, into: tuple[list[float], ...]) -> None:
+    """Spawn a server until it restores, record (initialize ms, restored ms, peak RSS), close it."""
+    server = await Server.start(store, workspace, expect_restore=True, name=name)
+    initialized, restored, peaks = into
+    peaks.append(server.peak_rss_mb() or 0.0)
+    initialized.append(server.startup.initialized_ms)
+    restored.append(server.startup.restored_ms or 0.0)
+    await server.close()
+
+
 async def spawns(store: Store, workspace: Path, plan: Plan, results: Results) -> None:
-    initialized, restored, peaks = [], [], []
+    initialized: list[float] = []
+    restored: list[float] = []
+    peaks: list[float] = []
     for i in range(plan.spawns_clean):
-        server = await Server.start(store, workspace, expect_restore=True, name=f"restore-{i}")
-        peaks.append(server.peak_rss_mb() or 0.0)
-        initialized.append(server.startup.initialized_ms)
-        restored.append(server.startup.restored_ms or 0.0)
-        await server.close()
+        await _start_once(store, workspace, f"restore-{i}", (initialized, restored, peaks))
     results.add("recovery.spawn_to_initialize.clean", "groundhog", initialized)
     results.add("recovery.spawn_to_restored.clean", "groundhog", restored)
     results.add("memory.peak_rss_mb.clean", "groundhog", peaks, unit="MB")
@@ -86,11 +94,7 @@ async def spawns(store: Store, workspace: Path, plan: Plan, results: Results) ->
         await asyncio.sleep(rnd.uniform(0.03, 0.15))
         await writer.wait_killed()
         lost += sum(1 for future in pending if not future.done() or future.cancelled())
-        server = await Server.start(store, workspace, expect_restore=True, name=f"after-kill-{i}")
-        peaks.append(server.peak_rss_mb() or 0.0)
-        initialized.append(server.startup.initialized_ms)
-        restored.append(server.startup.restored_ms or 0.0)
-        await server.close()
+        await _start_once(store, workspace, f"after-kill-{i}", (initialized, restored, peaks))
     results.add("recovery.spawn_to_initialize.after_kill9", "groundhog", initialized)
     results.add("recovery.spawn_to_restored.after_kill9", "groundhog", restored)
     results.add("memory.peak_rss_mb.after_kill9", "groundhog", peaks, unit="MB")
