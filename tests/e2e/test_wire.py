@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -222,6 +224,30 @@ async def test_an_unusable_store_dir_fails_initialize_cleanly(raw: list[RawServe
     assert_error(answer["error"], -32005, "PersistenceError", env=env)
     refused = await server.call("context/status", {})
     assert refused["error"]["code"] == -32004
+    assert "Traceback" not in await _exit_and_stderr(server)
+
+
+async def test_a_store_from_a_newer_groundhog_fails_initialize_and_stays_as_it_was(
+    raw: list[RawServer], env: Env
+) -> None:
+    first = await _start(raw, env)
+    await first.initialize(env)
+    assert "result" in await first.call("context/update", {"set": {"a": 1}})
+    database = Path((await first.call("context/status", {}))["result"]["store"]["path"])
+    await first.call("shutdown", None)
+    first.send({"jsonrpc": "2.0", "method": "exit"})
+    assert await first.exited() == 0
+    conn = sqlite3.connect(database)
+    with conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.close()
+    before = database.read_bytes()
+
+    server = await _start(raw, env)
+    answer = await server.initialize(env)
+    assert_error(answer["error"], -32005, "PersistenceError", env=env)
+    assert "newer Groundhog" in answer["error"]["message"]
+    assert database.read_bytes() == before
     assert "Traceback" not in await _exit_and_stderr(server)
 
 
