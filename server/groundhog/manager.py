@@ -44,6 +44,29 @@ class ContextInfo:
 
 
 @dataclass(frozen=True)
+class LiveSession:
+    """A session open on the workspace in a live process: an editor (``lsp``), an agent (``mcp``)."""
+
+    id: str
+    kind: str
+    client: str
+    client_version: str | None
+    started: str
+    context: str | None  # the context it has active
+    editor: dict[str, Any] | None  # its live editor state as last persisted
+    editor_saved: str | None  # when that was
+
+
+@dataclass(frozen=True)
+class SavedEditor:
+    """The editor state most recently persisted into a context."""
+
+    context: str
+    editor: dict[str, Any]
+    saved: str
+
+
+@dataclass(frozen=True)
 class Source:
     """Where a new context's first state comes from (``context/create`` ``from``)."""
 
@@ -208,6 +231,40 @@ class ContextManager:
             with self.store.write() as tx:
                 tx.end_session(session)
                 tx.audit("session-end", session, {})
+
+    def save_session_editor(self, session: str, editor: dict[str, Any]) -> None:
+        """Persist a session's live editor state where sessions in other processes can read it."""
+        if not self.read_only:
+            with self.store.write() as tx:
+                tx.save_session_editor(session, editor)
+
+    def live_sessions(self) -> list[LiveSession]:
+        """The sessions open on this workspace in live processes, oldest first."""
+        with self.store.read() as tx:
+            names = {tx.name_mac(row.name): row.name for row in tx.list_contexts()}
+            return [
+                LiveSession(
+                    id=record.id,
+                    kind=str(record.client.get("kind") or ("lsp" if record.client else "library")),
+                    client=str(record.client.get("name") or "unknown"),
+                    client_version=record.client.get("version"),
+                    started=record.started,
+                    context=None if record.active_mac is None else names.get(record.active_mac),
+                    editor=record.editor,
+                    editor_saved=record.editor_saved,
+                )
+                for record in tx.live_sessions()
+            ]
+
+    def last_saved_editor(self) -> SavedEditor | None:
+        """The editor state most recently persisted into any context of the workspace."""
+        with self.store.read() as tx:
+            record = tx.newest_editor_record()
+            row = None if record is None else tx.context_by_id(record.context_id)
+            if record is None or row is None:
+                return None
+            editor = tx.load_editor(row)
+            return None if editor is None else SavedEditor(row.name, editor, record.saved)
 
     def session_activated(self, session: str, name: str | None) -> None:
         """Record which context ``session`` has active; the last switch wins for the next session."""

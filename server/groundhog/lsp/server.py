@@ -13,20 +13,19 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from groundhog import __version__
-from groundhog.adapter import ContextAdapter
+from groundhog import methods as names
+from groundhog.editor import EMPTY_EDITOR
 from groundhog.errors import AccessDenied, ContextError, PersistenceError
 from groundhog.integrity import RecoveryReport
-from groundhog.lsp import names
-from groundhog.lsp.editor import EMPTY_EDITOR
-from groundhog.lsp.handlers import REQUESTS
-from groundhog.lsp.options import Options, parse_options
-from groundhog.lsp.params import EditorChangeParams, parse
 from groundhog.lsp.protocol import GroundhogProtocol, RpcError
-from groundhog.lsp.session import Session
-from groundhog.manager import create_manager
+from groundhog.manager import ContextManager
 from groundhog.model import Selection
+from groundhog.options import Options, parse_options
+from groundhog.params import EditorChangeParams, parse
+from groundhog.requests import REQUESTS
+from groundhog.session import Session, open_session
 from groundhog.store.paths import NO_WORKSPACE, canonical_root
-from groundhog.store.rows import process_alive
+from groundhog.store.sessions import process_alive
 
 log = logging.getLogger(__name__)
 FEED_POLL_S = 0.1
@@ -146,6 +145,7 @@ class GroundhogServer(LanguageServer):
         client = {
             "name": params.client_info.name if params.client_info else "unknown",
             "version": params.client_info.version if params.client_info else None,
+            "kind": "lsp",
         }
         try:
             self.session = await asyncio.to_thread(self._open_session, options, root, client)
@@ -170,28 +170,19 @@ class GroundhogServer(LanguageServer):
             raise RpcError(
                 AccessDenied.code, "This workspace is outside the server's scope.", {"kind": "AccessDenied"}
             )
-        manager = create_manager(
-            root,
-            store_dir=options.store_dir or self.default_store_dir,
-            history_limit=options.history_limit,
-            snapshot_max_bytes=options.snapshot_max_bytes,
-            read_only=options.read_only,
-        )
-        manager.store.checkpoint_in_background()  # a long-lived process: keep WAL copies off requests
-        if self.required_token is not None and not hmac.compare_digest(
-            (options.token or "").encode(), self.required_token.encode()
-        ):
-            manager.audit("access-denied", "-", {"reason": "bad or missing token", "client": client})
-            manager.close()
-            raise RpcError(
-                AccessDenied.code, "A valid token is required on this transport.", {"kind": "AccessDenied"}
-            )
-        had_state = manager.has_state()
-        adapter = ContextAdapter(manager, client=client)
-        adapter.initialize_sync()
-        session = Session(manager, adapter, options, canonical_root(root))
-        session.had_state = had_state
-        return session
+
+        def authorize(manager: ContextManager) -> None:
+            if self.required_token is not None and not hmac.compare_digest(
+                (options.token or "").encode(), self.required_token.encode()
+            ):
+                manager.audit("access-denied", "-", {"reason": "bad or missing token", "client": client})
+                raise RpcError(
+                    AccessDenied.code,
+                    "A valid token is required on this transport.",
+                    {"kind": "AccessDenied"},
+                )
+
+        return open_session(root, options, client, store_dir=self.default_store_dir, authorize=authorize)
 
     async def _on_initialized(self, params: Any) -> None:
         session = self.session

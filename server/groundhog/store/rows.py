@@ -1,12 +1,12 @@
 """Row-level operations inside one transaction: contexts, versions, checkpoints, snapshots, editor
-records, settings, sessions, the change feed and the audit log. Everything is decrypted on the way out
-and encrypted on the way in; no business rules live here (see tracker.py for those)."""
+records, settings, the change feed and the audit log (session rows: store/sessions.py). Everything
+is decrypted on the way out and encrypted on the way in; no business rules live here (see
+tracker.py for those)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 import sqlite3
 import uuid
@@ -24,6 +24,7 @@ from groundhog.store.records import (
     StoredState,
     VersionInfo,
 )
+from groundhog.store.sessions import SessionRows
 from groundhog.store.values import ValueDigests, by_digest, chunks, pack_manifest, unpack_manifest
 from groundhog.timeutil import now
 
@@ -53,7 +54,7 @@ def genesis_hash(uid: str) -> bytes:
 AUDIT_GENESIS = bytes(32)
 
 
-class Txn:
+class Txn(SessionRows):
     """The operations available inside one store transaction."""
 
     def __init__(
@@ -474,33 +475,6 @@ class Txn:
         found = self.conn.execute("SELECT blob FROM settings WHERE key = ?", (key,)).fetchone()
         return None if found is None else self.cipher.open_json(found[0], "settings", key)
 
-    # -- sessions (who has which context active, across processes) ------------------------------
-
-    def register_session(self, session: str, client: dict[str, Any]) -> None:
-        blob = self.cipher.seal_json(client, "sessions", session)
-        self.conn.execute(
-            "INSERT OR REPLACE INTO sessions(id, pid, started, active_mac, client_blob)"
-            " VALUES (?, ?, ?, NULL, ?)",
-            (session, os.getpid(), now(), blob),
-        )
-
-    def set_session_active(self, session: str, name: str | None) -> None:
-        mac = None if name is None else self.name_mac(name)
-        self.conn.execute("UPDATE sessions SET active_mac = ? WHERE id = ?", (mac, session))
-
-    def end_session(self, session: str) -> None:
-        self.conn.execute("DELETE FROM sessions WHERE id = ?", (session,))
-
-    def sessions_by_context(self) -> dict[bytes, int]:
-        """Live sessions per context-name MAC; rows of dead processes are ignored."""
-        counts: dict[bytes, int] = {}
-        for pid, mac in self.conn.execute(
-            "SELECT pid, active_mac FROM sessions WHERE active_mac IS NOT NULL"
-        ):
-            if process_alive(pid):
-                counts[mac] = counts.get(mac, 0) + 1
-        return counts
-
     # -- change feed ----------------------------------------------------------------------------
 
     def feed_head(self) -> int:
@@ -578,16 +552,3 @@ def apply_delta(state: StoredState, delta: Payload) -> None:
 
 def new_session_id() -> str:
     return "s-" + secrets.token_hex(8)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (on this machine)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

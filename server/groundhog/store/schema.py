@@ -86,6 +86,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     active_mac BLOB,
     client_blob BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS session_editors (  -- each editor session's live editor state, for agents
+    session TEXT PRIMARY KEY,         -- sessions.id, removed with the session
+    ts TEXT NOT NULL,
+    blob BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS feed (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     context_id INTEGER NOT NULL,

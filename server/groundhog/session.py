@@ -1,19 +1,22 @@
-"""One editor session (one LSP connection): its adapter over the workspace store, its live editor
-context, and the work queue that keeps store work off the event loop in arrival order."""
+"""One session (an editor's LSP connection, an agent's MCP connection): its adapter over the
+workspace store, its live editor context, and the work queue that keeps store work off the event
+loop in arrival order. Every face opens its sessions here (``open_session``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from groundhog.adapter import ContextAdapter
+from groundhog.editor import EMPTY_EDITOR, EditorContext
 from groundhog.errors import ContextError
-from groundhog.lsp.editor import EMPTY_EDITOR, EditorContext
-from groundhog.lsp.options import Options
-from groundhog.manager import ContextManager
+from groundhog.manager import ContextManager, create_manager
+from groundhog.options import Options
+from groundhog.store.paths import canonical_root
 from groundhog.sync import ChangeFeed
 from groundhog.timeutil import now
 from groundhog.tracker import ContextTracker
@@ -88,12 +91,17 @@ class Session:
             await self.run(self.flush_editor_now)
 
     def flush_editor_now(self) -> None:
-        """The synchronous flush, for the worker thread (switch, snapshot, shutdown)."""
-        if not (self._persists_editor() and self.editor.changed and self.adapter.active_name):
+        """The synchronous flush, for the worker thread (switch, snapshot, shutdown): into the
+        session's own row (what agents in other processes read as this editor's live state) and
+        into the active context (what the next session restores)."""
+        if not (self._persists_editor() and self.editor.changed):
             return
         self.editor.changed = False
+        editor = self.editor.to_wire()
         try:
-            self.adapter.get_current_tracker().save_editor(self.editor.to_wire())
+            self.manager.save_session_editor(self.id, editor)
+            if self.adapter.active_name:
+                self.adapter.get_current_tracker().save_editor(editor)
         except ContextError as error:
             self.editor.changed = True
             log.warning("editor state was not persisted (%s)", error.kind)
@@ -126,3 +134,41 @@ class Session:
             self._flush_handle = None
         await self.run(self.close)
         self._worker.shutdown(wait=False)
+
+
+def open_session(
+    root: str,
+    options: Options,
+    client: dict[str, Any],
+    *,
+    store_dir: str | None = None,
+    authorize: Callable[[ContextManager], None] | None = None,
+) -> Session:
+    """Open the workspace store of ``root`` and a session on it: registered (``client`` says who:
+    ``{name, version, kind}``), with the workspace's last active context active, or
+    ``options.context``. ``authorize`` may refuse the session once the store is open. Blocking:
+    call it from a thread."""
+    manager = create_manager(
+        root,
+        store_dir=options.store_dir or store_dir,
+        history_limit=options.history_limit,
+        snapshot_max_bytes=options.snapshot_max_bytes,
+        read_only=options.read_only,
+    )
+    adapter = ContextAdapter(manager, client=client)
+    try:
+        manager.store.checkpoint_in_background()  # a long-lived process: keep WAL copies off requests
+        if authorize is not None:
+            authorize(manager)
+        had_state = manager.has_state()
+        adapter.initialize_sync()
+        if options.context is not None:
+            adapter.switch(options.context, create=not options.read_only)
+    except BaseException:
+        with contextlib.suppress(ContextError):
+            adapter.close()  # a session that could not start leaves no row behind
+        manager.close()
+        raise
+    session = Session(manager, adapter, options, canonical_root(root))
+    session.had_state = had_state
+    return session

@@ -1,5 +1,6 @@
-"""``initializationOptions``: fully defaulted; each invalid option is reported once and replaced by
-its default, so a typo never stops an editor from starting."""
+"""A session's options: an editor's ``initializationOptions`` (fully defaulted; each invalid option
+is reported once and replaced by its default, so a typo never stops an editor from starting), or
+an agent's command-line flags (``groundhog mcp``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class Options:
     editor_tracking: bool = True
     editor_flush_ms: int = 2000
     token: str | None = None
+    context: str | None = None  # the context to start in (``groundhog mcp --context``)
 
 
 _WIRE = {

@@ -1,6 +1,7 @@
-"""The requests of PROTOCOL.md: each parses nothing and decides nothing on its own; it takes
-validated params, calls the library and shapes the result. They run on the session's worker thread.
-Notifications a request causes are queued on the session and sent by the dispatcher."""
+"""The requests of PROTOCOL.md, shared by every face (LSP requests and commands, MCP tools): each
+parses nothing and decides nothing on its own; it takes validated params, calls the library and
+shapes the result. They run on the session's worker thread. Notifications a request causes are
+queued on the session and sent by the face."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ from typing import Any
 
 import orjson
 
+from groundhog import methods as names
+from groundhog import params as p
 from groundhog.adapter import ContextStatus
 from groundhog.changes import Change
+from groundhog.editor import EMPTY_EDITOR
 from groundhog.errors import ContextError, ContextNotFound, InvalidState
-from groundhog.lsp import names
-from groundhog.lsp import params as p
-from groundhog.lsp.editor import EMPTY_EDITOR
-from groundhog.lsp.session import Session
 from groundhog.manager import Source
+from groundhog.session import Session
 from groundhog.store.records import SnapshotInfo, StoredState
 from groundhog.store.schema import SCHEMA_VERSION
 
@@ -143,11 +144,11 @@ def snapshot(session: Session, params: p.SnapshotParams) -> dict[str, Any]:
     editor = session.editor_for_snapshot() if tracker.name == session.adapter.active_name else None
     if editor is not None:
         session.editor.changed = False  # the snapshot persists it as the context's editor state
-    return _snapshot_wire(tracker.snapshot(params.label, params.metadata, editor))
+    return snapshot_wire(tracker.snapshot(params.label, params.metadata, editor))
 
 
 def snapshots(session: Session, params: p.ContextScoped) -> dict[str, Any]:
-    return {"snapshots": [_snapshot_wire(s) for s in session.tracker(params.context).snapshots()]}
+    return {"snapshots": [snapshot_wire(s) for s in session.tracker(params.context).snapshots()]}
 
 
 def rollback(session: Session, params: p.RollbackParams) -> dict[str, Any]:
@@ -211,7 +212,7 @@ def _data(state: StoredState, keys: list[str] | None) -> dict[str, Any]:
     return {key: orjson.Fragment(raw) for key, raw in wanted.items()}
 
 
-def _snapshot_wire(info: SnapshotInfo) -> dict[str, Any]:
+def snapshot_wire(info: SnapshotInfo) -> dict[str, Any]:
     return {
         "id": info.id,
         "context": info.context,

@@ -118,6 +118,12 @@ class DiffParams(ContextScoped):
     to_version: StrictInt | None = Field(None, alias="toVersion")
 
 
+class ResumeParams(Params):
+    """The agents' ``resume`` (MCP.md)."""
+
+    since_version: StrictInt | None = Field(None, alias="sinceVersion")
+
+
 class EditorChangeParams(Params):
     """`context/didChangeEditor` (lenient about extra fields: editors may send more)."""
 

@@ -1,0 +1,124 @@
+"""The workspace change feed and the session records agents read: what one connection commits,
+a poller on another thread sees; creates, deletes and persisted editor states are reported even
+though the feed carries only versions; sessions of dead processes are not listed."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.conftest import StoreEnv
+
+from groundhog import ContextManager
+from groundhog.changes import Change
+from groundhog.sync import ChangeFeed
+
+
+def _made_on_another_thread(manager: ContextManager) -> ChangeFeed:
+    made: list[ChangeFeed] = []
+    thread = threading.Thread(target=lambda: made.append(ChangeFeed(manager.store)))
+    thread.start()
+    thread.join()
+    return made[0]
+
+
+def test_a_feed_made_on_one_thread_and_polled_on_another_misses_nothing(store_env: StoreEnv) -> None:
+    """Sessions are opened on one thread and polled on their worker: data_version counts per
+    connection, so a commit between the two must still be seen on the first poll."""
+    reader = store_env.open()
+    writer = store_env.open()
+    try:
+        writer.create_context("default")
+        feed = _made_on_another_thread(reader)
+        writer.tracker("default").update(Change(set={"a": 1}))
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            events = worker.submit(feed.poll).result()
+            assert [(e.context, e.version, e.changed_keys) for e in events] == [("default", 2, ["a"])]
+            assert worker.submit(feed.poll).result() == []
+            writer.tracker("default").update(Change(set={"a": 2}))
+            assert [e.version for e in worker.submit(feed.poll).result()] == [3]
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_creates_deletes_and_editor_states_are_reported_beside_the_versions(store_env: StoreEnv) -> None:
+    reader = store_env.open()
+    writer = store_env.open()
+    try:
+        writer.create_context("default")
+        feed = ChangeFeed(reader.store)
+        feed.poll_workspace()
+        writer.register_session("s-editor", {"name": "code", "version": "1", "kind": "lsp"})
+        writer.create_context("other")
+        changes = feed.poll_workspace()
+        assert changes.contexts_changed and [e.context for e in changes.events] == ["other"]
+        writer.save_session_editor(
+            "s-editor", {"openDocuments": [], "activeUri": "file:///a", "selections": []}
+        )
+        changes = feed.poll_workspace()
+        assert changes.editors_changed and not changes.contexts_changed and changes.events == []
+        writer.delete_context("other")
+        changes = feed.poll_workspace()
+        assert changes.contexts_changed and changes.events == []
+        writer.end_session("s-editor")
+        assert feed.poll_workspace().editors_changed
+        assert feed.poll_workspace() == type(changes)()  # nothing since
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_live_sessions_say_who_is_open_where_with_their_editor_state(store_env: StoreEnv) -> None:
+    manager = store_env.open()
+    try:
+        manager.create_context("default")
+        manager.register_session("s-editor", {"name": "code", "version": "1.9", "kind": "lsp"})
+        manager.session_activated("s-editor", "default")
+        manager.register_session("s-agent", {"name": "claude-code", "version": None, "kind": "mcp"})
+        editor: dict[str, Any] = {"openDocuments": [], "activeUri": "file:///w/a.py", "selections": []}
+        manager.save_session_editor("s-editor", editor)
+        with manager.store.write() as tx:  # a session whose process died without ending it
+            tx.conn.execute(
+                "INSERT INTO sessions(id, pid, started, active_mac, client_blob) VALUES (?, ?, ?, NULL, ?)",
+                (
+                    "s-dead",
+                    2**22 + 12345,
+                    "2026-01-01T00:00:00.000Z",
+                    tx.cipher.seal_json({}, "sessions", "s-dead"),
+                ),
+            )
+        live = {s.id: s for s in manager.live_sessions()}
+        assert set(live) == {"s-editor", "s-agent"}
+        assert (live["s-editor"].kind, live["s-editor"].client, live["s-editor"].context) == (
+            "lsp",
+            "code",
+            "default",
+        )
+        assert live["s-editor"].editor == editor and live["s-editor"].editor_saved
+        assert (live["s-agent"].kind, live["s-agent"].editor) == ("mcp", None)
+        saved = manager.last_saved_editor()
+        assert saved is None  # nothing was persisted into a context yet
+        manager.tracker("default").save_editor(editor)
+        saved = manager.last_saved_editor()
+        assert saved is not None and (saved.context, saved.editor) == ("default", editor)
+        manager.end_session("s-editor")
+        assert [s.id for s in manager.live_sessions()] == ["s-agent"]
+        with manager.store.read() as tx:
+            assert tx.conn.execute("SELECT count(*) FROM session_editors").fetchone()[0] == 0
+    finally:
+        manager.close()
+
+
+def test_a_read_only_manager_persists_no_session_editor(store_env: StoreEnv) -> None:
+    writer = store_env.open()
+    writer.create_context("default")
+    writer.close()
+    reader = store_env.open(read_only=True)
+    try:
+        reader.save_session_editor("s-x", {"openDocuments": [], "activeUri": None, "selections": []})
+        with reader.store.read() as tx:
+            assert tx.conn.execute("SELECT count(*) FROM session_editors").fetchone()[0] == 0
+    finally:
+        reader.close()
