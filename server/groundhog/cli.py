@@ -15,7 +15,14 @@ from groundhog.errors import ContextError
 from groundhog.store.paths import FILE_MODE, default_config_dir, default_store_dir, ensure_private_dir
 
 TOKEN_FILE = "token"
-QUIET_LOGGERS = ("pygls", "pygls.protocol", "pygls.server", "pygls.feature_manager", "websockets")
+QUIET_LOGGERS = (
+    "pygls",
+    "pygls.protocol",
+    "pygls.server",
+    "pygls.feature_manager",
+    "websockets",
+    "mcp",  # the MCP SDK logs tool arguments and failures, which carry user data
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +71,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
+    mcp = commands.add_parser("mcp", help="run the MCP server for agents (stdio)")
+    mcp.add_argument("--workspace", metavar="PATH", help="default: the client's first root, else the cwd")
+    mcp.add_argument("--read-only", action="store_true", help="refuse every write (AccessDenied, audited)")
+    mcp.add_argument("--context", metavar="NAME", help="start in this context (default: the last active)")
+    mcp.add_argument(
+        "--max-result-bytes", type=_positive, default=65536, metavar="N", help="cap on a tool result's JSON"
+    )
+    mcp.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    mcp.add_argument("--log-file", help="also log to this file (logs never go to stdout)")
+    mcp.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
+    mcp.set_defaults(run=_mcp)
+
     people.add_commands(commands)
     return parser
 
@@ -91,6 +110,30 @@ def _serve(args: argparse.Namespace) -> int:
     if args.tcp:
         return serve_tcp(make_server, host, int(port), args.max_message_bytes)
     return serve_ws(make_server, host, int(port), args.max_message_bytes)
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from groundhog.mcp.server import McpSettings, serve
+    from groundhog.names import validate_name
+
+    if args.context is not None:
+        validate_name(args.context, "--context")
+    workspace = os.path.abspath(os.path.expanduser(args.workspace)) if args.workspace else None
+    settings = McpSettings(
+        workspace=workspace,
+        read_only=args.read_only,
+        context=args.context,
+        max_result_bytes=args.max_result_bytes,
+        store_dir=args.store_dir,
+    )
+    return serve(settings)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1024:
+        raise argparse.ArgumentTypeError("must be at least 1024")
+    return value
 
 
 def _transport_token() -> str:

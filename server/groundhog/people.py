@@ -33,6 +33,7 @@ def add_commands(commands: Any) -> None:
 
     command("status", "the workspace's store and active context", _status)
     command("contexts", "the contexts of the workspace", _contexts)
+    command("sessions", "the editors and agents open on the workspace", _sessions)
     log = command("log", "the history of a context", _log)
     log.add_argument("context", nargs="?", help="default: the last active context")
     log.add_argument("--limit", type=int, default=50)
@@ -104,6 +105,29 @@ def _contexts(args: argparse.Namespace) -> int:
         lambda: _table(
             ["name", "version", "last modified", "sessions"],
             [[r["name"], str(r["version"]), r["lastModified"], str(r["sessions"])] for r in rows],
+        ),
+    )
+    return 0
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    rows: list[dict[str, Any]] = [
+        {
+            "session": live.id,
+            "kind": live.kind,
+            "client": live.client,
+            "clientVersion": live.client_version,
+            "started": live.started,
+            "context": live.context,
+        }
+        for live in _open(args).live_sessions()
+    ]
+    _emit(
+        args,
+        {"sessions": rows},
+        lambda: _table(
+            ["session", "kind", "client", "started", "context"],
+            [[r["session"], r["kind"], r["client"], r["started"], r["context"] or "-"] for r in rows],
         ),
     )
     return 0

@@ -1,0 +1,144 @@
+"""The MCP resources (MCP.md): their URIs, listing, templates and contents, and the ``resume``
+prompt's text. Contents are the results of the same engine operations as the tools."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote
+
+import orjson
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+from mcp_types import Resource, ResourceTemplate
+
+from groundhog import params as p
+from groundhog import requests
+from groundhog.brief import editor_state
+from groundhog.errors import ContextError
+from groundhog.names import validate_name
+from groundhog.session import Session
+
+SCHEME = "groundhog://"
+CONTEXTS = SCHEME + "contexts"
+EDITOR = SCHEME + "editor"
+CONTEXT_PREFIX = SCHEME + "context/"
+JSON = "application/json"
+
+TEMPLATES = [
+    ResourceTemplate(
+        name="context",
+        uri_template=CONTEXT_PREFIX + "{name}",
+        description="A context's head (context/get); the name percent-encoded ('/' is %2F).",
+        mime_type=JSON,
+    ),
+    ResourceTemplate(
+        name="context-history",
+        uri_template=CONTEXT_PREFIX + "{name}/history",
+        description="A context's newest history entries (context/history).",
+        mime_type=JSON,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # "contexts" | "editor" | "context" | "history"
+    name: str | None = None
+
+
+def context_uri(name: str) -> str:
+    return CONTEXT_PREFIX + quote(name, safe="")
+
+
+def history_uri(name: str) -> str:
+    return context_uri(name) + "/history"
+
+
+def parse_uri(uri: str) -> Target:
+    """The resource a URI names; anything else is not found (INVALID_PARAMS on the wire)."""
+    if uri == CONTEXTS:
+        return Target("contexts")
+    if uri == EDITOR:
+        return Target("editor")
+    if uri.startswith(CONTEXT_PREFIX):
+        rest = uri[len(CONTEXT_PREFIX) :]
+        kind = "context"
+        if rest.endswith("/history"):
+            rest, kind = rest[: -len("/history")], "history"
+        if rest and "/" not in rest:
+            name = unquote(rest)
+            try:
+                validate_name(name, "uri")
+            except ContextError:
+                raise ResourceNotFoundError(f"{uri!r} does not name a context (bad name).") from None
+            return Target(kind, name)
+    raise ResourceNotFoundError(f"There is no Groundhog resource {uri!r}.")
+
+
+def listed(names: Iterable[str]) -> list[Resource]:
+    fixed = [
+        Resource(name="contexts", uri=CONTEXTS, description="The workspace's contexts.", mime_type=JSON),
+        Resource(name="editor", uri=EDITOR, description="The editors' live state.", mime_type=JSON),
+    ]
+    return fixed + [
+        Resource(
+            name=f"context {name}", uri=context_uri(name), description=f"Head of {name!r}.", mime_type=JSON
+        )
+        for name in names
+    ]
+
+
+def read(session: Session, target: Target) -> dict[str, Any]:
+    """The resource's content (on the session's worker thread)."""
+    if target.kind == "contexts":
+        return requests.list_contexts(session, p.Empty())
+    if target.kind == "editor":
+        return editor_state(session, p.Empty())
+    if target.kind == "context":
+        return requests.get(session, p.GetParams.model_validate({"context": target.name}))
+    return requests.history(session, p.HistoryParams.model_validate({"context": target.name}))
+
+
+def brief_message(brief: dict[str, Any]) -> str:
+    """The ``resume`` prompt: the brief as a message an agent can start from."""
+    lines = [f"You are resuming work in the workspace {brief['workspace']['uri']} (Groundhog contexts)."]
+    context = brief["context"]
+    if context is None:
+        lines.append("No context is active; use context_list and context_switch.")
+    else:
+        lines.append(
+            f"Active context: {context['name']!r} at version {context['version']} "
+            f"(last modified {context['lastModified']})."
+        )
+        change = context["lastChange"]
+        if change is not None:
+            lines.append(
+                f"Last change: version {change['version']} ({change['kind']}) by session "
+                f"{change['session']} at {change['timestamp']}, keys {change['changedKeys']}."
+            )
+        keys = ", ".join(f"{k['key']} ({k['bytes']} B)" for k in brief["keys"]) or "none"
+        lines.append(f"Keys: {keys}. Read them with context_get (pass 'keys' for large ones).")
+    for snapshot in brief["snapshots"]:
+        lines.append(f"Snapshot {snapshot['id']} {snapshot['label']!r} at version {snapshot['version']}.")
+    changes = brief["changes"]
+    if changes["entries"]:
+        lines.append("Recent changes: " + orjson.dumps(changes["entries"]).decode())
+    if changes.get("diff"):
+        lines.append(
+            "Diff since version "
+            + str(changes["sinceVersion"])
+            + ": "
+            + orjson.dumps(changes["diff"]).decode()
+        )
+    for live in brief["editor"]["sessions"]:
+        editor = live["editor"]
+        files = [doc["uri"] for doc in editor["openDocuments"]]
+        lines.append(
+            f"Editor {live['client']} ({live['session']}) has {len(files)} file(s) open, active "
+            f"{editor['activeUri']}; saved {live['ageMs']} ms ago."
+        )
+    lines.append(
+        f"Call resume with sinceVersion={context['version'] if context else 0} next time to see what changed."
+    )
+    return "\n".join(lines)
