@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -86,6 +87,7 @@ class GroundhogMCP(MCPServer):
         self._subscribed: set[str] = set()  # resources/subscribe (handshake era)
         self._wake = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Task[None] | None = None
         self.middleware.append(self._remember_peer)
         lowlevel = self._lowlevel_server
         lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, self._on_subscribe)
@@ -158,11 +160,31 @@ class GroundhogMCP(MCPServer):
         options = self._lowlevel_server.create_initialization_options(
             NotificationOptions(resources_changed=True)
         )
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            loop.add_signal_handler(signum, self._on_signal, signum)
         try:
             async with stdio_server() as (read_stream, write_stream):
                 await self._lowlevel_server.run(read_stream, write_stream, options)
         finally:
             await self.close()
+
+    def _on_signal(self, signum: int) -> None:
+        """Editors and agent hosts end servers with a signal as often as by closing stdin: end the
+        session the same way (what is in flight on the worker commits first), then exit 0. A
+        second signal exits at once."""
+        if self._stopping is not None:
+            os._exit(1)
+        log.info("signal %d: ending the session", signum)
+
+        async def stop() -> None:
+            try:
+                await self.close()
+            finally:
+                logging.shutdown()
+                os._exit(0)
+
+        self._stopping = asyncio.get_running_loop().create_task(stop())
 
     # -- tools ----------------------------------------------------------------------------------
 
