@@ -63,6 +63,19 @@ class Session:
     async def run(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._worker, work)
 
+    async def run_request(self, work: Callable[[], T]) -> T:
+        """``run`` for a request a client may cancel, telling the truth: cancelled while still
+        queued, it never runs; once running, it finishes (commits) and its result is answered,
+        since answering "cancelled" for a change that was made would be a lie."""
+        job = self._worker.submit(work)
+        waiting = asyncio.wrap_future(job)
+        while True:
+            try:
+                return await asyncio.shield(waiting)
+            except asyncio.CancelledError:
+                if job.cancel():
+                    raise
+
     def tracker(self, name: str | None) -> ContextTracker:
         return self.adapter.tracker(name)
 

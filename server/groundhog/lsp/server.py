@@ -100,7 +100,7 @@ class GroundhogServer(LanguageServer):
         model, handler = REQUESTS[method]
         try:
             params = parse(model, raw)
-            return await session.run(lambda: handler(session, params))
+            return await session.run_request(lambda: handler(session, params))
         except ContextError as error:
             await self._audit_error(session, method, error)
             raise RpcError(error.code, error.message, error.to_data()) from None

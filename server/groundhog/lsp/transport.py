@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import stat
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, BinaryIO
 
 from groundhog.lsp.server import GroundhogServer
@@ -34,7 +35,11 @@ async def read_frames(reader: asyncio.StreamReader, handle: Callable[[bytes], No
     while True:
         length: int | None = None
         while True:
-            line = await reader.readline()
+            try:
+                line = await reader.readline()
+            except ValueError:  # longer than the reader's buffer: asyncio dropped it, we skip it
+                log.warning("skipped an over-long header line")
+                continue
             if not line:
                 return
             if len(line) > MAX_HEADER_LINE:
@@ -113,6 +118,12 @@ def serve_stdio(make_server: Callable[[], GroundhogServer], max_bytes: int) -> i
         server.protocol.set_writer(_StdoutWriter(sys.stdout.buffer))
         reader = await _stdin_reader()
         reading = asyncio.ensure_future(read_frames(reader, server.protocol.handle_frame, max_bytes))
+
+        async def on_signal() -> None:  # as at EOF: answer what was received, persist, end the session
+            await _drain(server)
+            await server.stop(0)
+
+        _stop_on_signals(on_signal)
         exit_code = server.exit_code
         waiters: list[asyncio.Future[Any]] = [reading, exit_code]
         done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -129,6 +140,22 @@ def serve_stdio(make_server: Callable[[], GroundhogServer], max_bytes: int) -> i
         return await exit_code
 
     return asyncio.run(main())
+
+
+def _stop_on_signals(stop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """SIGTERM, SIGHUP and SIGINT end the server the way a closed stdin does (editors use all
+    three); a second signal exits at once, without waiting."""
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+
+    def on_signal(signum: int) -> None:
+        if stopping:
+            os._exit(1)
+        log.info("signal %d: ending the session", signum)
+        stopping.append(loop.create_task(stop()))
+
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
 
 
 async def _drain(server: GroundhogServer, timeout_s: float = 5.0) -> None:
@@ -159,9 +186,17 @@ async def _serve_stream(
 
 def serve_tcp(make_server: Callable[[], GroundhogServer], host: str, port: int, max_bytes: int) -> int:
     async def main() -> int:
+        servers: set[GroundhogServer] = set()
+
+        def tracked() -> GroundhogServer:
+            server = make_server()
+            servers.add(server)
+            return server
+
         listener = await asyncio.start_server(
-            lambda r, w: _serve_stream(r, w, make_server, max_bytes), host, port
+            lambda r, w: _serve_stream(r, w, tracked, max_bytes), host, port
         )
+        _stop_on_signals(lambda: _close_all(servers, listener))
         addresses = ", ".join(str(s.getsockname()) for s in listener.sockets)
         log.info("serving on %s", addresses)
         print(f"groundhog: listening on {addresses}", file=sys.stderr, flush=True)
@@ -176,8 +211,11 @@ def serve_ws(make_server: Callable[[], GroundhogServer], host: str, port: int, m
     from websockets.asyncio.server import ServerConnection, serve
     from websockets.exceptions import ConnectionClosed
 
+    servers: set[GroundhogServer] = set()
+
     async def connection(websocket: ServerConnection) -> None:
         server = make_server()
+        servers.add(server)
         server.exit_code = asyncio.get_running_loop().create_future()
         server.protocol.set_writer(_WebSocketWriter(websocket), include_headers=False)
         try:
@@ -190,12 +228,21 @@ def serve_ws(make_server: Callable[[], GroundhogServer], host: str, port: int, m
 
     async def main() -> int:
         async with serve(connection, host, port, max_size=max_bytes) as listener:
+            _stop_on_signals(lambda: _close_all(servers, listener))
             addresses = ", ".join(str(s.getsockname()) for s in listener.sockets)
             print(f"groundhog: listening on ws {addresses}", file=sys.stderr, flush=True)
             await listener.serve_forever()
         return 0
 
     return _run_forever(main)
+
+
+async def _close_all(servers: set[GroundhogServer], listener: Any) -> None:
+    """End every connection's session (editor state persisted, session rows removed), then stop."""
+    listener.close()
+    for server in list(servers):
+        await server.close_session()
+    raise SystemExit(0)  # out of asyncio.run: the process exits 0
 
 
 class _WebSocketWriter:
