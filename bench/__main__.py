@@ -1,5 +1,6 @@
 """``python -m bench [--quick] [--out DIR] [--keep]``: run every workload against the real server and
-the peers, print a markdown table and write ``<DIR>/<date>-<machine>[-quick].json``."""
+the peers, print a markdown table and write ``<DIR>/<date>-<machine>[-quick].json``; then the agents'
+face (group ``mcp``, ``bench.mcp_face``): its own table and ``<DIR>/<date>-<machine>-mcp[-quick].json``."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import recovery, report, workloads
+from bench import mcp_face, recovery, report, workloads
 from bench.client import REPO, Server, Store
 from bench.workloads import Plan, Results
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
-GROUPS = ("floor", "sizes", "history", "throughput", "growth", "recovery")
+LSP_GROUPS = ("floor", "sizes", "history", "throughput", "growth", "recovery")
+GROUPS = (*LSP_GROUPS, "mcp")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,18 +34,23 @@ def main(argv: list[str] | None = None) -> int:
         "--only", action="append", default=[], choices=GROUPS, help="run only these workload groups"
     )
     args = parser.parse_args(argv)
-    plan = Plan.make(args.quick)
-    root = Path(tempfile.mkdtemp(prefix="groundhog-bench-"))
-    try:
-        result = asyncio.run(run(plan, Store(root), log=_progress, only=tuple(args.only)))
-    finally:
-        if args.keep:
-            print(f"kept the stores in {root}", file=sys.stderr)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-    print(report.table(result))
-    path = report.write(result, args.out)
-    print(f"\nwrote {path}")
+    lsp_only = tuple(group for group in args.only if group in LSP_GROUPS)
+    if lsp_only or not args.only:
+        plan = Plan.make(args.quick)
+        root = Path(tempfile.mkdtemp(prefix="groundhog-bench-"))
+        try:
+            result = asyncio.run(run(plan, Store(root), log=_progress, only=lsp_only))
+        finally:
+            if args.keep:
+                print(f"kept the stores in {root}", file=sys.stderr)
+            else:
+                shutil.rmtree(root, ignore_errors=True)
+        print(report.table(result))
+        path = report.write(result, args.out)
+        print(f"\nwrote {path}")
+    if "mcp" in args.only or not args.only:
+        print()
+        mcp_face.run_and_report(mcp_face.McpPlan.make(args.quick), args.out, keep=args.keep, log=_progress)
     return 0
 
 

@@ -175,6 +175,8 @@ class Server:
     process: asyncio.subprocess.Process
     startup: Startup
     counts: dict[str, int] = field(default_factory=dict)
+    # called with (method, params) on every Groundhog notification, as it arrives
+    listeners: list[Callable[[str, Any], None]] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
@@ -193,10 +195,11 @@ class Server:
         """Spawn, initialize (and wait for ``context/didRestore`` when the workspace has state)."""
         client = LanguageClient(name, "1", converter_factory=plain_converter)
         counts = dict.fromkeys(NOTIFICATIONS, 0)
+        listeners: list[Callable[[str, Any], None]] = []
         loop = asyncio.get_running_loop()
         restored: asyncio.Future[Any] = loop.create_future()
         for method in NOTIFICATIONS:
-            client.feature(method)(_counter(counts, method, restored))
+            client.feature(method)(_counter(counts, listeners, method, restored))
         log = (store.root / "server-logs").resolve()
         log.mkdir(exist_ok=True)
         start = time.perf_counter()
@@ -237,7 +240,7 @@ class Server:
         if expect_restore:
             await asyncio.wait_for(restored, 30)
             restored_ms = (time.perf_counter() - start) * 1000
-        return cls(client, process, Startup(initialized_ms, restored_ms), counts)
+        return cls(client, process, Startup(initialized_ms, restored_ms), counts, listeners)
 
     async def request(self, method: str, params: Any = None) -> Any:
         return await self.client.protocol.send_request_async(method, params)
@@ -288,9 +291,16 @@ class Server:
                 future.cancel()
 
 
-def _counter(counts: dict[str, int], method: str, restored: asyncio.Future[Any]) -> Callable[[Any], None]:
+def _counter(
+    counts: dict[str, int],
+    listeners: list[Callable[[str, Any], None]],
+    method: str,
+    restored: asyncio.Future[Any],
+) -> Callable[[Any], None]:
     def count(params: Any) -> None:
         counts[method] += 1
+        for listener in listeners:
+            listener(method, params)
         if method == "context/didRestore" and not restored.done():
             restored.set_result(params)
 

@@ -209,11 +209,12 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write(result: dict[str, Any], directory: Path) -> Path:
+def write(result: dict[str, Any], directory: Path, *, kind: str = "") -> Path:
+    """``<directory>/<date>-<machine>[-<kind>][-quick].json`` (``kind``: ``mcp`` for bench.mcp_face)."""
     directory.mkdir(parents=True, exist_ok=True)
     meta = result["meta"]
     day = meta["date"][:10]
-    suffix = "-quick" if meta["quick"] else ""
+    suffix = (f"-{kind}" if kind else "") + ("-quick" if meta["quick"] else "")
     path = directory / f"{day}-{meta['machine']}{suffix}.json"
     path.write_text(json.dumps(_finite(result), indent=2, allow_nan=False) + "\n")
     return path
