@@ -415,10 +415,12 @@ async def run(plan: McpPlan, store: Store, *, log: Any = lambda text: None) -> d
     """Every MCP workload; returns the result document."""
     started = time.perf_counter()
     # Byte-compiled as an installed package is (the SDK's modules in the venv already are).
-    compileall.compile_dir(str(REPO / "server" / "groundhog"), quiet=1)
+    package = _server_package()
+    compileall.compile_dir(str(package), quiet=1)
     compileall.compile_dir(str(REPO / "bench"), quiet=1)
     meta = report.machine_info(plan.quick)
-    meta["dirty_files"] = _dirty_files()
+    meta["server_package"] = str(package)
+    meta["dirty_files"] = _dirty_files() if package == REPO / "server" / "groundhog" else []
     results = Results()
     timings: dict[str, float] = {}
     for group, step in (("tool_calls", tool_calls), ("spawns", None), ("propagation", propagation)):
@@ -456,6 +458,18 @@ def _version(package: str) -> str | None:
         return None
 
 
+def _server_package() -> Path:
+    """Where the measured processes import ``groundhog`` from: the checkout's ``server/`` (the
+    editable install), or a clean tree put first on ``PYTHONPATH``."""
+    import subprocess
+
+    code = "import os, groundhog; print(os.path.dirname(os.path.abspath(groundhog.__file__)))"
+    out = subprocess.run(
+        [server_python(), "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    return Path(out.strip()).resolve()
+
+
 def _dirty_files() -> list[str]:
     """Uncommitted changes in the server's code, which the measured processes run (not ``commit``)."""
     import subprocess
@@ -489,6 +503,8 @@ def _notes(plan: McpPlan, meta: dict[str, Any]) -> list[str]:
     ]
     if plan.quick:
         notes.insert(0, f"QUICK RUN: {plan.ops} calls per workload, indicative only")
+    if meta["server_package"] != str(REPO / "server" / "groundhog"):
+        notes.append(f"the measured server is the groundhog package in {meta['server_package']}")
     if meta["dirty_files"]:
         notes.append(
             "the measured server ran the working tree, with uncommitted changes in: "
