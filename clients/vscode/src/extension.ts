@@ -106,6 +106,9 @@ export function activate(context: vscode.ExtensionContext): GroundhogExtensionAp
 async function afterStart(restorer: EditorRestorer, tracker: EditorTracker): Promise<void> {
     const outcome = await restorer.settled();
     if (outcome?.result !== "declined") {
+        // After a window reload VS Code has reopened the tabs itself: tell the server all of them.
+        tracker.adoptSelections(outcome?.selections ?? []);
+        await tracker.loadTabDocuments();
         tracker.sendNow();
     }
 }

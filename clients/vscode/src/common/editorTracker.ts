@@ -97,6 +97,39 @@ export class EditorTracker implements vscode.Disposable {
         return { activeUri, selections };
     }
 
+    /**
+     * Takes the reported cursors of the documents this extension host has not seen a cursor of:
+     * after a window reload VS Code brings back the tabs by itself, and shows only the active one,
+     * so without these the background tabs would lose their cursors in the server's state.
+     */
+    adoptSelections(reported: readonly DocumentSelections[]): void {
+        for (const { uri, ranges } of reported) {
+            if (!this.selections.has(uri)) {
+                this.selections.set(uri, ranges);
+            }
+        }
+    }
+
+    /**
+     * Loads the document of every file tab that VS Code has not loaded: after a window reload it
+     * loads only the visible ones, and the server knows a document as open only from the language
+     * client's `didOpen`, so without this a reloaded window would report (and the server persist)
+     * its visible editors only.
+     */
+    async loadTabDocuments(): Promise<void> {
+        if (!this.enabled) {
+            return;
+        }
+        const loaded = new Set(vscode.workspace.textDocuments.map((document) => document.uri.toString()));
+        const missing = vscode.window.tabGroups.all.flatMap((group) =>
+            group.tabs.flatMap((tab) =>
+                tab.input instanceof vscode.TabInputText && tab.input.uri.scheme === "file" && !loaded.has(tab.input.uri.toString()) ? [tab.input.uri] : [],
+            ),
+        );
+        // A file deleted since stays a tab without a document, as in VS Code.
+        await Promise.all(missing.map((uri) => vscode.workspace.openTextDocument(uri).then(undefined, () => undefined)));
+    }
+
     /** Queues a notification of the current state (throttled). */
     queue(): void {
         if (this.enabled) {

@@ -19,6 +19,8 @@ export interface RestoreOutcome {
     opened: string[];
     missing: string[];
     activeUri: string | null;
+    /** The cursors/selections the server reported, per document. */
+    selections: EditorState["selections"];
 }
 
 function toSelection(range: Range): vscode.Selection {
@@ -79,6 +81,7 @@ export async function restoreEditors(
         opened: [],
         missing: [],
         activeUri: editor.activeUri,
+        selections: editor.selections,
     };
     const uris = restorableUris(editor);
     const toOpen = uris.filter((uri) => !isOpenInTab(uri));
