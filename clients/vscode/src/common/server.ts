@@ -21,7 +21,8 @@ import { GroundhogApi, type RequestSender } from "./api";
 import { SERVER_ID, SERVER_NAME } from "./constants";
 import { describe, type Logger } from "./logger";
 import type { ServerNotificationMap } from "./protocol";
-import { initializationOptions, readSettings, resolveServerCommand, workspaceFolder } from "./settings";
+import { resolveServerCommand } from "./serverCommand";
+import { initializationOptions, readSettings, workspaceFolder } from "./settings";
 
 export type ServerState = "stopped" | "starting" | "running" | "failed";
 

@@ -1,12 +1,9 @@
 /**
- * The extension's settings, read once per server start into one fully defaulted object, and
- * the resolution of the server command (`groundhog.server.command`, else `groundhog serve` on
- * PATH, else `python3 -m groundhog serve`).
+ * The extension's settings, read once per server start into one fully defaulted object (the
+ * server command itself is resolved in serverCommand.ts).
  */
 
-import * as fs from "node:fs";
 import * as os from "node:os";
-import * as path from "node:path";
 import * as vscode from "vscode";
 import { RESTART_SETTINGS, SERVER_ID, Settings } from "./constants";
 import type { InitializationOptions } from "./protocol";
@@ -99,63 +96,4 @@ export function resolveVariables(values: string[]): string[] {
             .replace(/\$\{userHome\}/g, home)
             .replace(/^~(?=$|\/)/, home),
     );
-}
-
-/** Where `name` is on `searchPath` (the PATH the server will be started with), if anywhere. */
-export function findOnPath(name: string, searchPath: string | undefined): string | undefined {
-    if (name.includes(path.sep)) {
-        return isExecutable(name) ? name : undefined;
-    }
-    for (const dir of (searchPath ?? "").split(path.delimiter)) {
-        if (dir) {
-            const candidate = path.join(dir, name);
-            if (isExecutable(candidate)) {
-                return candidate;
-            }
-        }
-    }
-    return undefined;
-}
-
-function isExecutable(file: string): boolean {
-    try {
-        fs.accessSync(file, fs.constants.X_OK);
-        return fs.statSync(file).isFile();
-    } catch {
-        return false;
-    }
-}
-
-export interface ServerCommand {
-    command: string;
-    args: string[];
-    /** How the command was chosen, for the log. */
-    origin: "setting" | "PATH" | "python3";
-}
-
-/**
- * The argv to start the server with, or an explanation of why none was found.
- * `env` is the environment the server will get (its PATH is searched).
- */
-export function resolveServerCommand(
-    settings: GroundhogSettings,
-    env: NodeJS.ProcessEnv,
-): ServerCommand | { problem: string } {
-    const [command, ...args] = settings.serverCommand;
-    if (command !== undefined) {
-        const found = findOnPath(command, env.PATH);
-        if (found === undefined) {
-            return { problem: `the server command '${command}' (setting groundhog.server.command) was not found or is not executable` };
-        }
-        return { command: found, args, origin: "setting" };
-    }
-    const groundhog = findOnPath("groundhog", env.PATH);
-    if (groundhog !== undefined) {
-        return { command: groundhog, args: ["serve"], origin: "PATH" };
-    }
-    const python = findOnPath("python3", env.PATH);
-    if (python !== undefined) {
-        return { command: python, args: ["-m", "groundhog", "serve"], origin: "python3" };
-    }
-    return { problem: "neither 'groundhog' nor 'python3' is on PATH; set groundhog.server.command" };
 }

@@ -1,0 +1,68 @@
+/**
+ * The resolution of the server command: `groundhog.server.command`, else `groundhog serve` on
+ * PATH, else `python3 -m groundhog serve`. Shared by the LSP server and the MCP server offered to
+ * VS Code's agent. This module must not import `vscode`: the unit tests run it in plain Node.
+ */
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { GroundhogSettings } from "./settings";
+
+/** Where `name` is on `searchPath` (the PATH the server will be started with), if anywhere. */
+export function findOnPath(name: string, searchPath: string | undefined): string | undefined {
+    if (name.includes(path.sep)) {
+        return isExecutable(name) ? name : undefined;
+    }
+    for (const dir of (searchPath ?? "").split(path.delimiter)) {
+        if (dir) {
+            const candidate = path.join(dir, name);
+            if (isExecutable(candidate)) {
+                return candidate;
+            }
+        }
+    }
+    return undefined;
+}
+
+function isExecutable(file: string): boolean {
+    try {
+        fs.accessSync(file, fs.constants.X_OK);
+        return fs.statSync(file).isFile();
+    } catch {
+        return false;
+    }
+}
+
+export interface ServerCommand {
+    command: string;
+    args: string[];
+    /** How the command was chosen, for the log. */
+    origin: "setting" | "PATH" | "python3";
+}
+
+/**
+ * The argv to start the server with, or an explanation of why none was found.
+ * `env` is the environment the server will get (its PATH is searched).
+ */
+export function resolveServerCommand(
+    settings: GroundhogSettings,
+    env: NodeJS.ProcessEnv,
+): ServerCommand | { problem: string } {
+    const [command, ...args] = settings.serverCommand;
+    if (command !== undefined) {
+        const found = findOnPath(command, env.PATH);
+        if (found === undefined) {
+            return { problem: `the server command '${command}' (setting groundhog.server.command) was not found or is not executable` };
+        }
+        return { command: found, args, origin: "setting" };
+    }
+    const groundhog = findOnPath("groundhog", env.PATH);
+    if (groundhog !== undefined) {
+        return { command: groundhog, args: ["serve"], origin: "PATH" };
+    }
+    const python = findOnPath("python3", env.PATH);
+    if (python !== undefined) {
+        return { command: python, args: ["-m", "groundhog", "serve"], origin: "python3" };
+    }
+    return { problem: "neither 'groundhog' nor 'python3' is on PATH; set groundhog.server.command" };
+}
