@@ -1,7 +1,7 @@
 /**
  * Entry point: wires the server lifecycle, the session state, the status bar, the tree view, the
- * editor tracking and the commands, and returns a small API (used by the end-to-end tests and
- * by other extensions).
+ * editor tracking, the commands and the MCP server offered to VS Code's agent, and returns a small
+ * API (used by the end-to-end tests and by other extensions).
  */
 
 import * as vscode from "vscode";
@@ -10,6 +10,7 @@ import { DOCUMENT_SCHEME, SERVER_ID, VIEW_ID } from "./common/constants";
 import { VersionDocumentProvider } from "./common/documents";
 import { EditorTracker } from "./common/editorTracker";
 import { Logger } from "./common/logger";
+import { registerMcpServer } from "./common/mcpProvider";
 import { registerNotificationHandlers } from "./common/notifications";
 import { EditorRestorer, type RestoreOutcome } from "./common/restore";
 import { GroundhogServer, type ServerState } from "./common/server";
@@ -60,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): GroundhogExtensionAp
         vscode.workspace.registerTextDocumentContentProvider(DOCUMENT_SCHEME, new VersionDocumentProvider(api)),
         ...registerCommands({ server: running, session, tree, logger }),
         ...registerNotificationHandlers(running, session, restorer, logger),
+        registerMcpServer(logger, extensionVersion(context)),
         session.onDidChange((snapshot) => {
             status.setSession(snapshot);
             tree.refresh();
@@ -96,6 +98,11 @@ export function activate(context: vscode.ExtensionContext): GroundhogExtensionAp
         lastRestore: () => restorer.lastOutcome,
         onDidRestore: restorer.onDidRestore,
     };
+}
+
+function extensionVersion(context: vscode.ExtensionContext): string | undefined {
+    const version: unknown = (context.extension.packageJSON as { version?: unknown }).version;
+    return typeof version === "string" ? version : undefined;
 }
 
 /**

@@ -91,6 +91,7 @@ export const Settings = {
     editorThrottleMs: "editorThrottleMs",
     storeDir: "storeDir",
     readOnly: "readOnly",
+    mcpEnabled: "mcp.enabled",
 } as const;
 
 /** Settings whose change needs a server restart. */
@@ -101,6 +102,16 @@ export const RESTART_SETTINGS: readonly string[] = [
     Settings.readOnly,
     Settings.editorTracking,
 ];
+
+/**
+ * The MCP server definition provider (package.json `contributes.mcpServerDefinitionProviders`)
+ * and the label of the one server it offers; VS Code names that server `groundhog.groundhog/Groundhog`.
+ */
+export const MCP_PROVIDER_ID = SERVER_ID;
+export const MCP_SERVER_LABEL = SERVER_NAME;
+
+/** Settings the MCP server definition is built from (mcp.ts). */
+export const MCP_SETTINGS: readonly string[] = [Settings.mcpEnabled, Settings.serverCommand, Settings.serverEnv, Settings.storeDir, Settings.readOnly];
 
 export const VIEW_ID = `${SERVER_ID}.contexts`;
 export const STATUS_ITEM_ID = `${SERVER_ID}.status`;

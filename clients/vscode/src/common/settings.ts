@@ -19,6 +19,8 @@ export interface GroundhogSettings {
     editorThrottleMs: number;
     storeDir: string;
     readOnly: boolean;
+    /** Offer the MCP server to VS Code's agent (mcp.ts). */
+    mcpEnabled: boolean;
 }
 
 const RESTORE_VALUES: readonly RestoreEditors[] = ["always", "ask", "never"];
@@ -47,6 +49,7 @@ export function readSettings(): GroundhogSettings {
         editorThrottleMs: typeof throttle === "number" && throttle >= 0 ? throttle : 500,
         storeDir: typeof storeDir === "string" && storeDir.trim() ? (resolveVariables([storeDir.trim()])[0] ?? "") : "",
         readOnly: cfg.get<unknown>(Settings.readOnly, false) === true,
+        mcpEnabled: cfg.get<unknown>(Settings.mcpEnabled, true) !== false,
     };
 }
 
