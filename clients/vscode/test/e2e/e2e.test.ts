@@ -13,6 +13,10 @@
  * 3. The head of the active context is damaged in the store; another new window, with
  *    `groundhog.restoreEditors: ask`: the recovery warning appears, the restore question appears,
  *    the runner clicks Reopen on the page, and the editors of that context come back.
+ * 4. A last window: VS Code lists the MCP server the extension provides to its agent (read
+ *    through the proposed API `lm.mcpServerDefinitions`, enabled for the driver only), starts it
+ *    (when the server under test has `groundhog mcp`) and sees it join the workspace, and
+ *    `groundhog.mcp.enabled` withdraws and offers it again.
  */
 
 import assert from "node:assert/strict";
@@ -23,13 +27,14 @@ import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { serverCommand } from "../protocol/harness";
 import { chromiumCommand, clickButton, codeServerBin, freePort, Page, Proc, READ_PAGE, stopAll } from "./browser";
-import { type CheckpointAnswer, type CheckpointRequest, CONTROL_ENV, FIXTURE, type Phase, type PhaseResult } from "./shared";
+import { type CheckpointAnswer, type CheckpointRequest, CONTROL_ENV, FIXTURE, MCP_SERVER_FILE, type McpServerCheck, type Phase, type PhaseResult } from "./shared";
 
 const EXTENSION_ROOT = resolve(__dirname, "../../..");
 const VSIX = join(EXTENSION_ROOT, "dist", "groundhog.vsix");
 const DRIVER = join(EXTENSION_ROOT, "out", "test", "e2e", "driver");
 const ARTIFACTS = join(EXTENSION_ROOT, ".e2e", "artifacts");
 const VSCE = join(EXTENSION_ROOT, "node_modules", ".bin", "vsce");
+const DRIVER_ID = "groundhog-test.e2e-driver";
 const PHASE_TIMEOUT_MS = 120_000;
 const TEST_TIMEOUT_MS = 2 * PHASE_TIMEOUT_MS + 60_000;
 
@@ -188,6 +193,8 @@ async function runWindow(sandbox: Sandbox, profile: string, phases: Phase[]): Pr
             "--disable-workspace-trust",
             "--disable-getting-started-override",
             "--ignore-last-opened",
+            "--enable-proposed-api",
+            DRIVER_ID,
         ],
         sandbox.env,
     );
@@ -266,6 +273,19 @@ conn.close()
     execFileSync("python3", ["-c", script, store.path, String(version)], { stdio: "pipe" });
 }
 
+/** Whether the server under test has the `mcp` command (`serve` swapped for `mcp --help`). */
+function mcpServerCheck(): McpServerCheck {
+    const [program, ...args] = serverCommand();
+    const at = args.indexOf("serve");
+    try {
+        execFileSync(program ?? "groundhog", [...(at < 0 ? args : args.slice(0, at)), "mcp", "--help"], { stdio: "pipe", timeout: 30000 });
+        return { available: true };
+    } catch (error) {
+        const said = (error as { stderr?: Buffer }).stderr?.toString().trim().split("\n").pop();
+        return { available: false, reason: said !== undefined && said !== "" ? said : String(error) };
+    }
+}
+
 function assertPhase(result: PhaseResult | undefined, phase: Phase): void {
     assert.ok(result, `no result for ${phase}`);
     for (const step of result.steps) {
@@ -326,5 +346,17 @@ describe("VS Code end to end (code-server + headless Chromium + the real server)
         writeFileSync(join(sandbox.control, "phase"), "ask");
         const [result] = await runWindow(sandbox, newProfile(sandbox, "profile-3", "ask"), ["ask"]);
         assertPhase(result, "ask");
+    });
+
+    test("VS Code's agent is offered Groundhog's MCP server with no configuration; the setting withdraws it", { timeout: TEST_TIMEOUT_MS }, async () => {
+        assert.ok(sandbox);
+        const check = mcpServerCheck();
+        if (!check.available) {
+            console.log(`  note: the server has no 'mcp' command (${check.reason ?? "?"}): VS Code lists the server but does not start it`);
+        }
+        writeFileSync(join(sandbox.control, MCP_SERVER_FILE), JSON.stringify(check));
+        writeFileSync(join(sandbox.control, "phase"), "mcp");
+        const [result] = await runWindow(sandbox, newProfile(sandbox, "profile-4"), ["mcp"]);
+        assertPhase(result, "mcp");
     });
 });

@@ -9,7 +9,21 @@
 
 export const CONTROL_ENV = "GROUNDHOG_E2E_DIR";
 
-export type Phase = "first-session" | "resume" | "after-reload" | "ask";
+export type Phase = "first-session" | "resume" | "after-reload" | "ask" | "mcp";
+
+/**
+ * Control file `mcp-server.json`: whether the server under test has the `mcp` command, so the
+ * driver knows whether VS Code can start what the extension offers or can only list it.
+ */
+export const MCP_SERVER_FILE = "mcp-server.json";
+export interface McpServerCheck {
+    available: boolean;
+    /** Why not, when it is not. */
+    reason?: string;
+}
+
+/** The id VS Code gives the one server of the extension's MCP server definition provider. */
+export const MCP_SERVER_ID = "groundhog.groundhog/Groundhog";
 
 export interface StepRecord {
     name: string;

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as vscode from "vscode";
 import type { GroundhogExtensionApi } from "../../../src/extension";
-import type { EditorState, Snapshot } from "../../../src/common/protocol";
+import type { EditorState, Snapshot, StatusResult } from "../../../src/common/protocol";
 import {
     ACTIVE_FILE,
     type CheckpointAnswer,
@@ -16,6 +16,9 @@ import {
     CONTROL_ENV,
     FIXTURE,
     type FixtureFile,
+    MCP_SERVER_FILE,
+    MCP_SERVER_ID,
+    type McpServerCheck,
     OTHER_CONTEXT,
     type Phase,
     type PhaseResult,
@@ -378,11 +381,115 @@ async function ask(driver: Driver): Promise<void> {
     });
 }
 
+/** What VS Code knows of an MCP server (the proposed API `mcpServerDefinitions`, VS Code 1.109+). */
+interface KnownMcpServer {
+    label: string;
+    command?: string;
+    args?: readonly string[];
+    cwd?: vscode.Uri;
+    env?: Record<string, string | number | null>;
+}
+
+/** Every MCP server definition VS Code has, from mcp.json files and from extensions' providers. */
+function knownMcpServers(): readonly KnownMcpServer[] {
+    const lm = (vscode as unknown as { lm?: { mcpServerDefinitions?: readonly KnownMcpServer[] } }).lm;
+    check(lm?.mcpServerDefinitions !== undefined, "vscode.lm.mcpServerDefinitions is missing (needs VS Code 1.109+ and --enable-proposed-api)");
+    return lm.mcpServerDefinitions;
+}
+
+interface LanguageModelNamespace {
+    tools: readonly { name: string }[];
+    invokeTool(name: string, options: { input: object; toolInvocationToken: undefined }): Thenable<{ content: unknown[] }>;
+}
+
+/** `vscode.lm` (VS Code 1.90+; the extension's typings are those of 1.82). */
+function languageModel(): LanguageModelNamespace {
+    const lm = (vscode as unknown as { lm?: LanguageModelNamespace }).lm;
+    check(lm !== undefined, "vscode.lm is missing");
+    return lm;
+}
+
+/** Calls a tool as VS Code's agent would and answers the text of its result. */
+async function invokeText(tool: string, input: object): Promise<string> {
+    const result = await languageModel().invokeTool(tool, { input, toolInvocationToken: undefined });
+    return result.content.map((part) => (part as { value?: unknown }).value).filter((value): value is string => typeof value === "string").join("");
+}
+
+function groundhogMcpServer(): KnownMcpServer | undefined {
+    return knownMcpServers().find((server) => server.label === "Groundhog");
+}
+
+async function mcp(driver: Driver): Promise<void> {
+    const api = driver.api;
+    const config = vscode.workspace.getConfiguration("groundhog");
+    const [command, ...serveArgs] = config.get<string[]>("server.command") ?? [];
+    const expectedArgs = [...serveArgs.slice(0, serveArgs.indexOf("serve")), "mcp", "--workspace", folder().fsPath];
+    const server = JSON.parse(readFileSync(join(driver.dir, MCP_SERVER_FILE), "utf8")) as McpServerCheck;
+    await driver.step("VS Code lists the Groundhog MCP server the extension provides: the LSP server's command with `mcp --workspace`", async () => {
+        const known = await waitFor(groundhogMcpServer, (s) => s !== undefined, 20000, "a Groundhog MCP server among VS Code's");
+        check(known !== undefined, "no Groundhog MCP server");
+        check(known.command === command, `command: ${String(known.command)}, expected ${String(command)}`);
+        check(JSON.stringify(known.args) === JSON.stringify(expectedArgs), `args: ${JSON.stringify(known.args)}, expected ${JSON.stringify(expectedArgs)}`);
+        check(known.cwd?.fsPath === folder().fsPath, `cwd: ${known.cwd?.toString() ?? "none"}`);
+        return known;
+    });
+    await driver.step("VS Code starts it and its agent's tools include Groundhog's (mcp_groundhog_*)", async () => {
+        if (!server.available) {
+            return `skipped: the server has no mcp command (${server.reason ?? "?"})`;
+        }
+        await vscode.commands.executeCommand("workbench.mcp.startServer", MCP_SERVER_ID, { waitForLiveTools: true });
+        const names = await waitFor(
+            () => languageModel().tools.map((tool) => tool.name).filter((name) => name.startsWith("mcp_groundhog_")),
+            (found) => ["context_status", "context_update", "resume", "editor_state"].every((tool) => found.includes(`mcp_groundhog_${tool}`)),
+            20000,
+            "Groundhog's tools among VS Code's language model tools",
+        );
+        return names;
+    });
+    await driver.step("a tool call through VS Code runs on this workspace, as one more session on the active context", async () => {
+        if (!server.available) {
+            return "skipped";
+        }
+        const { name: context, version } = (await api.api.status()).active ?? { name: "?", version: 0 };
+        const sessionsOn = async () => (await api.api.list()).contexts.find((c) => c.name === context)?.sessions ?? 0;
+        const before = await sessionsOn();
+        const status = JSON.parse(await invokeText("mcp_groundhog_context_status", {})) as StatusResult;
+        check(status.workspace.uri === folder().toString(), `workspace: ${status.workspace.uri}`);
+        check(status.active?.name === context && status.active.version === version, `active: ${JSON.stringify(status.active)}`);
+        check(status.session.id !== api.session().sessionId, "the agent got the editor's session");
+        const after = await waitFor(sessionsOn, (n) => n === before + 1, 10000, `${before + 1} live sessions on '${context}'`);
+        return { session: status.session.id, before, after };
+    });
+    await driver.step("a change the agent makes through VS Code (confirmed in its dialog) reaches the editor's status bar", async () => {
+        if (!server.available) {
+            return "skipped";
+        }
+        const { name: context, version } = (await api.api.status()).active ?? { name: "?", version: 0 };
+        // A writing tool (not readOnlyHint): VS Code asks the user first, and the user says Yes.
+        const pending = invokeText("mcp_groundhog_context_update", { set: { fromAgent: "VS Code's agent" } });
+        const dialog = await driver.checkpoint("agent-update", { dialogIncludes: "Run context_update", click: "Yes" });
+        const said = await pending;
+        await waitForStatus(driver, `${context} v${version + 1}`);
+        const got = await api.api.get();
+        check((got.data as { fromAgent?: string }).fromAgent === "VS Code's agent", `data: ${JSON.stringify(got.data)}`);
+        await vscode.commands.executeCommand("workbench.mcp.stopServer", MCP_SERVER_ID);
+        return { dialog: dialog.dialog, said };
+    });
+    await driver.step("turning groundhog.mcp.enabled off withdraws the server, on again offers it again", async () => {
+        await config.update("mcp.enabled", false, vscode.ConfigurationTarget.Global);
+        await waitFor(groundhogMcpServer, (s) => s === undefined, 20000, "the Groundhog MCP server to be withdrawn");
+        await config.update("mcp.enabled", true, vscode.ConfigurationTarget.Global);
+        const back = await waitFor(groundhogMcpServer, (s) => s !== undefined, 20000, "the Groundhog MCP server to be offered again");
+        return back?.args;
+    });
+}
+
 const PHASES: Record<Phase, (driver: Driver) => Promise<void>> = {
     "first-session": firstSession,
     resume,
     "after-reload": afterReload,
     ask,
+    mcp,
 };
 
 export async function activate(): Promise<void> {
