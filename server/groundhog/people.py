@@ -24,7 +24,7 @@ from groundhog.store.rows import audit_records
 
 def add_commands(commands: Any) -> None:
     def command(name: str, help_text: str, run: Callable[[argparse.Namespace], int]) -> Any:
-        parser = commands.add_parser(name, help=help_text)
+        parser = commands.add_parser(name, help=help_text, allow_abbrev=False)
         parser.add_argument("--workspace", default=".", help="the workspace root (default: .)")
         parser.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
         parser.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -52,7 +52,9 @@ def _open(args: argparse.Namespace, *, writable: bool = False) -> ContextManager
     location = StoreLocation.for_root(_root(args), args.store_dir)
     if not location.database.exists():
         raise PersistenceError(f"No Groundhog store exists for the workspace {_root(args)}.")
-    return create_manager(_root(args), store_dir=args.store_dir, read_only=not writable, session="cli")
+    return create_manager(
+        _root(args), store_dir=args.store_dir, read_only=not writable, session="cli", create_key=False
+    )
 
 
 def _root(args: argparse.Namespace) -> str:

@@ -19,23 +19,30 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from groundhog.errors import PersistenceError
-from groundhog.store.paths import FILE_MODE, _check_not_symlink, ensure_private_dir
+from groundhog.store.paths import FILE_MODE, _check_not_symlink, check_private_file, ensure_private_dir
 
 MASTER_KEY_FILE = "master.key"
 KEY_BYTES = 32
 NONCE_BYTES = 12
 
 
-def load_or_create_master_key(config_dir: Path) -> bytes:
-    """Read the master key file, creating it atomically (tmp + link) on first use."""
-    ensure_private_dir(config_dir)
+def load_or_create_master_key(config_dir: Path, *, create: bool = True) -> bytes:
+    """Read the master key file, creating it atomically (tmp + link) on first use unless ``create``
+    is false (readers such as ``verify`` must not make a new key: it would decrypt nothing)."""
+    ensure_private_dir(config_dir, "The key directory")
     path = config_dir / MASTER_KEY_FILE
     if not path.exists() and not path.is_symlink():
+        if not create:
+            raise PersistenceError("The master key file is missing; without it nothing stored can be read.")
         _create_key_file(path)
     _check_not_symlink(path, "The master key file")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        raise PersistenceError("The master key file cannot be read.") from None
+    try:
         with os.fdopen(fd, "rb") as handle:
+            check_private_file(handle.fileno(), path, "The master key file")
             raw = handle.read()
         key = base64.b64decode(raw.strip(), validate=True)
     except (OSError, ValueError):

@@ -1,13 +1,20 @@
-"""Where stores and keys live, and the file-system rules: directories 0700, files 0600, no symlinks.
+"""Where stores and keys live, and the file-system rules: directories 0700, files 0600, no symlinks,
+nothing of another user's.
 
 Every directory or file we create is checked with ``lstat`` so a planted symlink is refused instead of
 followed; files are created with ``O_NOFOLLOW | O_EXCL`` and an explicit mode, so umask cannot widen them.
+What we open is checked on the open descriptor: it must be ours (a file another local user planted
+under a shared directory such as /tmp would otherwise be trusted, even by root) and, for files, not
+writable by others (its content could have been replaced). Every ancestor directory must belong to
+root or to us and, if every user may write it, be sticky (as /tmp is), so nobody can swap our
+directories under us. Refusals name the role of the file; the server's log names its path.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import stat
 from dataclasses import dataclass
@@ -18,6 +25,7 @@ import platformdirs
 
 from groundhog.errors import AccessDenied, PersistenceError
 
+log = logging.getLogger(__name__)
 APP_NAME = "groundhog"
 NO_WORKSPACE = "groundhog:no-workspace"
 DIR_MODE = 0o700
@@ -56,14 +64,67 @@ def workspace_id_for(root: str | os.PathLike[str] | None) -> str:
     return hashlib.sha256(canonical_root(root).encode()).hexdigest()[:32]
 
 
-def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` (and missing parents) as 0700 directories; refuse a symlink anywhere we create."""
+def ensure_private_dir(path: Path, what: str = "The store directory") -> None:
+    """Create ``path`` (and missing parents) as 0700 directories; refuse a symlink anywhere we create,
+    a directory of another user's, and an ancestor others could use to swap it."""
+    check_ancestors(path, what)  # before creating anything inside them
     try:
         _ensure_private_dir(path)
     except OSError as error:  # e.g. a parent that is a plain file
         raise PersistenceError(f"The store directory cannot be created ({error.strerror}).") from None
     if not stat.S_ISDIR(os.lstat(path).st_mode):
         raise PersistenceError("The store directory path is not a directory.")
+    check_ancestors(path, what)  # the ones just created, and any swapped in meanwhile
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as error:
+        raise PersistenceError(f"{what} cannot be opened ({error.strerror}).") from None
+    try:
+        info = os.fstat(fd)
+        _refuse_foreign(info, path, what)
+        if stat.S_IMODE(info.st_mode) != DIR_MODE:
+            os.fchmod(fd, DIR_MODE)  # ours: tighten it (files inside are checked one by one)
+    finally:
+        os.close(fd)
+
+
+def check_ancestors(path: Path, what: str) -> None:
+    """Refuse ``path`` if a directory above it belongs to another user (not root), or if every user
+    may write it and it is not sticky: either could rename our directory away and plant another."""
+    me = os.geteuid()
+    for parent in Path(os.path.abspath(path)).parents:
+        try:
+            info = os.stat(parent)
+        except OSError:
+            continue
+        if info.st_uid not in (0, me):
+            log.warning("refused %s: %s belongs to uid %d", path, parent, info.st_uid)
+            raise AccessDenied(f"{what} is inside a directory of another user; refusing to use it.")
+        if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
+            log.warning("refused %s: %s is writable by every user and not sticky", path, parent)
+            raise AccessDenied(
+                f"{what} is inside a directory every user may write (and not sticky); refusing to use it."
+            )
+
+
+def check_private_file(fd: int, path: Path, what: str) -> None:
+    """The open file ``fd`` must be a regular file of ours that no other user may write (then it is
+    made 0600): its content is trusted (a key, a token, the store)."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise AccessDenied(f"{what} is not a regular file; refusing to open it.")
+    _refuse_foreign(info, path, what)
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        log.warning("refused %s: writable by other users (mode %o)", path, stat.S_IMODE(info.st_mode))
+        raise AccessDenied(f"{what} is writable by other users; refusing to trust it (see the server log).")
+    if stat.S_IMODE(info.st_mode) != FILE_MODE:
+        os.fchmod(fd, FILE_MODE)
+
+
+def _refuse_foreign(info: os.stat_result, path: Path, what: str) -> None:
+    if info.st_uid != os.geteuid():
+        log.warning("refused %s: it belongs to uid %d, not %d", path, info.st_uid, os.geteuid())
+        raise AccessDenied(f"{what} belongs to another user; refusing to use it (see the server log).")
 
 
 def _ensure_private_dir(path: Path) -> None:
@@ -93,25 +154,39 @@ def _ensure_private_dir(path: Path) -> None:
         os.chmod(path, DIR_MODE)
 
 
-def ensure_private_file(path: Path) -> None:
-    """Create ``path`` empty with mode 0600 unless it exists; refuse a symlink or a non-regular file."""
+def ensure_private_file(path: Path, what: str = "The store file", *, create: bool = True) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (or, with ``create=False``, accept its
+    absence); refuse a symlink, a non-regular file, a file of another user's or one others may write."""
+    if create:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, FILE_MODE)
+            os.close(fd)
+        except FileExistsError:
+            pass
+        except OSError as error:
+            raise PersistenceError(f"The store file cannot be created ({error.strerror}).") from None
+    _check_not_symlink_if_present(path, what)
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, FILE_MODE)
-        os.close(fd)
-    except FileExistsError:
-        pass
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        if create:
+            raise
+        return
     except OSError as error:
-        raise PersistenceError(f"The store file cannot be created ({error.strerror}).") from None
-    _check_not_symlink(path, "The store file")
-    info = os.lstat(path)
-    if not stat.S_ISREG(info.st_mode):
-        raise AccessDenied("The store file is not a regular file; refusing to open it.")
-    if stat.S_IMODE(info.st_mode) != FILE_MODE:
-        os.chmod(path, FILE_MODE)
+        raise PersistenceError(f"{what} cannot be opened ({error.strerror}).") from None
+    try:
+        check_private_file(fd, path, what)
+    finally:
+        os.close(fd)
 
 
 def refuse_symlink(path: Path, what: str) -> None:
     """Raise AccessDenied if ``path`` exists and is a symbolic link."""
+    with contextlib.suppress(FileNotFoundError):
+        _check_not_symlink(path, what)
+
+
+def _check_not_symlink_if_present(path: Path, what: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         _check_not_symlink(path, what)
 
