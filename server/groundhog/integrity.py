@@ -229,49 +229,78 @@ def verify(store: SqliteStore, *, discard_damaged: bool = False) -> VerifyReport
         result = tx.conn.execute("PRAGMA integrity_check").fetchone()[0]
         if result != "ok":
             report.add("database", "SQLite integrity check failed", detail=str(result))
-        _verify_contexts(tx, report)
-        _verify_audit(tx, report)
-        for source, uid, version, reason in tx.conn.execute(
-            "SELECT source, context_uid, version, reason FROM quarantine"
+        for section, check in (
+            ("the contexts", _verify_contexts),
+            ("the audit log", _verify_audit),
+            ("the set-aside rows", _verify_quarantine),
         ):
-            report.add(f"{source} {version} of context {uid[:8]}", "damaged row set aside", reason=reason)
+            _survive(report, section, lambda c=check: c(tx, report))
     return report
+
+
+# What reading a damaged file can raise besides our own errors: a flipped byte can break any
+# invariant (text that is not UTF-8, a NULL where a number was, a missing row). verify reports it.
+UNREADABLE = (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AssertionError, OverflowError)
+
+
+def _survive(report: VerifyReport, where: str, check: Any) -> None:
+    try:
+        check()
+    except DataDamaged as error:
+        report.add(where, "cannot be read (damaged)", detail=error.message)
+    except UNREADABLE as error:
+        report.add(where, "cannot be read (the store file is damaged)", detail=type(error).__name__)
+
+
+def _verify_quarantine(tx: Txn, report: VerifyReport) -> None:
+    for source, uid, version, reason in tx.conn.execute(
+        "SELECT source, context_uid, version, reason FROM quarantine"
+    ):
+        report.add(f"{source} {version} of context {str(uid)[:8]}", "damaged row set aside", reason=reason)
 
 
 def _verify_contexts(tx: Txn, report: VerifyReport) -> None:
     ids = [r[0] for r in tx.conn.execute("SELECT id, uid FROM contexts")]
     for context_id in ids:
-        try:
-            row = tx.context_by_id(context_id)
-        except DataDamaged:
-            report.add(f"context #{context_id}", "its name does not decrypt")
-            continue
-        assert row is not None
-        where = f"context {row.name!r}"
-        _verify_versions(tx, row, where, report)
-        for version, blob in tx.conn.execute(
-            "SELECT version, blob FROM checkpoints WHERE context_id = ?", (row.id,)
-        ).fetchall():
-            _try_open(
-                report,
-                f"{where} checkpoint {version}",
-                "checkpoint",
-                lambda b=blob, v=version, u=row.uid: tx.cipher.open(b, "checkpoints", u, v),
-            )
-        for info_id in [
-            r[0] for r in tx.conn.execute("SELECT id FROM snapshots WHERE context_id = ?", (row.id,))
-        ]:
-            _try_open(
-                report,
-                f"{where} snapshot {info_id}",
-                "snapshot",
-                lambda i=info_id, r=row: tx.load_snapshot(r, i),
-            )
-        _try_open(report, f"{where} editor state", "editor", lambda r=row: tx.load_editor(r))
-        try:
-            tx.load_state(row, row.head)
-        except DataDamaged as error:
-            report.add(where, "the head does not rebuild", detail=error.message)
+        _survive(report, f"context #{context_id}", lambda i=context_id: _verify_context(tx, i, report))
+
+
+def _verify_context(tx: Txn, context_id: int, report: VerifyReport) -> None:
+    try:
+        row = tx.context_by_id(context_id)
+    except DataDamaged:
+        report.add(f"context #{context_id}", "its name does not decrypt")
+        return
+    if row is None:
+        report.add(f"context #{context_id}", "its row cannot be read")
+        return
+    where = f"context {row.name!r}"
+    if not tx.name_binding_holds(row.id):
+        report.add(where, "its name binding was altered (the row answers to another name)")
+    _verify_versions(tx, row, where, report)
+    for version, blob in tx.conn.execute(
+        "SELECT version, blob FROM checkpoints WHERE context_id = ?", (row.id,)
+    ).fetchall():
+        _try_open(
+            report,
+            f"{where} checkpoint {version}",
+            "checkpoint",
+            lambda b=blob, v=version, u=row.uid: tx.cipher.open(b, "checkpoints", u, v),
+        )
+    for info_id in [
+        r[0] for r in tx.conn.execute("SELECT id FROM snapshots WHERE context_id = ?", (row.id,))
+    ]:
+        _try_open(
+            report,
+            f"{where} snapshot {info_id}",
+            "snapshot",
+            lambda i=info_id, r=row: tx.load_snapshot(r, i),
+        )
+    _try_open(report, f"{where} editor state", "editor", lambda r=row: tx.load_editor(r))
+    try:
+        tx.load_state(row, row.head)
+    except DataDamaged as error:
+        report.add(where, "the head does not rebuild", detail=error.message)
 
 
 def _verify_versions(tx: Txn, row: ContextRow, where: str, report: VerifyReport) -> None:

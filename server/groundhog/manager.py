@@ -191,13 +191,16 @@ class ContextManager:
 
     def check_on_open(self, session: str = "library") -> list[integrity.RecoveryReport]:
         """Check every context's head; recover damaged heads (not in a read-only session)."""
-        with self.store.read() as tx:
-            damaged = []
-            for row in tx.list_contexts():
-                try:
-                    integrity.check_head(tx, row)
-                except DataDamaged:
-                    damaged.append(row.name)
+        damaged = []
+        try:
+            with self.store.read() as tx:
+                for row in tx.list_contexts():
+                    try:
+                        integrity.check_head(tx, row)
+                    except DataDamaged:
+                        damaged.append(row.name)
+        except DataDamaged:  # the context rows themselves: each request (and verify) will say so
+            log.warning("the store's context rows are damaged; they cannot be checked on open")
         reports = []
         for name in damaged:
             if self.read_only:
@@ -338,6 +341,7 @@ def create_manager(
     read_only: bool = False,
     validators: tuple[Any, ...] = (),
     session: str = "library",
+    create_key: bool = True,
 ) -> ContextManager:
     """Open (creating if needed) the store of ``workspace`` (a path or file URI; None: the
     no-workspace scope) and check it. Defaults: ``GROUNDHOG_HOME`` or the user data dir."""
@@ -352,6 +356,7 @@ def create_manager(
         history_limit=history_limit,
         snapshot_max_bytes=snapshot_max_bytes,
         config_dir=Path(config_dir) if config_dir is not None else None,
+        create_key=create_key,
     )
     store = SqliteStore(location, settings)
     config = TrackerConfig(history_limit, snapshot_max_bytes, read_only, tuple(validators))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from groundhog.errors import LockError, PersistenceError
+from groundhog.errors import DataDamaged, LockError, PersistenceError
 from groundhog.store import keys
 from groundhog.store.codec import Cipher
 from groundhog.store.paths import (
@@ -25,7 +25,6 @@ from groundhog.store.paths import (
     default_config_dir,
     ensure_private_dir,
     ensure_private_file,
-    refuse_symlink,
 )
 from groundhog.store.rows import Txn
 from groundhog.store.schema import SCHEMA, SCHEMA_VERSION
@@ -45,6 +44,7 @@ class StoreSettings:
     busy_timeout_s: float = 10.0
     checkpoint_every: int = 100
     config_dir: Path | None = None
+    create_key: bool = True  # false for readers that must find the existing key (verify, the CLI)
 
 
 class SqliteStore:
@@ -58,11 +58,15 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._checkpointer: WalCheckpointer | None = None
+        # the key first: a planted or missing key is refused before anything is created
+        master = keys.load_or_create_master_key(
+            self.settings.config_dir or default_config_dir(), create=self.settings.create_key
+        )
         ensure_private_dir(location.directory)
         for suffix in ("-wal", "-shm", "-journal"):
-            refuse_symlink(Path(str(location.database) + suffix), "A store file")
+            ensure_private_file(Path(str(location.database) + suffix), "A store file", create=False)
         ensure_private_file(location.database)
-        self.cipher, self.subkeys = self._open_keys()
+        self.cipher, self.subkeys = self._open_keys(master)
         self.digests = ValueDigests(self.subkeys["value-digest"])
 
     @property
@@ -88,7 +92,7 @@ class SqliteStore:
         conn = self._connection()
         try:
             conn.execute(begin)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, UnicodeDecodeError) as error:
             raise translate(error) from None
         try:
             txn = Txn(conn, self.cipher, self.subkeys, self.settings, self.digests)
@@ -97,7 +101,7 @@ class SqliteStore:
         except BaseException as error:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            if isinstance(error, sqlite3.Error):
+            if isinstance(error, sqlite3.Error | UnicodeDecodeError):
                 raise translate(error) from None
             raise
         for committed in txn.after_commit:  # outside the try: the transaction is durable by now
@@ -154,18 +158,18 @@ class SqliteStore:
                 check_same_thread=False,
                 timeout=self.settings.busy_timeout_s,
             )
+            conn.text_factory = _text
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.settings.synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA trusted_schema=OFF")
             if self._checkpointer is not None:
                 conn.execute("PRAGMA wal_autocheckpoint=0")
-        except sqlite3.Error as error:
+        except (sqlite3.Error, UnicodeDecodeError) as error:
             raise translate(error) from None
         return conn
 
-    def _open_keys(self) -> tuple[Cipher, dict[str, bytes]]:
-        master = keys.load_or_create_master_key(self.settings.config_dir or default_config_dir())
+    def _open_keys(self, master: bytes) -> tuple[Cipher, dict[str, bytes]]:
         workspace_id = self.location.workspace_id
         conn = self._connection()
         try:
@@ -216,8 +220,19 @@ class SqliteStore:
         return cipher, subkeys
 
 
-def translate(error: sqlite3.Error) -> PersistenceError:
+def _text(raw: bytes) -> str:
+    """Our text columns hold ASCII (times, kinds, ids): one that is not even UTF-8 was damaged on
+    disk. Say so as damage (which recovery and verify handle), not as a decoding crash."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise DataDamaged("A row of the store holds text that is not UTF-8 (the file is damaged).") from None
+
+
+def translate(error: sqlite3.Error | UnicodeDecodeError) -> PersistenceError:
     """Every backend error becomes the library's error, with a sentence and no path."""
+    if isinstance(error, UnicodeDecodeError):  # SQLite quoted damaged schema text in its message
+        return PersistenceError("The store file is damaged and cannot be read.")
     text = str(error).lower()
     if "locked" in text or "busy" in text:
         return LockError("The store is locked by another process; try again.")
@@ -227,4 +242,16 @@ def translate(error: sqlite3.Error) -> PersistenceError:
         return PersistenceError("The store cannot be written: permission denied.")
     if "malformed" in text or "not a database" in text or "corrupt" in text:
         return PersistenceError("The store file is damaged and cannot be read.")
-    return PersistenceError(f"The store failed: {error.__class__.__name__}.")
+    name = str(getattr(error, "sqlite_errorname", "") or "")
+    if name.startswith("SQLITE_READONLY"):
+        return PersistenceError("The store cannot be written: its file system or file is read-only.")
+    if name.startswith("SQLITE_IOERR") or "i/o error" in text:
+        return PersistenceError(
+            "The store's disk reported an I/O error (a read-only or failing file system)."
+        )
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+        return PersistenceError("The store file cannot be opened (its directory must exist and be writable).")
+    if name.startswith("SQLITE_NOTADB") or name.startswith("SQLITE_CORRUPT") or "no such table" in text:
+        return PersistenceError("The store file is damaged and cannot be read.")
+    detail = "" if "/" in text else f": {text}"  # SQLite's own words, never a path
+    return PersistenceError(f"The store failed ({name or error.__class__.__name__}{detail}).")
