@@ -9,10 +9,17 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from groundhog import __version__
-from groundhog.errors import ContextError
-from groundhog.store.paths import FILE_MODE, default_config_dir, default_store_dir, ensure_private_dir
+from groundhog.errors import ContextError, PersistenceError
+from groundhog.store.paths import (
+    FILE_MODE,
+    check_private_file,
+    default_config_dir,
+    default_store_dir,
+    ensure_private_dir,
+)
 
 TOKEN_FILE = "token"
 QUIET_LOGGERS = (
@@ -31,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    _configure_logging(args)
     try:
+        _configure_logging(args)
         result: int = args.run(args)
         return result
     except ContextError as error:
@@ -40,16 +47,27 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # never a traceback for a person: one line, the details at debug level
+        logging.getLogger(__name__).debug("the command failed", exc_info=True)
+        print(
+            f"groundhog: the command failed ({type(error).__name__}); if the store is damaged, "
+            "'groundhog verify' says where (details with --log-level debug).",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
     from groundhog import people
 
-    parser = argparse.ArgumentParser(prog="groundhog", description="Groundhog context server.")
+    # no abbreviations: `--store` must not silently mean `--store-dir`
+    parser = argparse.ArgumentParser(
+        prog="groundhog", description="Groundhog context server.", allow_abbrev=False
+    )
     parser.add_argument("--version", action="version", version=f"groundhog {__version__}")
     commands = parser.add_subparsers(dest="command")
 
-    serve = commands.add_parser("serve", help="run the LSP server (stdio by default)")
+    serve = commands.add_parser("serve", help="run the LSP server (stdio by default)", allow_abbrev=False)
     transport = serve.add_mutually_exclusive_group()
     transport.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP (loopback by default)")
     transport.add_argument("--ws", metavar="HOST:PORT", help="listen on WebSocket")
@@ -63,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
     serve.add_argument("--max-message-bytes", type=int, default=64 * 1024 * 1024)
     serve.add_argument(
+        "--auth-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="TCP / WebSocket: close a connection that has not authenticated within this time",
+    )
+    serve.add_argument(
         "--allow-workspace",
         action="append",
         default=[],
@@ -71,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
-    mcp = commands.add_parser("mcp", help="run the MCP server for agents (stdio)")
+    mcp = commands.add_parser("mcp", help="run the MCP server for agents (stdio)", allow_abbrev=False)
     mcp.add_argument("--workspace", metavar="PATH", help="default: the client's first root, else the cwd")
     mcp.add_argument("--read-only", action="store_true", help="refuse every write (AccessDenied, audited)")
     mcp.add_argument("--context", metavar="NAME", help="start in this context (default: the last active)")
@@ -108,8 +133,8 @@ def _serve(args: argparse.Namespace) -> int:
     host, _, port = endpoint.rpartition(":")
     host = host or "127.0.0.1"
     if args.tcp:
-        return serve_tcp(make_server, host, int(port), args.max_message_bytes)
-    return serve_ws(make_server, host, int(port), args.max_message_bytes)
+        return serve_tcp(make_server, host, int(port), args.max_message_bytes, args.auth_timeout)
+    return serve_ws(make_server, host, int(port), args.max_message_bytes, args.auth_timeout)
 
 
 def _mcp(args: argparse.Namespace) -> int:
@@ -143,21 +168,45 @@ def _transport_token() -> str:
     if env:
         return env
     directory = default_config_dir()
-    ensure_private_dir(directory)
+    ensure_private_dir(directory, "The config directory")
     path = directory / TOKEN_FILE
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, FILE_MODE)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(32) + "\n")
         print(f"groundhog: generated a transport token in {path}", file=sys.stderr)
-    return Path(path).read_text().strip()
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        raise PersistenceError(f"The transport token file cannot be read ({error.strerror}).") from None
+    with os.fdopen(fd, "r") as handle:
+        check_private_file(handle.fileno(), path, "The transport token file")  # planted: refused
+        token = handle.read().strip()
+    if not token:
+        raise PersistenceError("The transport token file is empty.")
+    return token
+
+
+def _open_log_file(path: Path) -> TextIO:
+    """The log file, appended to: created 0600, never through a symlink, refused if it is not ours
+    or others may write it (logs name paths and errors)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK, FILE_MODE)
+    except OSError as error:
+        raise PersistenceError(f"The log file cannot be opened ({error.strerror}).") from None
+    try:
+        check_private_file(fd, path, "The log file")
+    except ContextError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "a", buffering=1, encoding="utf-8")
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
     level = getattr(logging, str(getattr(args, "log_level", "warning")).upper())
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if getattr(args, "log_file", None):
-        handlers.append(logging.FileHandler(args.log_file))
+        handlers.append(logging.StreamHandler(_open_log_file(Path(args.log_file))))
     logging.basicConfig(
         level=level, handlers=handlers, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -18,7 +18,6 @@ from groundhog.editor import EMPTY_EDITOR
 from groundhog.errors import AccessDenied, ContextError, PersistenceError
 from groundhog.integrity import RecoveryReport
 from groundhog.lsp.protocol import GroundhogProtocol, RpcError
-from groundhog.manager import ContextManager
 from groundhog.model import Selection
 from groundhog.options import Options, parse_options
 from groundhog.params import EditorChangeParams, parse
@@ -56,6 +55,11 @@ class GroundhogServer(LanguageServer):
         self._register()
 
     # -- wiring ---------------------------------------------------------------------------------
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether a session was opened (on network transports: the token was right)."""
+        return self.session is not None
 
     def _register(self) -> None:
         for name, bound in (
@@ -138,6 +142,14 @@ class GroundhogServer(LanguageServer):
         if self.session is not None:  # one connection, one session: never a second, leaked one
             raise RpcError(-32600, "The session is already initialized.", {"kind": "InvalidRequest"})
         options, problems = parse_options(params.initialization_options)
+        if self.required_token is not None and not hmac.compare_digest(
+            (options.token or "").encode(), self.required_token.encode()
+        ):
+            # before anything else: an unauthenticated peer opens no store and writes nothing
+            log.warning("refused a connection: a bad or missing token")
+            raise RpcError(
+                AccessDenied.code, "A valid token is required on this transport.", {"kind": "AccessDenied"}
+            )
         if problems:
             text = "Groundhog: " + "; ".join(problems) + "."
             self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, text))
@@ -171,18 +183,7 @@ class GroundhogServer(LanguageServer):
                 AccessDenied.code, "This workspace is outside the server's scope.", {"kind": "AccessDenied"}
             )
 
-        def authorize(manager: ContextManager) -> None:
-            if self.required_token is not None and not hmac.compare_digest(
-                (options.token or "").encode(), self.required_token.encode()
-            ):
-                manager.audit("access-denied", "-", {"reason": "bad or missing token", "client": client})
-                raise RpcError(
-                    AccessDenied.code,
-                    "A valid token is required on this transport.",
-                    {"kind": "AccessDenied"},
-                )
-
-        return open_session(root, options, client, store_dir=self.default_store_dir, authorize=authorize)
+        return open_session(root, options, client, store_dir=self.default_store_dir)
 
     async def _on_initialized(self, params: Any) -> None:
         session = self.session

@@ -23,6 +23,11 @@ from groundhog.lsp.server import GroundhogServer
 log = logging.getLogger(__name__)
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_HEADER_LINE = 8192
+# Network transports, before a connection is authenticated (its `initialize` brought the token):
+PRE_AUTH_MAX_BYTES = 256 * 1024  # an initialize is a few KB; nobody gets to make us buffer 64 MiB
+PRE_AUTH_TIMEOUT_S = 10.0  # authenticate within this, or the connection is closed
+MAX_PENDING = 32  # unauthenticated connections at once; a new one closes the oldest
+MAX_CONNECTIONS = 256  # all connections at once; beyond, a new one is closed at once
 
 
 class MessageTooLarge(Exception):
@@ -30,8 +35,11 @@ class MessageTooLarge(Exception):
         super().__init__(f"a message of {size} bytes exceeds the limit of {limit} bytes")
 
 
-async def read_frames(reader: asyncio.StreamReader, handle: Callable[[bytes], None], max_bytes: int) -> None:
-    """Read frames until EOF; raise MessageTooLarge without reading an oversized body."""
+async def read_frames(
+    reader: asyncio.StreamReader, handle: Callable[[bytes], None], limit: Callable[[], int]
+) -> None:
+    """Read frames until EOF; raise MessageTooLarge without reading an oversized body (the limit
+    is asked per frame: it grows once a network connection is authenticated)."""
     while True:
         length: int | None = None
         while True:
@@ -56,7 +64,7 @@ async def read_frames(reader: asyncio.StreamReader, handle: Callable[[bytes], No
         if length is None or length < 0:
             log.warning("skipped a frame without a usable Content-Length")
             continue
-        if length > max_bytes:
+        if length > (max_bytes := limit()):
             raise MessageTooLarge(length, max_bytes)
         try:
             body = await reader.readexactly(length)
@@ -117,7 +125,7 @@ def serve_stdio(make_server: Callable[[], GroundhogServer], max_bytes: int) -> i
         server.exit_code = asyncio.get_running_loop().create_future()
         server.protocol.set_writer(_StdoutWriter(sys.stdout.buffer))
         reader = await _stdin_reader()
-        reading = asyncio.ensure_future(read_frames(reader, server.protocol.handle_frame, max_bytes))
+        reading = asyncio.ensure_future(read_frames(reader, server.protocol.handle_frame, lambda: max_bytes))
 
         async def on_signal() -> None:  # as at EOF: answer what was received, persist, end the session
             await _drain(server)
@@ -166,37 +174,80 @@ async def _drain(server: GroundhogServer, timeout_s: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
+class Gate:
+    """Admission for network connections: at most MAX_CONNECTIONS at once, at most MAX_PENDING not
+    yet authenticated (a new one closes the oldest of those, so a flood of idle or slow peers can
+    never keep an editor with the token out), and each must authenticate within PRE_AUTH_TIMEOUT_S."""
+
+    def __init__(self, auth_timeout_s: float = PRE_AUTH_TIMEOUT_S) -> None:
+        self.auth_timeout_s = auth_timeout_s
+        self.open: set[GroundhogServer] = set()
+        self._pending: dict[GroundhogServer, Callable[[], Any]] = {}  # insertion order: oldest first
+
+    def admit(self, server: GroundhogServer, close: Callable[[], Any]) -> bool:
+        if len(self.open) >= MAX_CONNECTIONS:
+            log.warning("refused a connection: %d are open", len(self.open))
+            return False
+        for other in [s for s in self._pending if s.authenticated]:
+            del self._pending[other]
+        while len(self._pending) >= MAX_PENDING:
+            oldest, close_oldest = next(iter(self._pending.items()))
+            del self._pending[oldest]
+            log.warning("closed the oldest unauthenticated connection to admit a new one")
+            close_oldest()
+        self.open.add(server)
+        self._pending[server] = close
+        asyncio.get_running_loop().call_later(self.auth_timeout_s, self._expire, server)
+        return True
+
+    def _expire(self, server: GroundhogServer) -> None:
+        close = self._pending.pop(server, None)
+        if close is not None and not server.authenticated:
+            log.warning("closed a connection that did not authenticate in %.1f s", self.auth_timeout_s)
+            close()
+
+    def release(self, server: GroundhogServer) -> None:
+        self.open.discard(server)
+        self._pending.pop(server, None)
+
+    def limit(self, server: GroundhogServer, max_bytes: int) -> int:
+        return max_bytes if server.authenticated else min(max_bytes, PRE_AUTH_MAX_BYTES)
+
+
 async def _serve_stream(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     make_server: Callable[[], GroundhogServer],
     max_bytes: int,
+    gate: Gate,
 ) -> None:
     server = make_server()
+    if not gate.admit(server, writer.close):
+        writer.close()
+        return
     server.exit_code = asyncio.get_running_loop().create_future()
     server.protocol.set_writer(_StreamWriter(writer))
     try:
-        await read_frames(reader, server.protocol.handle_frame, max_bytes)
+        await read_frames(reader, server.protocol.handle_frame, lambda: gate.limit(server, max_bytes))
     except MessageTooLarge as error:
         log.warning("closed a connection: %s", error)
+    except (ConnectionError, OSError):
+        pass  # closed under us (by the gate, or the peer reset it)
     finally:
+        gate.release(server)
         await server.close_session()
         writer.close()
 
 
-def serve_tcp(make_server: Callable[[], GroundhogServer], host: str, port: int, max_bytes: int) -> int:
+def serve_tcp(
+    make_server: Callable[[], GroundhogServer], host: str, port: int, max_bytes: int, auth_timeout_s: float
+) -> int:
     async def main() -> int:
-        servers: set[GroundhogServer] = set()
-
-        def tracked() -> GroundhogServer:
-            server = make_server()
-            servers.add(server)
-            return server
-
+        gate = Gate(auth_timeout_s)
         listener = await asyncio.start_server(
-            lambda r, w: _serve_stream(r, w, tracked, max_bytes), host, port
+            lambda r, w: _serve_stream(r, w, make_server, max_bytes, gate), host, port
         )
-        _stop_on_signals(lambda: _close_all(servers, listener))
+        _stop_on_signals(lambda: _close_all(gate.open, listener))
         addresses = ", ".join(str(s.getsockname()) for s in listener.sockets)
         log.info("serving on %s", addresses)
         print(f"groundhog: listening on {addresses}", file=sys.stderr, flush=True)
@@ -207,28 +258,36 @@ def serve_tcp(make_server: Callable[[], GroundhogServer], host: str, port: int, 
     return _run_forever(main)
 
 
-def serve_ws(make_server: Callable[[], GroundhogServer], host: str, port: int, max_bytes: int) -> int:
+def serve_ws(
+    make_server: Callable[[], GroundhogServer], host: str, port: int, max_bytes: int, auth_timeout_s: float
+) -> int:
     from websockets.asyncio.server import ServerConnection, serve
     from websockets.exceptions import ConnectionClosed
 
-    servers: set[GroundhogServer] = set()
+    gate = Gate(auth_timeout_s)
 
     async def connection(websocket: ServerConnection) -> None:
         server = make_server()
-        servers.add(server)
+        if not gate.admit(server, lambda: asyncio.ensure_future(websocket.close())):
+            await websocket.close()
+            return
         server.exit_code = asyncio.get_running_loop().create_future()
         server.protocol.set_writer(_WebSocketWriter(websocket), include_headers=False)
         try:
             async for message in websocket:
                 server.protocol.handle_frame(message if isinstance(message, bytes) else message.encode())
+                if server.authenticated:  # from now on the editor may send up to --max-message-bytes
+                    websocket.protocol.max_message_size = max_bytes
         except ConnectionClosed:
             pass
         finally:
+            gate.release(server)
             await server.close_session()
 
     async def main() -> int:
-        async with serve(connection, host, port, max_size=max_bytes) as listener:
-            _stop_on_signals(lambda: _close_all(servers, listener))
+        pre_auth = min(max_bytes, PRE_AUTH_MAX_BYTES)
+        async with serve(connection, host, port, max_size=pre_auth, max_queue=4) as listener:
+            _stop_on_signals(lambda: _close_all(gate.open, listener))
             addresses = ", ".join(str(s.getsockname()) for s in listener.sockets)
             print(f"groundhog: listening on ws {addresses}", file=sys.stderr, flush=True)
             await listener.serve_forever()
