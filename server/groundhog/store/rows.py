@@ -93,10 +93,18 @@ class Txn(SessionRows):
         return hmac.new(self.mac_key, name.encode(), hashlib.sha256).digest()
 
     def find_context(self, name: str) -> ContextRow | None:
+        """The context named ``name``: found by the name's MAC, then proven by its sealed name (bound
+        to the row), so a MAC copied or swapped onto another row cannot make it serve this name."""
         row = self.conn.execute(
-            f"SELECT {_CONTEXT_COLUMNS} FROM contexts WHERE name_mac = ?", (self.name_mac(name),)
+            f"SELECT {_CONTEXT_COLUMNS}, name_blob FROM contexts WHERE name_mac = ?", (self.name_mac(name),)
         ).fetchone()
-        return None if row is None else ContextRow(row[0], row[1], name, *row[2:])
+        if row is None:
+            return None
+        if self.cipher.open(row[9], "contexts", row[1], "name").decode() != name:
+            raise DataDamaged(
+                f"Context {name!r}: its name binding was altered (another row answers to it).", context=name
+            )
+        return ContextRow(row[0], row[1], name, *row[2:9])
 
     def context_by_id(self, context_id: int) -> ContextRow | None:
         row = self.conn.execute(
@@ -108,15 +116,25 @@ class Txn(SessionRows):
         return ContextRow(row[0], row[1], name, *row[2:9])
 
     def list_contexts(self) -> list[ContextRow]:
-        """All contexts whose names decrypt; a damaged name is left for ``verify`` to report."""
+        """All contexts whose names decrypt and match their MAC; a damaged or swapped name is left
+        for ``verify`` to report."""
         rows = []
-        for row in self.conn.execute(f"SELECT {_CONTEXT_COLUMNS}, name_blob FROM contexts"):
+        for row in self.conn.execute(f"SELECT {_CONTEXT_COLUMNS}, name_blob, name_mac FROM contexts"):
             try:
                 name = self.cipher.open(row[9], "contexts", row[1], "name").decode()
             except DataDamaged:
                 continue
+            if not hmac.compare_digest(self.name_mac(name), row[10]):
+                continue
             rows.append(ContextRow(row[0], row[1], name, *row[2:9]))
         return sorted(rows, key=lambda r: r.name)
+
+    def name_binding_holds(self, context_id: int) -> bool:
+        """Whether the row's name MAC is the MAC of its sealed name (``verify``)."""
+        found = self.conn.execute("SELECT uid, name_blob, name_mac FROM contexts WHERE id = ?", (context_id,))
+        uid, blob, mac = found.fetchone()
+        name = self.cipher.open(blob, "contexts", uid, "name").decode()
+        return hmac.compare_digest(self.name_mac(name), mac)
 
     def insert_context(
         self, name: str, state: StoredState, kind: str, session: str
@@ -334,7 +352,11 @@ class Txn(SessionRows):
         ts = now()
         size = state.measured_size()
         place = ("snapshots", row.uid, snapshot_id)
-        info_blob = self.cipher.seal(orjson.dumps({"label": label, "metadata": metadata}), *place)
+        # the plaintext columns a reader relies on are sealed with the label, so editing them shows
+        bound = [state.version, ts, size, kind]
+        info_blob = self.cipher.seal(
+            orjson.dumps({"label": label, "metadata": metadata, "bound": bound}), *place
+        )
         manifest = self.digests.manifest(row.uid, state.values)
         self._store_values(row, manifest, state.values)
         payload = Payload(  # the one value is the manifest, key -> digest (store/values.py)
@@ -409,12 +431,20 @@ class Txn(SessionRows):
         return by_digest(manifest, raw_of)
 
     def list_snapshots(self, row: ContextRow) -> list[SnapshotInfo]:
+        """The context's snapshots, newest first; an altered one is left out (``verify`` names it,
+        and restoring it answers RecoveryError)."""
         cursor = self.conn.execute(
             "SELECT id, version, ts, size, kind, info_blob FROM snapshots WHERE context_id = ?"
             " ORDER BY ts DESC, rowid DESC",
             (row.id,),
         )
-        return [self._snapshot_info(row, *found) for found in cursor]
+        listed = []
+        for found in cursor.fetchall():
+            try:
+                listed.append(self._snapshot_info(row, *found))
+            except DataDamaged:
+                continue
+        return listed
 
     def count_snapshots(self, row: ContextRow) -> int:
         return int(
@@ -449,6 +479,9 @@ class Txn(SessionRows):
         self, row: ContextRow, sid: str, version: int, ts: str, size: int, kind: str, blob: bytes
     ) -> SnapshotInfo:
         info = self.cipher.open_json(blob, "snapshots", row.uid, sid)
+        bound = info.get("bound")  # absent in snapshots written before it was sealed
+        if bound is not None and bound != [version, ts, size, kind]:
+            raise DataDamaged(f"Snapshot {sid}: its version, time, size or kind was altered.", snapshot=sid)
         return SnapshotInfo(sid, row.name, version, ts, size, kind, info["label"], info["metadata"])
 
     # -- editor records and settings ------------------------------------------------------------
