@@ -22,7 +22,7 @@ EXIT_TIMEOUT_S = 20
 class RawAgent:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
-        self._next = 0
+        self._next = 10**9  # far from the ids a test sends by hand
 
     @classmethod
     async def start(cls, env: Env) -> RawAgent:
@@ -119,3 +119,44 @@ async def test_an_agent_gone_in_the_middle_of_a_large_write_leaves_no_half_writt
     code, out, err = run_cli(env, "show", "default", "--json")
     data = json.loads(out)["data"]
     assert data in ({}, {"big": value, "small": 1})  # all of it or none of it
+
+
+async def test_a_seeded_storm_of_malformed_lines_never_stops_the_agent_server(env: Env) -> None:
+    import random
+
+    agent = await RawAgent.start(env)
+    await agent.tool("context_update", {"set": {"keep": "me"}})
+    rng = random.Random(20261130)
+    values: list[Any] = [None, True, 1.5, -1, 2**70, "", [], {}, {"a": 1}, [1]]
+    assert agent.process.stdin is not None and agent.process.stdout is not None
+    for burst in range(10):
+        for _ in range(200):
+            kind = rng.randrange(5)
+            if kind == 0:
+                junk = bytes(rng.randrange(1, 256) for _ in range(rng.randrange(1, 40))).replace(b"\n", b"")
+                agent.process.stdin.write(junk + b"\n")
+                continue
+            message: dict[str, Any] = {"jsonrpc": "2.0"}
+            if kind == 1:
+                message.update(
+                    id=rng.choice([*values, rng.randrange(1000)]),
+                    method=rng.choice(["tools/call", "resources/read", "x", None, 5]),
+                    params=rng.choice([*values, {"name": "context_update", "arguments": rng.choice(values)}]),
+                )
+            elif kind == 2:
+                message.update(id=rng.choice(values), result=rng.choice(values))
+            elif kind == 3:
+                message.update(method="notifications/cancelled", params={"requestId": rng.choice(values)})
+            else:
+                arguments = {"context": rng.choice(values)}
+                message.update(
+                    id=10**6 + rng.randrange(10**6),
+                    method="tools/call",
+                    params={"name": "context_get", "arguments": arguments},
+                )
+            agent.send(message)
+        probe = await agent.tool("context_get", {})  # answered after the burst, data as it was
+        assert probe["data"] == {"keep": "me"}, burst
+    assert agent.process.returncode is None
+    agent.process.stdin.close()
+    assert await agent.exit_code() == 0
