@@ -6,22 +6,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import sys
 from pathlib import Path
-from typing import TextIO
 
 from groundhog import __version__
-from groundhog.errors import ContextError, PersistenceError
-from groundhog.store.paths import (
-    FILE_MODE,
-    check_private_file,
-    default_config_dir,
-    default_store_dir,
-    ensure_private_dir,
-)
+from groundhog.config import open_log_file, transport_token
+from groundhog.errors import ContextError
 
-TOKEN_FILE = "token"
 QUIET_LOGGERS = (
     "pygls",
     "pygls.protocol",
@@ -113,15 +104,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from groundhog.lsp.startup import attrs_bytecode_cache
-
-    # pygls and lsprotocol are imported only here, through the cache that halves their import time
-    with attrs_bytecode_cache(Path(args.store_dir) if args.store_dir else default_store_dir()):
-        from groundhog.lsp.server import GroundhogServer
-        from groundhog.lsp.transport import serve_stdio, serve_tcp, serve_ws
+    # pygls and lsprotocol are imported only here: the people CLI and `mcp` never pay for them
+    from groundhog.lsp.server import GroundhogServer
+    from groundhog.lsp.transport import serve_stdio, serve_tcp, serve_ws
 
     endpoint = args.tcp or args.ws
-    token = _transport_token() if endpoint else None
+    token = transport_token() if endpoint else None
 
     def make_server() -> GroundhogServer:
         return GroundhogServer(
@@ -161,52 +149,11 @@ def _positive(text: str) -> int:
     return value
 
 
-def _transport_token() -> str:
-    """The token TCP/WebSocket clients must send: GROUNDHOG_TOKEN, else a 0600 file under the user
-    config dir, generated on first use."""
-    env = os.environ.get("GROUNDHOG_TOKEN")
-    if env:
-        return env
-    directory = default_config_dir()
-    ensure_private_dir(directory, "The config directory")
-    path = directory / TOKEN_FILE
-    if not path.exists() and not path.is_symlink():
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, FILE_MODE)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32) + "\n")
-        print(f"groundhog: generated a transport token in {path}", file=sys.stderr)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as error:
-        raise PersistenceError(f"The transport token file cannot be read ({error.strerror}).") from None
-    with os.fdopen(fd, "r") as handle:
-        check_private_file(handle.fileno(), path, "The transport token file")  # planted: refused
-        token = handle.read().strip()
-    if not token:
-        raise PersistenceError("The transport token file is empty.")
-    return token
-
-
-def _open_log_file(path: Path) -> TextIO:
-    """The log file, appended to: created 0600, never through a symlink, refused if it is not ours
-    or others may write it (logs name paths and errors)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK, FILE_MODE)
-    except OSError as error:
-        raise PersistenceError(f"The log file cannot be opened ({error.strerror}).") from None
-    try:
-        check_private_file(fd, path, "The log file")
-    except ContextError:
-        os.close(fd)
-        raise
-    return os.fdopen(fd, "a", buffering=1, encoding="utf-8")
-
-
 def _configure_logging(args: argparse.Namespace) -> None:
     level = getattr(logging, str(getattr(args, "log_level", "warning")).upper())
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if getattr(args, "log_file", None):
-        handlers.append(logging.StreamHandler(_open_log_file(Path(args.log_file))))
+        handlers.append(logging.StreamHandler(open_log_file(Path(args.log_file))))
     logging.basicConfig(
         level=level, handlers=handlers, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

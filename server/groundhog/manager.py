@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from groundhog import integrity
 from groundhog.errors import (
     AccessDenied,
     AlreadyExists,
@@ -25,6 +24,8 @@ from groundhog.errors import (
 )
 from groundhog.model import ContextSnapshot, ContextState
 from groundhog.names import DEFAULT_CONTEXT, validate_name
+from groundhog.reports import RecoveryReport, VerifyReport
+from groundhog.store import integrity
 from groundhog.store.codec import values_from_object
 from groundhog.store.paths import StoreLocation
 from groundhog.store.records import StoredState
@@ -67,6 +68,24 @@ class SavedEditor:
 
 
 @dataclass(frozen=True)
+class StoreInfo:
+    """Where a workspace's store is, and whether it exists yet (nothing is opened to say so)."""
+
+    workspace: str  # the canonical workspace URI
+    workspace_id: str
+    path: Path
+    exists: bool
+
+
+def locate_store(
+    workspace: str | os.PathLike[str] | None, store_dir: str | os.PathLike[str] | None = None
+) -> StoreInfo:
+    location = StoreLocation.for_root(workspace, store_dir)
+    database = location.database
+    return StoreInfo(location.workspace_root, location.workspace_id, database, database.exists())
+
+
+@dataclass(frozen=True)
 class Source:
     """Where a new context's first state comes from (``context/create`` ``from``)."""
 
@@ -83,9 +102,9 @@ class ContextManager:
             store, self.config, Hooks(on_commit=self._committed, on_recover=self._recovered)
         )
         self._commit_listeners: list[Callable[[], None]] = []
-        self._recover_listeners: list[Callable[[integrity.RecoveryReport], None]] = []
+        self._recover_listeners: list[Callable[[RecoveryReport], None]] = []
         self._lock = threading.Lock()
-        self.recoveries: list[integrity.RecoveryReport] = []
+        self.recoveries: list[RecoveryReport] = []
 
     @property
     def read_only(self) -> bool:
@@ -189,7 +208,7 @@ class ContextManager:
 
     # -- opening, checking, verifying -----------------------------------------------------------
 
-    def check_on_open(self, session: str = "library") -> list[integrity.RecoveryReport]:
+    def check_on_open(self, session: str = "library") -> list[RecoveryReport]:
         """Check every context's head; recover damaged heads (not in a read-only session)."""
         damaged = []
         try:
@@ -218,7 +237,7 @@ class ContextManager:
                 self._recovered(report)
         return reports
 
-    def verify(self, *, discard_damaged: bool = False) -> integrity.VerifyReport:
+    def verify(self, *, discard_damaged: bool = False) -> VerifyReport:
         return integrity.verify(self.store, discard_damaged=discard_damaged)
 
     # -- sessions -------------------------------------------------------------------------------
@@ -287,6 +306,11 @@ class ContextManager:
         with self.store.read() as tx:
             return bool(tx.list_contexts())
 
+    def audit_records(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest audit records, decrypted, newest first."""
+        with self.store.read() as tx:
+            return tx.audit_records(limit)
+
     def audit(self, event: str, session: str, details: dict[str, Any]) -> None:
         """Append to the audit log. Read-only sessions audit too: the log is the security record
         (issue 3: a read-only session's refused writes are audited), not context state."""
@@ -301,7 +325,7 @@ class ContextManager:
     def on_commit(self, listener: Callable[[], None]) -> None:
         self._commit_listeners.append(listener)
 
-    def on_recover(self, listener: Callable[[integrity.RecoveryReport], None]) -> None:
+    def on_recover(self, listener: Callable[[RecoveryReport], None]) -> None:
         self._recover_listeners.append(listener)
 
     def _committed(self) -> None:
@@ -311,7 +335,7 @@ class ContextManager:
             except Exception:
                 log.warning("a commit listener failed; ignored", exc_info=True)
 
-    def _recovered(self, report: integrity.RecoveryReport) -> None:
+    def _recovered(self, report: RecoveryReport) -> None:
         with self._lock:
             self.recoveries.append(report)
         for listener in list(self._recover_listeners):

@@ -15,11 +15,8 @@ from typing import Any
 import orjson
 
 from groundhog.errors import PersistenceError
-from groundhog.manager import ContextManager, create_manager
+from groundhog.manager import ContextManager, create_manager, locate_store
 from groundhog.names import DEFAULT_CONTEXT
-from groundhog.store.codec import decode_values
-from groundhog.store.paths import StoreLocation
-from groundhog.store.rows import audit_records
 
 
 def add_commands(commands: Any) -> None:
@@ -49,8 +46,7 @@ def add_commands(commands: Any) -> None:
 
 
 def _open(args: argparse.Namespace, *, writable: bool = False) -> ContextManager:
-    location = StoreLocation.for_root(_root(args), args.store_dir)
-    if not location.database.exists():
+    if not locate_store(_root(args), args.store_dir).exists:
         raise PersistenceError(f"No Groundhog store exists for the workspace {_root(args)}.")
     return create_manager(
         _root(args), store_dir=args.store_dir, read_only=not writable, session="cli", create_key=False
@@ -62,19 +58,19 @@ def _root(args: argparse.Namespace) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    location = StoreLocation.for_root(_root(args), args.store_dir)
-    if not location.database.exists():
+    location = locate_store(_root(args), args.store_dir)
+    if not location.exists:
         _emit(
             args,
-            {"workspace": location.workspace_root, "store": None},
-            lambda: print(f"No stored state for {location.workspace_root}."),
+            {"workspace": location.workspace, "store": None},
+            lambda: print(f"No stored state for {location.workspace}."),
         )
         return 0
     manager = _open(args)
     contexts = manager.list_contexts()
     value: dict[str, Any] = {
-        "workspace": {"uri": location.workspace_root, "id": location.workspace_id},
-        "store": {"path": str(location.database), "encrypted": True},
+        "workspace": {"uri": location.workspace, "id": location.workspace_id},
+        "store": {"path": str(location.path), "encrypted": True},
         "lastActive": manager.last_active(),
         "contexts": len(contexts),
         "versions": sum(c.version for c in contexts),
@@ -85,8 +81,8 @@ def _status(args: argparse.Namespace) -> int:
         lambda: _table(
             ["field", "value"],
             [
-                ["workspace", location.workspace_root],
-                ["store", str(location.database)],
+                ["workspace", location.workspace],
+                ["store", str(location.path)],
                 ["last active", value["lastActive"] or "-"],
                 ["contexts", str(len(contexts))],
             ],
@@ -156,13 +152,12 @@ def _log(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     manager = _open(args)
-    tracker = manager.tracker(args.context)
-    state = tracker.read(args.version)
+    state = manager.load_state(args.context, args.version)
     value = {
         "context": args.context,
         "version": state.version,
         "lastModified": state.last_modified,
-        "data": decode_values(state.values),
+        "data": state.data,
         "metadata": state.metadata,
     }
 
@@ -203,8 +198,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     manager = _open(args)
-    with manager.store.read() as tx:
-        records = audit_records(tx, args.limit)
+    records = manager.audit_records(args.limit)
     _emit(
         args,
         {"records": records},

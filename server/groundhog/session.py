@@ -16,10 +16,10 @@ from groundhog.editor import EMPTY_EDITOR, EditorContext
 from groundhog.errors import ContextError
 from groundhog.manager import ContextManager, create_manager
 from groundhog.options import Options
-from groundhog.store.paths import canonical_root
 from groundhog.sync import ChangeFeed
 from groundhog.timeutil import now
 from groundhog.tracker import ContextTracker
+from groundhog.workspace import canonical_root
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

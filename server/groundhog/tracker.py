@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
-from groundhog import integrity
 from groundhog.changes import Change, apply_change
 from groundhog.errors import (
     AccessDenied,
@@ -30,6 +29,8 @@ from groundhog.errors import (
 )
 from groundhog.model import ContextSnapshot, ContextState, HistoryEntry
 from groundhog.patch import changed_keys, key_diff
+from groundhog.reports import RecoveryReport
+from groundhog.store import integrity
 from groundhog.store.codec import Payload, decode_value, decode_values, values_from_object
 from groundhog.store.records import ContextRow, SnapshotInfo, StoredState
 from groundhog.store.rows import Txn, apply_delta
@@ -82,7 +83,7 @@ class Hooks:
     """How a tracker tells its manager about commits and recoveries (to wake the change feed)."""
 
     on_commit: Callable[[], None] = lambda: None
-    on_recover: Callable[[integrity.RecoveryReport], None] = lambda report: None
+    on_recover: Callable[[RecoveryReport], None] = lambda report: None
 
 
 class ContextTracker:

@@ -32,7 +32,6 @@ from groundhog import (
 )
 from groundhog.changes import Change
 from groundhog.manager import Source
-from groundhog.store.rows import audit_records
 
 LIMIT = 2000  # snapshot_max_bytes of the store under test
 HISTORY = 5  # history_limit: "work" has versions 1..12, so 8..12 are kept
@@ -405,8 +404,7 @@ def test_read_only_sessions_write_nothing_but_audit_their_refusals(store: Store)
     adapter.close()
     manager.audit("error", "s-test", {"kind": "InvalidParams"})  # what the LSP layer does on errors
     assert dump_store(store.path, exclude=("audit",)) == everything, "a read-only session persists no state"
-    with manager.store.read() as tx:
-        records = audit_records(tx, 100)
+    records = manager.audit_records(100)
     refused = [r for r in records if r["event"] == "error" and r["details"].get("kind") == "AccessDenied"]
     assert len(refused) == 6, "every refused write of a read-only session is in the audit log"
 

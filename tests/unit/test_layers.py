@@ -23,10 +23,25 @@ def _modules(under: Path) -> list[Path]:
     return sorted(under.rglob("*.py"))
 
 
-def test_the_mcp_face_never_imports_the_store() -> None:
-    for path in _modules(PACKAGE / "mcp"):
-        reaching = {name for name in _imports(path) if name.startswith("groundhog.store")}
-        assert not reaching, f"{path.name} imports {reaching}"
+FACES = ("mcp", "lsp", "cli.py", "people.py")
+
+
+def test_no_face_imports_the_store() -> None:
+    """The LSP and MCP faces and the command line reach persistence only through the engine."""
+    for face in FACES:
+        for path in _modules(PACKAGE / face) if not face.endswith(".py") else [PACKAGE / face]:
+            reaching = {name for name in _imports(path) if name.startswith("groundhog.store")}
+            assert not reaching, f"{path.relative_to(PACKAGE)} imports {reaching}"
+
+
+def test_no_sql_outside_the_store() -> None:
+    words = ("SELECT ", "INSERT ", "UPDATE ", "DELETE FROM", "PRAGMA ")
+    for path in _modules(PACKAGE):
+        if PACKAGE / "store" in path.parents:
+            continue
+        text = path.read_text()
+        found = [word for word in words if f'"{word}' in text or f"'{word}" in text]
+        assert not found, f"{path.relative_to(PACKAGE)} holds SQL: {found}"
 
 
 def test_the_engine_imports_no_face_framework() -> None:

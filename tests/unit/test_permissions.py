@@ -13,7 +13,7 @@ import pytest
 
 from groundhog import AccessDenied, create_adapter, create_manager
 from groundhog.changes import Change
-from groundhog.store.paths import workspace_id_for
+from groundhog.workspace import workspace_id_for
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from storetools import count_rows, data_of, dump_store, flip_byte, raw_db
 from groundhog import ContextManager, RecoveryError, create_manager
 from groundhog.changes import Change
 from groundhog.errors import NoValidSnapshot
-from groundhog.integrity import VerifyReport
 from groundhog.manager import ContextManager as Manager
+from groundhog.reports import VerifyReport
 from groundhog.store.paths import StoreLocation
 from groundhog.store.sqlite import SqliteStore, StoreSettings
 from groundhog.tracker import TrackerConfig

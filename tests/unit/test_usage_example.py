@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from groundhog import ContextStatus, create_adapter, create_manager
-from groundhog.store.paths import workspace_id_for
+from groundhog.workspace import workspace_id_for
 
 
 async def test_usage_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,15 +16,15 @@ from groundhog import __version__
 from groundhog import methods as names
 from groundhog.editor import EMPTY_EDITOR
 from groundhog.errors import AccessDenied, ContextError, PersistenceError
-from groundhog.integrity import RecoveryReport
 from groundhog.lsp.protocol import GroundhogProtocol, RpcError
 from groundhog.model import Selection
 from groundhog.options import Options, parse_options
 from groundhog.params import EditorChangeParams, parse
+from groundhog.processes import process_alive
+from groundhog.reports import RecoveryReport
 from groundhog.requests import REQUESTS
 from groundhog.session import Session, open_session
-from groundhog.store.paths import NO_WORKSPACE, canonical_root
-from groundhog.store.sessions import process_alive
+from groundhog.workspace import NO_WORKSPACE, canonical_root
 
 log = logging.getLogger(__name__)
 FEED_POLL_S = 0.1

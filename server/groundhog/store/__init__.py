@@ -5,7 +5,7 @@
 ``integrity`` checks hash chains and recovers damaged heads.
 """
 
-from groundhog.store.paths import StoreLocation, workspace_id_for
+from groundhog.store.paths import StoreLocation
 from groundhog.store.sqlite import SqliteStore, StoreSettings
 
-__all__ = ["SqliteStore", "StoreLocation", "StoreSettings", "workspace_id_for"]
+__all__ = ["SqliteStore", "StoreLocation", "StoreSettings"]

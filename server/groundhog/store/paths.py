@@ -13,55 +13,18 @@ directories under us. Refusals name the role of the file; the server's log names
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
-
-import platformdirs
 
 from groundhog.errors import AccessDenied, PersistenceError
+from groundhog.workspace import canonical_root, default_store_dir, workspace_id_for
 
 log = logging.getLogger(__name__)
-APP_NAME = "groundhog"
-NO_WORKSPACE = "groundhog:no-workspace"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
-
-
-def default_store_dir() -> Path:
-    """``GROUNDHOG_HOME`` if set, else the platform's user data dir."""
-    env = os.environ.get("GROUNDHOG_HOME")
-    return Path(env) if env else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-
-
-def default_config_dir() -> Path:
-    """``GROUNDHOG_CONFIG_DIR`` if set, else the platform's user config dir (master key, tokens)."""
-    env = os.environ.get("GROUNDHOG_CONFIG_DIR")
-    return Path(env) if env else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
-
-
-def canonical_root(root: str | os.PathLike[str] | None) -> str:
-    """A stable text for a workspace root: a normalized ``file://`` URI, or the no-workspace scope."""
-    if root is None or str(root) == "":
-        return NO_WORKSPACE
-    text = str(root)
-    if text == NO_WORKSPACE:
-        return text
-    if "://" in text:
-        parsed = urlparse(text)
-        if parsed.scheme != "file":
-            return text.rstrip("/")
-        text = unquote(parsed.path)
-    return "file://" + os.path.normpath(os.path.abspath(text))
-
-
-def workspace_id_for(root: str | os.PathLike[str] | None) -> str:
-    """The directory name of a workspace's store: a hash of its canonical root, never the path itself."""
-    return hashlib.sha256(canonical_root(root).encode()).hexdigest()[:32]
 
 
 def ensure_private_dir(path: Path, what: str = "The store directory") -> None:

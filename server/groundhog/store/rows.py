@@ -555,23 +555,20 @@ class Txn(SessionRows):
             (seq, ts, event, session, blob, prev, digest),
         )
 
-
-def audit_records(txn: Txn, limit: int) -> list[dict[str, Any]]:
-    """The newest audit records, decrypted, newest first."""
-    records = []
-    for seq, ts, event, session, blob in txn.conn.execute(
-        "SELECT seq, ts, event, session, blob FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
-    ):
-        records.append(
+    def audit_records(self, limit: int) -> list[dict[str, Any]]:
+        """The newest audit records, decrypted, newest first."""
+        return [
             {
                 "seq": seq,
                 "timestamp": ts,
                 "event": event,
                 "session": session,
-                "details": txn.cipher.open_json(blob, "audit", seq),
+                "details": self.cipher.open_json(blob, "audit", seq),
             }
-        )
-    return records
+            for seq, ts, event, session, blob in self.conn.execute(
+                "SELECT seq, ts, event, session, blob FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
+            )
+        ]
 
 
 def apply_delta(state: StoredState, delta: Payload) -> None:

@@ -9,6 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from groundhog.processes import process_alive
 from groundhog.timeutil import now
 
 if TYPE_CHECKING:
@@ -114,16 +115,3 @@ class SessionRows:
             " (SELECT count(*) FROM sessions) FROM session_editors"
         ).fetchone()
         return tuple(contexts), tuple(editors)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (on this machine)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -20,17 +20,13 @@ from typing import Literal
 from groundhog.errors import DataDamaged, LockError, PersistenceError
 from groundhog.store import keys
 from groundhog.store.codec import Cipher
-from groundhog.store.paths import (
-    StoreLocation,
-    default_config_dir,
-    ensure_private_dir,
-    ensure_private_file,
-)
+from groundhog.store.paths import StoreLocation, ensure_private_dir, ensure_private_file
 from groundhog.store.rows import Txn
 from groundhog.store.schema import SCHEMA, SCHEMA_VERSION
 from groundhog.store.values import ValueDigests
 from groundhog.store.wal import WalCheckpointer
 from groundhog.timeutil import now
+from groundhog.workspace import default_config_dir
 
 log = logging.getLogger(__name__)
 KEY_ID = 1

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from groundhog.errors import ContextError, DataDamaged, NoValidSnapshot
+from groundhog.reports import RecoveryReport, VerifyReport
 from groundhog.store.records import ContextRow, StoredState
 from groundhog.store.rows import AUDIT_GENESIS, Txn, chain_hash, genesis_hash
 
@@ -22,32 +22,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _VERSION_COLUMNS = "version, ts, kind, session, keys_blob, delta_blob, link, prev_hash, hash"
-
-
-@dataclass(frozen=True)
-class RecoveryReport:
-    context: str
-    from_version: int  # the damaged head
-    to_version: int  # the valid version (or snapshot's version) whose data was restored
-    version: int  # the new `recover` version
-    reason: str
-    snapshot_id: str | None = None
-
-
-@dataclass
-class VerifyReport:
-    problems: list[dict[str, Any]] = field(default_factory=list)
-    checked: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def add(self, where: str, what: str, **details: Any) -> None:
-        self.problems.append({"where": where, "problem": what, **details})
-
-    def count(self, kind: str, n: int = 1) -> None:
-        self.checked[kind] = self.checked.get(kind, 0) + n
 
 
 # -- head checks and recovery -------------------------------------------------------------------
