@@ -2,6 +2,9 @@
 
 Nothing here touches the user's real data or config dirs: GROUNDHOG_HOME and GROUNDHOG_CONFIG_DIR are
 pointed at the test's temporary directory for the whole test.
+
+The engine suite runs against every storage backend through ``store_env``: a new backend (behind
+``groundhog.store.interface``) is one more entry in ``BACKENDS`` and one more branch in ``open``.
 """
 
 from __future__ import annotations
@@ -24,26 +27,37 @@ class StoreEnv:
     store_dir: Path
     config_dir: Path
     workspace: Path
+    backend: str = "sqlite"
 
     def open(self, **options: Any) -> ContextManager:
         """A manager on this store; options go to ``create_manager``."""
-        return create_manager(
-            self.workspace,
-            store_dir=self.store_dir,
-            config_dir=self.config_dir,
-            **options,
-        )
+        if self.backend == "sqlite":
+            return create_manager(
+                self.workspace,
+                store_dir=self.store_dir,
+                config_dir=self.config_dir,
+                **options,
+            )
+        raise AssertionError(f"no such backend: {self.backend}")
+
+
+BACKENDS = ("sqlite",)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StoreEnv:
+def store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str) -> StoreEnv:
     store_dir = tmp_path / "store"
     config_dir = tmp_path / "config"
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     monkeypatch.setenv("GROUNDHOG_HOME", str(store_dir))
     monkeypatch.setenv("GROUNDHOG_CONFIG_DIR", str(config_dir))
-    return StoreEnv(store_dir, config_dir, workspace)
+    return StoreEnv(store_dir, config_dir, workspace, backend)
 
 
 @pytest.fixture

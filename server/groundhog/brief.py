@@ -58,7 +58,7 @@ def resume(session: Session, params: p.ResumeParams) -> dict[str, Any]:
     snapshots, the changes since ``sinceVersion`` (history entries, and the diff when small), and
     the editor state."""
     brief: dict[str, Any] = {
-        "workspace": {"uri": session.workspace_uri, "id": session.manager.store.location.workspace_id},
+        "workspace": {"uri": session.workspace_uri, "id": session.manager.store.workspace_id},
         "session": {"id": session.id, "readOnly": session.read_only},
         "context": None,
         "keys": [],

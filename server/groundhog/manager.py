@@ -25,8 +25,8 @@ from groundhog.errors import (
 from groundhog.model import ContextSnapshot, ContextState
 from groundhog.names import DEFAULT_CONTEXT, validate_name
 from groundhog.reports import RecoveryReport, VerifyReport
-from groundhog.store import integrity
 from groundhog.store.codec import values_from_object
+from groundhog.store.interface import Store
 from groundhog.store.paths import StoreLocation
 from groundhog.store.records import StoredState
 from groundhog.store.sqlite import SqliteStore, StoreSettings
@@ -95,7 +95,7 @@ class Source:
 
 
 class ContextManager:
-    def __init__(self, store: SqliteStore, config: TrackerConfig | None = None) -> None:
+    def __init__(self, store: Store, config: TrackerConfig | None = None) -> None:
         self.store = store
         self.config = config or TrackerConfig()
         self.factory = ContextTrackerFactory(
@@ -215,7 +215,7 @@ class ContextManager:
             with self.store.read() as tx:
                 for row in tx.list_contexts():
                     try:
-                        integrity.check_head(tx, row)
+                        tx.check_head(row)
                     except DataDamaged:
                         damaged.append(row.name)
         except DataDamaged:  # the context rows themselves: each request (and verify) will say so
@@ -226,7 +226,7 @@ class ContextManager:
                 log.warning("a context head is damaged; a read-only session does not recover it")
                 continue
             try:
-                report = integrity.recover_context(self.store, name, session)
+                report = self.store.recover_context(name, session)
             except RecoveryError:
                 # One unrecoverable context must not keep the whole store from opening: its own
                 # reads answer RecoveryError (NoValidSnapshot), every other context works.
@@ -238,7 +238,7 @@ class ContextManager:
         return reports
 
     def verify(self, *, discard_damaged: bool = False) -> VerifyReport:
-        return integrity.verify(self.store, discard_damaged=discard_damaged)
+        return self.store.verify(discard_damaged=discard_damaged)
 
     # -- sessions -------------------------------------------------------------------------------
 

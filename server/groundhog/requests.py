@@ -37,7 +37,7 @@ def status(session: Session, _: p.Empty) -> dict[str, Any]:
         except ContextError:  # damaged beyond repair: still active, its own requests say why
             version = None
     return {
-        "workspace": {"uri": session.workspace_uri, "id": session.manager.store.location.workspace_id},
+        "workspace": {"uri": session.workspace_uri, "id": session.manager.store.workspace_id},
         "session": {"id": session.id, "readOnly": session.read_only},
         "active": None if active is None else {"name": active, "version": version},
         "store": {

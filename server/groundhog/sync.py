@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from groundhog.store.interface import Store
 from groundhog.store.records import FeedEvent
-from groundhog.store.sqlite import SqliteStore
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class WorkspaceChanges:
 
 
 class ChangeFeed:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         with store.read() as tx:
             self.cursor = tx.feed_head()

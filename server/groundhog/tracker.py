@@ -30,11 +30,10 @@ from groundhog.errors import (
 from groundhog.model import ContextSnapshot, ContextState, HistoryEntry
 from groundhog.patch import changed_keys, key_diff
 from groundhog.reports import RecoveryReport
-from groundhog.store import integrity
 from groundhog.store.codec import Payload, decode_value, decode_values, values_from_object
+from groundhog.store.interface import Store, Transaction
 from groundhog.store.records import ContextRow, SnapshotInfo, StoredState
-from groundhog.store.rows import Txn, apply_delta
-from groundhog.store.sqlite import SqliteStore
+from groundhog.store.versions import apply_delta
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,7 +88,7 @@ class Hooks:
 class ContextTracker:
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         name: str,
         *,
         session: str = "library",
@@ -116,7 +115,7 @@ class ContextTracker:
     def read(self, version: int | None = None) -> StoredState:
         """The head, or any version still in the kept history, in encoded form (never modify it)."""
 
-        def body(tx: Txn, row: ContextRow) -> StoredState:
+        def body(tx: Transaction, row: ContextRow) -> StoredState:
             head = self._head_in(tx, row)
             if version is None or version == head.version:
                 return head
@@ -132,7 +131,7 @@ class ContextTracker:
     def history(self, limit: int = 50, before: int | None = None) -> tuple[list[HistoryEntry], int]:
         """Entries newest first, and the oldest version still kept."""
 
-        def body(tx: Txn, row: ContextRow) -> tuple[list[HistoryEntry], int]:
+        def body(tx: Transaction, row: ContextRow) -> tuple[list[HistoryEntry], int]:
             infos = tx.version_infos(row, limit, before)
             entries = [
                 HistoryEntry(
@@ -151,7 +150,7 @@ class ContextTracker:
     def diff(self, from_version: int, to_version: int | None = None) -> tuple[int, int, list[Any]]:
         """One RFC 6902 op per top-level key that differs between two kept versions."""
 
-        def body(tx: Txn, row: ContextRow) -> tuple[int, int, list[Any]]:
+        def body(tx: Transaction, row: ContextRow) -> tuple[int, int, list[Any]]:
             head = self._head_in(tx, row)
             target = head.version if to_version is None else to_version
             for version in (from_version, target):
@@ -166,7 +165,7 @@ class ContextTracker:
         return self._reading(lambda tx, row: tx.list_snapshots(row))
 
     def get_snapshot(self, snapshot_id: str) -> ContextSnapshot:
-        def body(tx: Txn, row: ContextRow) -> ContextSnapshot:
+        def body(tx: Transaction, row: ContextRow) -> ContextSnapshot:
             info, state, editor = self._load_snapshot(tx, row, snapshot_id)
             return to_snapshot(info, state, editor)
 
@@ -204,7 +203,7 @@ class ContextTracker:
     ) -> CommitResult:
         """Apply a set / remove / patch / metadata change to the head (PROTOCOL.md, context/update)."""
 
-        def body(tx: Txn, row: ContextRow, head: StoredState) -> tuple[CommitResult, Any]:
+        def body(tx: Transaction, row: ContextRow, head: StoredState) -> tuple[CommitResult, Any]:
             merged = False
             if base_version is not None and base_version != head.version:
                 merged = self._resolve_stale_base(tx, row, head, change, base_version, on_conflict)
@@ -245,7 +244,7 @@ class ContextTracker:
         if (to_version is None) == (snapshot_id is None):
             raise InvalidParams("Give exactly one of 'toVersion' and 'snapshotId'.", field="toVersion")
 
-        def body(tx: Txn, row: ContextRow, head: StoredState) -> tuple[RollbackResult, Any]:
+        def body(tx: Transaction, row: ContextRow, head: StoredState) -> tuple[RollbackResult, Any]:
             editor, source = None, dict[str, Any]()
             if snapshot_id is not None:
                 _, target, editor = self._load_snapshot(tx, row, snapshot_id)
@@ -301,7 +300,7 @@ class ContextTracker:
         if metadata is not None:
             values_from_object({"metadata": metadata}, strict=True)
 
-        def body(tx: Txn, row: ContextRow, head: StoredState) -> tuple[SnapshotInfo, Any]:
+        def body(tx: Transaction, row: ContextRow, head: StoredState) -> tuple[SnapshotInfo, Any]:
             self._check_size(head.measured_size())
             captured = editor if editor is not None else tx.load_editor(row)
             if editor is not None:
@@ -330,7 +329,7 @@ class ContextTracker:
     def save_editor(self, editor: dict[str, Any]) -> None:
         """Persist the editor record of this context (not a version: keystrokes never make one)."""
 
-        def body(tx: Txn, row: ContextRow, head: StoredState) -> tuple[None, Any]:
+        def body(tx: Transaction, row: ContextRow, head: StoredState) -> tuple[None, Any]:
             tx.save_editor(row, editor)
             return None, None
 
@@ -355,7 +354,7 @@ class ContextTracker:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _reading(self, body: Callable[[Txn, ContextRow], T]) -> T:
+    def _reading(self, body: Callable[[Transaction, ContextRow], T]) -> T:
         def attempt() -> T:
             with self.store.read() as tx:
                 return body(tx, self._find(tx))
@@ -366,7 +365,7 @@ class ContextTracker:
     def _writing(
         self,
         action: str,
-        body: Callable[[Txn, ContextRow, StoredState], tuple[T, Any]],
+        body: Callable[[Transaction, ContextRow, StoredState], tuple[T, Any]],
         *,
         read_only_ok: bool = False,
         audit_errors: bool = True,
@@ -391,7 +390,7 @@ class ContextTracker:
         except ContextError as error:
             refused = isinstance(error, AccessDenied)  # refusals are always audited, read-only included
             if (audit_errors or refused) and not error.audited:
-                integrity.audit_error(self.store, self.session, action, self.name, error)
+                self.store.audit_error(self.session, action, self.name, error)
                 error.audited = True
             self._tell_error(error)
             raise
@@ -407,20 +406,20 @@ class ContextTracker:
         except DataDamaged:
             if self.config.read_only:
                 raise  # a read-only session persists nothing, a recovery included (decision 15)
-            report = integrity.recover_context(self.store, self.name, self.session)
+            report = self.store.recover_context(self.name, self.session)
             self._row = self._head = None
             if report is None:
                 raise
             self.hooks.on_recover(report)
             return attempt()
 
-    def _find(self, tx: Txn) -> ContextRow:
+    def _find(self, tx: Transaction) -> ContextRow:
         row = tx.find_context(self.name)
         if row is None:
             raise ContextNotFound(f"Context {self.name!r} does not exist.", context=self.name)
         return row
 
-    def _head_in(self, tx: Txn, row: ContextRow) -> StoredState:
+    def _head_in(self, tx: Transaction, row: ContextRow) -> StoredState:
         """The head of ``row``: the cache if current, brought forward by deltas, else rebuilt."""
         cached, cached_row = self._head, self._row
         if cached is not None and cached_row is not None and cached_row.uid == row.uid:
@@ -439,12 +438,12 @@ class ContextTracker:
                     self._row, self._head = row, state
                     return state
         if cached_row is None or cached_row.uid != row.uid:
-            integrity.check_head_chain(tx, row)  # first sight of this context: check its head
+            tx.check_head_chain(row)  # first sight of this context: check its head
         state = tx.load_state(row, row.head)
         self._row, self._head = row, state
         return state
 
-    def _check_kept(self, tx: Txn, row: ContextRow, version: int) -> None:
+    def _check_kept(self, tx: Transaction, row: ContextRow, version: int) -> None:
         oldest = tx.oldest_version(row)
         if not oldest <= version <= row.head:
             raise SnapshotNotFound(
@@ -454,7 +453,7 @@ class ContextTracker:
                 headVersion=row.head,
             )
 
-    def _base_for(self, tx: Txn, row: ContextRow, version: int) -> StoredState:
+    def _base_for(self, tx: Transaction, row: ContextRow, version: int) -> StoredState:
         head = self._head_in(tx, row)
         if version == head.version:
             return head
@@ -463,7 +462,7 @@ class ContextTracker:
         return tx.load_state(row, version)
 
     def _load_snapshot(
-        self, tx: Txn, row: ContextRow, snapshot_id: str
+        self, tx: Transaction, row: ContextRow, snapshot_id: str
     ) -> tuple[SnapshotInfo, StoredState, dict[str, Any] | None]:
         found = tx.load_snapshot(row, snapshot_id) if isinstance(snapshot_id, str) else None
         if found is None:
@@ -475,7 +474,7 @@ class ContextTracker:
 
     def _resolve_stale_base(
         self,
-        tx: Txn,
+        tx: Transaction,
         row: ContextRow,
         head: StoredState,
         change: Change,
@@ -583,7 +582,7 @@ def to_snapshot(info: SnapshotInfo, state: StoredState, editor: dict[str, Any] |
 class ContextTrackerFactory:
     """Makes trackers preconfigured with limits, validators and a store."""
 
-    store: SqliteStore
+    store: Store
     config: TrackerConfig = TrackerConfig()
     hooks: Hooks = Hooks()
 

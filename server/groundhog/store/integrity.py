@@ -14,8 +14,9 @@ import orjson
 
 from groundhog.errors import ContextError, DataDamaged, NoValidSnapshot
 from groundhog.reports import RecoveryReport, VerifyReport
+from groundhog.store.chains import AUDIT_GENESIS, chain_hash, genesis_hash
 from groundhog.store.records import ContextRow, StoredState
-from groundhog.store.rows import AUDIT_GENESIS, Txn, chain_hash, genesis_hash
+from groundhog.store.rows import Txn
 
 if TYPE_CHECKING:
     from groundhog.store.sqlite import SqliteStore

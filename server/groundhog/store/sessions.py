@@ -1,19 +1,18 @@
-"""Session rows: which sessions (editors over LSP, agents over MCP) are open on the workspace, in any
-process, which context each has active, and the live editor state each editor session last
-persisted, so that an agent in another process can see what the person has open."""
+"""Session rows, settings and the change feed: which sessions (editors over LSP, agents over MCP)
+are open on the workspace, in any process, which context each has active, and the live editor
+state each editor session last persisted, so that an agent in another process can see what the
+person has open; the contexts' editor records; settings; the feed of committed versions."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from groundhog.processes import process_alive
+from groundhog.store.records import ContextRow, FeedEvent
+from groundhog.store.rowbase import Rows
 from groundhog.timeutil import now
-
-if TYPE_CHECKING:
-    from groundhog.store.codec import Cipher
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,9 @@ class EditorRecord:
     blob: bytes
 
 
-class SessionRows:
-    """Mixed into the transaction class (store/rows.py): it supplies the connection and cipher."""
-
-    conn: sqlite3.Connection
-    cipher: Cipher
-
-    def name_mac(self, name: str) -> bytes:
-        raise NotImplementedError
+class SessionRows(Rows):
+    """Sessions, their live editor states, the contexts' editor records, settings, and the change
+    feed every session follows."""
 
     def register_session(self, session: str, client: dict[str, Any]) -> None:
         blob = self.cipher.seal_json(client, "sessions", session)
@@ -115,3 +109,51 @@ class SessionRows:
             " (SELECT count(*) FROM sessions) FROM session_editors"
         ).fetchone()
         return tuple(contexts), tuple(editors)
+
+    # -- editor records, settings, change feed --------------------------------------------------
+
+    def save_editor(self, row: ContextRow, editor: dict[str, Any]) -> None:
+        blob = self.cipher.seal_json(editor, "editors", row.uid)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO editors(context_id, ts, blob) VALUES (?, ?, ?)",
+            (row.id, now(), blob),
+        )
+
+    def load_editor(self, row: ContextRow) -> dict[str, Any] | None:
+        found = self.conn.execute("SELECT blob FROM editors WHERE context_id = ?", (row.id,)).fetchone()
+        if found is None:
+            return None
+        editor: dict[str, Any] = self.cipher.open_json(found[0], "editors", row.uid)
+        return editor
+
+    def put_setting(self, key: str, value: Any) -> None:
+        blob = self.cipher.seal_json(value, "settings", key)
+        self.conn.execute("INSERT OR REPLACE INTO settings(key, blob) VALUES (?, ?)", (key, blob))
+
+    def get_setting(self, key: str) -> Any:
+        found = self.conn.execute("SELECT blob FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if found is None else self.cipher.open_json(found[0], "settings", key)
+
+    def feed_head(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(max(seq), 0) FROM feed").fetchone()[0])
+
+    def feed_after(self, seq: int, limit: int = 500) -> list[FeedEvent]:
+        events = []
+        rows = self.conn.execute(
+            "SELECT f.seq, f.context_id, f.version, f.kind, f.session, v.keys_blob FROM feed f"
+            " JOIN versions v ON v.context_id = f.context_id AND v.version = f.version"
+            " WHERE f.seq > ? ORDER BY f.seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
+        names: dict[int, ContextRow | None] = {}
+        for number, context_id, version, kind, session, keys_blob in rows:
+            if context_id not in names:
+                names[context_id] = self.context_by_id(context_id)
+            row = names[context_id]
+            if row is not None:
+                keys = self._open_keys(row, version, keys_blob)
+                events.append(FeedEvent(number, row.name, version, kind, session, keys))
+        return events
+
+    def prune_feed(self) -> None:
+        self.conn.execute("DELETE FROM feed WHERE seq <= ?", (self.feed_head() - self.settings.feed_keep,))

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from groundhog.errors import DataDamaged, LockError, PersistenceError
-from groundhog.store import keys
+from groundhog.errors import ContextError, DataDamaged, LockError, PersistenceError
+from groundhog.reports import RecoveryReport, VerifyReport
+from groundhog.store import integrity, keys
 from groundhog.store.codec import Cipher
 from groundhog.store.paths import StoreLocation, ensure_private_dir, ensure_private_file
 from groundhog.store.rows import Txn
@@ -38,7 +39,12 @@ class StoreSettings:
     snapshot_max_bytes: int = 1 << 20
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
     busy_timeout_s: float = 10.0
+    # policy, in one place: a checkpoint at least every `checkpoint_every` versions, and whenever
+    # the deltas since the last one reach the state's size (at least `checkpoint_min_bytes`); a
+    # delta of half the state or more (and over that floor) is written as a checkpoint instead
     checkpoint_every: int = 100
+    checkpoint_min_bytes: int = 64 * 1024
+    feed_keep: int = 10_000  # change-feed rows kept for sessions that fall behind
     config_dir: Path | None = None
     create_key: bool = True  # false for readers that must find the existing key (verify, the CLI)
 
@@ -102,6 +108,19 @@ class SqliteStore:
             raise
         for committed in txn.after_commit:  # outside the try: the transaction is durable by now
             committed()
+
+    @property
+    def workspace_id(self) -> str:
+        return self.location.workspace_id
+
+    def recover_context(self, name: str, session: str) -> RecoveryReport | None:
+        return integrity.recover_context(self, name, session)
+
+    def verify(self, *, discard_damaged: bool = False) -> VerifyReport:
+        return integrity.verify(self, discard_damaged=discard_damaged)
+
+    def audit_error(self, session: str, action: str, name: str, error: ContextError) -> None:
+        integrity.audit_error(self, session, action, name, error)
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: the cheap cross-process change signal."""

@@ -1,0 +1,47 @@
+"""The encrypted, hash-chained audit log, and the quarantine where recovery sets damaged rows aside."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from groundhog.store.chains import AUDIT_GENESIS, chain_hash
+from groundhog.store.rowbase import Rows
+from groundhog.timeutil import now
+
+
+class AuditRows(Rows):
+    def quarantine(self, source: str, uid: str, version: int, reason: str, row: dict[str, Any]) -> None:
+        packed = orjson.dumps({k: v.hex() if isinstance(v, bytes) else v for k, v in row.items()})
+        self.conn.execute(
+            "INSERT INTO quarantine(ts, source, context_uid, version, reason, row) VALUES (?, ?, ?, ?, ?, ?)",
+            (now(), source, uid, version, reason, packed),
+        )
+
+    def audit(self, event: str, session: str, details: dict[str, Any]) -> None:
+        """Append one record to the encrypted, hash-chained audit log."""
+        last = self.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (1, AUDIT_GENESIS) if last is None else (last[0] + 1, last[1])
+        ts = now()
+        blob = self.cipher.seal_json(details, "audit", seq)
+        digest = chain_hash(self.chain_key, prev, seq, ts, event, session, blob)
+        self.conn.execute(
+            "INSERT INTO audit(seq, ts, event, session, blob, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (seq, ts, event, session, blob, prev, digest),
+        )
+
+    def audit_records(self, limit: int) -> list[dict[str, Any]]:
+        """The newest audit records, decrypted, newest first."""
+        return [
+            {
+                "seq": seq,
+                "timestamp": ts,
+                "event": event,
+                "session": session,
+                "details": self.cipher.open_json(blob, "audit", seq),
+            }
+            for seq, ts, event, session, blob in self.conn.execute(
+                "SELECT seq, ts, event, session, blob FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
+            )
+        ]

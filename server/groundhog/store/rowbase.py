@@ -1,0 +1,32 @@
+"""What every group of row operations (store/versions.py, snapshots.py, audit.py, sessions.py) may
+use inside one transaction; the transaction class (store/rows.py) sets it up and mixes them in."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from groundhog.store.codec import Cipher
+from groundhog.store.records import ContextRow
+from groundhog.store.values import ValueDigests
+
+
+class Rows:
+    conn: sqlite3.Connection
+    cipher: Cipher
+    mac_key: bytes
+    chain_key: bytes
+    settings: Any
+    digests: ValueDigests
+    after_commit: list[Callable[[], None]]
+
+    # Defined by another group; declared here (last in the MRO) for the type checker.
+    def name_mac(self, name: str) -> bytes:
+        raise NotImplementedError
+
+    def context_by_id(self, context_id: int) -> ContextRow | None:
+        raise NotImplementedError
+
+    def _open_keys(self, row: ContextRow, version: int, blob: bytes) -> list[str]:
+        raise NotImplementedError

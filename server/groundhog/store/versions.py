@@ -1,0 +1,222 @@
+"""Versions, checkpoints and retention: each version a key-level delta chained into the context's
+hash chain, a checkpoint whenever the deltas since the last one add up to the state's size, and
+versions beyond the history limit folded into the oldest kept checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from groundhog.errors import DataDamaged
+from groundhog.store.chains import chain_hash
+from groundhog.store.codec import Payload
+from groundhog.store.records import ContextRow, StoredState, VersionInfo
+from groundhog.store.rowbase import Rows
+from groundhog.timeutil import now
+
+
+class VersionRows(Rows):
+    def version_hash(self, uid: str, version: int, link: int, prev: bytes, row: dict[str, Any]) -> bytes:
+        return chain_hash(
+            self.chain_key,
+            prev,
+            uid,
+            version,
+            link,
+            row["ts"],
+            row["kind"],
+            row["session"],
+            row["keys_blob"],
+            row["delta_blob"],
+        )
+
+    def append_version(
+        self,
+        row: ContextRow,
+        state: StoredState,
+        kind: str,
+        session: str,
+        changed_keys: list[str],
+        delta: Payload | None,
+        link: tuple[int, bytes] | None = None,
+    ) -> tuple[ContextRow, VersionInfo]:
+        """Append ``state`` as version head+1. ``delta`` is how it differs from the head; None starts
+        a new chain (create, recover), which always writes a checkpoint. A delta as large as half
+        the state is not written at all: the version gets a checkpoint instead of both. ``link`` is
+        the (version, hash) this version chains to, by default the head."""
+        version = row.head + 1
+        link_version, prev = link or (row.head, row.head_hash)
+        place = ("versions", row.uid, version)
+        packed = None if delta is None else delta.pack()
+        if (
+            packed is not None
+            and len(packed) * 2 >= state.measured_size()
+            and len(packed) > self.settings.checkpoint_min_bytes
+        ):
+            packed = None
+        fields: dict[str, Any] = {
+            "ts": now(),
+            "kind": kind,
+            "session": session,
+            "keys_blob": self.cipher.seal(orjson.dumps(changed_keys), *place, "keys"),
+            "delta_blob": None if packed is None else self.cipher.seal(packed, *place, "delta"),
+        }
+        digest = self.version_hash(row.uid, version, link_version, prev, fields)
+        self.conn.execute(
+            "INSERT INTO versions(context_id, version, ts, kind, session, keys_blob, delta_blob,"
+            " link, prev_hash, hash) VALUES (:id, :version, :ts, :kind, :session, :keys_blob,"
+            " :delta_blob, :link, :prev, :hash)",
+            {**fields, "id": row.id, "version": version, "link": link_version, "prev": prev, "hash": digest},
+        )
+        ts, delta_blob = fields["ts"], fields["delta_blob"]
+        cp_version, cp_bytes = row.cp_version, row.cp_bytes + len(delta_blob or b"")
+        state_bytes = state.measured_size()
+        if (
+            delta_blob is None
+            or version - cp_version >= self.settings.checkpoint_every
+            or cp_bytes >= max(state_bytes, self.settings.checkpoint_min_bytes)
+        ):
+            self._write_checkpoint(row, version, state)
+            cp_version, cp_bytes = version, 0
+        self.conn.execute(
+            "INSERT INTO feed(context_id, version, kind, session) VALUES (?, ?, ?, ?)",
+            (row.id, version, kind, session),
+        )
+        self.conn.execute(
+            "UPDATE contexts SET head = ?, head_hash = ?, cp_version = ?, cp_bytes = ?, modified = ?"
+            " WHERE id = ?",
+            (version, digest, cp_version, cp_bytes, ts, row.id),
+        )
+        new_row = ContextRow(
+            row.id,
+            row.uid,
+            row.name,
+            version,
+            digest,
+            row.anchor,
+            cp_version,
+            cp_bytes,
+            row.created,
+            ts,
+        )
+        new_row = self._apply_retention(new_row)
+        state.version, state.last_modified = version, ts
+        return new_row, VersionInfo(version, ts, kind, session, changed_keys)
+
+    def _write_checkpoint(self, row: ContextRow, version: int, state: StoredState) -> None:
+        payload = Payload(values=state.values, metadata=state.metadata)
+        blob = self.cipher.seal(payload.pack(), "checkpoints", row.uid, version)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO checkpoints(context_id, version, blob) VALUES (?, ?, ?)",
+            (row.id, version, blob),
+        )
+
+    def _apply_retention(self, row: ContextRow) -> ContextRow:
+        """Fold history older than the limit: drop every row before the newest checkpoint that is
+        not newer than the oldest kept version, so that version still rebuilds from a checkpoint."""
+        oldest = self.oldest_version(row)
+        if oldest <= row.anchor:
+            return row
+        floor = self.conn.execute(
+            "SELECT max(version) FROM checkpoints WHERE context_id = ? AND version <= ?",
+            (row.id, oldest),
+        ).fetchone()[0]
+        if floor is None or floor <= row.anchor:
+            return row
+        self.conn.execute("DELETE FROM versions WHERE context_id = ? AND version < ?", (row.id, floor))
+        self.conn.execute("DELETE FROM checkpoints WHERE context_id = ? AND version < ?", (row.id, floor))
+        self.conn.execute("UPDATE contexts SET anchor = ? WHERE id = ?", (floor, row.id))
+        return ContextRow(**{**row.__dict__, "anchor": floor})
+
+    def oldest_version(self, row: ContextRow) -> int:
+        """The oldest version still in the kept history (``historyLimit`` versions back)."""
+        limit: int = self.settings.history_limit
+        return max(row.anchor, row.head - limit + 1, 1)
+
+    def load_state(self, row: ContextRow, version: int, *, decode: bool = True) -> StoredState:
+        """Rebuild one version: the nearest checkpoint at or below it, then the deltas after it.
+        ``decode=False`` only authenticates every blob the rebuild needs (the open-time check)."""
+        found = self.conn.execute(
+            "SELECT version, blob FROM checkpoints WHERE context_id = ? AND version <= ?"
+            " ORDER BY version DESC LIMIT 1",
+            (row.id, version),
+        ).fetchone()
+        if found is None:
+            raise DataDamaged(f"Version {version} of context {row.name!r} has no checkpoint.")
+        cp_version, blob = found
+        plain = self.cipher.open(blob, "checkpoints", row.uid, cp_version)
+        base = Payload.unpack(plain) if decode else Payload()
+        state = StoredState(cp_version, "", base.values, base.metadata or {})
+        expected = cp_version + 1
+        for number, delta_blob in self.conn.execute(
+            "SELECT version, delta_blob FROM versions WHERE context_id = ? AND version > ?"
+            " AND version <= ? ORDER BY version",
+            (row.id, cp_version, version),
+        ):
+            if number != expected or delta_blob is None:
+                raise DataDamaged(f"Version {expected} of context {row.name!r} is missing.")
+            plain = self.cipher.open(delta_blob, "versions", row.uid, number, "delta")
+            if decode:
+                apply_delta(state, Payload.unpack(plain))
+            expected += 1
+        ts_row = self.conn.execute(
+            "SELECT ts FROM versions WHERE context_id = ? AND version = ?", (row.id, version)
+        ).fetchone()
+        if expected != version + 1 or ts_row is None:
+            raise DataDamaged(f"Version {version} of context {row.name!r} is missing.")
+        state.version, state.last_modified = version, ts_row[0]
+        return state
+
+    def open_delta(self, row: ContextRow, version: int, blob: bytes) -> Payload:
+        return Payload.unpack(self.cipher.open(blob, "versions", row.uid, version, "delta"))
+
+    def deltas_after(self, row: ContextRow, after: int) -> list[tuple[int, str, Payload]]:
+        """Deltas of versions after ``after`` up to the head, to bring a cached state forward;
+        empty when a chain restarts in between (the caller then reloads)."""
+        out = []
+        for number, ts, blob in self.conn.execute(
+            "SELECT version, ts, delta_blob FROM versions WHERE context_id = ? AND version > ?"
+            " ORDER BY version",
+            (row.id, after),
+        ):
+            if blob is None:
+                return []
+            out.append((number, ts, self.open_delta(row, number, blob)))
+        return out
+
+    def version_infos(self, row: ContextRow, limit: int, before: int | None = None) -> list[VersionInfo]:
+        """History entries, newest first, never older than the kept history."""
+        upper = row.head + 1 if before is None else before
+        cursor = self.conn.execute(
+            "SELECT version, ts, kind, session, keys_blob FROM versions WHERE context_id = ?"
+            " AND version < ? AND version >= ? ORDER BY version DESC LIMIT ?",
+            (row.id, upper, self.oldest_version(row), limit),
+        )
+        return [
+            VersionInfo(v, ts, kind, session, self._open_keys(row, v, blob))
+            for v, ts, kind, session, blob in cursor
+        ]
+
+    def changed_keys_since(self, row: ContextRow, base: int) -> set[str]:
+        """Every top-level key changed by the versions after ``base``."""
+        changed: set[str] = set()
+        for version, blob in self.conn.execute(
+            "SELECT version, keys_blob FROM versions WHERE context_id = ? AND version > ?",
+            (row.id, base),
+        ):
+            changed.update(self._open_keys(row, version, blob))
+        return changed
+
+    def _open_keys(self, row: ContextRow, version: int, blob: bytes) -> list[str]:
+        keys: list[str] = orjson.loads(self.cipher.open(blob, "versions", row.uid, version, "keys"))
+        return keys
+
+
+def apply_delta(state: StoredState, delta: Payload) -> None:
+    state.size = -1
+    for key in delta.removed:
+        state.values.pop(key, None)
+    state.values.update(delta.values)
+    if delta.metadata is not None:
+        state.metadata = delta.metadata
