@@ -421,6 +421,7 @@ async def run(plan: McpPlan, store: Store, *, log: Any = lambda text: None) -> d
     meta = report.machine_info(plan.quick)
     meta["server_package"] = str(package)
     meta["dirty_files"] = _dirty_files() if package == REPO / "server" / "groundhog" else []
+    meta["server_package_is_commit"] = _same_as_commit(package, meta["commit"])
     results = Results()
     timings: dict[str, float] = {}
     for group, step in (("tool_calls", tool_calls), ("spawns", None), ("propagation", propagation)):
@@ -470,6 +471,33 @@ def _server_package() -> Path:
     return Path(out.strip()).resolve()
 
 
+def _same_as_commit(package: Path, commit: str) -> bool:
+    """Whether the package's files are exactly ``server/groundhog`` at ``commit`` (blob hashes)."""
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "ls-tree", "-r", commit, "--", "server/groundhog"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    committed = {line.split("\t", 1)[1]: line.split()[2] for line in listed.splitlines()}
+    local = sorted(path for path in package.rglob("*") if path.is_file() and "__pycache__" not in path.parts)
+    hashed = subprocess.run(
+        ["git", "hash-object", "--stdin-paths"],
+        input="\n".join(str(path) for path in local),
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    if len(hashed) != len(local):
+        return False
+    names = [f"server/groundhog/{path.relative_to(package)}" for path in local]
+    ours = dict(zip(names, hashed, strict=True))
+    return bool(committed) and ours == committed
+
+
 def _dirty_files() -> list[str]:
     """Uncommitted changes in the server's code, which the measured processes run (not ``commit``)."""
     import subprocess
@@ -504,7 +532,11 @@ def _notes(plan: McpPlan, meta: dict[str, Any]) -> list[str]:
     if plan.quick:
         notes.insert(0, f"QUICK RUN: {plan.ops} calls per workload, indicative only")
     if meta["server_package"] != str(REPO / "server" / "groundhog"):
-        notes.append(f"the measured server is the groundhog package in {meta['server_package']}")
+        same = "identical to" if meta.get("server_package_is_commit") else "NOT identical to"
+        notes.append(
+            f"the measured server is the groundhog package in {meta['server_package']}, {same} "
+            f"server/groundhog at commit {meta['commit']}"
+        )
     if meta["dirty_files"]:
         notes.append(
             "the measured server ran the working tree, with uncommitted changes in: "
