@@ -4,6 +4,7 @@ The package root re-exports the library API; nothing here imports pygls (only ``
 """
 
 from groundhog.adapter import ContextAdapter, ContextStatus, create_adapter
+from groundhog.changes import Change
 from groundhog.errors import (
     AccessDenied,
     AlreadyExists,
@@ -22,13 +23,14 @@ from groundhog.errors import (
 )
 from groundhog.manager import ContextManager, create_manager
 from groundhog.model import ContextSnapshot, ContextState, EditorState, HistoryEntry
-from groundhog.tracker import ContextSubscriber, ContextTracker, ContextTrackerFactory
+from groundhog.tracker import ContextSubscriber, ContextTracker, ContextTrackerFactory, TrackerConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AccessDenied",
     "AlreadyExists",
+    "Change",
     "ContextAdapter",
     "ContextError",
     "ContextManager",
@@ -50,6 +52,7 @@ __all__ = [
     "SnapshotNotFound",
     "SyncError",
     "TooLarge",
+    "TrackerConfig",
     "VersionConflict",
     "create_adapter",
     "create_manager",

@@ -1,5 +1,8 @@
 """ContextAdapter: one session's view of a workspace. Which context is active, activation and
-switching, status of a name. Sync methods for threads, async ones for the event loop."""
+switching, status of a name. The operations that write to disk have the seeds' names and are
+async (``initialize``, ``switch_context``, ``create_and_activate_context``): each commit waits for
+an fsync, which must not block an event loop. Their ``*_sync`` twins are for threads (the servers'
+session workers, scripts)."""
 
 from __future__ import annotations
 
@@ -93,8 +96,6 @@ class ContextAdapter:
             raise InvalidState("No context is active in this session; switch to one first.")
         return self._active
 
-    get_active_context = get_current_tracker
-
     def tracker(self, name: str | None = None) -> ContextTracker:
         """The tracker for ``name``, or for the active context when ``name`` is None."""
         if name is None:
@@ -118,7 +119,7 @@ class ContextAdapter:
             return ContextStatus.ACTIVE
         return ContextStatus.INACTIVE if self.manager.exists(name) else ContextStatus.NONEXISTENT
 
-    def switch(self, name: str, *, create: bool = False) -> ContextTracker:
+    def switch_context_sync(self, name: str, *, create: bool = False) -> ContextTracker:
         validate_name(name)
         if not self.manager.exists(name):
             if not create:
@@ -128,16 +129,18 @@ class ContextAdapter:
         return self.activate(name)
 
     async def switch_context(self, name: str, *, create: bool = False) -> ContextTracker:
-        return await asyncio.to_thread(self.switch, name, create=create)
+        return await asyncio.to_thread(self.switch_context_sync, name, create=create)
 
-    def create_and_activate(self, name: str, data: dict[str, Any] | None = None) -> ContextTracker:
+    def create_and_activate_context_sync(
+        self, name: str, data: dict[str, Any] | None = None
+    ) -> ContextTracker:
         self.manager.create_context(name, data, session=self.session_id)
         return self.activate(name)
 
     async def create_and_activate_context(
         self, name: str, data: dict[str, Any] | None = None
     ) -> ContextTracker:
-        return await asyncio.to_thread(self.create_and_activate, name, data)
+        return await asyncio.to_thread(self.create_and_activate_context_sync, name, data)
 
 
 def create_adapter(manager: ContextManager, **kwargs: Any) -> ContextAdapter:

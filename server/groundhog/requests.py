@@ -198,7 +198,7 @@ def _active_name(session: Session) -> str:
 def _switch_to(session: Session, name: str, *, create: bool) -> StoredState:
     """Persist the editor state into the context being left, switch, then into the new one."""
     session.flush_editor_now()
-    tracker = session.adapter.switch(name, create=create)
+    tracker = session.adapter.switch_context_sync(name, create=create)
     session.editor.changed = session.editor.touched
     session.flush_editor_now()
     head = tracker.read()

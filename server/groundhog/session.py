@@ -176,7 +176,7 @@ def open_session(
         had_state = manager.has_state()
         adapter.initialize_sync()
         if options.context is not None:
-            adapter.switch(options.context, create=not options.read_only)
+            adapter.switch_context_sync(options.context, create=not options.read_only)
     except BaseException:
         with contextlib.suppress(ContextError):
             adapter.close()  # a session that could not start leaves no row behind

@@ -107,7 +107,7 @@ def test_invalid_context_names(store: Store, name: str) -> None:
     store.unchanged(InvalidParams, lambda: manager.tracker(name))
     store.unchanged(InvalidParams, lambda: manager.delete_context(name))
     store.unchanged(InvalidParams, lambda: manager.exists(name))
-    store.unchanged(InvalidParams, lambda: adapter.switch(name, create=True))
+    store.unchanged(InvalidParams, lambda: adapter.switch_context_sync(name, create=True))
     store.unchanged(InvalidParams, lambda: adapter.activate(name))
     store.unchanged(InvalidParams, lambda: adapter.status(name))
     assert not manager.exists("fine")
@@ -352,7 +352,7 @@ def test_conflicts_and_state_errors(store: Store) -> None:
     store.unchanged(ContextNotFound, lambda: manager.create_context("fresh", source=Source("missing")))
     store.unchanged(AlreadyExists, lambda: manager.create_context("work"))
     adapter = create_adapter(manager, session_id="s-test")
-    store.unchanged(InvalidState, lambda: adapter.switch("missing"))
+    store.unchanged(InvalidState, lambda: adapter.switch_context_sync("missing"))
     store.unchanged(InvalidState, lambda: adapter.deactivate())
     store.unchanged(InvalidState, lambda: adapter.get_current_tracker())
     store.unchanged(ContextNotFound, lambda: adapter.activate("missing"))
@@ -400,7 +400,7 @@ def test_read_only_sessions_write_nothing_but_audit_their_refusals(store: Store)
     assert work.rollback(to_version=9, dry_run=True).recovery_point is None
     adapter = create_adapter(manager)
     assert adapter.initialize_sync() is not None
-    adapter.switch("work")
+    adapter.switch_context_sync("work")
     adapter.close()
     manager.audit("error", "s-test", {"kind": "InvalidParams"})  # what the LSP layer does on errors
     assert dump_store(store.path, exclude=("audit",)) == everything, "a read-only session persists no state"

@@ -56,7 +56,9 @@ def test_canary_never_reaches_disk_or_logs(store_env: Any, caplog: pytest.LogCap
     adapter.initialize_sync()
     name = f"proj/{CANARY}/ctx"
     key = f"key-{CANARY}"
-    tracker = adapter.create_and_activate(name, {key: f"first {CANARY}", CANARY: {"deep": [CANARY]}})
+    tracker = adapter.create_and_activate_context_sync(
+        name, {key: f"first {CANARY}", CANARY: {"deep": [CANARY]}}
+    )
     tracker.subscribe(RaisingSubscriber())
     tracker.update(Change(set={key: f"second {CANARY}"}, metadata={"note": CANARY, CANARY: CANARY}))
     tracker.update(Change(patch=[{"op": "add", "path": f"/{CANARY}/deep/-", "value": CANARY}]))
@@ -83,8 +85,8 @@ def test_canary_never_reaches_disk_or_logs(store_env: Any, caplog: pytest.LogCap
         tracker.rollback(snapshot_id=f"no-such-{CANARY}")
 
     # A second context made and deleted, and a switch that records the last active name.
-    adapter.create_and_activate(f"gone-{CANARY}", {CANARY: CANARY})
-    adapter.switch(name)
+    adapter.create_and_activate_context_sync(f"gone-{CANARY}", {CANARY: CANARY})
+    adapter.switch_context_sync(name)
     manager.delete_context(f"gone-{CANARY}")
     assert manager.verify().ok
 

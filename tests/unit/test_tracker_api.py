@@ -190,7 +190,7 @@ def test_delete_and_create_again_starts_over(manager: ContextManager) -> None:
 def test_adapter_sessions(manager: ContextManager) -> None:
     first = create_adapter(manager, client={"name": "one"})
     assert first.initialize_sync() is not None
-    first.switch("feature/x", create=True)
+    first.switch_context_sync("feature/x", create=True)
     assert manager.list_contexts()[1].sessions == 1
     first.close()
     second = create_adapter(manager)
