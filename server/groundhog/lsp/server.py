@@ -27,7 +27,7 @@ from groundhog.session import Session, open_session
 from groundhog.workspace import NO_WORKSPACE, canonical_root
 
 log = logging.getLogger(__name__)
-FEED_POLL_S = 0.1
+FEED_POLL_S = 0.05  # a PRAGMA data_version per tick: cheap; keeps cross-process p99 well under 200 ms
 PARENT_POLL_S = 1.0
 READY_TIMEOUT_S = 10.0
 
