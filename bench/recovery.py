@@ -103,7 +103,6 @@ async def spawns(store: Store, workspace: Path, plan: Plan, results: Results) ->
         f"kill -9 hit writers with 200 updates in flight ({lost} unacknowledged in all, as expected)"
     )
     results.notes.append(
-        "spawns: the server's modules are byte-compiled (as an installed package is) and its start-up"
-        " cache (attrs bytecode, store dir) was written by this run's first server; the very first start"
-        " after an install or upgrade pays ~0.2 s more"
+        "spawns: the server's modules are byte-compiled (as an installed package is); no start-up"
+        " cache (pygls and lsprotocol are imported as they are)"
     )
