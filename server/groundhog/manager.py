@@ -298,8 +298,12 @@ class ContextManager:
                 tx.put_setting(LAST_ACTIVE, name)
 
     def last_active(self) -> str | None:
-        with self.store.read() as tx:
-            name = tx.get_setting(LAST_ACTIVE)
+        try:
+            with self.store.read() as tx:
+                name = tx.get_setting(LAST_ACTIVE)
+        except DataDamaged:  # a replaced record must not choose the context: start from default
+            log.warning("the last-active record was replaced; ignoring it")
+            return None
         return name if isinstance(name, str) else None
 
     def has_state(self) -> bool:

@@ -1,12 +1,14 @@
 """Rows that decide what a reader sees are bound to what they claim: swapping the name MACs of two
-contexts does not make one serve the other's data, and editing a snapshot's plaintext columns
-(version, time, size, kind) is caught. `verify` names both; reads refuse instead of misleading."""
+contexts does not make one serve the other's data, editing a snapshot's plaintext columns (version,
+time, size, kind) is caught, and an older copy of an editor record or of the last-active record put
+back in place is caught. `verify` names each; reads refuse (or ignore the record) instead of
+misleading."""
 
 from __future__ import annotations
 
 import pytest
 
-from groundhog import ContextManager, RecoveryError
+from groundhog import ContextManager, RecoveryError, create_adapter
 from groundhog.changes import Change
 
 
@@ -51,3 +53,38 @@ def test_an_edited_snapshot_column_is_caught(manager: ContextManager, column: st
     assert tracker.read().version == 3  # the head is untouched
     report = manager.verify()
     assert any(snapshot.id in p["where"] for p in report.problems), report.problems
+
+
+def _problems(manager: ContextManager) -> str:
+    return " ".join(f"{p['where']}: {p['problem']}" for p in manager.verify().problems)
+
+
+def test_an_older_editor_record_put_back_is_caught(manager: ContextManager) -> None:
+    manager.create_context("default")
+    tracker = manager.tracker("default")
+    tracker.save_editor({"openDocuments": [], "activeUri": "file:///old.py", "selections": []})
+    with manager.store.read() as tx:
+        old = tx.conn.execute("SELECT ts, blob FROM editors").fetchone()
+    tracker.save_editor({"openDocuments": [], "activeUri": "file:///new.py", "selections": []})
+    assert manager.verify().ok
+    with manager.store.write() as tx:
+        tx.conn.execute("UPDATE editors SET ts = ?, blob = ?", old)
+    with pytest.raises(RecoveryError, match="replaced"):
+        tracker.load_editor()
+    assert "editor state" in _problems(manager) and "replaced" in _problems(manager)
+
+
+def test_an_older_last_active_record_put_back_is_ignored_and_reported(manager: ContextManager) -> None:
+    manager.create_context("default")
+    adapter = create_adapter(manager)
+    adapter.initialize_sync()
+    adapter.switch_context_sync("secret-plan", create=True)
+    with manager.store.read() as tx:
+        old = tx.conn.execute("SELECT blob FROM settings WHERE key = 'last_active'").fetchone()[0]
+    adapter.switch_context_sync("default")
+    with manager.store.write() as tx:
+        tx.conn.execute("UPDATE settings SET blob = ? WHERE key = 'last_active'", (old,))
+    assert manager.last_active() is None  # not 'secret-plan': a replaced record chooses nothing
+    assert "last_active" in _problems(manager)
+    later = create_adapter(manager)
+    assert later.initialize_sync() is not None and later.active_name == "default"

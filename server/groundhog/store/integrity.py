@@ -205,6 +205,7 @@ def verify(store: SqliteStore, *, discard_damaged: bool = False) -> VerifyReport
         if result != "ok":
             report.add("database", "SQLite integrity check failed", detail=str(result))
         for section, check in (
+            ("the editor records and settings", _verify_bindings),
             ("the contexts", _verify_contexts),
             ("the audit log", _verify_audit),
             ("the set-aside rows", _verify_quarantine),
@@ -225,6 +226,11 @@ def _survive(report: VerifyReport, where: str, check: Any) -> None:
         report.add(where, "cannot be read (damaged)", detail=error.message)
     except UNREADABLE as error:
         report.add(where, "cannot be read (the store file is damaged)", detail=type(error).__name__)
+
+
+def _verify_bindings(tx: Txn, report: VerifyReport) -> None:
+    for where in tx.unbound_rows():
+        report.add(where, "was replaced by another copy of it (an older or foreign row put back)")
 
 
 def _verify_quarantine(tx: Txn, report: VerifyReport) -> None:

@@ -5,10 +5,12 @@ person has open; the contexts' editor records; settings; the feed of committed v
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any
 
+from groundhog.errors import DataDamaged
 from groundhog.processes import process_alive
 from groundhog.store.records import ContextRow, FeedEvent
 from groundhog.store.rowbase import Rows
@@ -112,27 +114,75 @@ class SessionRows(Rows):
 
     # -- editor records, settings, change feed --------------------------------------------------
 
+    # The editor records and settings are single rows that are replaced in place, so a copy of an
+    # older genuine row could be put back unnoticed (it still decrypts). Each write also records
+    # the new row's digest in one sealed bindings row, and each read checks it: putting back an old
+    # row alone is caught; only rolling back every such row together (a whole older state) is not.
+
     def save_editor(self, row: ContextRow, editor: dict[str, Any]) -> None:
         blob = self.cipher.seal_json(editor, "editors", row.uid)
         self.conn.execute(
             "INSERT OR REPLACE INTO editors(context_id, ts, blob) VALUES (?, ?, ?)",
             (row.id, now(), blob),
         )
+        self._bind(f"editor:{row.uid}", blob)
 
     def load_editor(self, row: ContextRow) -> dict[str, Any] | None:
         found = self.conn.execute("SELECT blob FROM editors WHERE context_id = ?", (row.id,)).fetchone()
         if found is None:
             return None
+        self._check_bound(f"editor:{row.uid}", found[0], f"the editor state of context {row.name!r}")
         editor: dict[str, Any] = self.cipher.open_json(found[0], "editors", row.uid)
         return editor
 
     def put_setting(self, key: str, value: Any) -> None:
         blob = self.cipher.seal_json(value, "settings", key)
         self.conn.execute("INSERT OR REPLACE INTO settings(key, blob) VALUES (?, ?)", (key, blob))
+        self._bind(f"setting:{key}", blob)
 
     def get_setting(self, key: str) -> Any:
         found = self.conn.execute("SELECT blob FROM settings WHERE key = ?", (key,)).fetchone()
-        return None if found is None else self.cipher.open_json(found[0], "settings", key)
+        if found is None:
+            return None
+        self._check_bound(f"setting:{key}", found[0], f"the setting {key!r}")
+        return self.cipher.open_json(found[0], "settings", key)
+
+    def unbound_rows(self) -> list[str]:
+        """For ``verify``: the editor records and settings that are not the last ones written."""
+        problems = []
+        bindings = self._bindings()
+        rows = self.conn.execute(
+            "SELECT c.uid, c.id, e.blob FROM editors e JOIN contexts c ON c.id = e.context_id"
+        )
+        for uid, context_id, blob in rows.fetchall():
+            expected = bindings.get(f"editor:{uid}")
+            if expected is not None and expected != _digest(blob):
+                problems.append(f"the editor state of context #{context_id}")
+        for key, blob in self.conn.execute(
+            "SELECT key, blob FROM settings WHERE key != ?", (BINDINGS,)
+        ).fetchall():
+            expected = bindings.get(f"setting:{key}")
+            if expected is not None and expected != _digest(blob):
+                problems.append(f"the setting {key!r}")
+        return problems
+
+    def _bindings(self) -> dict[str, str]:
+        found = self.conn.execute("SELECT blob FROM settings WHERE key = ?", (BINDINGS,)).fetchone()
+        if found is None:
+            return {}
+        bindings: dict[str, str] = self.cipher.open_json(found[0], "settings", BINDINGS)
+        return bindings
+
+    def _bind(self, name: str, blob: bytes) -> None:
+        bindings = self._bindings()
+        bindings[name] = _digest(blob)
+        sealed = self.cipher.seal_json(bindings, "settings", BINDINGS)
+        self.conn.execute("INSERT OR REPLACE INTO settings(key, blob) VALUES (?, ?)", (BINDINGS, sealed))
+
+    def _check_bound(self, name: str, blob: bytes, what: str) -> None:
+        expected = self._bindings().get(name)  # absent: written before rows were bound
+        if expected is not None and expected != _digest(blob):
+            raise DataDamaged(f"{what[0].upper()}{what[1:]} was replaced by another copy of it.")
 
     def feed_head(self) -> int:
         return int(self.conn.execute("SELECT coalesce(max(seq), 0) FROM feed").fetchone()[0])
@@ -157,3 +207,10 @@ class SessionRows(Rows):
 
     def prune_feed(self) -> None:
         self.conn.execute("DELETE FROM feed WHERE seq <= ?", (self.feed_head() - self.settings.feed_keep,))
+
+
+BINDINGS = ".bindings"  # the settings row holding the digests of the editor records and settings
+
+
+def _digest(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()
