@@ -12,14 +12,14 @@ import time
 from typing import Any
 
 import pytest
-from storetools import digest, raw_db, spawn_writer
 
 from groundhog import create_manager
 from groundhog.store.codec import decode_values
+from tests.unit.storetools import digest, raw_db, spawn_writer
 
 MIN_KILLS = 50
 MIN_ACKS = 5_000
-TIME_BUDGET_S = 150.0
+MAX_KILLS = 400  # bounds the test by work, not by the clock
 HISTORY_LIMIT = 1_000_000  # the same as the writer's: every version stays in the kept history
 
 
@@ -68,9 +68,7 @@ def test_acknowledged_updates_survive_sigkill(store_env: Any, record_property: A
     started = time.monotonic()
     last_head = 0
     while kills < MIN_KILLS or len(acknowledged) < MIN_ACKS:
-        assert time.monotonic() - started < TIME_BUDGET_S, (
-            f"too slow: {kills} kills, {len(acknowledged)} acks"
-        )
+        assert kills < MAX_KILLS, f"{kills} kills and only {len(acknowledged)} acks: writers barely write"
         early = kills < 3 or rng.random() < 0.1  # the first ones while the store is being created
         acks, ready = run_and_kill(store_env, seed=kills, rng=rng, early=early)
         kills += 1

@@ -6,10 +6,18 @@ import os
 import sqlite3
 import threading
 import time
-
-from tests.conftest import StoreEnv
+from collections.abc import Callable
 
 from groundhog.changes import Change
+from tests.conftest import StoreEnv
+
+
+def _wait_until(condition: Callable[[], bool], limit_s: float = 60.0) -> None:
+    """Poll for ``condition``; the limit only stops a hung test, it is no performance budget."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.02)
 
 
 def _fill(env: StoreEnv, background: bool) -> tuple[int, int]:
@@ -22,7 +30,8 @@ def _fill(env: StoreEnv, background: bool) -> tuple[int, int]:
     before = os.path.getsize(db)
     for i in range(20):  # 2 MB through the WAL, in a state that stays under the size limit
         tracker.update(Change(set={f"k{i % 5}": str(i) * 100_000}))
-    time.sleep(1.0)  # several checkpoint intervals
+    if background:  # the thread copies the WAL into the database within a few of its intervals
+        _wait_until(lambda: os.path.getsize(db) - before > 1_000_000)
     after = os.path.getsize(db)
     autocheckpoint = manager.store._connection().execute("PRAGMA wal_autocheckpoint").fetchone()[0]
     manager.close()
@@ -46,8 +55,7 @@ def test_closing_stops_the_thread_and_leaves_a_consistent_store(store_env: Store
     manager.create_context("c", {"a": 1})
     path = manager.store.path
     manager.close()
-    time.sleep(0.3)
-    assert not any(t.name == "groundhog-wal" and t.is_alive() for t in threading.enumerate())
+    _wait_until(lambda: not any(t.name == "groundhog-wal" and t.is_alive() for t in threading.enumerate()))
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()

@@ -13,9 +13,8 @@ import json
 import time
 from typing import Any
 
-from storetools import data_of, spawn_writer
-
 from groundhog import create_manager
+from tests.unit.storetools import data_of, spawn_writer
 
 PER_WRITER = 250
 
