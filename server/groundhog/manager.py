@@ -370,6 +370,7 @@ def create_manager(
     validators: tuple[Any, ...] = (),
     session: str = "library",
     create_key: bool = True,
+    lock_timeout_s: float = 5.0,
 ) -> ContextManager:
     """Open (creating if needed) the store of ``workspace`` (a path or file URI; None: the
     no-workspace scope) and check it. Defaults: ``GROUNDHOG_HOME`` or the user data dir."""
@@ -379,12 +380,17 @@ def create_manager(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
             raise InvalidParams(f"The option {field!r} must be an integer of at least {lowest}.", field=field)
+    if isinstance(lock_timeout_s, bool) or not isinstance(lock_timeout_s, int | float) or lock_timeout_s <= 0:
+        raise InvalidParams(
+            "The option 'lockTimeoutS' must be a positive number of seconds.", field="lockTimeoutS"
+        )
     location = StoreLocation.for_root(workspace, store_dir)
     settings = StoreSettings(
         history_limit=history_limit,
         snapshot_max_bytes=snapshot_max_bytes,
         config_dir=Path(config_dir) if config_dir is not None else None,
         create_key=create_key,
+        busy_timeout_s=lock_timeout_s,
     )
     store = SqliteStore(location, settings)
     config = TrackerConfig(history_limit, snapshot_max_bytes, read_only, tuple(validators))

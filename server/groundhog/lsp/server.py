@@ -131,7 +131,7 @@ class GroundhogServer(LanguageServer):
         return self.session
 
     async def _audit_error(self, session: Session, method: str, error: ContextError) -> None:
-        if getattr(error, "audited", False):
+        if getattr(error, "audited", False) or error.kind == "LockError":  # a lock is not waited for twice
             return
         details = {"action": method, "kind": error.kind, "message": error.message}
         await session.run(lambda: session.manager.audit("error", session.id, details))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from groundhog.errors import ContextError, DataDamaged, NoValidSnapshot
+from groundhog.errors import ContextError, DataDamaged, LockError, NoValidSnapshot
 from groundhog.reports import RecoveryReport, VerifyReport
 from groundhog.store.chains import AUDIT_GENESIS, chain_hash, genesis_hash
 from groundhog.store.records import ContextRow, StoredState
@@ -179,7 +179,11 @@ def _set_aside(tx: Txn, row: ContextRow, *, after: int, reason: str) -> None:
 
 
 def audit_error(store: SqliteStore, session: str, action: str, name: str, error: ContextError) -> None:
-    """Record a failed request in the audit log; a store too broken to write is only logged."""
+    """Record a failed request in the audit log; a store too broken to write is only logged, and
+    a lock that could not be had is not retried for the audit (that would wait twice as long)."""
+    if isinstance(error, LockError):
+        log.warning("a %s was not audited: the store is locked", action)
+        return
     try:
         with store.write() as tx:
             tx.audit(

@@ -38,7 +38,7 @@ class StoreSettings:
     history_limit: int = 1000
     snapshot_max_bytes: int = 1 << 20
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
-    busy_timeout_s: float = 10.0
+    busy_timeout_s: float = 5.0  # how long a write waits for another's lock before LockError
     # policy, in one place: a checkpoint at least every `checkpoint_every` versions, and whenever
     # the deltas since the last one reach the state's size (at least `checkpoint_min_bytes`); a
     # delta of half the state or more (and over that floor) is written as a checkpoint instead
