@@ -391,6 +391,7 @@ def create_manager(
         config_dir=Path(config_dir) if config_dir is not None else None,
         create_key=create_key,
         busy_timeout_s=lock_timeout_s,
+        read_only=read_only,
     )
     store = SqliteStore(location, settings)
     config = TrackerConfig(history_limit, snapshot_max_bytes, read_only, tuple(validators))

@@ -36,3 +36,24 @@ def test_a_held_lock_surfaces_as_lock_error_and_changes_nothing(store_env: Store
 def test_a_lock_timeout_that_cannot_apply_is_refused(store_env: StoreEnv, value: object) -> None:
     with pytest.raises(InvalidParams, match="lockTimeoutS"):
         store_env.open(lock_timeout_s=value)
+
+
+def test_readers_open_and_verify_while_a_writer_holds_the_lock(store_env: StoreEnv) -> None:
+    """verify, the people CLI and read-only sessions open the store and decrypt everything without
+    the write lock, so an editor in the middle of a write never holds them up (or they it)."""
+    writer = store_env.open()
+    writer.create_context("default")
+    writer.tracker("default").update(Change(set={"a": 1}))
+    path = writer.store.path
+    writer.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        reader = store_env.open(read_only=True, lock_timeout_s=0.2)
+        assert reader.tracker("default").read().version == 2
+        assert reader.verify().ok
+        assert [c.name for c in reader.list_contexts()] == ["default"]
+        reader.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

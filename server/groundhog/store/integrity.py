@@ -202,7 +202,8 @@ def verify(store: SqliteStore, *, discard_damaged: bool = False) -> VerifyReport
     """Decrypt every row and check every chain; report what is wrong (read-only unless
     ``discard_damaged``, which deletes the rows recovery set aside)."""
     report = VerifyReport()
-    with store.write() as tx:
+    # a read transaction is one consistent snapshot: editors keep writing while everything decrypts
+    with store.write() if discard_damaged else store.read() as tx:
         if discard_damaged:
             tx.conn.execute("DELETE FROM quarantine")
         result = tx.conn.execute("PRAGMA integrity_check").fetchone()[0]

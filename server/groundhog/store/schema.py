@@ -5,6 +5,8 @@ Tables holding large blobs are rowid tables: in a WITHOUT ROWID table SQLite rea
 (a 1 MB checkpoint) to compare keys, which made every index lookup cost milliseconds.
 """
 
+import re
+
 # 2: snapshots hold manifests over shared values (store/values.py). A store is upgraded in place on
 # open; a server that reads only an older format refuses it (from 2 on) instead of misreading it.
 SCHEMA_VERSION = 2
@@ -117,3 +119,5 @@ CREATE TABLE IF NOT EXISTS audit (
     hash BLOB NOT NULL
 );
 """
+
+TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA))

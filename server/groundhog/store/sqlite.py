@@ -23,7 +23,7 @@ from groundhog.store import integrity, keys
 from groundhog.store.codec import Cipher
 from groundhog.store.paths import StoreLocation, ensure_private_dir, ensure_private_file
 from groundhog.store.rows import Txn
-from groundhog.store.schema import SCHEMA, SCHEMA_VERSION
+from groundhog.store.schema import SCHEMA, SCHEMA_VERSION, TABLES
 from groundhog.store.values import ValueDigests
 from groundhog.store.wal import WalCheckpointer
 from groundhog.timeutil import now
@@ -47,6 +47,7 @@ class StoreSettings:
     feed_keep: int = 10_000  # change-feed rows kept for sessions that fall behind
     config_dir: Path | None = None
     create_key: bool = True  # false for readers that must find the existing key (verify, the CLI)
+    read_only: bool = False  # open an existing store without taking the write lock
 
 
 class SqliteStore:
@@ -186,6 +187,44 @@ class SqliteStore:
 
     def _open_keys(self, master: bytes) -> tuple[Cipher, dict[str, bytes]]:
         workspace_id = self.location.workspace_id
+        found = self._read_keys() if self.settings.read_only else None
+        if found is not None:  # a reader (verify, the CLI, a read-only session) writes nothing
+            stored_id, wrapped = found
+        else:
+            stored_id, wrapped = self._prepare_keys(master)
+        if stored_id != workspace_id:
+            raise PersistenceError("The store belongs to another workspace.")
+        data_key = keys.unwrap_data_key(master, wrapped, workspace_id, KEY_ID)
+        cipher = Cipher(keys.derive_subkey(data_key, "cipher"), workspace_id, KEY_ID)
+        purposes = ("name-mac", "chain", "value-digest")
+        subkeys = {purpose: keys.derive_subkey(data_key, purpose) for purpose in purposes}
+        return cipher, subkeys
+
+    def _read_keys(self) -> tuple[str, bytes] | None:
+        """The workspace id and wrapped data key, read without taking the write lock; None when the
+        store still needs something written (a new store, missing tables, an older format)."""
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN")
+            try:
+                tables = {
+                    row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                }
+                if not tables >= TABLES:
+                    return None
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                row = conn.execute("SELECT wrapped FROM keys WHERE key_id = ?", (KEY_ID,)).fetchone()
+            finally:
+                conn.execute("ROLLBACK")
+        except (sqlite3.Error, UnicodeDecodeError) as error:
+            raise translate(error) from None
+        if row is None or meta.get("schema_version") != str(SCHEMA_VERSION) or "workspace_id" not in meta:
+            return None
+        return str(meta["workspace_id"]), bytes(row[0])
+
+    def _prepare_keys(self, master: bytes) -> tuple[str, bytes]:
+        """Create or upgrade the schema and the wrapped data key as needed (the write lock)."""
+        workspace_id = self.location.workspace_id
         conn = self._connection()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -226,13 +265,7 @@ class SqliteStore:
                 raise
         except sqlite3.Error as error:
             raise translate(error) from None
-        if stored_id != workspace_id:
-            raise PersistenceError("The store belongs to another workspace.")
-        data_key = keys.unwrap_data_key(master, wrapped, workspace_id, KEY_ID)
-        cipher = Cipher(keys.derive_subkey(data_key, "cipher"), workspace_id, KEY_ID)
-        purposes = ("name-mac", "chain", "value-digest")
-        subkeys = {purpose: keys.derive_subkey(data_key, purpose) for purpose in purposes}
-        return cipher, subkeys
+        return str(stored_id), bytes(wrapped)
 
 
 def _text(raw: bytes) -> str:
