@@ -37,7 +37,7 @@ def run(n: int) -> dict[str, Any]:
                 )
             )
             results[f"snapshot/{label}"] = summarize(
-                measure_sync(lambda i, t=tracker: t.snapshot(f"s{i}"), max(n // 4, 10), 5)
+                measure_sync(lambda i, t=tracker: t.create_snapshot(f"s{i}"), max(n // 4, 10), 5)
             )
             # each rollback appends a version: aim below the current head, inside the kept history
             results[f"rollback/{label}"] = summarize(

@@ -54,6 +54,7 @@ class ContextSnapshot(BaseModel):
     label: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     size_bytes: int = 0
+    kind: str = "snapshot"  # or "recoveryPoint" (made by a rollback)
     editor: dict[str, Any] | None = None
 
     @property

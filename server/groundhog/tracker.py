@@ -287,20 +287,27 @@ class ContextTracker:
 
         return self._writing("rollback", body, read_only_ok=dry_run)
 
-    def snapshot(
+    def create_snapshot(
         self,
         label: str | None = None,
         metadata: dict[str, Any] | None = None,
-        editor: dict[str, Any] | None = None,
         *,
-        kind: str = "snapshot",
-    ) -> SnapshotInfo:
+        editor: dict[str, Any] | None = None,
+    ) -> ContextSnapshot:
         """Capture the head (with ``editor``, else the context's stored editor state): a manifest of
         its values, each stored once per context (store/values.py)."""
+        return self._capture(label, metadata, editor, kind="snapshot")
+
+    def create_recovery_point(self) -> ContextSnapshot:
+        return self._capture(RECOVERY_POINT_LABEL, {"kind": "recoveryPoint"}, None, kind="recoveryPoint")
+
+    def _capture(
+        self, label: str | None, metadata: dict[str, Any] | None, editor: dict[str, Any] | None, *, kind: str
+    ) -> ContextSnapshot:
         if metadata is not None:
             values_from_object({"metadata": metadata}, strict=True)
 
-        def body(tx: Transaction, row: ContextRow, head: StoredState) -> tuple[SnapshotInfo, Any]:
+        def body(tx: Transaction, row: ContextRow, head: StoredState) -> tuple[ContextSnapshot, Any]:
             self._check_size(head.measured_size())
             captured = editor if editor is not None else tx.load_editor(row)
             if editor is not None:
@@ -313,18 +320,9 @@ class ContextTracker:
                 self.session,
                 {"context": self.name, "version": head.version, "snapshot": info.id, "kind": kind},
             )
-            return info, None
+            return to_snapshot(info, head, captured), None
 
         return self._writing("snapshot", body)
-
-    def create_snapshot(
-        self, label: str | None = None, metadata: dict[str, Any] | None = None
-    ) -> ContextSnapshot:
-        return self.get_snapshot(self.snapshot(label, metadata).id)
-
-    def create_recovery_point(self) -> ContextSnapshot:
-        info = self.snapshot(RECOVERY_POINT_LABEL, {"kind": "recoveryPoint"}, kind="recoveryPoint")
-        return self.get_snapshot(info.id)
 
     def save_editor(self, editor: dict[str, Any]) -> None:
         """Persist the editor record of this context (not a version: keystrokes never make one)."""
@@ -574,6 +572,7 @@ def to_snapshot(info: SnapshotInfo, state: StoredState, editor: dict[str, Any] |
         label=info.label,
         metadata=info.metadata,
         size_bytes=info.size,
+        kind=info.kind,
         editor=editor,
     )
 

@@ -48,8 +48,8 @@ class Store:
         self.work = self.manager.tracker("work")
         for number in range(2, 13):
             self.work.update(Change(set={"a": number, f"k{number % 3}": "é" * number}))
-        self.snapshot = self.work.snapshot("s", {"x": 1}).id
-        self.default_snapshot = self.manager.tracker("default").snapshot("d").id
+        self.snapshot = self.work.create_snapshot("s", {"x": 1}).id
+        self.default_snapshot = self.manager.tracker("default").create_snapshot("d").id
         assert self.work.version == 12
         assert self.work.history()[1] == 8
         self.path = self.manager.store.path
@@ -179,7 +179,7 @@ def test_non_json_values_are_refused_everywhere(store: Store, kind: str) -> None
     )
     store.unchanged(InvalidParams, lambda: manager.create_context("fresh", {"k": value}))
     store.unchanged(InvalidParams, lambda: manager.create_context("fresh", {}, {"m": value}))
-    store.unchanged(InvalidParams, lambda: work.snapshot("label", {"m": value}))
+    store.unchanged(InvalidParams, lambda: work.create_snapshot("label", {"m": value}))
     assert not manager.exists("fresh")
 
 
@@ -287,7 +287,10 @@ def test_too_large_after_the_limit_is_lowered(store: Store) -> None:
     store.manager = store.env.open(history_limit=HISTORY, snapshot_max_bytes=1000)
     work = store.manager.tracker("work")
     size = compact_size(work.get_state().data)
-    assert store.unchanged(TooLarge, lambda: work.snapshot("s")).details == {"limit": 1000, "size": size}
+    assert store.unchanged(TooLarge, lambda: work.create_snapshot("s")).details == {
+        "limit": 1000,
+        "size": size,
+    }
     store.unchanged(TooLarge, lambda: work.update(Change(set={"a": 0})))
     work.update(Change(remove=["big"]))  # shrinking is always possible
 
@@ -391,7 +394,7 @@ def test_read_only_sessions_write_nothing_but_audit_their_refusals(store: Store)
     work = manager.tracker("work")
     everything = dump_store(store.path, exclude=("audit",))
     store.unchanged(AccessDenied, lambda: work.update(Change(set={"a": 0})))
-    store.unchanged(AccessDenied, lambda: work.snapshot("s"))
+    store.unchanged(AccessDenied, lambda: work.create_snapshot("s"))
     store.unchanged(AccessDenied, lambda: work.rollback(to_version=9))
     store.unchanged(AccessDenied, lambda: work.save_editor({"activeUri": None}))
     store.unchanged(AccessDenied, lambda: manager.create_context("fresh"))

@@ -43,7 +43,7 @@ def test_an_edited_snapshot_column_is_caught(manager: ContextManager, column: st
     manager.create_context("default")
     tracker = manager.tracker("default")
     tracker.update(Change(set={"a": 1}))
-    snapshot = tracker.snapshot("before")
+    snapshot = tracker.create_snapshot("before")
     tracker.update(Change(set={"a": 2}))
     with manager.store.write() as tx:
         tx.conn.execute(f"UPDATE snapshots SET {column} = ? WHERE id = ?", (value, snapshot.id))

@@ -66,7 +66,7 @@ def test_canary_never_reaches_disk_or_logs(store_env: Any, caplog: pytest.LogCap
     state.set(f"other-{CANARY}", [CANARY] * 3)
     tracker.update_state(state)
     tracker.save_editor({"activeUri": f"file:///src/{CANARY}.py", "openDocuments": [], "selections": []})
-    snapshot = tracker.snapshot(f"label {CANARY}", {"why": CANARY, CANARY: True})
+    snapshot = tracker.create_snapshot(f"label {CANARY}", {"why": CANARY, CANARY: True})
     tracker.update(Change(remove=[key]))
     tracker.rollback(to_version=2)
     tracker.rollback(snapshot_id=snapshot.id)

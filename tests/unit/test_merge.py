@@ -184,7 +184,7 @@ def test_update_state_merge(work: ContextTracker) -> None:
 
 
 def test_rollback_to_a_version_and_to_a_snapshot(work: ContextTracker) -> None:
-    snapshot = work.snapshot("before")
+    snapshot = work.create_snapshot("before")
     work.update(Change(set={"a": 100}, remove=["c"]))
     dry = work.rollback(to_version=2, dry_run=True)
     assert (dry.version, dry.recovery_point, sorted(dry.changed_keys)) == (5, None, ["a", "b", "c"])

@@ -40,7 +40,7 @@ def test_modes_under_an_open_umask(store_env: Any, open_umask: None) -> None:
     assert tracker is not None
     for number in range(20):
         tracker.update(Change(set={f"k{number}": "x" * 1000}))
-    tracker.snapshot("s")
+    tracker.create_snapshot("s")
     directory = workspace_dir(store_env)
     database = directory / "store.db"
     wal, shm = Path(f"{database}-wal"), Path(f"{database}-shm")

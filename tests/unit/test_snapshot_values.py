@@ -33,11 +33,11 @@ def test_a_snapshot_stores_only_values_its_context_does_not_hold(store_env: Stor
     manager = store_env.open()
     manager.create_context("work", STATE)
     work = manager.tracker("work")
-    first = work.snapshot("first").id
+    first = work.create_snapshot("first").id
     assert _values_of(manager, "work") == 200
 
     work.update(Change(set={"key-007": "changed" * 100}))
-    work.snapshot("second")
+    work.create_snapshot("second")
     assert _values_of(manager, "work") == 201  # the one changed value
 
     result = work.rollback(snapshot_id=first)  # records a recovery point of the head: nothing new
@@ -51,7 +51,7 @@ def test_snapshots_read_back_whole_after_their_versions_are_folded_away(store_en
     manager = store_env.open(history_limit=3)
     manager.create_context("work", STATE)
     work = manager.tracker("work")
-    snapshot = work.snapshot("at 1").id
+    snapshot = work.create_snapshot("at 1").id
     for i in range(30):
         work.update(Change(set={f"key-{i % 7:03d}": i}, remove=[f"key-{100 + i:03d}"]))
     entries, oldest = work.history(limit=100)
@@ -71,9 +71,9 @@ def test_two_stores_on_one_file_share_values_without_duplicates(store_env: Store
     """Two processes' stores: neither remembers what the other stored, so each asks the file."""
     a, b = store_env.open(), store_env.open()
     a.create_context("shared", STATE)
-    ids = [a.tracker("shared").snapshot("a1").id, b.tracker("shared").snapshot("b1").id]
+    ids = [a.tracker("shared").create_snapshot("a1").id, b.tracker("shared").create_snapshot("b1").id]
     a.tracker("shared").update(Change(set={"new": 1}))
-    ids += [b.tracker("shared").snapshot("b2").id, a.tracker("shared").snapshot("a2").id]
+    ids += [b.tracker("shared").create_snapshot("b2").id, a.tracker("shared").create_snapshot("a2").id]
     assert _values_of(a, "shared") == 201
     for snapshot_id in ids:
         assert b.tracker("shared").get_snapshot(snapshot_id).state.data.items() >= STATE.items()
@@ -85,8 +85,8 @@ def test_deleting_a_context_deletes_its_snapshot_values(store_env: StoreEnv) -> 
     manager = store_env.open()
     manager.create_context("gone", STATE)
     manager.create_context("kept", {"x": 1})
-    manager.tracker("gone").snapshot("s")
-    manager.tracker("kept").snapshot("s")
+    manager.tracker("gone").create_snapshot("s")
+    manager.tracker("kept").create_snapshot("s")
     path = manager.store.path
     assert count_rows(path, "snapshot_values") == 201
     manager.delete_context("gone")
@@ -134,14 +134,14 @@ def test_a_damaged_value_is_mended_by_the_next_snapshot_of_a_new_process(store_e
     row it finds before relying on it, and seals a damaged one again from the head's bytes."""
     manager = store_env.open()
     manager.create_context("work", STATE)
-    first = manager.tracker("work").snapshot("first").id
+    first = manager.tracker("work").create_snapshot("first").id
     path = manager.store.path
     manager.close()
     _flip_one_value(path)
 
     manager = store_env.open()
     assert not manager.verify().ok
-    second = manager.tracker("work").snapshot("second").id
+    second = manager.tracker("work").create_snapshot("second").id
     for snapshot_id in (first, second):
         assert manager.tracker("work").get_snapshot(snapshot_id).state.data == STATE
     assert manager.verify().ok
@@ -152,11 +152,11 @@ def test_a_value_damaged_under_a_running_process_is_mended_once_a_read_fails(sto
     manager = store_env.open()
     manager.create_context("work", STATE)
     tracker = manager.tracker("work")
-    first = tracker.snapshot("first").id
+    first = tracker.create_snapshot("first").id
     _flip_one_value(manager.store.path)
     with pytest.raises(RecoveryError):
         tracker.get_snapshot(first)  # the process forgets what it believed stored
-    second = tracker.snapshot("second").id
+    second = tracker.create_snapshot("second").id
     assert tracker.get_snapshot(second).state.data == STATE
     assert tracker.get_snapshot(first).state.data == STATE
     manager.close()
@@ -178,9 +178,9 @@ def test_values_of_a_snapshot_that_rolled_back_are_not_believed_stored(
 
     monkeypatch.setattr(Txn, "audit", failing_audit)
     with pytest.raises(RuntimeError):
-        tracker.snapshot("lost")
+        tracker.create_snapshot("lost")
     monkeypatch.setattr(Txn, "audit", real_audit)
-    kept = tracker.snapshot("kept").id
+    kept = tracker.create_snapshot("kept").id
     assert tracker.get_snapshot(kept).state.data == {"a": "1" * 100}
     manager.close()
 
@@ -189,17 +189,17 @@ def test_equal_values_under_many_keys_empty_states_and_a_recreated_name(store_en
     manager = store_env.open()
     same = {f"k{i}": "same value" for i in range(50)}
     manager.create_context("twins", same)
-    twins = manager.tracker("twins").snapshot().id
+    twins = manager.tracker("twins").create_snapshot().id
     assert _values_of(manager, "twins") == 1
     assert manager.tracker("twins").get_snapshot(twins).state.data == same
 
     manager.create_context("empty", {})
-    empty = manager.tracker("empty").snapshot().id
+    empty = manager.tracker("empty").create_snapshot().id
     assert manager.tracker("empty").get_snapshot(empty).state.data == {}
 
     manager.delete_context("twins")  # its values go with it; the name starts again from nothing
     manager.create_context("twins", same)
-    again = manager.tracker("twins").snapshot().id
+    again = manager.tracker("twins").create_snapshot().id
     assert _values_of(manager, "twins") == 1
     assert manager.tracker("twins").get_snapshot(again).state.data == same
     manager.close()

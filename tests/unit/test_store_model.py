@@ -378,7 +378,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule(label=st.none() | st.text("lé ", max_size=4), meta=metadata)
     def snapshot(self, label: str | None, meta: Data | None) -> None:
-        info = self.tracker().snapshot(label, meta)
+        info = self.tracker().create_snapshot(label, meta)
         assert (info.version, info.label, info.metadata, info.kind) == (
             self.ctx.head,
             label,

@@ -41,8 +41,8 @@ class Scenario:
         other = manager.tracker("other")
         other.update(Change(set={"x": 1}))
         other.update(Change(set={"x": 2}))
-        self.snap_a = work.snapshot("a", {"n": 1}).id  # of version 10
-        self.snap_b = other.snapshot("b").id
+        self.snap_a = work.create_snapshot("a", {"n": 1}).id  # of version 10
+        self.snap_b = other.create_snapshot("b").id
         self.path = manager.store.path
         manager.close()
         with raw_db(self.path) as conn:
@@ -502,7 +502,7 @@ def test_single_version_context_recovers_from_its_snapshot(
 ) -> None:
     manager = reopened()
     manager.create_context("solo", {"only": 1})
-    solo_snapshot = manager.tracker("solo").snapshot("keep").id
+    solo_snapshot = manager.tracker("solo").create_snapshot("keep").id
     manager.close()
 
     def action(conn: sqlite3.Connection) -> None:

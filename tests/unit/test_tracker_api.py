@@ -173,7 +173,7 @@ def test_delete_and_create_again_starts_over(manager: ContextManager) -> None:
     manager.create_context("work", {"a": 1})
     tracker = manager.tracker("work")
     tracker.update(Change(set={"a": 2}))
-    snapshot = tracker.snapshot("s").id
+    snapshot = tracker.create_snapshot("s").id
     manager.delete_context("work")
     with pytest.raises(ContextNotFound):
         tracker.read()

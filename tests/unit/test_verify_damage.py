@@ -36,7 +36,7 @@ def test_one_flipped_byte_anywhere_is_reported_never_a_crash(store_env: StoreEnv
     tracker = manager.tracker("default")
     for n in range(5):
         tracker.update(Change(set={f"k{n}": "v" * 300, "name": f"n{n}"}))
-    tracker.snapshot("s")
+    tracker.create_snapshot("s")
     manager.audit("note", "tests", {"n": 1})
     database = manager.store.path
     manager.close()
