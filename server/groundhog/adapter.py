@@ -12,7 +12,7 @@ import enum
 from collections import OrderedDict
 from typing import Any
 
-from groundhog.errors import AlreadyExists, ContextNotFound, InvalidState
+from groundhog.errors import AlreadyExists, InvalidState
 from groundhog.manager import ContextManager
 from groundhog.names import DEFAULT_CONTEXT, validate_name
 from groundhog.store.rows import new_session_id
@@ -75,9 +75,11 @@ class ContextAdapter:
     # -- activation -----------------------------------------------------------------------------
 
     def activate(self, name: str) -> ContextTracker:
+        """Make ``name`` active; a missing one answers the same InvalidState as switching to it
+        without ``create`` (what the protocol's context/switch answers)."""
         validate_name(name)
         if not self.manager.exists(name):
-            raise ContextNotFound(f"Context {name!r} does not exist.", context=name)
+            raise InvalidState(f"Context {name!r} does not exist; pass create to make it.", context=name)
         tracker = self._tracker_for(name)
         self._active = tracker
         self.manager.session_activated(self.session_id, name)

@@ -358,7 +358,7 @@ def test_conflicts_and_state_errors(store: Store) -> None:
     store.unchanged(InvalidState, lambda: adapter.switch_context_sync("missing"))
     store.unchanged(InvalidState, lambda: adapter.deactivate())
     store.unchanged(InvalidState, lambda: adapter.get_current_tracker())
-    store.unchanged(ContextNotFound, lambda: adapter.activate("missing"))
+    store.unchanged(InvalidState, lambda: adapter.activate("missing"))  # the same as switch
 
 
 def test_patch_errors_change_nothing(store: Store) -> None:
