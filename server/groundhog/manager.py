@@ -387,14 +387,13 @@ def create_manager(
     location = StoreLocation.for_root(workspace, store_dir)
     settings = StoreSettings(
         history_limit=history_limit,
-        snapshot_max_bytes=snapshot_max_bytes,
         config_dir=Path(config_dir) if config_dir is not None else None,
         create_key=create_key,
         busy_timeout_s=lock_timeout_s,
         read_only=read_only,
     )
     store = SqliteStore(location, settings)
-    config = TrackerConfig(history_limit, snapshot_max_bytes, read_only, tuple(validators))
+    config = TrackerConfig(snapshot_max_bytes, read_only, tuple(validators))
     manager = ContextManager(store, config)
     manager.check_on_open(session)
     return manager

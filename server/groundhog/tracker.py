@@ -53,7 +53,9 @@ class ContextSubscriber(Protocol):
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    history_limit: int = 1000
+    """What trackers enforce. How much history is kept is the store's (StoreSettings.history_limit):
+    one value, in one place, where retention happens."""
+
     snapshot_max_bytes: int = 1 << 20
     read_only: bool = False
     validators: tuple[Validator, ...] = ()

@@ -35,8 +35,7 @@ KEY_ID = 1
 
 @dataclass(frozen=True)
 class StoreSettings:
-    history_limit: int = 1000
-    snapshot_max_bytes: int = 1 << 20
+    history_limit: int = 1000  # versions kept per context (the size limit is the tracker's)
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
     busy_timeout_s: float = 5.0  # how long a write waits for another's lock before LockError
     # policy, in one place: a checkpoint at least every `checkpoint_every` versions, and whenever
