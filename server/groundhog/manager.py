@@ -30,6 +30,7 @@ from groundhog.store.interface import Store
 from groundhog.store.paths import StoreLocation
 from groundhog.store.records import StoredState
 from groundhog.store.sqlite import SqliteStore, StoreSettings
+from groundhog.subscriptions import FeedFollower
 from groundhog.tracker import ContextTracker, ContextTrackerFactory, Hooks, TrackerConfig
 
 log = logging.getLogger(__name__)
@@ -99,12 +100,15 @@ class ContextManager:
         self.store = store
         self.config = config or TrackerConfig()
         self.factory = ContextTrackerFactory(
-            store, self.config, Hooks(on_commit=self._committed, on_recover=self._recovered)
+            store,
+            self.config,
+            Hooks(on_commit=self._committed, on_recover=self._recovered, on_subscribe=self._follow),
         )
         self._commit_listeners: list[Callable[[], None]] = []
         self._recover_listeners: list[Callable[[RecoveryReport], None]] = []
         self._lock = threading.Lock()
         self.recoveries: list[RecoveryReport] = []
+        self._follower: FeedFollower | None = None  # started by the first subscriber
 
     @property
     def read_only(self) -> bool:
@@ -355,7 +359,14 @@ class ContextManager:
             error.audited = True
             raise error
 
+    def _follow(self, tracker: ContextTracker) -> None:
+        if self._follower is None:
+            self._follower = FeedFollower(self.store)
+        self._follower.follow(tracker)
+
     def close(self) -> None:
+        if self._follower is not None:
+            self._follower.stop()
         self.store.close()
 
 

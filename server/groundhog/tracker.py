@@ -34,6 +34,7 @@ from groundhog.store.codec import Payload, decode_value, decode_values, values_f
 from groundhog.store.interface import Store, Transaction
 from groundhog.store.records import ContextRow, SnapshotInfo, StoredState
 from groundhog.store.versions import apply_delta
+from groundhog.subscriptions import Deliveries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,6 +86,7 @@ class Hooks:
 
     on_commit: Callable[[], None] = lambda: None
     on_recover: Callable[[RecoveryReport], None] = lambda report: None
+    on_subscribe: Callable[[ContextTracker], None] = lambda tracker: None  # follow the feed for it
 
 
 class ContextTracker:
@@ -104,6 +106,7 @@ class ContextTracker:
         self.hooks = hooks or Hooks()
         self._validators: list[Validator] = list(self.config.validators)
         self._subscribers: list[ContextSubscriber] = []
+        self.deliveries = Deliveries(self.read, self._tell_pair)
         self._lock = threading.RLock()
         self._row: ContextRow | None = None
         self._head: StoredState | None = None
@@ -342,8 +345,12 @@ class ContextTracker:
         self._validators.append(validator)
 
     def subscribe(self, subscriber: ContextSubscriber) -> Callable[[], None]:
+        """``subscriber`` hears of every later change to this context, from this tracker, another
+        one, another session or process (within ~50 ms), and of recoveries, in version order."""
         with self._lock:
             self._subscribers.append(subscriber)
+        self.deliveries.start(self.version)
+        self.hooks.on_subscribe(self)
 
         def unsubscribe() -> None:
             with self._lock:
@@ -531,8 +538,10 @@ class ContextTracker:
                 ) from None
 
     def _tell_change(self, old: StoredState, new: StoredState) -> None:
-        if not self._subscribers:
-            return
+        if self._subscribers:
+            self.deliveries.upto(new.version, (old, new))
+
+    def _tell_pair(self, old: StoredState, new: StoredState) -> None:
         before, after = to_context_state(old), to_context_state(new)
         for subscriber in list(self._subscribers):
             try:
