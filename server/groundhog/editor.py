@@ -1,7 +1,8 @@
 """A session's live editor context: open documents, the active document, selections.
 
 Kept in memory and changed by notifications; the session persists it (see Session.flush_editor).
-Keystrokes (``didChange``) only touch memory: they never create versions.
+Keystrokes (``didChange``) only touch memory: they never create versions. What it writes out is the
+one editor shape defined by ``groundhog.model.EditorState`` (a test holds the two together).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 
 @dataclass
-class OpenDocument:
+class LiveDocument:
     uri: str
     language_id: str
     version: int | None
@@ -20,7 +21,7 @@ class OpenDocument:
 
 @dataclass
 class EditorContext:
-    documents: dict[str, OpenDocument] = field(default_factory=dict)
+    documents: dict[str, LiveDocument] = field(default_factory=dict)
     active_uri: str | None = None
     selections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     changed: bool = False  # since the last flush
@@ -30,7 +31,7 @@ class EditorContext:
         self.changed = self.touched = True
 
     def opened(self, uri: str, language_id: str, version: int | None) -> None:
-        self.documents[uri] = OpenDocument(uri, language_id, version)
+        self.documents[uri] = LiveDocument(uri, language_id, version)
         self._mark()
 
     def edited(self, uri: str, version: int | None) -> None:

@@ -22,6 +22,14 @@ from groundhog.errors import (
     InvalidState,
     RecoveryError,
 )
+from groundhog.limits import (
+    DEFAULT_HISTORY_LIMIT,
+    DEFAULT_LOCK_TIMEOUT_S,
+    DEFAULT_SNAPSHOT_MAX_BYTES,
+    HISTORY_LIMIT_RANGE,
+    SNAPSHOT_MAX_BYTES_RANGE,
+    within,
+)
 from groundhog.model import ContextSnapshot, ContextState
 from groundhog.names import DEFAULT_CONTEXT, validate_name
 from groundhog.reports import RecoveryReport, VerifyReport
@@ -375,22 +383,24 @@ def create_manager(
     *,
     store_dir: str | os.PathLike[str] | None = None,
     config_dir: str | os.PathLike[str] | None = None,
-    history_limit: int = 1000,
-    snapshot_max_bytes: int = 1 << 20,
+    history_limit: int = DEFAULT_HISTORY_LIMIT,
+    snapshot_max_bytes: int = DEFAULT_SNAPSHOT_MAX_BYTES,
     read_only: bool = False,
     validators: tuple[Any, ...] = (),
     session: str = "library",
     create_key: bool = True,
-    lock_timeout_s: float = 5.0,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
 ) -> ContextManager:
     """Open (creating if needed) the store of ``workspace`` (a path or file URI; None: the
     no-workspace scope) and check it. Defaults: ``GROUNDHOG_HOME`` or the user data dir."""
-    for field, value, lowest in (
-        ("historyLimit", history_limit, 1),
-        ("snapshotMaxBytes", snapshot_max_bytes, 2),
+    for field, value, bounds in (
+        ("historyLimit", history_limit, HISTORY_LIMIT_RANGE),
+        ("snapshotMaxBytes", snapshot_max_bytes, SNAPSHOT_MAX_BYTES_RANGE),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
-            raise InvalidParams(f"The option {field!r} must be an integer of at least {lowest}.", field=field)
+        if not within(value, bounds):
+            raise InvalidParams(
+                f"The option {field!r} must be an integer from {bounds[0]} to {bounds[1]}.", field=field
+            )
     if isinstance(lock_timeout_s, bool) or not isinstance(lock_timeout_s, int | float) or lock_timeout_s <= 0:
         raise InvalidParams(
             "The option 'lockTimeoutS' must be a positive number of seconds.", field="lockTimeoutS"

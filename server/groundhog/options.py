@@ -8,15 +8,24 @@ import os
 from dataclasses import dataclass, fields
 from typing import Any
 
+from groundhog.limits import (
+    DEFAULT_EDITOR_FLUSH_MS,
+    DEFAULT_HISTORY_LIMIT,
+    DEFAULT_SNAPSHOT_MAX_BYTES,
+    EDITOR_FLUSH_MS_RANGE,
+    HISTORY_LIMIT_RANGE,
+    SNAPSHOT_MAX_BYTES_RANGE,
+)
+
 
 @dataclass(frozen=True)
 class Options:
     store_dir: str | None = None
     read_only: bool = False
-    history_limit: int = 1000
-    snapshot_max_bytes: int = 1 << 20
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+    snapshot_max_bytes: int = DEFAULT_SNAPSHOT_MAX_BYTES
     editor_tracking: bool = True
-    editor_flush_ms: int = 2000
+    editor_flush_ms: int = DEFAULT_EDITOR_FLUSH_MS
     token: str | None = None
     context: str | None = None  # the context to start in (``groundhog mcp --context``)
 
@@ -24,10 +33,10 @@ class Options:
 _WIRE = {
     "storeDir": ("store_dir", str, None),
     "readOnly": ("read_only", bool, None),
-    "historyLimit": ("history_limit", int, (1, 1_000_000)),
-    "snapshotMaxBytes": ("snapshot_max_bytes", int, (2, 1 << 30)),
+    "historyLimit": ("history_limit", int, HISTORY_LIMIT_RANGE),
+    "snapshotMaxBytes": ("snapshot_max_bytes", int, SNAPSHOT_MAX_BYTES_RANGE),
     "editorTracking": ("editor_tracking", bool, None),
-    "editorFlushMs": ("editor_flush_ms", int, (0, 3_600_000)),
+    "editorFlushMs": ("editor_flush_ms", int, EDITOR_FLUSH_MS_RANGE),
     "token": ("token", str, None),
 }
 

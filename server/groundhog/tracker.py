@@ -27,6 +27,7 @@ from groundhog.errors import (
     TooLarge,
     VersionConflict,
 )
+from groundhog.limits import DEFAULT_SNAPSHOT_MAX_BYTES
 from groundhog.model import ContextSnapshot, ContextState, HistoryEntry
 from groundhog.patch import changed_keys, key_diff
 from groundhog.reports import RecoveryReport
@@ -57,7 +58,7 @@ class TrackerConfig:
     """What trackers enforce. How much history is kept is the store's (StoreSettings.history_limit):
     one value, in one place, where retention happens."""
 
-    snapshot_max_bytes: int = 1 << 20
+    snapshot_max_bytes: int = DEFAULT_SNAPSHOT_MAX_BYTES
     read_only: bool = False
     validators: tuple[Validator, ...] = ()
 

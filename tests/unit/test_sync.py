@@ -122,3 +122,16 @@ def test_a_read_only_manager_persists_no_session_editor(store_env: StoreEnv) -> 
             assert tx.conn.execute("SELECT count(*) FROM session_editors").fetchone()[0] == 0
     finally:
         reader.close()
+
+
+def test_the_live_editor_writes_out_exactly_the_one_editor_shape() -> None:
+    from groundhog.editor import EMPTY_EDITOR, EditorContext
+    from groundhog.model import EditorState
+
+    editor = EditorContext()
+    editor.opened("file:///w/a.py", "python", 3)
+    editor.edited("file:///w/a.py", 4)
+    cursor = {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 5}}
+    editor.focused("file:///w/a.py", [{"uri": "file:///w/a.py", "ranges": [cursor]}])
+    for wire in (editor.to_wire(), EMPTY_EDITOR):
+        assert EditorState.model_validate(wire).to_wire() == wire  # nothing missing, nothing extra

@@ -143,12 +143,6 @@ def ensure_private_file(path: Path, what: str = "The store file", *, create: boo
         os.close(fd)
 
 
-def refuse_symlink(path: Path, what: str) -> None:
-    """Raise AccessDenied if ``path`` exists and is a symbolic link."""
-    with contextlib.suppress(FileNotFoundError):
-        _check_not_symlink(path, what)
-
-
 def _check_not_symlink_if_present(path: Path, what: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         _check_not_symlink(path, what)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from groundhog.errors import ContextError, DataDamaged, LockError, PersistenceError
+from groundhog.limits import DEFAULT_HISTORY_LIMIT, DEFAULT_LOCK_TIMEOUT_S
 from groundhog.reports import RecoveryReport, VerifyReport
 from groundhog.store import integrity, keys
 from groundhog.store.codec import Cipher
@@ -35,9 +36,9 @@ KEY_ID = 1
 
 @dataclass(frozen=True)
 class StoreSettings:
-    history_limit: int = 1000  # versions kept per context (the size limit is the tracker's)
+    history_limit: int = DEFAULT_HISTORY_LIMIT  # versions kept per context (the size limit is the tracker's)
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
-    busy_timeout_s: float = 5.0  # how long a write waits for another's lock before LockError
+    busy_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     # policy, in one place: a checkpoint at least every `checkpoint_every` versions, and whenever
     # the deltas since the last one reach the state's size (at least `checkpoint_min_bytes`); a
     # delta of half the state or more (and over that floor) is written as a checkpoint instead

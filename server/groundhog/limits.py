@@ -1,0 +1,20 @@
+"""The limits a workspace is opened with: defaults and the ranges that can apply, in one place for
+the library (create_manager), the editors' initializationOptions and the agents' flags."""
+
+from __future__ import annotations
+
+DEFAULT_HISTORY_LIMIT = 1000  # versions kept per context (snapshots are kept regardless)
+HISTORY_LIMIT_RANGE = (1, 1_000_000)
+
+DEFAULT_SNAPSHOT_MAX_BYTES = 1 << 20  # the largest state (compact JSON) an update or snapshot makes
+SNAPSHOT_MAX_BYTES_RANGE = (2, 1 << 30)
+
+DEFAULT_EDITOR_FLUSH_MS = 2000  # at most how often a session persists its tracked editor state
+EDITOR_FLUSH_MS_RANGE = (0, 3_600_000)
+
+DEFAULT_LOCK_TIMEOUT_S = 5.0  # how long a write waits for another's lock before LockError
+
+
+def within(value: object, bounds: tuple[int, int]) -> bool:
+    """An integer (not a bool) inside ``bounds``, both ends included."""
+    return isinstance(value, int) and not isinstance(value, bool) and bounds[0] <= value <= bounds[1]
