@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-PROTOCOL_VERSION = 1
-
 # requests (client -> server), also served as `groundhog.<verb>` commands
 STATUS = "context/status"
 LIST = "context/list"
@@ -55,5 +53,3 @@ def command_for(method: str) -> str:
     """`context/<verb>` -> `groundhog.<verb>`."""
     return COMMAND_PREFIX + method.split("/", 1)[1]
 
-
-COMMANDS = tuple(command_for(method) for method in REQUESTS)

@@ -8,9 +8,6 @@ local M = {}
 --- The LSP client name (also the `vim.lsp.config` / `vim.lsp.enable` name).
 M.CLIENT_NAME = "groundhog"
 
---- Protocol version this plugin speaks.
-M.PROTOCOL_VERSION = 1
-
 --- Encoding of every position in the editor shape (selections). The stored editor state is
 --- shared by all editors (VS Code speaks UTF-16), so it is always UTF-16, and the client
 --- offers only UTF-16 so that the negotiated encoding agrees.

@@ -9,8 +9,6 @@
 
 export const SERVER_ID = "groundhog";
 export const SERVER_NAME = "Groundhog";
-export const EXTENSION_ID = `${SERVER_ID}.${SERVER_ID}`;
-export const PROTOCOL_VERSION = 1;
 
 /** Client-to-server requests. */
 export const Requests = {
@@ -117,5 +115,3 @@ export const VIEW_ID = `${SERVER_ID}.contexts`;
 export const STATUS_ITEM_ID = `${SERVER_ID}.status`;
 /** URI scheme of the read-only JSON documents rendered for diffs. */
 export const DOCUMENT_SCHEME = SERVER_ID;
-/** Context name rule of PROTOCOL.md "Conventions" and decision 14. */
-export const CONTEXT_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._/-]{0,127}$/;
