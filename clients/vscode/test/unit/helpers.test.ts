@@ -1,12 +1,10 @@
 /** Pure helpers of the extension, in plain Node (no VS Code, no server). */
 
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { afterEach, beforeEach, describe, mock, test } from "node:test";
 import { contextNameProblem, GroundhogError, renderContextJson, toGroundhogError } from "../../src/common/api";
 import { Commands, ErrorCodes, Requests, serverCommand, ServerNotifications } from "../../src/common/constants";
 import { throttle } from "../../src/common/throttle";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("names", () => {
     test("palette command ids never collide with the server's groundhog.<verb> commands", () => {
@@ -61,22 +59,27 @@ describe("rendering", () => {
     });
 });
 
-describe("throttle", () => {
-    test("the first call runs at once and a burst folds into one trailing call with the last value", async () => {
+describe("throttle (fake timers: no real waiting, no dependence on the machine's speed)", () => {
+    beforeEach(() => { mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 }); });
+    afterEach(() => { mock.timers.reset(); });
+
+    test("the first call runs at once and a burst folds into one trailing call with the last value", () => {
         const seen: number[] = [];
         const t = throttle((v: number) => seen.push(v), 50);
         t(1);
         t(2);
         t(3);
         assert.deepEqual(seen, [1]);
-        await sleep(80);
+        mock.timers.tick(49);
+        assert.deepEqual(seen, [1]);
+        mock.timers.tick(1);
         assert.deepEqual(seen, [1, 3]);
-        await sleep(80);
+        mock.timers.tick(50);
         t(4);
         assert.deepEqual(seen, [1, 3, 4]);
     });
 
-    test("flush runs the pending call now; cancel drops it", async () => {
+    test("flush runs the pending call now; cancel drops it", () => {
         const seen: string[] = [];
         const t = throttle((v: string) => seen.push(v), 1000);
         t("a");
@@ -85,7 +88,7 @@ describe("throttle", () => {
         assert.deepEqual(seen, ["a", "b"]);
         t("c");
         t.cancel();
-        await sleep(20);
+        mock.timers.tick(2000);
         assert.deepEqual(seen, ["a", "b"]);
     });
 });
