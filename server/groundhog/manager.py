@@ -1,6 +1,8 @@
 """ContextManager: the named contexts of one workspace store. Creates, deletes, lists, loads and
 saves contexts, makes recovery points, checks the store on open, and tells listeners about commits
-and recoveries. One manager per workspace per process; sessions (adapters) share it."""
+and recoveries. One manager per workspace per process; sessions (adapters) share it. Also the
+engine's read model of the workspace for the faces (sessions, editor states, the audit log) and
+``create_manager``, which validates every option before opening anything (hence ~400 lines)."""
 
 from __future__ import annotations
 

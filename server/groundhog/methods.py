@@ -52,4 +52,3 @@ COMMAND_PREFIX = "groundhog."
 def command_for(method: str) -> str:
     """`context/<verb>` -> `groundhog.<verb>`."""
     return COMMAND_PREFIX + method.split("/", 1)[1]
-

@@ -4,10 +4,16 @@ snapshots, recovery points and subscribers.
 
 The tracker caches the head in encoded form and brings it forward with the deltas other writers
 committed, so a read or a small update never rebuilds a large state from disk.
+
+Every method is synchronous and safe from any thread: a write blocks until its commit is durable
+(an fsync). Code on an event loop uses the ``*_async`` twins of the writes, which run them on a
+worker thread. (Over ~400 lines on purpose: one class, whose every operation goes through the same
+read/write/recovery path at the bottom; split, that path would be shared across modules.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import threading
@@ -338,6 +344,30 @@ class ContextTracker:
             return None, None
 
         self._writing("editor", body, audit_errors=False)
+
+    # -- async twins of the writes: each waits for an fsync, which must not block an event loop -
+
+    async def update_state_async(self, state: ContextState, *, merge: bool = False) -> ContextState:
+        return await asyncio.to_thread(self.update_state, state, merge=merge)
+
+    async def update_async(
+        self, change: Change, *, base_version: int | None = None, on_conflict: OnConflict = "merge"
+    ) -> CommitResult:
+        return await asyncio.to_thread(
+            self.update, change, base_version=base_version, on_conflict=on_conflict
+        )
+
+    async def create_snapshot_async(
+        self, label: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> ContextSnapshot:
+        return await asyncio.to_thread(self.create_snapshot, label, metadata)
+
+    async def rollback_async(
+        self, *, to_version: int | None = None, snapshot_id: str | None = None, dry_run: bool = False
+    ) -> RollbackResult:
+        return await asyncio.to_thread(
+            self.rollback, to_version=to_version, snapshot_id=snapshot_id, dry_run=dry_run
+        )
 
     # -- validators and subscribers -------------------------------------------------------------
 

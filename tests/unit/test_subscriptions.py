@@ -90,3 +90,18 @@ def test_a_subscriber_that_writes_does_not_deadlock_or_reorder(store_env: StoreE
     tracker.update(Change(set={"n": 0}))
     assert seen == [2, 3, 4, 5]
     manager.close()
+
+
+async def test_writes_have_async_twins_for_event_loops(store_env: StoreEnv) -> None:
+    manager = store_env.open()
+    manager.create_context("plan")
+    tracker = manager.tracker("plan")
+    state = tracker.get_state()
+    state.set("a", 1)
+    assert (await tracker.update_state_async(state)).version == 2
+    assert (await tracker.update_async(Change(set={"b": 2}))).version == 3
+    snapshot = await tracker.create_snapshot_async("s")
+    assert snapshot.version == 3
+    rolled = await tracker.rollback_async(to_version=2)
+    assert rolled.version == 4 and tracker.get_state().data == {"a": 1}
+    manager.close()
