@@ -108,11 +108,19 @@ async def test_handshake_era_subscriptions_hear_every_sessions_changes(env: Env)
                 ),
                 EVENT_TIMEOUT_S,
             )
+            history = uri + "/history"
+            await agent.client.subscribe_resource(history)
             await agent.client.unsubscribe_resource(uri)
             before = len(agent.notifications)
             await editor.request("context/update", {"set": {"from": "editor again"}})
-            await asyncio.sleep(0.5)
-            assert not [m for m, _ in agent.notifications[before:] if m == "notifications/resources/updated"]
+            # a barrier instead of a sleep: the same change, on the URI still subscribed
+            await agent.wait_for(
+                "notifications/resources/updated", lambda p: p["uri"] == history, EVENT_TIMEOUT_S
+            )
+            later = [
+                p["uri"] for m, p in agent.notifications[before:] if m == "notifications/resources/updated"
+            ]
+            assert uri not in later
     finally:
         await editor.close()
 

@@ -156,8 +156,10 @@ async def test_keystrokes_never_make_versions(open_client: Callable[..., Any], e
     assert live["openDocuments"][0]["dirty"] is False
     assert (await client.request("context/get"))["version"] == 1
     assert [e["version"] for e in (await client.request("context/history"))["entries"]] == [1]
-    await asyncio.sleep(0.3)
-    assert client.notifications["context/didChange"] == []
+    # a barrier instead of a sleep: a real change, whose didChange comes after any a keystroke made
+    marker = await client.request("context/update", {"set": {"marker": 1}})
+    await client.wait_for("context/didChange", lambda p: p["version"] == marker["version"])
+    assert [p["version"] for p in client.notifications["context/didChange"]] == [marker["version"]]
 
 
 async def test_save_close_switch_and_snapshot_persist_the_editor_at_once(
