@@ -85,8 +85,14 @@ class Effect:
 
 def apply_change(head: StoredState, change: Change) -> Effect:
     """Apply ``change`` to ``head``; the head itself is never modified."""
+    differ: KeySet[str] = frozenset()  # keys known to change (no JSON comparison needed)
+    proposed: dict[str, bytes | None]
     if change.patch is not None:
-        proposed = _patched_values(head, change.patch, strict=not change.trusted_json)
+        appended = _appends(head, change.patch, strict=not change.trusted_json)
+        if appended is not None:  # an append makes a longer list: it always changes the value
+            proposed, differ = {**appended}, appended.keys()
+        else:
+            proposed = _patched_values(head, change.patch, strict=not change.trusted_json)
     else:
         encode = encode_value if change.trusted_json else encode_value_strict
         proposed = {key: encode(value, key) for key, value in (change.set or {}).items()}
@@ -99,7 +105,7 @@ def apply_change(head: StoredState, change: Change) -> Effect:
             if old is not None:
                 del values[key]
                 delta.removed.append(key)
-        elif old is None or (old != raw and not _same_json(old, raw)):
+        elif old is None or key in differ or (old != raw and not _same_json(old, raw)):
             values[key] = raw
             delta.values[key] = raw
     metadata = _new_metadata(head.metadata, change)
@@ -118,6 +124,28 @@ def _patched_values(head: StoredState, ops: list[dict[str, Any]], *, strict: boo
     # Values built in Python are checked strictly (NaN, tuples), as for ``set``.
     encode = encode_value_strict if strict else encode_value
     return {key: encode(result[key], key) if key in result else None for key in affected}
+
+
+def _appends(head: StoredState, ops: list[dict[str, Any]], *, strict: bool) -> dict[str, bytes] | None:
+    """The agent's everyday patch, ``add`` to ``/key/-`` (append to a top-level list), done on the
+    encoded bytes: the list is never decoded, so an append to a 10 MB transcript costs the entry.
+    None when the ops are anything else (the general path handles them)."""
+    result: dict[str, bytes] = {}
+    for index, op in enumerate(ops):
+        if not isinstance(op, dict) or op.get("op") != "add" or set(op) != {"op", "path", "value"}:
+            return None
+        parts = jsonpatch.parse_pointer(op["path"], f"patch[{index}].path")
+        if len(parts) != 2 or parts[1] != "-":
+            return None
+        key = parts[0]
+        current = result.get(key, head.values.get(key))
+        if current is None or current[:1] != b"[" or current[-1:] != b"]":
+            return None  # not a list (or no such key): the general path says what is wrong
+        encode = encode_value_strict if strict else encode_value
+        item = encode(op["value"], key)
+        # one copy of the list's bytes (bytes are immutable), not one per '+'
+        result[key] = b"".join((memoryview(current)[:-1], b"," if current != b"[]" else b"", item, b"]"))
+    return result
 
 
 def _same_json(old: bytes, new: bytes) -> bool:

@@ -40,7 +40,7 @@ from groundhog.reports import RecoveryReport
 from groundhog.store.codec import Payload, decode_value, decode_values, values_from_object
 from groundhog.store.interface import Store, Transaction
 from groundhog.store.records import ContextRow, SnapshotInfo, StoredState
-from groundhog.store.versions import apply_delta
+from groundhog.store.splices import apply_deltas
 from groundhog.subscriptions import Deliveries
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,9 @@ class ContextTracker:
             new = StoredState(0, "", effect.values, effect.metadata, effect.size)
             self._validate(new)
             kind = "merge" if merged else "update"
-            new_row, info = tx.append_version(row, new, kind, self.session, effect.changed_keys, effect.delta)
+            new_row, info = tx.append_version(
+                row, new, kind, self.session, effect.changed_keys, effect.delta, previous=head
+            )
             tx.audit(
                 kind,
                 self.session,
@@ -286,7 +288,7 @@ class ContextTracker:
                 removed=[k for k in keys if k not in target.values],
                 metadata=target.metadata if meta_changed else None,
             )
-            new_row, info = tx.append_version(row, new, kind, self.session, keys, delta)
+            new_row, info = tx.append_version(row, new, kind, self.session, keys, delta, previous=head)
             if editor is not None:
                 tx.save_editor(row, editor)
             tx.audit(
@@ -470,9 +472,8 @@ class ContextTracker:
                     state = StoredState(
                         cached.version, cached.last_modified, dict(cached.values), cached.metadata
                     )
-                    for version, ts, delta in deltas:
-                        apply_delta(state, delta)
-                        state.version, state.last_modified = version, ts
+                    apply_deltas(state, [delta for _version, _ts, delta in deltas])
+                    state.version, state.last_modified = deltas[-1][0], deltas[-1][1]
                     self._row, self._head = row, state
                     return state
         if cached_row is None or cached_row.uid != row.uid:

@@ -9,7 +9,9 @@ import re
 
 # 2: snapshots hold manifests over shared values (store/values.py). A store is upgraded in place on
 # open; a server that reads only an older format refuses it (from 2 on) instead of misreading it.
-SCHEMA_VERSION = 2
+# 3: a delta may store a changed value as a splice of its old bytes (store/splices.py); an older
+# server would read the splice as the whole value, so it must refuse the store.
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (

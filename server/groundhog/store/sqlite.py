@@ -41,8 +41,11 @@ class StoreSettings:
     busy_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     # policy, in one place: a checkpoint at least every `checkpoint_every` versions, and whenever
     # the deltas since the last one reach the state's size (at least `checkpoint_min_bytes`); a
-    # delta of half the state or more (and over that floor) is written as a checkpoint instead
-    checkpoint_every: int = 100
+    # delta of half the state or more (and over that floor) is written as a checkpoint instead.
+    # Deltas are splices (store/splices.py), so an append log's deltas never add up to its state:
+    # the count bounds how far a rebuild goes (~1000 small deltas) and how often the state is
+    # written whole (once per 1000 versions, about the kept history).
+    checkpoint_every: int = 1000
     checkpoint_min_bytes: int = 64 * 1024
     feed_keep: int = 10_000  # change-feed rows kept for sessions that fall behind
     config_dir: Path | None = None

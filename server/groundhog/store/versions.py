@@ -13,6 +13,7 @@ from groundhog.store.chains import chain_hash
 from groundhog.store.codec import Payload
 from groundhog.store.records import ContextRow, StoredState, VersionInfo
 from groundhog.store.rowbase import Rows
+from groundhog.store.splices import apply_deltas, spliced
 from groundhog.timeutil import now
 
 
@@ -40,14 +41,19 @@ class VersionRows(Rows):
         changed_keys: list[str],
         delta: Payload | None,
         link: tuple[int, bytes] | None = None,
+        previous: StoredState | None = None,
     ) -> tuple[ContextRow, VersionInfo]:
-        """Append ``state`` as version head+1. ``delta`` is how it differs from the head; None starts
-        a new chain (create, recover), which always writes a checkpoint. A delta as large as half
-        the state is not written at all: the version gets a checkpoint instead of both. ``link`` is
-        the (version, hash) this version chains to, by default the head."""
+        """Append ``state`` as version head+1. ``delta`` is how it differs from the head
+        (``previous``, when given, lets a changed value be stored as a splice of its old bytes:
+        store/splices.py); None starts a new chain (create, recover), which always writes a
+        checkpoint. A delta as large as half the state is not written at all: the version gets a
+        checkpoint instead of both. ``link`` is the (version, hash) this version chains to, by
+        default the head."""
         version = row.head + 1
         link_version, prev = link or (row.head, row.head_hash)
         place = ("versions", row.uid, version)
+        if delta is not None and previous is not None:
+            delta = spliced(delta, previous.values)
         packed = None if delta is None else delta.pack()
         if (
             packed is not None
@@ -149,6 +155,7 @@ class VersionRows(Rows):
         base = Payload.unpack(plain) if decode else Payload()
         state = StoredState(cp_version, "", base.values, base.metadata or {})
         expected = cp_version + 1
+        deltas = []
         for number, delta_blob in self.conn.execute(
             "SELECT version, delta_blob FROM versions WHERE context_id = ? AND version > ?"
             " AND version <= ? ORDER BY version",
@@ -158,8 +165,9 @@ class VersionRows(Rows):
                 raise DataDamaged(f"Version {expected} of context {row.name!r} is missing.")
             plain = self.cipher.open(delta_blob, "versions", row.uid, number, "delta")
             if decode:
-                apply_delta(state, Payload.unpack(plain))
+                deltas.append(Payload.unpack(plain))
             expected += 1
+        apply_deltas(state, deltas)  # splices in place: the checkpoint plus the changes
         ts_row = self.conn.execute(
             "SELECT ts FROM versions WHERE context_id = ? AND version = ?", (row.id, version)
         ).fetchone()
@@ -211,12 +219,3 @@ class VersionRows(Rows):
     def _open_keys(self, row: ContextRow, version: int, blob: bytes) -> list[str]:
         keys: list[str] = orjson.loads(self.cipher.open(blob, "versions", row.uid, version, "keys"))
         return keys
-
-
-def apply_delta(state: StoredState, delta: Payload) -> None:
-    state.size = -1
-    for key in delta.removed:
-        state.values.pop(key, None)
-    state.values.update(delta.values)
-    if delta.metadata is not None:
-        state.metadata = delta.metadata
