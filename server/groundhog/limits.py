@@ -12,6 +12,14 @@ SNAPSHOT_MAX_BYTES_RANGE = (2, 1 << 30)
 DEFAULT_EDITOR_FLUSH_MS = 2000  # at most how often a session persists its tracked editor state
 EDITOR_FLUSH_MS_RANGE = (0, 3_600_000)
 
+DEFAULT_AUDIT_KEEP = 100_000  # audit records kept (the older ones go, the kept chain anchored)
+AUDIT_KEEP_RANGE = (10, 100_000_000)
+
+DEFAULT_RECOVERY_POINTS_KEEP = 20  # per context; user snapshots are never pruned automatically
+RECOVERY_POINTS_KEEP_RANGE = (1, 100_000)
+
+DEFAULT_FEED_KEEP = 10_000  # change-feed rows kept for sessions that fall behind
+
 DEFAULT_LOCK_TIMEOUT_S = 5.0  # how long a write waits for another's lock before LockError
 
 

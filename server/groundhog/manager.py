@@ -25,10 +25,14 @@ from groundhog.errors import (
     RecoveryError,
 )
 from groundhog.limits import (
+    AUDIT_KEEP_RANGE,
+    DEFAULT_AUDIT_KEEP,
     DEFAULT_HISTORY_LIMIT,
     DEFAULT_LOCK_TIMEOUT_S,
+    DEFAULT_RECOVERY_POINTS_KEEP,
     DEFAULT_SNAPSHOT_MAX_BYTES,
     HISTORY_LIMIT_RANGE,
+    RECOVERY_POINTS_KEEP_RANGE,
     SNAPSHOT_MAX_BYTES_RANGE,
     within,
 )
@@ -392,12 +396,16 @@ def create_manager(
     session: str = "library",
     create_key: bool = True,
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    audit_keep: int = DEFAULT_AUDIT_KEEP,
+    recovery_points_keep: int = DEFAULT_RECOVERY_POINTS_KEEP,
 ) -> ContextManager:
     """Open (creating if needed) the store of ``workspace`` (a path or file URI; None: the
     no-workspace scope) and check it. Defaults: ``GROUNDHOG_HOME`` or the user data dir."""
     for field, value, bounds in (
         ("historyLimit", history_limit, HISTORY_LIMIT_RANGE),
         ("snapshotMaxBytes", snapshot_max_bytes, SNAPSHOT_MAX_BYTES_RANGE),
+        ("auditKeep", audit_keep, AUDIT_KEEP_RANGE),
+        ("recoveryPointsKeep", recovery_points_keep, RECOVERY_POINTS_KEEP_RANGE),
     ):
         if not within(value, bounds):
             raise InvalidParams(
@@ -414,6 +422,8 @@ def create_manager(
         create_key=create_key,
         busy_timeout_s=lock_timeout_s,
         read_only=read_only,
+        audit_keep=audit_keep,
+        recovery_points_keep=recovery_points_keep,
     )
     store = SqliteStore(location, settings)
     config = TrackerConfig(snapshot_max_bytes, read_only, tuple(validators))

@@ -30,6 +30,28 @@ class AuditRows(Rows):
             "INSERT INTO audit(seq, ts, event, session, blob, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (seq, ts, event, session, blob, prev, digest),
         )
+        self._apply_audit_retention(seq)
+
+    def _apply_audit_retention(self, newest: int) -> None:
+        """Keep the newest ``audit_keep`` records. The kept chain stays verifiable: the link of the
+        last record removed is kept, sealed, as the anchor the first kept record must chain to."""
+        keep = self.settings.audit_keep
+        oldest = self.conn.execute("SELECT coalesce(min(seq), 0) FROM audit").fetchone()[0]
+        if newest - oldest + 1 <= keep + max(1, keep // 10):
+            return
+        cut = newest - keep  # records up to here go
+        anchor = self.conn.execute("SELECT hash FROM audit WHERE seq = ?", (cut,)).fetchone()
+        if anchor is None:
+            return
+        self.put_setting(AUDIT_ANCHOR, {"seq": cut, "hash": bytes(anchor[0]).hex()})
+        self.conn.execute("DELETE FROM audit WHERE seq <= ?", (cut,))
+
+    def audit_anchor(self) -> tuple[int, bytes]:
+        """(seq, link) the oldest kept record chains to: (0, genesis) until records were removed."""
+        anchor = self.get_setting(AUDIT_ANCHOR)
+        if not isinstance(anchor, dict):
+            return 0, AUDIT_GENESIS
+        return int(anchor["seq"]), bytes.fromhex(str(anchor["hash"]))
 
     def audit_records(self, limit: int) -> list[dict[str, Any]]:
         """The newest audit records, decrypted, newest first."""
@@ -45,3 +67,6 @@ class AuditRows(Rows):
                 "SELECT seq, ts, event, session, blob FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
             )
         ]
+
+
+AUDIT_ANCHOR = ".audit_anchor"  # the settings row holding the removed part's last link

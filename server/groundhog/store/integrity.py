@@ -14,7 +14,7 @@ import orjson
 
 from groundhog.errors import ContextError, DataDamaged, LockError, NoValidSnapshot
 from groundhog.reports import RecoveryReport, VerifyReport
-from groundhog.store.chains import AUDIT_GENESIS, chain_hash, genesis_hash
+from groundhog.store.chains import chain_hash, genesis_hash
 from groundhog.store.records import ContextRow, StoredState
 from groundhog.store.rows import Txn
 
@@ -322,7 +322,8 @@ def _verify_versions(tx: Txn, row: ContextRow, where: str, report: VerifyReport)
 
 
 def _verify_audit(tx: Txn, report: VerifyReport) -> None:
-    prev, expected_seq = AUDIT_GENESIS, None
+    anchor_seq, prev = tx.audit_anchor()  # where the kept part of the log starts, if it was cut
+    expected_seq: int | None = anchor_seq + 1
     for seq, ts, event, session, blob, prev_hash, digest in tx.conn.execute(
         "SELECT seq, ts, event, session, blob, prev_hash, hash FROM audit ORDER BY seq"
     ):

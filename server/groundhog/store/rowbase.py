@@ -30,3 +30,12 @@ class Rows:
 
     def _open_keys(self, row: ContextRow, version: int, blob: bytes) -> list[str]:
         raise NotImplementedError
+
+    def prune_feed(self) -> None:
+        raise NotImplementedError
+
+    def put_setting(self, key: str, value: Any) -> None:
+        raise NotImplementedError
+
+    def get_setting(self, key: str) -> Any:
+        raise NotImplementedError

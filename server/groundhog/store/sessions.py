@@ -44,6 +44,13 @@ class SessionRows(Rows):
     feed every session follows."""
 
     def register_session(self, session: str, client: dict[str, Any]) -> None:
+        """Register ``session``, and remove the rows of sessions whose process died without ending
+        them (a killed editor, a crashed agent): they would otherwise stay forever."""
+        dead = [
+            sid for sid, pid in self.conn.execute("SELECT id, pid FROM sessions") if not process_alive(pid)
+        ]
+        for sid in dead:
+            self.end_session(sid)
         blob = self.cipher.seal_json(client, "sessions", session)
         self.conn.execute(
             "INSERT OR REPLACE INTO sessions(id, pid, started, active_mac, client_blob)"
@@ -206,7 +213,14 @@ class SessionRows(Rows):
         return events
 
     def prune_feed(self) -> None:
-        self.conn.execute("DELETE FROM feed WHERE seq <= ?", (self.feed_head() - self.settings.feed_keep,))
+        """Keep the newest ``feed_keep`` rows (what a lagging session can still need); pruned in
+        steps of a tenth, so most commits only look at the two ends of the index."""
+        oldest, newest = self.conn.execute(
+            "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM feed"
+        ).fetchone()
+        keep = self.settings.feed_keep
+        if newest - oldest + 1 > keep + max(1, keep // 10):
+            self.conn.execute("DELETE FROM feed WHERE seq <= ?", (newest - keep,))
 
 
 BINDINGS = ".bindings"  # the settings row holding the digests of the editor records and settings

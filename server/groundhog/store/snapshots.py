@@ -49,10 +49,47 @@ class SnapshotRows(Rows):
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (snapshot_id, row.id, state.version, ts, size, kind, info_blob, blob),
         )
+        if kind == "recoveryPoint":
+            self._prune_recovery_points(row)
         return SnapshotInfo(snapshot_id, row.name, state.version, ts, size, kind, label, metadata)
+
+    def _prune_recovery_points(self, row: ContextRow) -> None:
+        """Keep the newest ``recovery_points_keep`` recovery points of the context (every rollback
+        records one; user snapshots are never pruned), then drop the stored values no remaining
+        snapshot refers to."""
+        pruned = self.conn.execute(
+            "DELETE FROM snapshots WHERE id IN (SELECT id FROM snapshots WHERE context_id = ?"
+            " AND kind = 'recoveryPoint' ORDER BY ts DESC, rowid DESC LIMIT -1 OFFSET ?)",
+            (row.id, self.settings.recovery_points_keep),
+        ).rowcount
+        if pruned:
+            self._drop_unreferenced_values(row)
+
+    def _drop_unreferenced_values(self, row: ContextRow) -> None:
+        referenced: set[bytes] = set()
+        for sid, blob in self.conn.execute(
+            "SELECT id, blob FROM snapshots WHERE context_id = ?", (row.id,)
+        ).fetchall():
+            payload = Payload.unpack(self.cipher.open(blob, "snapshots", row.uid, sid, "state"))
+            if (payload.extra or {}).get("valuesBy") == "digest":
+                referenced.update(unpack_manifest(payload.values[""]).values())
+        stored = self.conn.execute(
+            "SELECT id, digest FROM snapshot_values WHERE context_id = ?", (row.id,)
+        ).fetchall()
+        unused = [(value_id,) for value_id, digest in stored if bytes(digest) not in referenced]
+        if unused:
+            self.conn.executemany("DELETE FROM snapshot_values WHERE id = ?", unused)
+            # every process (this one too) must stop trusting what it remembered as stored
+            self.put_setting(_generation_key(row), self._values_generation(row) + 1)
+            self.digests.forget(row.uid)
+
+    def _values_generation(self, row: ContextRow) -> int:
+        generation = self.get_setting(_generation_key(row))
+        return generation if isinstance(generation, int) else 0
 
     def _store_values(self, row: ContextRow, manifest: dict[str, bytes], values: Values) -> None:
         """Store the values of ``manifest`` this context does not hold yet (store/values.py)."""
+        self.digests.sync(row.uid, self._values_generation(row))
         unknown = sorted(self.digests.unknown(row.uid, manifest.values()))
         if not unknown:
             return
@@ -162,3 +199,7 @@ class SnapshotRows(Rows):
         if bound is not None and bound != [version, ts, size, kind]:
             raise DataDamaged(f"Snapshot {sid}: its version, time, size or kind was altered.", snapshot=sid)
         return SnapshotInfo(sid, row.name, version, ts, size, kind, info["label"], info["metadata"])
+
+
+def _generation_key(row: ContextRow) -> str:
+    return f".values-generation:{row.uid}"

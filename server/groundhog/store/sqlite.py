@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Literal
 
 from groundhog.errors import ContextError, DataDamaged, LockError, PersistenceError
-from groundhog.limits import DEFAULT_HISTORY_LIMIT, DEFAULT_LOCK_TIMEOUT_S
+from groundhog.limits import (
+    DEFAULT_AUDIT_KEEP,
+    DEFAULT_FEED_KEEP,
+    DEFAULT_HISTORY_LIMIT,
+    DEFAULT_LOCK_TIMEOUT_S,
+    DEFAULT_RECOVERY_POINTS_KEEP,
+)
 from groundhog.reports import RecoveryReport, VerifyReport
 from groundhog.store import integrity, keys
 from groundhog.store.codec import Cipher
@@ -47,7 +53,9 @@ class StoreSettings:
     # written whole (once per 1000 versions, about the kept history).
     checkpoint_every: int = 1000
     checkpoint_min_bytes: int = 64 * 1024
-    feed_keep: int = 10_000  # change-feed rows kept for sessions that fall behind
+    feed_keep: int = DEFAULT_FEED_KEEP
+    audit_keep: int = DEFAULT_AUDIT_KEEP
+    recovery_points_keep: int = DEFAULT_RECOVERY_POINTS_KEEP
     config_dir: Path | None = None
     create_key: bool = True  # false for readers that must find the existing key (verify, the CLI)
     read_only: bool = False  # open an existing store without taking the write lock

@@ -6,8 +6,10 @@ snapshot now holds a manifest, top-level key -> digest, and each distinct value 
 once in ``snapshot_values``: a snapshot after a 1 KB change writes the manifest and that one value.
 
 Snapshots stay independent of the version chain: history retention never touches these rows, which go
-only with their context (ON DELETE CASCADE), and no snapshot is ever deleted alone, so no reference
-counting is needed. The digest is keyed BLAKE2b (a workspace subkey), so equal values show as equal only
+with their context (ON DELETE CASCADE) or, once recovery points beyond the kept number are pruned,
+when no remaining snapshot refers to them (then the context's values generation moves on, and every
+process stops trusting what it remembered as stored for that context). The digest is keyed BLAKE2b
+(a workspace subkey), so equal values show as equal only
 among one context's rows; each blob is sealed with its context and digest as associated data and the
 manifest is sealed with its snapshot, so a swapped, moved or altered value fails to open.
 """
@@ -42,6 +44,7 @@ class ValueDigests:
         self._lock = threading.Lock()
         self._by_value: OrderedDict[str, dict[bytes, bytes]] = OrderedDict()
         self._stored: dict[str, set[bytes]] = {}
+        self._generation: dict[str, int] = {}
 
     def manifest(self, uid: str, values: Mapping[str, bytes]) -> dict[str, bytes]:
         """key -> digest for ``values``; remembers these values' digests for the next snapshot."""
@@ -76,6 +79,14 @@ class ValueDigests:
                 stored.update(digests)
 
         return committed
+
+    def sync(self, uid: str, generation: int) -> None:
+        """The store's values generation of ``uid``: when it moved (values were dropped by any
+        process), what was remembered as stored is no longer trusted."""
+        with self._lock:
+            if self._generation.get(uid) != generation:
+                self._generation[uid] = generation
+                self._stored.pop(uid, None)
 
     def forget(self, uid: str) -> None:
         """Trust nothing remembered about ``uid``'s stored values (one failed to open)."""

@@ -89,6 +89,7 @@ class VersionRows(Rows):
             "INSERT INTO feed(context_id, version, kind, session) VALUES (?, ?, ?, ?)",
             (row.id, version, kind, session),
         )
+        self.prune_feed()
         self.conn.execute(
             "UPDATE contexts SET head = ?, head_hash = ?, cp_version = ?, cp_bytes = ?, modified = ?"
             " WHERE id = ?",
