@@ -44,17 +44,26 @@ def _link_problem(tx: Txn, row: ContextRow, rows: list[dict[str, Any]]) -> str |
     newest valid version before the damage it replaced (the rows between were set aside)."""
     previous: dict[str, Any] | None = None
     for current in rows:
-        version, link = current["version"], current["link"]
-        if tx.version_hash(row.uid, version, link, current["prev_hash"], current) != current["hash"]:
-            return f"version {version} was altered"
-        if current["kind"] != "recover" and link != version - 1:
-            return f"version {version} links to the wrong version"
-        if previous is not None:
-            if previous["version"] != link:
-                return f"version {link} is missing"
-            if current["prev_hash"] != previous["hash"]:
-                return f"version {version} does not follow version {link}"
+        problem = _link_step(tx, row, previous, current)
+        if problem:
+            return problem
         previous = current
+    return None
+
+
+def _link_step(
+    tx: Txn, row: ContextRow, previous: dict[str, Any] | None, current: dict[str, Any]
+) -> str | None:
+    version, link = current["version"], current["link"]
+    if tx.version_hash(row.uid, version, link, current["prev_hash"], current) != current["hash"]:
+        return f"version {version} was altered"
+    if current["kind"] != "recover" and link != version - 1:
+        return f"version {version} links to the wrong version"
+    if previous is not None:
+        if previous["version"] != link:
+            return f"version {link} is missing"
+        if current["prev_hash"] != previous["hash"]:
+            return f"version {version} does not follow version {link}"
     return None
 
 
@@ -264,14 +273,14 @@ def _verify_context(tx: Txn, context_id: int, report: VerifyReport) -> None:
     if not tx.name_binding_holds(row.id):
         report.add(where, "its name binding was altered (the row answers to another name)")
     _verify_versions(tx, row, where, report)
-    for version, blob in tx.conn.execute(
-        "SELECT version, blob FROM checkpoints WHERE context_id = ?", (row.id,)
-    ).fetchall():
+    for (version,) in tx.conn.execute(
+        "SELECT version FROM checkpoints WHERE context_id = ?", (row.id,)
+    ).fetchall():  # one checkpoint blob in memory at a time
         _try_open(
             report,
             f"{where} checkpoint {version}",
             "checkpoint",
-            lambda b=blob, v=version, u=row.uid: tx.cipher.open(b, "checkpoints", u, v),
+            lambda v=version, u=row.uid: tx.cipher.open(_checkpoint_blob(tx, row.id, v), "checkpoints", u, v),
         )
     for info_id in [
         r[0] for r in tx.conn.execute("SELECT id FROM snapshots WHERE context_id = ?", (row.id,))
@@ -290,35 +299,57 @@ def _verify_context(tx: Txn, context_id: int, report: VerifyReport) -> None:
 
 
 def _verify_versions(tx: Txn, row: ContextRow, where: str, report: VerifyReport) -> None:
-    rows = _version_rows(tx, row, 0, row.head)
-    report.count("versions", len(rows))
-    if not rows:
-        report.add(where, "it has no versions")
-        return
-    if rows[0]["version"] == 1 and rows[0]["prev_hash"] != genesis_hash(row.uid):
-        report.add(f"{where} version 1", "its chain does not start at the genesis link")
-    if rows[0]["version"] != row.anchor:
-        report.add(where, f"versions before {rows[0]['version']} are missing")
-    problem = _link_problem(tx, row, rows)
-    if problem:
-        report.add(where, problem)
-    if rows[-1]["version"] != row.head or rows[-1]["hash"] != row.head_hash:
-        report.add(where, f"the recorded head {row.head} is missing or altered")
-    for record in rows:
-        version = record["version"]
+    """Stream the context's versions: one row (and its blobs) in memory at a time, whatever the
+    store's size."""
+    cursor = tx.conn.execute(
+        f"SELECT {_VERSION_COLUMNS} FROM versions WHERE context_id = ? AND version >= 0"
+        " AND version <= ? ORDER BY version",
+        (row.id, row.head),
+    )
+    names = [d[0] for d in cursor.description]
+    first: dict[str, Any] | None = None
+    previous: dict[str, Any] | None = None
+    problem: str | None = None
+    for values in cursor:
+        current = dict(zip(names, values, strict=True))
+        version = current["version"]
+        report.count("versions")
+        if first is None:
+            first = {"version": version, "prev_hash": current["prev_hash"]}
+        if problem is None:
+            problem = _link_step(tx, row, previous, current)
         _try_open(
             report,
             f"{where} version {version}",
             "keys",
-            lambda v=version, b=record["keys_blob"]: tx.cipher.open(b, "versions", row.uid, v, "keys"),
+            lambda v=version, b=current["keys_blob"]: tx.cipher.open(b, "versions", row.uid, v, "keys"),
         )
-        if record["delta_blob"] is not None:
+        if current["delta_blob"] is not None:
             _try_open(
                 report,
                 f"{where} version {version}",
                 "delta",
-                lambda v=version, b=record["delta_blob"]: tx.open_delta(row, v, b),
+                lambda v=version, b=current["delta_blob"]: tx.open_delta(row, v, b),
             )
+        previous = {"version": version, "hash": current["hash"]}  # the blobs go
+    if first is None or previous is None:
+        report.add(where, "it has no versions")
+        return
+    if first["version"] == 1 and first["prev_hash"] != genesis_hash(row.uid):
+        report.add(f"{where} version 1", "its chain does not start at the genesis link")
+    if first["version"] != row.anchor:
+        report.add(where, f"versions before {first['version']} are missing")
+    if problem:
+        report.add(where, problem)
+    if previous["version"] != row.head or previous["hash"] != row.head_hash:
+        report.add(where, f"the recorded head {row.head} is missing or altered")
+
+
+def _checkpoint_blob(tx: Txn, context_id: int, version: int) -> bytes:
+    found = tx.conn.execute(
+        "SELECT blob FROM checkpoints WHERE context_id = ? AND version = ?", (context_id, version)
+    ).fetchone()
+    return bytes(found[0]) if found is not None else b""
 
 
 def _verify_audit(tx: Txn, report: VerifyReport) -> None:
