@@ -94,20 +94,16 @@ def _common_prefix(a: bytes, b: bytes) -> int:
     if b.startswith(view[:limit]):
         return limit
     if limit > 64 and b.startswith(view[: limit - 64]):  # an append: only the closing bytes moved
-        start = limit - 64
-        low, high = start, limit
-        while low < high:
-            middle = (low + high + 1) // 2
-            if b.startswith(view[low:middle], low):
-                low = middle
-            else:
-                high = middle - 1
-        return low
+        return _search_prefix(b, view, limit - 64, limit)
     start = 0
     while start + _CHUNK <= limit and b.startswith(view[start : start + _CHUNK], start):
         start += _CHUNK
-    low, high = start, min(start + _CHUNK, limit)
-    while low < high:  # a[:low] == b[:low]; the answer is at most high
+    return _search_prefix(b, view, start, min(start + _CHUNK, limit))
+
+
+def _search_prefix(b: bytes, view: memoryview, low: int, high: int) -> int:
+    """Binary search, knowing a[:low] == b[:low] and that the answer is at most ``high``."""
+    while low < high:
         middle = (low + high + 1) // 2
         if b.startswith(view[low:middle], low):
             low = middle
