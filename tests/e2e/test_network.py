@@ -254,3 +254,25 @@ async def test_an_editor_gets_in_and_stays_responsive_under_two_hundred_hostile_
     assert server.memory_info().rss < 300 * 2**20
     for writer in hostile:
         writer.close()
+
+
+async def test_sigterm_ends_every_network_session_and_keeps_their_editor_state(
+    listen: Callable[..., Any], env: Env
+) -> None:
+    listener = await listen()
+    editor = await listener.connect()
+    assert "result" in await editor.initialize(env, token=TOKEN, editorFlushMs=3_600_000)
+    uri = (env.workspace / "a.py").as_uri()
+    editor.send({"jsonrpc": "2.0", "method": "context/didChangeEditor", "params": {"activeUri": uri}})
+    assert "result" in await editor.call("context/status", {})
+    listener.process.terminate()
+    assert await asyncio.wait_for(listener.process.wait(), 20) == 0
+    sessions = cli_json(env, "sessions")["sessions"]
+    assert sessions == []  # the session ended, its row is gone
+    from groundhog import create_manager
+
+    store = create_manager(env.workspace, store_dir=env.store_dir, config_dir=env.config_dir, read_only=True)
+    try:  # the last notification before the signal was persisted on the way out
+        assert (store.tracker("default").load_editor() or {}).get("activeUri") == uri
+    finally:
+        store.close()

@@ -247,12 +247,13 @@ def serve_tcp(
         listener = await asyncio.start_server(
             lambda r, w: _serve_stream(r, w, make_server, max_bytes, gate), host, port
         )
-        _stop_on_signals(lambda: _close_all(gate.open, listener))
+        stopped = asyncio.Event()
+        _stop_on_signals(lambda: _close_all(gate.open, listener, stopped))
         addresses = ", ".join(str(s.getsockname()) for s in listener.sockets)
         log.info("serving on %s", addresses)
         print(f"groundhog: listening on {addresses}", file=sys.stderr, flush=True)
         async with listener:
-            await listener.serve_forever()
+            await _serve_until(listener, stopped)
         return 0
 
     return _run_forever(main)
@@ -286,22 +287,33 @@ def serve_ws(
 
     async def main() -> int:
         pre_auth = min(max_bytes, PRE_AUTH_MAX_BYTES)
+        stopped = asyncio.Event()
         async with serve(connection, host, port, max_size=pre_auth, max_queue=4) as listener:
-            _stop_on_signals(lambda: _close_all(gate.open, listener))
+            _stop_on_signals(lambda: _close_all(gate.open, listener, stopped))
             addresses = ", ".join(str(s.getsockname()) for s in listener.sockets)
             print(f"groundhog: listening on ws {addresses}", file=sys.stderr, flush=True)
-            await listener.serve_forever()
+            await _serve_until(listener, stopped)
         return 0
 
     return _run_forever(main)
 
 
-async def _close_all(servers: set[GroundhogServer], listener: Any) -> None:
+async def _close_all(servers: set[GroundhogServer], listener: Any, stopped: asyncio.Event) -> None:
     """End every connection's session (editor state persisted, session rows removed), then stop."""
     listener.close()
     for server in list(servers):
         await server.close_session()
-    raise SystemExit(0)  # out of asyncio.run: the process exits 0
+    stopped.set()
+
+
+async def _serve_until(listener: Any, stopped: asyncio.Event) -> None:
+    serving = asyncio.ensure_future(listener.serve_forever())
+    waiting = asyncio.ensure_future(stopped.wait())
+    await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (serving, waiting):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class _WebSocketWriter:
