@@ -307,13 +307,13 @@ async def _close_all(servers: set[GroundhogServer], listener: Any, stopped: asyn
 
 
 async def _serve_until(listener: Any, stopped: asyncio.Event) -> None:
+    """Serve until the signal handler has closed every session (``stopped``): closing the listener
+    first ends ``serve_forever``, and returning then would cancel that work half-way."""
     serving = asyncio.ensure_future(listener.serve_forever())
-    waiting = asyncio.ensure_future(stopped.wait())
-    await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (serving, waiting):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stopped.wait()
+    serving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
 
 
 class _WebSocketWriter:
