@@ -18,6 +18,9 @@ AUDIT_KEEP_RANGE = (10, 100_000_000)
 DEFAULT_RECOVERY_POINTS_KEEP = 20  # per context; user snapshots are never pruned automatically
 RECOVERY_POINTS_KEEP_RANGE = (1, 100_000)
 
+DEFAULT_STORE_BUDGET_BYTES = 1 << 30  # per workspace: past it, old history and recovery points go
+STORE_BUDGET_BYTES_RANGE = (1 << 20, 1 << 40)
+
 DEFAULT_FEED_KEEP = 10_000  # change-feed rows kept for sessions that fall behind
 
 DEFAULT_LOCK_TIMEOUT_S = 5.0  # how long a write waits for another's lock before LockError

@@ -31,9 +31,11 @@ from groundhog.limits import (
     DEFAULT_LOCK_TIMEOUT_S,
     DEFAULT_RECOVERY_POINTS_KEEP,
     DEFAULT_SNAPSHOT_MAX_BYTES,
+    DEFAULT_STORE_BUDGET_BYTES,
     HISTORY_LIMIT_RANGE,
     RECOVERY_POINTS_KEEP_RANGE,
     SNAPSHOT_MAX_BYTES_RANGE,
+    STORE_BUDGET_BYTES_RANGE,
     within,
 )
 from groundhog.model import ContextSnapshot, ContextState
@@ -49,6 +51,7 @@ from groundhog.tracker import ContextTracker, ContextTrackerFactory, Hooks, Trac
 
 log = logging.getLogger(__name__)
 LAST_ACTIVE = "last_active"
+BUDGET = ".budget"
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,13 @@ def locate_store(
     location = StoreLocation.for_root(workspace, store_dir)
     database = location.database
     return StoreInfo(location.workspace_root, location.workspace_id, database, database.exists())
+
+
+@dataclass(frozen=True)
+class StorageInfo:
+    used_bytes: int  # the database's live bytes
+    budget_bytes: int
+    over_budget: bool  # it could not be brought under the budget (history and recovery points gone)
 
 
 @dataclass(frozen=True)
@@ -328,6 +338,21 @@ class ContextManager:
         with self.store.read() as tx:
             return bool(tx.list_contexts())
 
+    def record_budget(self, budget: int) -> None:
+        """Remember the budget this (writable) process enforces, for ``storage`` readers."""
+        with self.store.write() as tx:
+            if tx.get_setting(BUDGET) != budget:
+                tx.put_setting(BUDGET, budget)
+
+    def storage(self) -> StorageInfo:
+        """How much the store holds against its budget (status, doctor)."""
+        with self.store.read() as tx:
+            budget = tx.get_setting(BUDGET)
+            over = tx.over_budget()
+            used = tx.live_bytes()
+        limit = budget if isinstance(budget, int) else DEFAULT_STORE_BUDGET_BYTES
+        return StorageInfo(used, limit, over is not None)
+
     def audit_records(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest audit records, decrypted, newest first."""
         with self.store.read() as tx:
@@ -398,6 +423,7 @@ def create_manager(
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     audit_keep: int = DEFAULT_AUDIT_KEEP,
     recovery_points_keep: int = DEFAULT_RECOVERY_POINTS_KEEP,
+    store_budget_bytes: int = DEFAULT_STORE_BUDGET_BYTES,
 ) -> ContextManager:
     """Open (creating if needed) the store of ``workspace`` (a path or file URI; None: the
     no-workspace scope) and check it. Defaults: ``GROUNDHOG_HOME`` or the user data dir."""
@@ -406,6 +432,7 @@ def create_manager(
         ("snapshotMaxBytes", snapshot_max_bytes, SNAPSHOT_MAX_BYTES_RANGE),
         ("auditKeep", audit_keep, AUDIT_KEEP_RANGE),
         ("recoveryPointsKeep", recovery_points_keep, RECOVERY_POINTS_KEEP_RANGE),
+        ("storeBudgetBytes", store_budget_bytes, STORE_BUDGET_BYTES_RANGE),
     ):
         if not within(value, bounds):
             raise InvalidParams(
@@ -424,9 +451,12 @@ def create_manager(
         read_only=read_only,
         audit_keep=audit_keep,
         recovery_points_keep=recovery_points_keep,
+        budget_bytes=store_budget_bytes,
     )
     store = SqliteStore(location, settings)
     config = TrackerConfig(snapshot_max_bytes, read_only, tuple(validators))
     manager = ContextManager(store, config)
     manager.check_on_open(session)
+    if not read_only:
+        manager.record_budget(store_budget_bytes)
     return manager

@@ -12,9 +12,11 @@ from groundhog.limits import (
     DEFAULT_EDITOR_FLUSH_MS,
     DEFAULT_HISTORY_LIMIT,
     DEFAULT_SNAPSHOT_MAX_BYTES,
+    DEFAULT_STORE_BUDGET_BYTES,
     EDITOR_FLUSH_MS_RANGE,
     HISTORY_LIMIT_RANGE,
     SNAPSHOT_MAX_BYTES_RANGE,
+    STORE_BUDGET_BYTES_RANGE,
 )
 
 
@@ -28,6 +30,7 @@ class Options:
     editor_flush_ms: int = DEFAULT_EDITOR_FLUSH_MS
     token: str | None = None
     context: str | None = None  # the context to start in (``groundhog mcp --context``)
+    store_budget_bytes: int = DEFAULT_STORE_BUDGET_BYTES
 
 
 _WIRE = {
@@ -37,6 +40,7 @@ _WIRE = {
     "snapshotMaxBytes": ("snapshot_max_bytes", int, SNAPSHOT_MAX_BYTES_RANGE),
     "editorTracking": ("editor_tracking", bool, None),
     "editorFlushMs": ("editor_flush_ms", int, EDITOR_FLUSH_MS_RANGE),
+    "storeBudgetBytes": ("store_budget_bytes", int, STORE_BUDGET_BYTES_RANGE),
     "token": ("token", str, None),
 }
 

@@ -68,13 +68,19 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     manager = _open(args)
     contexts = manager.list_contexts()
+    storage = manager.storage()
     value: dict[str, Any] = {
         "workspace": {"uri": location.workspace, "id": location.workspace_id},
         "store": {"path": str(location.path), "encrypted": True},
         "lastActive": manager.last_active(),
         "contexts": len(contexts),
         "versions": sum(c.version for c in contexts),
+        "storage": {"usedBytes": storage.used_bytes, "budgetBytes": storage.budget_bytes},
+        "overBudget": storage.over_budget,
     }
+    over = (
+        " (OVER BUDGET: history and recovery points are already folded away)" if storage.over_budget else ""
+    )
     _emit(
         args,
         value,
@@ -85,10 +91,15 @@ def _status(args: argparse.Namespace) -> int:
                 ["store", str(location.path)],
                 ["last active", value["lastActive"] or "-"],
                 ["contexts", str(len(contexts))],
+                ["size", f"{_mb(storage.used_bytes)} of {_mb(storage.budget_bytes)} budget{over}"],
             ],
         ),
     )
     return 0
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def _contexts(args: argparse.Namespace) -> int:

@@ -44,8 +44,18 @@ def status(session: Session, _: p.Empty) -> dict[str, Any]:
             "path": str(session.manager.store.path),
             "encrypted": True,
             "schemaVersion": SCHEMA_VERSION,
+            **_storage(session),
         },
         "contexts": len(session.manager.list_contexts()),
+    }
+
+
+def _storage(session: Session) -> dict[str, Any]:
+    storage = session.manager.storage()
+    return {
+        "sizeBytes": storage.used_bytes,
+        "budgetBytes": storage.budget_bytes,
+        "overBudget": storage.over_budget,
     }
 
 

@@ -167,6 +167,7 @@ def open_session(
         history_limit=options.history_limit,
         snapshot_max_bytes=options.snapshot_max_bytes,
         read_only=options.read_only,
+        store_budget_bytes=options.store_budget_bytes,
     )
     adapter = ContextAdapter(manager, client=client)
     try:

@@ -39,3 +39,12 @@ class Rows:
 
     def get_setting(self, key: str) -> Any:
         raise NotImplementedError
+
+    def drop_unreferenced_values(self, row: ContextRow) -> None:
+        raise NotImplementedError
+
+    def audit(self, event: str, session: str, details: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def budget_pass(self) -> None:
+        raise NotImplementedError

@@ -16,6 +16,7 @@ from typing import Any
 
 from groundhog.errors import DataDamaged
 from groundhog.store.audit import AuditRows
+from groundhog.store.budget import BudgetRows
 from groundhog.store.chains import genesis_hash
 from groundhog.store.codec import Cipher
 from groundhog.store.records import (
@@ -32,7 +33,7 @@ from groundhog.timeutil import now
 _CONTEXT_COLUMNS = "id, uid, head, head_hash, anchor, cp_version, cp_bytes, created, modified"
 
 
-class Txn(VersionRows, SnapshotRows, AuditRows, SessionRows):
+class Txn(VersionRows, SnapshotRows, AuditRows, SessionRows, BudgetRows):
     """The operations available inside one store transaction."""
 
     def __init__(

@@ -51,6 +51,7 @@ class SnapshotRows(Rows):
         )
         if kind == "recoveryPoint":
             self._prune_recovery_points(row)
+        self.budget_pass()  # a snapshot is one of the moments the store grows by a state's size
         return SnapshotInfo(snapshot_id, row.name, state.version, ts, size, kind, label, metadata)
 
     def _prune_recovery_points(self, row: ContextRow) -> None:
@@ -63,9 +64,9 @@ class SnapshotRows(Rows):
             (row.id, self.settings.recovery_points_keep),
         ).rowcount
         if pruned:
-            self._drop_unreferenced_values(row)
+            self.drop_unreferenced_values(row)
 
-    def _drop_unreferenced_values(self, row: ContextRow) -> None:
+    def drop_unreferenced_values(self, row: ContextRow) -> None:
         referenced: set[bytes] = set()
         for sid, blob in self.conn.execute(
             "SELECT id, blob FROM snapshots WHERE context_id = ?", (row.id,)

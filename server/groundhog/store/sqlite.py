@@ -24,6 +24,7 @@ from groundhog.limits import (
     DEFAULT_HISTORY_LIMIT,
     DEFAULT_LOCK_TIMEOUT_S,
     DEFAULT_RECOVERY_POINTS_KEEP,
+    DEFAULT_STORE_BUDGET_BYTES,
 )
 from groundhog.reports import RecoveryReport, VerifyReport
 from groundhog.store import integrity, keys
@@ -56,6 +57,7 @@ class StoreSettings:
     feed_keep: int = DEFAULT_FEED_KEEP
     audit_keep: int = DEFAULT_AUDIT_KEEP
     recovery_points_keep: int = DEFAULT_RECOVERY_POINTS_KEEP
+    budget_bytes: int = DEFAULT_STORE_BUDGET_BYTES  # store/budget.py
     config_dir: Path | None = None
     create_key: bool = True  # false for readers that must find the existing key (verify, the CLI)
     read_only: bool = False  # open an existing store without taking the write lock

@@ -85,6 +85,9 @@ class VersionRows(Rows):
         ):
             self._write_checkpoint(row, version, state)
             cp_version, cp_bytes = version, 0
+            wrote_checkpoint = True
+        else:
+            wrote_checkpoint = False
         self.conn.execute(
             "INSERT INTO feed(context_id, version, kind, session) VALUES (?, ?, ?, ?)",
             (row.id, version, kind, session),
@@ -108,6 +111,9 @@ class VersionRows(Rows):
             ts,
         )
         new_row = self._apply_retention(new_row)
+        if wrote_checkpoint:  # the store just grew by a state's size: within its budget?
+            self.budget_pass()
+            new_row = self.context_by_id(row.id) or new_row  # the pass may have folded its history
         state.version, state.last_modified = version, ts
         return new_row, VersionInfo(version, ts, kind, session, changed_keys)
 

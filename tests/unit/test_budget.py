@@ -1,0 +1,65 @@
+"""The workspace's storage budget: past it, the oldest history goes first, then the oldest recovery
+points; a user's snapshot and a head are never touched; a workspace that still does not fit says so
+(status, log, audit) and keeps accepting writes."""
+
+from __future__ import annotations
+
+from tests.conftest import StoreEnv
+
+from groundhog import ContextManager, TrackerConfig
+from groundhog.changes import Change
+from groundhog.manager import ContextManager as Manager
+from groundhog.store.paths import StoreLocation
+from groundhog.store.sqlite import SqliteStore, StoreSettings
+
+
+def _open(env: StoreEnv, budget: int) -> ContextManager:
+    location = StoreLocation.for_root(env.workspace, env.store_dir)
+    settings = StoreSettings(config_dir=env.config_dir, budget_bytes=budget, checkpoint_every=20)
+    manager = Manager(SqliteStore(location, settings), TrackerConfig(snapshot_max_bytes=1 << 24))
+    manager.check_on_open()
+    manager.record_budget(budget)
+    return manager
+
+
+def test_past_the_budget_history_then_recovery_points_go_never_snapshots_or_heads(
+    store_env: StoreEnv,
+) -> None:
+    budget = 3_000_000
+    manager = _open(store_env, budget)
+    manager.create_context("c")
+    tracker = manager.tracker("c")
+    mine = tracker.create_snapshot("mine")
+    expected = ""
+    for n in range(120):  # ~60 KB rewritten each time: history alone would be ~7 MB
+        tracker.update(Change(set={"big": f"{n}" * 30_000}))
+        expected, before = f"{n}" * 30_000, expected
+        if n % 10 == 9:
+            tracker.rollback(to_version=tracker.read().version - 1)
+            expected = before
+    storage = manager.storage()
+    assert storage.used_bytes <= budget * 1.1, storage  # within a checkpoint of it
+    assert not storage.over_budget
+    assert manager.tracker("c").get_state().data == {"big": expected}  # the head is intact
+    assert tracker.get_snapshot(mine.id).state.data == {}  # the user's snapshot is intact
+    oldest = tracker.history(1)[1]
+    assert oldest > 1  # history was folded to fit
+    assert manager.verify().ok
+    manager.close()
+
+
+def test_a_workspace_that_cannot_fit_says_so_and_keeps_accepting_writes(store_env: StoreEnv) -> None:
+    budget = 1 << 20
+    manager = _open(store_env, budget)
+    manager.create_context("c")
+    tracker = manager.tracker("c")
+    for n in range(3):  # user snapshots of 600 KB states: more than the budget, and never pruned
+        tracker.update(Change(set={"big": f"{n}" * 600_000}))
+        tracker.create_snapshot(f"keep {n}")
+    tracker.update(Change(set={"small": 1}))  # writes still succeed
+    storage = manager.storage()
+    assert storage.over_budget and storage.used_bytes > budget
+    events = [r["event"] for r in manager.audit_records(100)]
+    assert events.count("over-budget") == 1  # said once, not on every write
+    assert len(tracker.snapshots()) == 3
+    manager.close()
