@@ -1,5 +1,6 @@
-"""The ``groundhog`` command: ``serve`` for editors, and read-only views of a workspace for people
-(``status``, ``contexts``, ``log``, ``show``, ``verify``, ``audit``), each with ``--json``."""
+"""The ``groundhog`` command: ``serve`` for editors, ``mcp`` for agents, read-only views of a workspace
+for people (``status``, ``contexts``, ``log``, ``show``, ``verify``, ``audit``) and ``doctor`` for when
+something is wrong, each of those with ``--json``."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from groundhog import people
+    from groundhog import doctor, people
 
     # no abbreviations: `--store` must not silently mean `--store-dir`
     parser = argparse.ArgumentParser(
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     mcp.set_defaults(run=_mcp)
 
     people.add_commands(commands)
+    doctor.add_command(commands)
     return parser
 
 
