@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PYDIRS := $(wildcard server tests bench)
+PYDIRS := $(wildcard server tests bench scripts)
 
-.PHONY: install run test test-python test-vscode lint lint-lua typecheck bench clean
+.PHONY: install run test test-python test-package test-vscode lint lint-lua typecheck dist bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict scripts/smoke_wheel.py
 
 # Lua lint of the Neovim plugin (Debian's lua-check; .ci/run installs it).
 lint-lua:
@@ -33,16 +34,26 @@ lint-lua:
 test-python: $(STAMP)
 	$(BIN)/pytest
 
+# The package as users get it: build the sdist and the wheel, install the wheel alone into a new venv
+# under a temporary directory and smoke-test `groundhog --version`, `serve`, `mcp` and `doctor` there.
+test-package: $(STAMP)
+	$(BIN)/python scripts/smoke_wheel.py
+
+# The wheel and the sdist, ready to publish, in dist/.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
 # The VS Code extension: lint, types, build, .vsix, unit, protocol and code-server end-to-end tests.
 # Installs its own Debian/npm dependencies on a new machine (needs root for apt-get).
 test-vscode: $(STAMP)
 	bash clients/vscode/scripts/ci.sh
 
-# Everything CI runs: lint (Python, Lua), types, all tests (Python incl. Neovim, VS Code).
-test: lint lint-lua typecheck test-python test-vscode
+# Everything CI runs: lint (Python, Lua), types, all tests (Python incl. Neovim, the installed wheel, VS Code).
+test: lint lint-lua typecheck test-python test-package test-vscode
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis dist
