@@ -1,6 +1,8 @@
 """``python -m bench [--quick] [--out DIR] [--keep]``: run every workload against the real server and
-the peers, print a markdown table and write ``<DIR>/<date>-<machine>[-quick].json``; then the agents'
-face (group ``mcp``, ``bench.mcp_face``): its own table and ``<DIR>/<date>-<machine>-mcp[-quick].json``."""
+the peers, print a markdown table and write ``<DIR>/<date>-<machine>[-quick].json``; then issue 12's
+growth workloads (group ``store_growth``, ``bench.growth``): their own table and
+``<DIR>/<date>-<machine>-growth[-quick].json``; then the agents' face (group ``mcp``,
+``bench.mcp_face``): its own table and ``<DIR>/<date>-<machine>-mcp[-quick].json``."""
 
 from __future__ import annotations
 
@@ -16,13 +18,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import mcp_face, recovery, report, workloads
+from bench import growth, mcp_face, recovery, report, workloads
 from bench.client import REPO, Server, Store
 from bench.workloads import Plan, Results
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 LSP_GROUPS = ("floor", "sizes", "history", "throughput", "growth", "recovery")
-GROUPS = (*LSP_GROUPS, "mcp")
+GROUPS = (*LSP_GROUPS, "store_growth", "mcp")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         print(report.table(result))
         path = report.write(result, args.out)
         print(f"\nwrote {path}")
+    if "store_growth" in args.only or not args.only:
+        print()
+        growth.run_and_report(growth.GrowthPlan.make(args.quick), args.out, keep=args.keep, log=_progress)
     if "mcp" in args.only or not args.only:
         print()
         mcp_face.run_and_report(mcp_face.McpPlan.make(args.quick), args.out, keep=args.keep, log=_progress)
