@@ -35,6 +35,8 @@ class Change:
     metadata: dict[str, Any] | None = None
     replace_metadata: bool = False
     trusted_json: bool = False
+    # keys the caller already found different as JSON (update_state): not compared again
+    known_changed: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         _check_shapes(self)
@@ -85,12 +87,12 @@ class Effect:
 
 def apply_change(head: StoredState, change: Change) -> Effect:
     """Apply ``change`` to ``head``; the head itself is never modified."""
-    differ: KeySet[str] = frozenset()  # keys known to change (no JSON comparison needed)
+    differ: KeySet[str] = change.known_changed  # keys known to change (no JSON comparison needed)
     proposed: dict[str, bytes | None]
     if change.patch is not None:
         appended = _appends(head, change.patch, strict=not change.trusted_json)
         if appended is not None:  # an append makes a longer list: it always changes the value
-            proposed, differ = {**appended}, appended.keys()
+            proposed, differ = {**appended}, appended.keys() | change.known_changed
         else:
             proposed = _patched_values(head, change.patch, strict=not change.trusted_json)
     else:

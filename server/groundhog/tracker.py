@@ -35,7 +35,7 @@ from groundhog.errors import (
 )
 from groundhog.limits import DEFAULT_SNAPSHOT_MAX_BYTES
 from groundhog.model import ContextSnapshot, ContextState, HistoryEntry
-from groundhog.patch import changed_keys, key_diff
+from groundhog.patch import changed_keys, json_equal, key_diff
 from groundhog.reports import RecoveryReport
 from groundhog.store.codec import Payload, decode_value, decode_values, values_from_object
 from groundhog.store.interface import Store, Transaction
@@ -195,13 +195,27 @@ class ContextTracker:
         if not isinstance(state, ContextState):
             raise InvalidParams("update_state needs a ContextState.", field="state")
         base = self._reading(lambda tx, row: self._base_for(tx, row, state.version))
-        proposed = values_from_object(state.data, strict=True)
-        keys = changed_keys(base.values, proposed, decode_value)
+        proposed = values_from_object(state.data, strict=True)  # checked once here, trusted below
+        keys = [
+            key
+            for key in sorted(base.values.keys() | proposed.keys())
+            if base.values.get(key) != proposed.get(key)
+            and (
+                key not in base.values
+                or key not in proposed
+                or not json_equal(decode_value(base.values[key]), state.data[key])
+            )
+        ]
+        metadata = state.metadata if state.metadata != base.metadata else None
+        if metadata is not None:
+            values_from_object({"metadata": metadata}, strict=True)
         change = Change(
             set={k: state.data[k] for k in keys if k in proposed},
             remove=[k for k in keys if k not in proposed],
-            metadata=state.metadata if state.metadata != base.metadata else None,
+            metadata=metadata,
             replace_metadata=True,
+            trusted_json=True,  # every value was checked strictly above
+            known_changed=frozenset(keys),
         )
         self.update(change, base_version=state.version, on_conflict="merge" if merge else "fail")
         return self.get_state()

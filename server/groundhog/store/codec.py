@@ -40,12 +40,36 @@ def encode_value(value: Any, key: str) -> bytes:
 
 
 def encode_value_strict(value: Any, key: str) -> bytes:
-    """Like ``encode_value`` for values built in Python: NaN, infinities and tuples are refused
-    (orjson would silently turn NaN into null); values parsed from JSON text skip this check."""
-    raw = encode_value(value, key)
-    if orjson.loads(raw) != value:
+    """Like ``encode_value`` for values built in Python: NaN, infinities, tuples and objects that
+    orjson would turn into something else (dataclasses, dates) are refused; values parsed from JSON
+    text skip this check. A walk over the value, not a decode of its encoding (~10x cheaper)."""
+    raw = encode_value(value, key)  # first: orjson refuses cycles and depth (the walk would not end)
+    if not _plain_json(value):
         raise InvalidParams(f"The value of key {key!r} is not plain JSON.", field=key)
     return raw
+
+
+def _plain_json(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, str | bool | int):
+            continue
+        if isinstance(item, float):
+            if item != item or item in (_INF, -_INF):
+                return False
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if not all(isinstance(k, str) for k in item):
+                return False
+            stack.extend(item.values())
+        else:  # tuples, sets, bytes, dataclasses, dates...: orjson would write something else
+            return False
+    return True
+
+
+_INF = float("inf")
 
 
 def decode_value(raw: bytes) -> Any:
