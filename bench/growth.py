@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.client import quiet_gc, server_python, summarize
+from bench.client import REPO, quiet_gc, server_python, summarize
 from bench.workloads import Results, Values
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
@@ -558,7 +558,12 @@ STEPS = (
 
 
 def run(plan: GrowthPlan, root: Path, *, log: Callable[[str], None] = lambda text: None) -> dict[str, Any]:
+    import groundhog
+
     meta = report.machine_info(plan.quick)
+    package = Path(groundhog.__file__).resolve().parent
+    meta["server_package"] = str(package)
+    meta["dirty_files"] = _dirty_files() if package == REPO / "server" / "groundhog" else []
     results = Results()
     timings = {}
     started = time.perf_counter()
@@ -594,6 +599,12 @@ def run(plan: GrowthPlan, root: Path, *, log: Callable[[str], None] = lambda tex
         "(with the first sample) + 10% (+100 rows: history and feed rows rise and fall between checkpoints)",
         "large_store: each measurement in a fresh subprocess (peak RSS = its VmHWM), on a store the page "
         "cache still holds (just written)",
+        f"the measured engine is the groundhog package in {meta['server_package']}"
+        + (
+            ", the working tree with uncommitted changes in: " + ", ".join(meta["dirty_files"])
+            if meta["dirty_files"]
+            else ""
+        ),
         *results.notes,
         f"machine: {meta['cpus']} CPUs, 1-min load average {meta['load_average_start'][0]:.1f} at start, "
         f"{meta['load_average_end'][0]:.1f} at the end (other work inflates every figure, p99 most)",
@@ -762,6 +773,13 @@ def run_and_report(
     path = report.write(result, out, kind="growth")
     print(f"\nwrote {path}")
     return path
+
+
+def _dirty_files() -> list[str]:
+    """Uncommitted changes in the server's code, which this run measured (not ``commit``)."""
+    command = ["git", "status", "--porcelain", "--", "server"]
+    out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False).stdout
+    return [line[3:] for line in out.splitlines()]
 
 
 def _progress(text: str) -> None:
