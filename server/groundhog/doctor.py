@@ -35,7 +35,7 @@ from groundhog import __version__
 from groundhog.config import TOKEN_FILE
 from groundhog.errors import ContextError
 from groundhog.store.keys import KEY_BYTES, MASTER_KEY_FILE
-from groundhog.store.paths import DIR_MODE, FILE_MODE, StoreLocation, check_ancestors
+from groundhog.store.paths import DIR_MODE, FILE_MODE, StoreLocation, check_ancestors, unsafe_ancestor
 from groundhog.workspace import default_config_dir, default_store_dir
 
 DEPENDENCIES = (
@@ -367,22 +367,16 @@ def _judge_file(path: Path, what: str, subject: str, found: Findings) -> bool:
 
 
 def _ancestor_fix(path: Path, variable: str) -> str:
-    me = os.geteuid()
-    for parent in Path(os.path.abspath(path)).parents:
-        try:
-            info = os.stat(parent)
-        except OSError:
-            continue
-        if info.st_uid not in (0, me):
-            return (
-                f"{parent} belongs to {_owner(info.st_uid)}: set {variable} to a directory of your own "
-                "(or have that directory given to you)."
-            )
-        if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
-            return (
-                f"Run `chmod o-w {parent}` (or `chmod +t` it), or set {variable} to a directory of your own."
-            )
-    return f"Set {variable} to a directory of your own."
+    found = unsafe_ancestor(path)
+    if found is None:
+        return f"Set {variable} to a directory of your own."
+    parent, info, reason = found
+    if reason == "foreign":
+        return (
+            f"{parent} belongs to {_owner(info.st_uid)}: set {variable} to a directory of your own "
+            "(or have that directory given to you)."
+        )
+    return f"Run `chmod o-w {parent}` (or `chmod +t` it), or set {variable} to a directory of your own."
 
 
 def _foreign_fix(path: Path, variable: str) -> str:

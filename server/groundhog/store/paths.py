@@ -54,6 +54,23 @@ def ensure_private_dir(path: Path, what: str = "The store directory") -> None:
 def check_ancestors(path: Path, what: str) -> None:
     """Refuse ``path`` if a directory above it belongs to another user (not root), or if every user
     may write it and it is not sticky: either could rename our directory away and plant another."""
+    found = unsafe_ancestor(path)
+    if found is None:
+        return
+    parent, info, reason = found
+    if reason == "foreign":
+        log.warning("refused %s: %s belongs to uid %d", path, parent, info.st_uid)
+        raise AccessDenied(f"{what} is inside a directory of another user; refusing to use it.")
+    log.warning("refused %s: %s is writable by every user and not sticky", path, parent)
+    raise AccessDenied(
+        f"{what} is inside a directory every user may write (and not sticky); refusing to use it."
+    )
+
+
+def unsafe_ancestor(path: Path) -> tuple[Path, os.stat_result, str] | None:
+    """The first directory above ``path`` that makes it unsafe, with why: ``"foreign"`` (another
+    user's, not root's) or ``"open"`` (every user may write it and it is not sticky). The one rule
+    behind ``check_ancestors`` and ``groundhog doctor``'s advice."""
     me = os.geteuid()
     for parent in Path(os.path.abspath(path)).parents:
         try:
@@ -61,13 +78,10 @@ def check_ancestors(path: Path, what: str) -> None:
         except OSError:
             continue
         if info.st_uid not in (0, me):
-            log.warning("refused %s: %s belongs to uid %d", path, parent, info.st_uid)
-            raise AccessDenied(f"{what} is inside a directory of another user; refusing to use it.")
+            return parent, info, "foreign"
         if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
-            log.warning("refused %s: %s is writable by every user and not sticky", path, parent)
-            raise AccessDenied(
-                f"{what} is inside a directory every user may write (and not sticky); refusing to use it."
-            )
+            return parent, info, "open"
+    return None
 
 
 def check_private_file(fd: int, path: Path, what: str) -> None:
