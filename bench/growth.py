@@ -757,12 +757,7 @@ def table(result: dict[str, Any]) -> str:
                 shown = {k: v for k, v in stats.items() if k not in ("series", "page_bytes", "closed")}
                 extra = ", ".join(f"{k}={v}" for k, v in shown.items())
                 lines.append(f"| {name} | {system} | | | | | {extra} |")
-    lines += ["", "| target | measured | |", "|---|---|---|"]
-    for t in result["targets"]:
-        verdict = "n/a" if t["pass"] is None else "PASS" if t["pass"] else "MISS"
-        lines.append(f"| {t['target']} | {t['measured']} | {verdict} |")
-    lines += ["", "Notes:"] + [f"- {note}" for note in result["notes"]]
-    return "\n".join(lines)
+    return "\n".join(lines + report.targets_and_notes(result))
 
 
 def run_and_report(

@@ -682,12 +682,7 @@ def table(result: dict[str, Any]) -> str:
                 f"{b['lsp_op_p50']:.2f} | {b['lsp_rt_p50']:.2f} | {b['budget_p50']:.2f} | "
                 f"{b['mcp_over_budget']:.2f}x |"
             )
-    lines += ["", "| target | measured | |", "|---|---|---|"]
-    for t in result["targets"]:
-        verdict = "n/a" if t["pass"] is None else "PASS" if t["pass"] else "MISS"
-        lines.append(f"| {t['target']} | {t['measured']} | {verdict} |")
-    lines += ["", "Notes:"] + [f"- {note}" for note in result["notes"]]
-    return "\n".join(lines)
+    return "\n".join(lines + report.targets_and_notes(result))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -201,12 +201,16 @@ def table(result: dict[str, Any]) -> str:
                 f"| {name} | {system} | {stats['n']} | {stats['p50']:.3f}{unit} | {stats['p95']:.3f}{unit}"
                 f" | {stats['p99']:.3f}{unit} | {versus} |"
             )
-    lines += ["", "| target | measured | |", "|---|---|---|"]
+    return "\n".join(lines + targets_and_notes(result))
+
+
+def targets_and_notes(result: dict[str, Any]) -> list[str]:
+    """The end every bench table shares: each target with its verdict, then the notes."""
+    lines = ["", "| target | measured | |", "|---|---|---|"]
     for t in result["targets"]:
         verdict = "n/a" if t["pass"] is None else "PASS" if t["pass"] else "MISS"
         lines.append(f"| {t['target']} | {t['measured']} | {verdict} |")
-    lines += ["", "Notes:"] + [f"- {note}" for note in result["notes"]]
-    return "\n".join(lines)
+    return lines + ["", "Notes:"] + [f"- {note}" for note in result["notes"]]
 
 
 def write(result: dict[str, Any], directory: Path, *, kind: str = "") -> Path:
