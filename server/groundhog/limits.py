@@ -15,6 +15,12 @@ EDITOR_FLUSH_MS_RANGE = (0, 3_600_000)
 DEFAULT_AUDIT_KEEP = 100_000  # audit records kept (the older ones go, the kept chain anchored)
 AUDIT_KEEP_RANGE = (10, 100_000_000)
 
+# Audit records older than this go too (the kept chain anchored the same way). The audit log is the
+# record of who did what; 90 days is the look-back audit trails commonly keep by default (CloudTrail's
+# event history, for one), and a count alone would let a burst of writes flush a quiet month.
+DEFAULT_AUDIT_MAX_AGE_DAYS = 90
+AUDIT_MAX_AGE_DAYS_RANGE = (1, 36_500)
+
 DEFAULT_RECOVERY_POINTS_KEEP = 20  # per context; user snapshots are never pruned automatically
 RECOVERY_POINTS_KEEP_RANGE = (1, 100_000)
 

@@ -26,7 +26,9 @@ from groundhog.errors import (
 )
 from groundhog.limits import (
     AUDIT_KEEP_RANGE,
+    AUDIT_MAX_AGE_DAYS_RANGE,
     DEFAULT_AUDIT_KEEP,
+    DEFAULT_AUDIT_MAX_AGE_DAYS,
     DEFAULT_HISTORY_LIMIT,
     DEFAULT_LOCK_TIMEOUT_S,
     DEFAULT_RECOVERY_POINTS_KEEP,
@@ -422,18 +424,23 @@ def create_manager(
     create_key: bool = True,
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     audit_keep: int = DEFAULT_AUDIT_KEEP,
+    audit_max_age_days: int | None = DEFAULT_AUDIT_MAX_AGE_DAYS,
     recovery_points_keep: int = DEFAULT_RECOVERY_POINTS_KEEP,
     store_budget_bytes: int = DEFAULT_STORE_BUDGET_BYTES,
 ) -> ContextManager:
     """Open (creating if needed) the store of ``workspace`` (a path or file URI; None: the
-    no-workspace scope) and check it. Defaults: ``GROUNDHOG_HOME`` or the user data dir."""
-    for field, value, bounds in (
+    no-workspace scope) and check it. Defaults: ``GROUNDHOG_HOME`` or the user data dir.
+    ``audit_max_age_days=None``: audit records are kept by count only."""
+    limited = [
         ("historyLimit", history_limit, HISTORY_LIMIT_RANGE),
         ("snapshotMaxBytes", snapshot_max_bytes, SNAPSHOT_MAX_BYTES_RANGE),
         ("auditKeep", audit_keep, AUDIT_KEEP_RANGE),
         ("recoveryPointsKeep", recovery_points_keep, RECOVERY_POINTS_KEEP_RANGE),
         ("storeBudgetBytes", store_budget_bytes, STORE_BUDGET_BYTES_RANGE),
-    ):
+    ]
+    if audit_max_age_days is not None:
+        limited.append(("auditMaxAgeDays", audit_max_age_days, AUDIT_MAX_AGE_DAYS_RANGE))
+    for field, value, bounds in limited:
         if not within(value, bounds):
             raise InvalidParams(
                 f"The option {field!r} must be an integer from {bounds[0]} to {bounds[1]}.", field=field
@@ -450,6 +457,7 @@ def create_manager(
         busy_timeout_s=lock_timeout_s,
         read_only=read_only,
         audit_keep=audit_keep,
+        audit_max_age_s=None if audit_max_age_days is None else audit_max_age_days * 86_400.0,
         recovery_points_keep=recovery_points_keep,
         budget_bytes=store_budget_bytes,
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from groundhog.store.chains import AUDIT_GENESIS, chain_hash
 from groundhog.store.rowbase import Rows
-from groundhog.timeutil import now
+from groundhog.timeutil import format_time, now
 
 
 class AuditRows(Rows):
@@ -33,13 +34,29 @@ class AuditRows(Rows):
         self._apply_audit_retention(seq)
 
     def _apply_audit_retention(self, newest: int) -> None:
-        """Keep the newest ``audit_keep`` records. The kept chain stays verifiable: the link of the
-        last record removed is kept, sealed, as the anchor the first kept record must chain to."""
-        keep = self.settings.audit_keep
-        oldest = self.conn.execute("SELECT coalesce(min(seq), 0) FROM audit").fetchone()[0]
-        if newest - oldest + 1 <= keep + max(1, keep // 10):
+        """Keep the newest ``audit_keep`` records, and none older than ``audit_max_age_s``. Each rule
+        cuts a prefix of the log with some slack (a tenth), so most appends only look at its oldest
+        record. The kept chain stays verifiable: the link of the last record removed is kept, sealed,
+        as the anchor the first kept record must chain to."""
+        found = self.conn.execute("SELECT seq, ts FROM audit ORDER BY seq LIMIT 1").fetchone()
+        if found is None:
             return
-        cut = newest - keep  # records up to here go
+        oldest, oldest_ts = found
+        keep = self.settings.audit_keep
+        cut = newest - keep if newest - oldest + 1 > keep + max(1, keep // 10) else 0
+        max_age = self.settings.audit_max_age_s
+        if max_age is not None and str(oldest_ts) < _ago(max_age * 1.1):
+            # the prefix older than the limit, in log order: a clock that went back never cuts a
+            # record that follows a younger one; the newest record is always kept
+            first_young = self.conn.execute(
+                "SELECT coalesce(min(seq), ?) FROM audit WHERE ts >= ?", (newest, _ago(max_age))
+            ).fetchone()[0]
+            cut = max(cut, min(first_young, newest) - 1)
+        if cut >= oldest:
+            self._cut_audit(cut)
+
+    def _cut_audit(self, cut: int) -> None:
+        """Remove the records up to ``cut``, anchoring the rest to the last one removed."""
         anchor = self.conn.execute("SELECT hash FROM audit WHERE seq = ?", (cut,)).fetchone()
         if anchor is None:
             return
@@ -70,3 +87,8 @@ class AuditRows(Rows):
 
 
 AUDIT_ANCHOR = ".audit_anchor"  # the settings row holding the removed part's last link
+
+
+def _ago(seconds: float) -> str:
+    """The timestamp ``seconds`` before now, in the store's format (fixed width: compares as text)."""
+    return format_time(datetime.now(UTC) - timedelta(seconds=seconds))

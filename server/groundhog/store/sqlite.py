@@ -20,6 +20,7 @@ from typing import Literal
 from groundhog.errors import ContextError, DataDamaged, LockError, PersistenceError
 from groundhog.limits import (
     DEFAULT_AUDIT_KEEP,
+    DEFAULT_AUDIT_MAX_AGE_DAYS,
     DEFAULT_FEED_KEEP,
     DEFAULT_HISTORY_LIMIT,
     DEFAULT_LOCK_TIMEOUT_S,
@@ -56,6 +57,7 @@ class StoreSettings:
     checkpoint_min_bytes: int = 64 * 1024
     feed_keep: int = DEFAULT_FEED_KEEP
     audit_keep: int = DEFAULT_AUDIT_KEEP
+    audit_max_age_s: float | None = DEFAULT_AUDIT_MAX_AGE_DAYS * 86_400.0  # None: no age limit
     recovery_points_keep: int = DEFAULT_RECOVERY_POINTS_KEEP
     budget_bytes: int = DEFAULT_STORE_BUDGET_BYTES  # store/budget.py
     config_dir: Path | None = None
