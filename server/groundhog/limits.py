@@ -28,6 +28,7 @@ DEFAULT_STORE_BUDGET_BYTES = 1 << 30  # per workspace: past it, old history and 
 STORE_BUDGET_BYTES_RANGE = (1 << 20, 1 << 40)
 
 DEFAULT_FEED_KEEP = 10_000  # change-feed rows kept for sessions that fall behind
+FEED_KEEP_RANGE = (100, 10_000_000)
 
 DEFAULT_LOCK_TIMEOUT_S = 5.0  # how long a write waits for another's lock before LockError
 

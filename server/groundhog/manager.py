@@ -29,11 +29,13 @@ from groundhog.limits import (
     AUDIT_MAX_AGE_DAYS_RANGE,
     DEFAULT_AUDIT_KEEP,
     DEFAULT_AUDIT_MAX_AGE_DAYS,
+    DEFAULT_FEED_KEEP,
     DEFAULT_HISTORY_LIMIT,
     DEFAULT_LOCK_TIMEOUT_S,
     DEFAULT_RECOVERY_POINTS_KEEP,
     DEFAULT_SNAPSHOT_MAX_BYTES,
     DEFAULT_STORE_BUDGET_BYTES,
+    FEED_KEEP_RANGE,
     HISTORY_LIMIT_RANGE,
     RECOVERY_POINTS_KEEP_RANGE,
     SNAPSHOT_MAX_BYTES_RANGE,
@@ -427,6 +429,7 @@ def create_manager(
     audit_max_age_days: int | None = DEFAULT_AUDIT_MAX_AGE_DAYS,
     recovery_points_keep: int = DEFAULT_RECOVERY_POINTS_KEEP,
     store_budget_bytes: int = DEFAULT_STORE_BUDGET_BYTES,
+    feed_keep: int = DEFAULT_FEED_KEEP,
 ) -> ContextManager:
     """Open (creating if needed) the store of ``workspace`` (a path or file URI; None: the
     no-workspace scope) and check it. Defaults: ``GROUNDHOG_HOME`` or the user data dir.
@@ -437,6 +440,7 @@ def create_manager(
         ("auditKeep", audit_keep, AUDIT_KEEP_RANGE),
         ("recoveryPointsKeep", recovery_points_keep, RECOVERY_POINTS_KEEP_RANGE),
         ("storeBudgetBytes", store_budget_bytes, STORE_BUDGET_BYTES_RANGE),
+        ("feedKeep", feed_keep, FEED_KEEP_RANGE),
     ]
     if audit_max_age_days is not None:
         limited.append(("auditMaxAgeDays", audit_max_age_days, AUDIT_MAX_AGE_DAYS_RANGE))
@@ -460,6 +464,7 @@ def create_manager(
         audit_max_age_s=None if audit_max_age_days is None else audit_max_age_days * 86_400.0,
         recovery_points_keep=recovery_points_keep,
         budget_bytes=store_budget_bytes,
+        feed_keep=feed_keep,
     )
     store = SqliteStore(location, settings)
     config = TrackerConfig(snapshot_max_bytes, read_only, tuple(validators))

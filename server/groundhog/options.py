@@ -9,14 +9,23 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from groundhog.limits import (
+    AUDIT_KEEP_RANGE,
+    AUDIT_MAX_AGE_DAYS_RANGE,
+    DEFAULT_AUDIT_KEEP,
+    DEFAULT_AUDIT_MAX_AGE_DAYS,
     DEFAULT_EDITOR_FLUSH_MS,
+    DEFAULT_FEED_KEEP,
     DEFAULT_HISTORY_LIMIT,
+    DEFAULT_RECOVERY_POINTS_KEEP,
     DEFAULT_SNAPSHOT_MAX_BYTES,
     DEFAULT_STORE_BUDGET_BYTES,
     EDITOR_FLUSH_MS_RANGE,
+    FEED_KEEP_RANGE,
     HISTORY_LIMIT_RANGE,
+    RECOVERY_POINTS_KEEP_RANGE,
     SNAPSHOT_MAX_BYTES_RANGE,
     STORE_BUDGET_BYTES_RANGE,
+    within,
 )
 
 
@@ -31,6 +40,11 @@ class Options:
     token: str | None = None
     context: str | None = None  # the context to start in (``groundhog mcp --context``)
     store_budget_bytes: int = DEFAULT_STORE_BUDGET_BYTES
+    # retention (limits.py says why each default)
+    recovery_points_keep: int = DEFAULT_RECOVERY_POINTS_KEEP
+    audit_keep: int = DEFAULT_AUDIT_KEEP
+    audit_max_age_days: int = DEFAULT_AUDIT_MAX_AGE_DAYS
+    feed_keep: int = DEFAULT_FEED_KEEP
 
 
 _WIRE = {
@@ -41,6 +55,10 @@ _WIRE = {
     "editorTracking": ("editor_tracking", bool, None),
     "editorFlushMs": ("editor_flush_ms", int, EDITOR_FLUSH_MS_RANGE),
     "storeBudgetBytes": ("store_budget_bytes", int, STORE_BUDGET_BYTES_RANGE),
+    "recoveryPointsKeep": ("recovery_points_keep", int, RECOVERY_POINTS_KEEP_RANGE),
+    "auditKeep": ("audit_keep", int, AUDIT_KEEP_RANGE),
+    "auditMaxAgeDays": ("audit_max_age_days", int, AUDIT_MAX_AGE_DAYS_RANGE),
+    "feedKeep": ("feed_keep", int, FEED_KEEP_RANGE),
     "token": ("token", str, None),
 }
 
@@ -61,15 +79,17 @@ def parse_options(raw: Any) -> tuple[Options, list[str]]:
         name, kind, bounds = _WIRE[key]
         if value is None:
             continue
-        valid = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-        if valid and bounds is not None and not bounds[0] <= value <= bounds[1]:
-            valid = False
-        if valid and name == "store_dir":
-            # relative to what? the server's working directory depends on how the editor started it
-            value = os.path.expanduser(value)
-            valid = os.path.isabs(value)
+        if bounds is not None:  # an integer option: the message says which range
+            valid = within(value, bounds)
+            why = f"must be an integer from {bounds[0]} to {bounds[1]}"
+        else:
+            valid, why = isinstance(value, kind), "is invalid"
+            if valid and name == "store_dir":
+                # relative to what? the server's working directory depends on how the editor started it
+                value = os.path.expanduser(value)
+                valid = os.path.isabs(value)
         if not valid:
-            problems.append(f"option {key!r} is invalid; using the default {defaults[name]!r}")
+            problems.append(f"option {key!r} {why}; using the default {defaults[name]!r}")
             continue
         values[name] = value
     return Options(**values), problems

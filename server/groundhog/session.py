@@ -168,6 +168,10 @@ def open_session(
         snapshot_max_bytes=options.snapshot_max_bytes,
         read_only=options.read_only,
         store_budget_bytes=options.store_budget_bytes,
+        recovery_points_keep=options.recovery_points_keep,
+        audit_keep=options.audit_keep,
+        audit_max_age_days=options.audit_max_age_days,
+        feed_keep=options.feed_keep,
     )
     adapter = ContextAdapter(manager, client=client)
     try:
