@@ -96,8 +96,10 @@ class Nvim:
         params: dict[str, Any] | None = None,
         files: Sequence[Path] = (),
         env: dict[str, str] | None = None,
+        plugin_on_rtp: bool = True,
     ) -> tuple[subprocess.Popen[str], Path]:
-        """Start Neovim on a script without waiting (see `finish`)."""
+        """Start Neovim on a script without waiting (see `finish`). With `plugin_on_rtp` off the
+        script puts the plugin on the runtimepath itself (as a plugin manager would)."""
         self.runs += 1
         result_path = self.tmp / f"nvim-result-{self.runs}.json"
         result_path.unlink(missing_ok=True)
@@ -121,8 +123,7 @@ class Nvim:
             "-i",
             "NONE",
             "-n",
-            "--cmd",
-            f"set rtp^={PLUGIN_DIR}",
+            *(["--cmd", f"set rtp^={PLUGIN_DIR}"] if plugin_on_rtp else []),
             "--cmd",
             f"set rtp^={HERE}",
             "-c",

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from nvim_harness import ERROR, INFO, PLUGIN_DIR, WARN, LspPeer, Nvim, Workspace
 
+import groundhog
+
 
 def test_status_command_shows_the_active_context(nvim: Nvim, workspace: Workspace) -> None:
     run = nvim.run("status", cwd=workspace.root, files=[workspace.files["alpha.txt"]])
@@ -263,6 +265,7 @@ def test_checkhealth_reports_the_running_client(nvim: Nvim, workspace: Workspace
     health = "\n".join(run.data["health"])
     assert "OK setup() options are valid" in health
     assert "OK server command:" in health
+    assert f"OK server version {groundhog.__version__} (from configured), the plugin's version" in health
     assert f"OK current directory is in workspace {workspace.root}" in health
     assert f"workspace {workspace.root}, context default@" in health
     assert "ERROR" not in health

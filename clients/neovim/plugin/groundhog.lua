@@ -57,3 +57,10 @@ end, {
   complete = complete("complete_versions"),
   desc = "Groundhog: show the patch between two versions of the active context",
 })
+
+command("GroundhogInstall", function()
+  require("groundhog.install").run()
+end, {
+  nargs = 0,
+  desc = "Groundhog: install the server into a private Python environment (asynchronous)",
+})

@@ -35,10 +35,15 @@ function M.enable(enabled)
       client.start_for_buffer(args.buf)
     end,
   })
-  start_for_loaded_buffers()
   if vim.v.vim_did_enter == 1 then
-    start_for_cwd()
+    -- On the next tick: a plugin manager's build step (`:GroundhogInstall`) right after
+    -- setup() has started by then, and the server starts when it ends instead of failing now.
+    vim.schedule(function()
+      start_for_loaded_buffers()
+      start_for_cwd()
+    end)
   else
+    start_for_loaded_buffers()
     vim.api.nvim_create_autocmd("VimEnter", {
       group = group,
       once = true,

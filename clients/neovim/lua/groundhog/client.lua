@@ -26,18 +26,26 @@ function M.client_error(message)
   return { message = message, data = { kind = "ClientError" } }
 end
 
---- The server command (default: the `cmd` option), or nil and a message saying why it
---- cannot run.
+--- The server command (default: the `cmd` option, else the private venv's, else PATH's) and
+--- its origin, or nil and a message saying why it cannot run.
 ---@param cmd string[]?
----@return string[]? cmd, string? problem
+---@return string[]? cmd, string? problem, groundhog.Origin origin
 function M.server_cmd(cmd)
-  cmd = cmd or config.options.cmd
-  if vim.fn.executable(cmd[1]) == 1 then
-    return cmd, nil
+  local resolved = require("groundhog.server").resolve(cmd)
+  if vim.fn.executable(resolved.cmd[1]) == 1 then
+    return resolved.cmd, nil, resolved.origin
+  end
+  if resolved.origin == "PATH" then
+    return nil,
+      "the Groundhog server is not installed (no `groundhog` on PATH, no private environment): "
+        .. "run :GroundhogInstall, or install it (pipx install groundhog), or set the `cmd` option "
+        .. "(:help groundhog-opt-cmd)",
+      resolved.origin
   end
   return nil,
     ("the server command %q is not executable (not found on PATH?); install the Groundhog "
-      .. "server or set the `cmd` option (:help groundhog-opt-cmd)"):format(cmd[1])
+      .. "server or set the `cmd` option (:help groundhog-opt-cmd)"):format(resolved.cmd[1]),
+    resolved.origin
 end
 
 --- Client configuration for `vim.lsp.start` / `vim.lsp.config`.
@@ -52,7 +60,7 @@ function M.make_config(root_dir)
   ---@type vim.lsp.ClientConfig
   local cfg = {
     name = const.CLIENT_NAME,
-    cmd = opts.cmd,
+    cmd = require("groundhog.server").resolve().cmd,
     cmd_env = opts.cmd_env,
     root_dir = root_dir,
     init_options = opts.init_options,
@@ -106,7 +114,9 @@ end
 local function can_spawn()
   local _, problem = M.server_cmd()
   if problem then
-    log.error_once(problem)
+    if not require("groundhog.install").running() then -- else it starts when the install ends
+      log.error_once(problem)
+    end
     return false
   end
   return true

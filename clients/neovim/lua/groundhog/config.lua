@@ -6,7 +6,7 @@ local log = require("groundhog.log")
 ---@alias groundhog.RestoreMode "always"|"ask"|"never"
 
 ---@class groundhog.Config
----@field cmd string[] Command that starts the server over stdio.
+---@field cmd string[]? Command that starts the server over stdio (nil: the private venv's, else PATH's).
 ---@field cmd_env table<string, string>? Extra environment for the server process.
 ---@field root_markers string[] Files or directories that mark a workspace root.
 ---@field autostart boolean Start the server for buffers under a workspace root (and for the cwd at startup).
@@ -14,6 +14,8 @@ local log = require("groundhog.log")
 ---@field throttle_ms integer At most one `context/didChangeEditor` per this many milliseconds.
 ---@field track_editor boolean Send the active file and cursors to the server.
 ---@field init_options table<string, any> `initializationOptions` for the server (see PROTOCOL.md).
+---@field python string? The Python `:GroundhogInstall` uses (nil: the first >= 3.11 on PATH).
+---@field server_package string? What `:GroundhogInstall` installs (nil: this plugin's checkout).
 
 ---@class groundhog.Opts
 ---@field cmd? string[]
@@ -24,12 +26,14 @@ local log = require("groundhog.log")
 ---@field throttle_ms? integer
 ---@field track_editor? boolean
 ---@field init_options? table<string, any>
+---@field python? string
+---@field server_package? string
 
 local M = {}
 
 ---@type groundhog.Config
 M.defaults = {
-  cmd = { "groundhog", "serve" },
+  cmd = nil,
   cmd_env = nil,
   root_markers = { ".git", ".hg", ".jj", ".svn" },
   autostart = true,
@@ -37,6 +41,8 @@ M.defaults = {
   throttle_ms = 500,
   track_editor = true,
   init_options = {},
+  python = nil,
+  server_package = nil,
 }
 
 local RESTORE_MODES = { always = true, ask = true, never = true }
@@ -67,6 +73,12 @@ local function is_string_map(v)
     end
   end
   return true
+end
+
+---@param v any
+---@return boolean
+local function is_path(v)
+  return type(v) == "string" and v ~= ""
 end
 
 --- Per option: a predicate and what it expects, for the warning.
@@ -105,6 +117,8 @@ local CHECKS = {
     end,
     "a table",
   },
+  python = { is_path, "a non-empty string (a command or a path)" },
+  server_package = { is_path, "a non-empty string (a pip requirement, a wheel or a directory)" },
 }
 
 ---@type groundhog.Config
@@ -145,11 +159,15 @@ function M.setup(opts)
   local config, problems = M.resolve(opts)
   M.options = config
   M.problems = problems
+  M.did_setup = true
   if #problems > 0 then
     log.warn("invalid setup() options:\n" .. table.concat(problems, "\n"))
   end
   return config
 end
+
+--- Whether `setup()` ran (`:GroundhogInstall` then starts the server it installed).
+M.did_setup = false
 
 --- Problems found by the last `setup()` (for `:checkhealth`).
 ---@type string[]

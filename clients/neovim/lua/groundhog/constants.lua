@@ -5,6 +5,10 @@
 ---@class groundhog.Constants
 local M = {}
 
+--- The plugin's version: the repository's, kept equal to the server's `__version__` (a test
+--- in tests/neovim compares them); `:checkhealth` warns when the server's differs.
+M.VERSION = "0.1.0"
+
 --- The LSP client name (also the `vim.lsp.config` / `vim.lsp.enable` name).
 M.CLIENT_NAME = "groundhog"
 

@@ -39,12 +39,15 @@ function M.check()
   )
 
   health.start("groundhog: server")
-  local cmd, problem = gh_client.server_cmd()
+  local cmd, problem, origin = gh_client.server_cmd()
   if cmd then
-    health.ok(("server command: %s (%s)"):format(table.concat(cmd, " "), vim.fn.exepath(cmd[1])))
+    local where = vim.fn.exepath(cmd[1])
+    health.ok(("server command: %s (%s, from %s)"):format(table.concat(cmd, " "), where, origin))
+    M.check_version(cmd, origin)
   else
     health.error(problem or "server command missing", {
-      "Install the server so that `groundhog` is on PATH (pip install groundhog)",
+      "Run :GroundhogInstall to install the server into a private environment",
+      "or install it so that `groundhog` is on PATH (pipx install groundhog)",
       'or point `cmd` at it: require("groundhog").setup({ cmd = { "/path/to/groundhog", "serve" } })',
     })
   end
@@ -70,6 +73,26 @@ function M.check()
         state.label(c.id) or "(starting)",
         tostring(s and s.session)
       )
+    )
+  end
+end
+
+--- The server's version against the plugin's.
+---@param cmd string[]
+---@param origin groundhog.Origin
+function M.check_version(cmd, origin)
+  local health = vim.health
+  local plugin_version = require("groundhog.constants").VERSION
+  local version, problem = require("groundhog.server").version(cmd)
+  if not version then
+    health.warn("the server's version is unknown: " .. tostring(problem))
+  elseif version == plugin_version then
+    health.ok(("server version %s (from %s), the plugin's version"):format(version, origin))
+  else
+    health.warn(
+      ("server version %s (from %s) differs from the plugin's %s"):format(version, origin, plugin_version),
+      origin == "configured" and { "Point `cmd` at a server of the plugin's version" }
+        or { "Run :GroundhogInstall to install the server of this plugin's version" }
     )
   end
 end
