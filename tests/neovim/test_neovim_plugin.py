@@ -311,10 +311,10 @@ def test_help_file_has_a_tag_for_every_command_and_option(nvim: Nvim, tmp_path: 
     shutil.copytree(PLUGIN_DIR / "doc", doc_dir)
     run = nvim.run("helptags", cwd=tmp_path, params={"doc_dir": str(doc_dir)})
     tags = {line.split("\t")[0] for line in run.data["tags"]}
-    commands = ["Status", "Snapshot", "Rollback", "Switch", "New", "History", "Diff"]
+    commands = ["Install", "Status", "Snapshot", "Rollback", "Switch", "New", "History", "Diff"]
     assert {f":Groundhog{c}" for c in commands} <= tags
     options = ["cmd", "cmd_env", "root_markers", "autostart", "restore", "throttle_ms"]
-    options += ["track_editor", "init_options"]
+    options += ["track_editor", "init_options", "python", "server_package"]
     assert {f"groundhog-opt-{o}" for o in options} <= tags
     assert {"groundhog.setup()", "groundhog.statusline()", "GroundhogChanged"} <= tags
     assert "*:GroundhogDiff*" in run.data["help_line"]
