@@ -1,5 +1,5 @@
 /**
- * Entry point: wires the server lifecycle, the session state, the status bar, the tree view, the
+ * Entry point: wires the server lifecycle (and its install when none is found), the session state, the status bar, the tree view, the
  * editor tracking, the commands and the MCP server offered to VS Code's agent, and returns a small
  * API (used by the end-to-end tests and by other extensions).
  */
@@ -9,6 +9,7 @@ import { registerCommands } from "./common/commands";
 import { DOCUMENT_SCHEME, SERVER_ID, VIEW_ID } from "./common/constants";
 import { VersionDocumentProvider } from "./common/documents";
 import { EditorTracker } from "./common/editorTracker";
+import { registerInstallCommand, ServerInstaller } from "./common/installer";
 import { Logger } from "./common/logger";
 import { registerMcpServer } from "./common/mcpProvider";
 import { registerNotificationHandlers } from "./common/notifications";
@@ -26,6 +27,8 @@ export interface GroundhogExtensionApi {
     ready(): Promise<boolean>;
     statusText(): string;
     serverState(): ServerState;
+    /** Where the server came from: "setting", "private" (the environment the extension installed) or "PATH". */
+    serverOrigin(): string | undefined;
     /** Why the server is not running, when a start failed. */
     lastError(): string | undefined;
     session(): SessionSnapshot;
@@ -38,7 +41,10 @@ let server: GroundhogServer | undefined;
 
 export function activate(context: vscode.ExtensionContext): GroundhogExtensionApi {
     const logger = new Logger();
-    const running = new GroundhogServer(logger);
+    const version = extensionVersion(context) ?? "0.0.0";
+    // The installer restarts the server after an install the user asked for; `running` exists by then.
+    const installer: ServerInstaller = new ServerInstaller(context, version, logger, (): Promise<boolean> => running.restart());
+    const running: GroundhogServer = new GroundhogServer(logger, installer);
     server = running;
     const api = running.api;
     const session = new Session(api, logger);
@@ -49,8 +55,10 @@ export function activate(context: vscode.ExtensionContext): GroundhogExtensionAp
     tracker.configure(settings.editorTracking, settings.editorThrottleMs);
     const restorer = new EditorRestorer(logger, () => readSettings().restoreEditors);
 
+    installer.removeOldEnvironments();
     context.subscriptions.push(
         logger,
+        installer,
         running,
         session,
         status,
@@ -61,7 +69,8 @@ export function activate(context: vscode.ExtensionContext): GroundhogExtensionAp
         vscode.workspace.registerTextDocumentContentProvider(DOCUMENT_SCHEME, new VersionDocumentProvider(api)),
         ...registerCommands({ server: running, session, tree, logger }),
         ...registerNotificationHandlers(running, session, restorer, logger),
-        registerMcpServer(logger, extensionVersion(context)),
+        registerInstallCommand(installer),
+        registerMcpServer(logger, extensionVersion(context), installer),
         session.onDidChange((snapshot) => {
             status.setSession(snapshot);
             tree.refresh();
@@ -93,6 +102,7 @@ export function activate(context: vscode.ExtensionContext): GroundhogExtensionAp
         ready: () => running.ready(),
         statusText: () => status.text,
         serverState: () => running.state,
+        serverOrigin: () => running.origin,
         lastError: () => running.lastError,
         session: () => session.current,
         lastRestore: () => restorer.lastOutcome,

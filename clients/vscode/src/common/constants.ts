@@ -60,6 +60,7 @@ export const Commands = {
     showStatus: `${SERVER_ID}.showStatus`,
     showLogs: `${SERVER_ID}.showLogs`,
     restartServer: `${SERVER_ID}.restartServer`,
+    installServer: `${SERVER_ID}.installServer`,
     refreshView: `${SERVER_ID}.refreshView`,
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -83,6 +84,7 @@ export type ErrorKind = keyof typeof ErrorCodes;
 export const Settings = {
     serverCommand: "server.command",
     serverEnv: "server.env",
+    autoInstall: "server.autoInstall",
     traceServer: "trace.server",
     restoreEditors: "restoreEditors",
     editorTracking: "editorTracking",

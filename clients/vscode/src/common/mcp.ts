@@ -4,8 +4,9 @@
  *
  * The extension supports VS Code 1.82, whose typings lack that API, so the few types it needs are
  * declared here and the API is looked up at run time on the `vscode` module. The definition runs
- * the very command the LSP server is started with (serverCommand.ts), with `mcp --workspace
- * <first folder>` instead of `serve`, and the same environment, store and read-only setting.
+ * the very command the LSP server is started with (serverCommand.ts, the private environment
+ * included), with `mcp --workspace <first folder>` instead of `serve`, and the same environment,
+ * store and read-only setting.
  * This module must not import `vscode`: the unit tests run it in plain Node with a fake module.
  */
 
@@ -60,6 +61,8 @@ export interface McpInputs {
     env: NodeJS.ProcessEnv;
     /** Changes tell VS Code to list the server's tools again. */
     version?: string;
+    /** The private environment's Python, when the extension installed the server (privateServer.ts). */
+    privatePython?: string;
 }
 
 export interface McpLog {
@@ -111,7 +114,7 @@ export function buildMcpLaunch(inputs: McpInputs): McpLaunch | { problem: string
     if (inputs.folder === undefined) {
         return { problem: "no folder is open" };
     }
-    const resolved = resolveServerCommand(inputs.settings, inputs.env);
+    const resolved = resolveServerCommand(inputs.settings, inputs.env, inputs.privatePython);
     if ("problem" in resolved) {
         return resolved;
     }

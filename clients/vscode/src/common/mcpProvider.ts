@@ -1,27 +1,30 @@
 /**
  * Wires mcp.ts to VS Code: offers the Groundhog MCP server to VS Code's agent when this VS Code
- * has the API, and updates the offer when its settings or the workspace folders change.
+ * has the API, and updates the offer when its settings or the workspace folders change, or the
+ * server was installed.
  */
 
 import * as vscode from "vscode";
 import { MCP_SETTINGS, SERVER_ID } from "./constants";
+import type { ServerInstaller } from "./installer";
 import type { Logger } from "./logger";
 import { type McpInputs, type McpServerOffer, offerMcpServer } from "./mcp";
 import { readSettings, workspaceFolder } from "./settings";
 
-function inputs(version: string | undefined): McpInputs {
+function inputs(version: string | undefined, installer: ServerInstaller): McpInputs {
     const settings = readSettings();
     return {
         settings,
         folder: workspaceFolder()?.uri.fsPath,
         env: { ...process.env, ...settings.serverEnv },
         version,
+        privatePython: installer.installed(),
     };
 }
 
 /** Registers the provider (or logs that it cannot); the disposable ends the offer. */
-export function registerMcpServer(logger: Logger, extensionVersion: string | undefined): vscode.Disposable {
-    const offer: McpServerOffer | undefined = offerMcpServer(vscode, () => inputs(extensionVersion), logger);
+export function registerMcpServer(logger: Logger, extensionVersion: string | undefined, installer: ServerInstaller): vscode.Disposable {
+    const offer: McpServerOffer | undefined = offerMcpServer(vscode, () => inputs(extensionVersion, installer), logger);
     if (offer === undefined) {
         return new vscode.Disposable(() => undefined);
     }
@@ -33,6 +36,9 @@ export function registerMcpServer(logger: Logger, extensionVersion: string | und
             }
         }),
         vscode.workspace.onDidChangeWorkspaceFolders(() => {
+            offer.update();
+        }),
+        installer.onDidInstall(() => {
             offer.update();
         }),
     );

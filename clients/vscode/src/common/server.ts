@@ -21,7 +21,7 @@ import { GroundhogApi, type RequestSender } from "./api";
 import { SERVER_ID, SERVER_NAME } from "./constants";
 import { describe, type Logger } from "./logger";
 import type { ServerNotificationMap } from "./protocol";
-import { resolveServerCommand } from "./serverCommand";
+import { resolveServerCommand, type ServerCommand } from "./serverCommand";
 import { initializationOptions, readSettings, workspaceFolder } from "./settings";
 
 export type ServerState = "stopped" | "starting" | "running" | "failed";
@@ -38,6 +38,14 @@ class GroundhogLanguageClient extends LanguageClient {
 }
 
 type NotificationHandler = (params: unknown) => void;
+
+/** Where a server comes from besides the settings and PATH: the private environment (installer.ts). */
+export interface ServerSource {
+    /** The private environment's Python, when installed for this extension version. */
+    installed(): string | undefined;
+    /** No server was found: install one (answering its Python), or say why not. */
+    whenMissing(): Promise<{ python: string } | { reason: string; alreadyShown: boolean }>;
+}
 
 /** The last non-empty lines of what the server wrote, on one line. */
 function lastLines(output: string, count = 2): string {
@@ -58,12 +66,16 @@ export class GroundhogServer implements vscode.Disposable {
     private _state: ServerState = "stopped";
     private _lastError: string | undefined;
     private serverOutput = "";
+    private _origin: ServerCommand["origin"] | undefined;
 
     /** Fires on every state change; "running" also after an automatic restart. */
     readonly onDidChangeState = this.stateEmitter.event;
     readonly api: GroundhogApi;
 
-    constructor(private readonly logger: Logger) {
+    constructor(
+        private readonly logger: Logger,
+        private readonly source: ServerSource,
+    ) {
         const sender: RequestSender = {
             sendRequest: async <R>(method: string, params: unknown): Promise<R> => {
                 await this.current;
@@ -84,6 +96,11 @@ export class GroundhogServer implements vscode.Disposable {
     /** Why the last start failed, if it did. */
     get lastError(): string | undefined {
         return this._lastError;
+    }
+
+    /** Where the running (or last started) server came from: the setting, the private environment or PATH. */
+    get origin(): ServerCommand["origin"] | undefined {
+        return this._origin;
     }
 
     /** Resolves with whether the server is running once the start or restart in progress is done. */
@@ -167,11 +184,21 @@ export class GroundhogServer implements vscode.Disposable {
         this._lastError = undefined;
         const settings = readSettings();
         const env: NodeJS.ProcessEnv = { ...process.env, ...settings.serverEnv };
-        const resolved = resolveServerCommand(settings, env);
+        let resolved = resolveServerCommand(settings, env, this.source.installed());
+        if ("missing" in resolved) {
+            this.setState("starting");
+            const outcome = await this.source.whenMissing();
+            if ("reason" in outcome) {
+                this.reportStartFailure(outcome.reason, !outcome.alreadyShown);
+                return false;
+            }
+            resolved = resolveServerCommand(settings, env, outcome.python);
+        }
         if ("problem" in resolved) {
             this.reportStartFailure(resolved.problem);
             return false;
         }
+        this._origin = resolved.origin;
         const cwd = workspaceFolder()?.uri.fsPath ?? os.homedir();
         this.logger.info(`Starting the server (${resolved.origin}): ${[resolved.command, ...resolved.args].join(" ")}`);
         // No `transport`: with TransportKind.stdio the client would append `--stdio` to the args.
@@ -269,11 +296,15 @@ export class GroundhogServer implements vscode.Disposable {
         return { action: CloseAction.DoNotRestart, handled: true };
     }
 
-    private reportStartFailure(reason: string): void {
+    /** `notify` false: the user was already told (by the installer), once is enough. */
+    private reportStartFailure(reason: string, notify = true): void {
         const message = `The Groundhog server cannot run: ${reason}.`;
         this._lastError = message;
         this.logger.error(message);
         this.setState("failed");
+        if (!notify) {
+            return;
+        }
         void vscode.window.showErrorMessage(message, "Show Logs", "Open Settings").then((choice) => {
             if (choice === "Show Logs") {
                 this.logger.show();

@@ -1,7 +1,9 @@
 /**
- * The resolution of the server command: `groundhog.server.command`, else `groundhog serve` on
- * PATH, else `python3 -m groundhog serve`. Shared by the LSP server and the MCP server offered to
- * VS Code's agent. This module must not import `vscode`: the unit tests run it in plain Node.
+ * The resolution of the server command, in this order: `groundhog.server.command`, else the
+ * private environment the extension installed for this version (privateServer.ts), else
+ * `groundhog serve` on PATH; else the server is missing and the extension offers to install it.
+ * Shared by the LSP server and the MCP server offered to VS Code's agent. This module must not
+ * import `vscode`: the unit tests run it in plain Node.
  */
 
 import * as fs from "node:fs";
@@ -37,17 +39,25 @@ export interface ServerCommand {
     command: string;
     args: string[];
     /** How the command was chosen, for the log. */
-    origin: "setting" | "PATH" | "python3";
+    origin: "setting" | "private" | "PATH";
+}
+
+/** No server anywhere: the caller may install one. */
+export interface MissingServer {
+    problem: string;
+    missing: true;
 }
 
 /**
  * The argv to start the server with, or an explanation of why none was found.
- * `env` is the environment the server will get (its PATH is searched).
+ * `env` is the environment the server will get (its PATH is searched); `privatePython` is the
+ * Python of the private environment, when one is installed for this extension version.
  */
 export function resolveServerCommand(
     settings: GroundhogSettings,
     env: NodeJS.ProcessEnv,
-): ServerCommand | { problem: string } {
+    privatePython?: string,
+): ServerCommand | { problem: string } | MissingServer {
     const [command, ...args] = settings.serverCommand;
     if (command !== undefined) {
         const found = findOnPath(command, env.PATH);
@@ -56,13 +66,13 @@ export function resolveServerCommand(
         }
         return { command: found, args, origin: "setting" };
     }
+    if (privatePython !== undefined) {
+        // `-m`: the venv's bin/ scripts name the temporary folder it was built in.
+        return { command: privatePython, args: ["-m", "groundhog", "serve"], origin: "private" };
+    }
     const groundhog = findOnPath("groundhog", env.PATH);
     if (groundhog !== undefined) {
         return { command: groundhog, args: ["serve"], origin: "PATH" };
     }
-    const python = findOnPath("python3", env.PATH);
-    if (python !== undefined) {
-        return { command: python, args: ["-m", "groundhog", "serve"], origin: "python3" };
-    }
-    return { problem: "neither 'groundhog' nor 'python3' is on PATH; set groundhog.server.command" };
+    return { problem: "it is not installed ('groundhog' is not on PATH and groundhog.server.command is not set)", missing: true };
 }

@@ -9,11 +9,14 @@ import { RESTART_SETTINGS, SERVER_ID, Settings } from "./constants";
 import type { InitializationOptions } from "./protocol";
 
 export type RestoreEditors = "always" | "ask" | "never";
+/** What to do when no server is found (installer.ts). */
+export type AutoInstall = "ask" | "always" | "never";
 
 export interface GroundhogSettings {
     /** argv of the server; empty means "find it". */
     serverCommand: string[];
     serverEnv: Record<string, string>;
+    autoInstall: AutoInstall;
     restoreEditors: RestoreEditors;
     editorTracking: boolean;
     editorThrottleMs: number;
@@ -24,6 +27,7 @@ export interface GroundhogSettings {
 }
 
 const RESTORE_VALUES: readonly RestoreEditors[] = ["always", "ask", "never"];
+const AUTO_INSTALL_VALUES: readonly AutoInstall[] = ["ask", "always", "never"];
 
 function config(): vscode.WorkspaceConfiguration {
     return vscode.workspace.getConfiguration(SERVER_ID);
@@ -41,9 +45,11 @@ export function readSettings(): GroundhogSettings {
     const restore = cfg.get<unknown>(Settings.restoreEditors, "ask");
     const throttle = cfg.get<unknown>(Settings.editorThrottleMs, 500);
     const storeDir = cfg.get<unknown>(Settings.storeDir, "");
+    const autoInstall = cfg.get<unknown>(Settings.autoInstall, "ask");
     return {
         serverCommand: resolveVariables(stringArray(command)),
         serverEnv: stringRecord(env),
+        autoInstall: AUTO_INSTALL_VALUES.includes(autoInstall as AutoInstall) ? (autoInstall as AutoInstall) : "ask",
         restoreEditors: RESTORE_VALUES.includes(restore as RestoreEditors) ? (restore as RestoreEditors) : "ask",
         editorTracking: cfg.get<unknown>(Settings.editorTracking, true) !== false,
         editorThrottleMs: typeof throttle === "number" && throttle >= 0 ? throttle : 500,

@@ -27,6 +27,7 @@ function settings(overrides: Partial<GroundhogSettings> = {}): GroundhogSettings
     return {
         serverCommand: [],
         serverEnv: {},
+        autoInstall: "ask",
         restoreEditors: "ask",
         editorTracking: true,
         editorThrottleMs: 500,
@@ -91,7 +92,7 @@ describe("the mcp command line", () => {
     });
 
     test("`python3 -m groundhog serve` becomes `python3 -m groundhog mcp ...`", () => {
-        assert.deepEqual(mcpArgs({ command: python, args: ["-m", "groundhog", "serve"], origin: "python3" }, options), [
+        assert.deepEqual(mcpArgs({ command: python, args: ["-m", "groundhog", "serve"], origin: "private" }, options), [
             "-m",
             "groundhog",
             "mcp",
@@ -145,13 +146,11 @@ describe("the launch", () => {
         });
     });
 
-    test("python3 when groundhog is not on PATH; the configured command when set", () => {
-        const pyOnly = mkdtempSync(join(bin, "py-"));
-        writeFileSync(join(pyOnly, "python3"), "", { mode: 0o755 });
-        const launch = buildMcpLaunch(inputs({}, { env: { PATH: pyOnly } }));
+    test("the private environment's Python before groundhog on PATH; the configured command before both", () => {
+        const launch = buildMcpLaunch(inputs({}, { privatePython: python }));
         assert.ok(!("problem" in launch));
-        assert.deepEqual([launch.command, ...launch.args], [join(pyOnly, "python3"), "-m", "groundhog", "mcp", "--workspace", WORKSPACE]);
-        const configured = buildMcpLaunch(inputs({ serverCommand: [python, "-m", "groundhog", "serve", "--log-level", "info"] }));
+        assert.deepEqual([launch.command, ...launch.args], [python, "-m", "groundhog", "mcp", "--workspace", WORKSPACE]);
+        const configured = buildMcpLaunch(inputs({ serverCommand: [python, "-m", "groundhog", "serve", "--log-level", "info"] }, { privatePython: "/elsewhere/python" }));
         assert.ok(!("problem" in configured));
         assert.deepEqual([configured.command, ...configured.args], [python, "-m", "groundhog", "mcp", "--log-level", "info", "--workspace", WORKSPACE]);
     });
