@@ -4,6 +4,7 @@ versions beyond the history limit folded into the oldest kept checkpoint."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -158,23 +159,29 @@ class VersionRows(Rows):
         if found is None:
             raise DataDamaged(f"Version {version} of context {row.name!r} has no checkpoint.")
         cp_version, blob = found
+        found = None  # the blob, its plaintext and its values are held one after another, not all at once
         plain = self.cipher.open(blob, "checkpoints", row.uid, cp_version)
+        del blob
         base = Payload.unpack(plain) if decode else Payload()
+        del plain
         state = StoredState(cp_version, "", base.values, base.metadata or {})
         expected = cp_version + 1
-        deltas = []
-        for number, delta_blob in self.conn.execute(
-            "SELECT version, delta_blob FROM versions WHERE context_id = ? AND version > ?"
-            " AND version <= ? ORDER BY version",
-            (row.id, cp_version, version),
-        ):
-            if number != expected or delta_blob is None:
-                raise DataDamaged(f"Version {expected} of context {row.name!r} is missing.")
-            plain = self.cipher.open(delta_blob, "versions", row.uid, number, "delta")
-            if decode:
-                deltas.append(Payload.unpack(plain))
-            expected += 1
-        apply_deltas(state, deltas)  # splices in place: the checkpoint plus the changes
+
+        def deltas() -> Iterator[Payload]:  # applied as they are read: one in memory at a time
+            nonlocal expected
+            for number, delta_blob in self.conn.execute(
+                "SELECT version, delta_blob FROM versions WHERE context_id = ? AND version > ?"
+                " AND version <= ? ORDER BY version",
+                (row.id, cp_version, version),
+            ):
+                if number != expected or delta_blob is None:
+                    raise DataDamaged(f"Version {expected} of context {row.name!r} is missing.")
+                plain = self.cipher.open(delta_blob, "versions", row.uid, number, "delta")
+                expected += 1
+                if decode:
+                    yield Payload.unpack(plain)
+
+        apply_deltas(state, deltas())  # splices in place: the checkpoint plus the changes
         ts_row = self.conn.execute(
             "SELECT ts FROM versions WHERE context_id = ? AND version = ?", (row.id, version)
         ).fetchone()
