@@ -2,11 +2,13 @@
 
 It reports the versions, where the server was imported from, the store and config directories and
 the master key with their owners and modes, the workspace it would use and whether that has a store,
-and which editors and agents are set up to start Groundhog; then every problem with its fix in one
-sentence (exit 1 if there is any). It judges the files by the rules the server applies when it opens
-them (``groundhog.store.paths``: ``check_ancestors`` itself, and the same ownership and mode rules) and
-never writes anything: no directory, no key, no store, no mode change. (Over ~400 lines on
-purpose: every check sits beside its one-sentence fix, in one place with the rules it mirrors.)
+which editors and agents are set up to start Groundhog, and the last errors and warnings of the
+server's log (``--log-file``: the file given to ``serve``/``mcp``, read only from its end, only when
+it is ours); then every problem with its fix in one sentence (exit 1 if there is any). It judges the
+files by the rules the server applies when it opens them (``groundhog.store.paths``:
+``check_ancestors`` itself, and the same ownership and mode rules) and never writes anything: no
+directory, no key, no store, no mode change. (Over ~400 lines on purpose: every check sits beside
+its one-sentence fix, in one place with the rules it mirrors.)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import os
 import platform
 import pwd
+import re
 import shutil
 import sqlite3
 import stat
@@ -49,6 +52,9 @@ DEPENDENCIES = (
     "websockets",
 )
 STORE_FILE_SUFFIXES = ("-wal", "-shm", "-journal")  # what SQLite may leave beside store.db
+LOG_TAIL_BYTES = 64 * 1024  # how much of the log's end is read: never the whole file
+LOG_ENTRIES = 10  # the last this many errors and warnings are shown
+LOG_PROBLEM = re.compile(r"^\S+ \S+ (?:WARNING|ERROR|CRITICAL) ")  # cli.py's "%(asctime)s %(levelname)s"
 REINSTALL = (
     "Reinstall Groundhog (`pipx reinstall groundhog`, `pip install --force-reinstall groundhog`, "
     "or `make install` in a checkout)."
@@ -64,6 +70,11 @@ def add_command(commands: Any) -> None:
     )
     parser.add_argument("--workspace", default=".", help="the workspace root (default: .)")
     parser.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
+    parser.add_argument(
+        "--log-file",
+        dest="server_log_file",  # not log_file: the CLI would open that to write its own log
+        help="the server's log file (its --log-file): show its last errors and warnings",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.set_defaults(run=run)
 
@@ -81,7 +92,7 @@ class Findings:
 
 
 def run(args: argparse.Namespace) -> int:
-    report = diagnose(str(args.workspace), args.store_dir)
+    report = diagnose(str(args.workspace), args.store_dir, args.server_log_file)
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -89,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
-def diagnose(workspace: str, store_dir: str | None = None) -> dict[str, Any]:
+def diagnose(workspace: str, store_dir: str | None = None, log_file: str | None = None) -> dict[str, Any]:
     """The whole report as JSON-ready data; reads only."""
     found = Findings()
     with _quiet_paths_log():
@@ -101,6 +112,7 @@ def diagnose(workspace: str, store_dir: str | None = None) -> dict[str, Any]:
         key = _master_key(Path(config["path"]), Path(store["path"]), workspace_report, found)
         _token(Path(config["path"]), found)
         clients = _clients(Path(os.path.abspath(workspace)), found)
+        log = _log(log_file, found)
     return {
         "ok": not found.problems,
         "versions": versions,
@@ -110,6 +122,7 @@ def diagnose(workspace: str, store_dir: str | None = None) -> dict[str, Any]:
         "masterKey": key,
         "workspace": workspace_report,
         "clients": clients,
+        "log": log,
         "problems": found.problems,
         "notes": found.notes,
     }
@@ -437,6 +450,45 @@ def _quiet_paths_log() -> Iterator[None]:
         logger.setLevel(previous)
 
 
+# -- the server's log ----------------------------------------------------------------------------
+
+
+def _log(option: str | None, found: Findings) -> dict[str, Any]:
+    """The last errors and warnings of the log file, judged first as the server judges it when it
+    opens it (``check_private_file``: ours, regular, not writable by others): no one else's file is
+    read, and the open file is checked again."""
+    if option is None:
+        return {"path": None, "exists": False, "entries": []}
+    path = Path(os.path.abspath(option))
+    described: dict[str, Any] = {**_describe(path), "entries": []}
+    if not described["exists"]:
+        found.note("log", f"The log file {path} does not exist (yet): the server creates it with --log-file.")
+        return described
+    if _judge_file(path, "The log file", "log", found):
+        described["entries"] = _log_tail(path, found)
+    return described
+
+
+def _log_tail(path: Path, found: Findings) -> list[str]:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        found.problem(
+            "log", f"The log file cannot be read ({error.strerror}).", f"Check the permissions of {path}."
+        )
+        return []
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            return []  # swapped since it was judged: not ours to read
+        start = max(0, info.st_size - LOG_TAIL_BYTES)
+        handle.seek(start)
+        lines = handle.read(LOG_TAIL_BYTES).decode("utf-8", errors="replace").splitlines()
+    if start > 0 and lines:
+        lines = lines[1:]  # the first one is cut
+    return [line for line in lines if LOG_PROBLEM.match(line)][-LOG_ENTRIES:]
+
+
 # -- editors and agents ---------------------------------------------------------------------------
 
 
@@ -512,6 +564,16 @@ def _print(report: dict[str, Any]) -> None:
     ]
     if report["clients"]:
         lines.append("set up in  " + "; ".join(f"{c['client']} ({c['where']})" for c in report["clients"]))
+    log = report["log"]
+    if log["path"] is None:
+        lines.append("log        - (--log-file PATH shows the last errors of the server's log)")
+    else:
+        lines.append(_place("log", log))
+        if log["entries"]:
+            lines.append(f"  last errors and warnings ({len(log['entries'])}):")
+            lines.extend(f"    {entry}" for entry in log["entries"])
+        elif log["exists"]:
+            lines.append("  no errors or warnings at its end")
     for note in report["notes"]:
         lines.append(f"note: {note['note']}")
     if report["problems"]:

@@ -274,3 +274,116 @@ def test_the_command_prints_each_problem_with_its_fix(setup: Setup) -> None:
     assert "1 problem(s):" in done.stdout and "fix: Run `chmod 600" in done.stdout
     assert f"workspace  {setup.workspace}" in done.stdout
     assert done.stderr == ""
+
+
+# -- the server's log ------------------------------------------------------------------------------
+
+
+def lsp_frames(*messages: dict[str, Any]) -> bytes:
+    bodies = [json.dumps({"jsonrpc": "2.0", **m}).encode() for m in messages]
+    return b"".join(b"Content-Length: %d\r\n\r\n" % len(body) + body for body in bodies)
+
+
+def server_log_with_a_refusal(setup: Setup) -> tuple[Path, Path]:
+    """Run the real server with --log-file on a store under a directory anyone may write: it refuses
+    the store and logs why. Returns the log and that directory."""
+    open_dir = setup.root / "open"
+    open_dir.mkdir()
+    os.chmod(open_dir, 0o777)
+    log = setup.root / "server.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "GROUNDHOG_HOME": str(open_dir / "store")}
+    messages = lsp_frames(
+        {
+            "id": 1,
+            "method": "initialize",
+            "params": {"rootUri": setup.workspace.as_uri(), "capabilities": {}},
+        },
+        {"method": "exit"},
+    )
+    subprocess.run(
+        [sys.executable, "-m", "groundhog", "serve", "--log-file", str(log)],
+        input=messages,
+        env=env,
+        cwd=setup.workspace,
+        capture_output=True,
+        timeout=60,
+    )
+    return log, open_dir
+
+
+def test_the_last_errors_of_the_servers_log_are_shown(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.make_store()
+    log, open_dir = server_log_with_a_refusal(setup)
+    code, report = setup.doctor(capsys, "--log-file", str(log))
+    assert code == 0, report["problems"]  # the log is history: shown, not a problem of this set-up
+    assert report["log"]["path"] == str(log) and report["log"]["mode"] == "0600"
+    entries = report["log"]["entries"]
+    assert any(f"WARNING groundhog.store.paths: refused {open_dir}/store" in e for e in entries), entries
+    assert all(" WARNING " in e or " ERROR " in e or " CRITICAL " in e for e in entries)
+    assert main(["doctor", "--workspace", str(setup.workspace), "--log-file", str(log)]) == 0
+    text = capsys.readouterr().out
+    assert f"log        {log}  (" in text and "last errors and warnings" in text
+    assert f"WARNING groundhog.store.paths: refused {open_dir}/store" in text
+
+
+def test_only_the_end_of_a_large_log_is_read(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    log = setup.root / "big.log"
+    filler = "2026-11-30 10:00:00,000 INFO groundhog.lsp.server: " + "x" * 100 + "\n"
+    with open(log, "w", encoding="utf-8") as handle:
+        handle.write("2026-11-30 09:00:00,000 ERROR groundhog.lsp.server: early, far from the end\n")
+        handle.write(filler * 50_000)  # ~7.5 MB
+        for n in range(12):
+            handle.write(f"2026-11-30 11:00:{n:02d},000 WARNING groundhog.lsp.server: late {n}\n")
+        handle.write("2026-11-30 11:01:00,000 INFO groundhog.lsp.server: fine again\n")
+    os.chmod(log, 0o600)
+    code, report = setup.doctor(capsys, "--log-file", str(log))
+    assert code == 0
+    entries = report["log"]["entries"]
+    assert [e.rsplit(" ", 1)[1] for e in entries] == [str(n) for n in range(2, 12)]  # the last ten
+    assert not any("early" in e for e in entries)
+
+
+def test_a_log_others_may_write_or_a_link_is_not_read(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = setup.root / "server.log"
+    log.write_text("2026-11-30 09:00:00,000 ERROR groundhog.x: planted\n")
+    os.chmod(log, 0o666)
+    code, report = setup.doctor(capsys, "--log-file", str(log))
+    assert code == 1 and subjects(report) == ["log"]
+    assert "The log file is writable by other users" in report["problems"][0]["problem"]
+    assert report["log"]["entries"] == []
+    os.chmod(log, 0o600)
+    link = setup.root / "link.log"
+    link.symlink_to(log)
+    code, report = setup.doctor(capsys, "--log-file", str(link))
+    assert code == 1 and "symbolic link" in report["problems"][0]["problem"]
+    assert report["log"]["entries"] == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason=NEEDS_ROOT)
+def test_a_log_of_another_user_is_not_read(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    log = setup.root / "server.log"
+    log.write_text("2026-11-30 09:00:00,000 ERROR groundhog.x: someone else's\n")
+    os.chmod(log, 0o600)
+    os.chown(log, NOBODY, NOBODY)
+    code, report = setup.doctor(capsys, "--log-file", str(log))
+    assert code == 1 and subjects(report) == ["log"]
+    assert "The log file belongs to another user" in report["problems"][0]["problem"]
+    assert report["log"]["entries"] == [] and report["log"]["owner"] != "root"
+
+
+def test_without_a_log_file_doctor_says_how_to_see_one(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = setup.doctor(capsys)
+    assert code == 0 and report["log"] == {"path": None, "exists": False, "entries": []}
+    missing = setup.root / "not-yet.log"
+    code, report = setup.doctor(capsys, "--log-file", str(missing))
+    assert code == 0 and report["log"]["exists"] is False
+    assert any(f"The log file {missing} does not exist" in n["note"] for n in report["notes"])
+    assert not missing.exists()  # doctor only looks: it never opens the log for writing
+    assert main(["doctor", "--workspace", str(setup.workspace)]) == 0
+    assert "--log-file PATH shows the last errors of the server's log" in capsys.readouterr().out
