@@ -181,3 +181,22 @@ def test_the_tested_lazy_spec_is_the_one_every_neovim_doc_shows() -> None:
     assert lua_code(readme_spec) == spec
     assert lua_code(help_spec) == spec
     assert 'build = ":GroundhogInstall"' in spec
+
+
+def test_disk_full_and_other_failures_are_explained(nvim: Nvim, tmp_path: Path) -> None:
+    outputs = {
+        "disk_full": "ERROR: Could not install packages due to an OSError: "
+        "[Errno 28] No space left on device",
+        "no_ensurepip": "Error: Command '['/x/bin/python3', '-m', 'ensurepip', '--upgrade', "
+        "'--default-pip']' returned non-zero exit status 1.",
+        "other": "ERROR: some build backend failed",
+    }
+    run = nvim.run("install_explain", cwd=tmp_path, params={"outputs": outputs})
+    explained = run.data["explained"]
+    data = data_dir(nvim)
+    assert explained["disk_full"] == (
+        f"the disk is full (No space left on device) under {data}: free some space, "
+        "then run :GroundhogInstall again"
+    )
+    assert "`sudo apt install python3-venv`" in explained["no_ensurepip"]
+    assert explained["other"] == "pip install failed (exit 1)"
