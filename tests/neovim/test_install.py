@@ -52,10 +52,10 @@ def test_lazy_spec_installs_a_private_server_that_the_plugin_starts(nvim: Nvim, 
             "spec": lazy_spec(),
             "repo": str(REPO),
             "install_timeout_ms": INSTALL_TIMEOUT_S * 1000,
-            "watchdog_ms": (INSTALL_TIMEOUT_S + 60) * 1000,
+            "watchdog_ms": (2 * INSTALL_TIMEOUT_S + 60) * 1000,  # two installs
         },
         env={"PATH": path_without_groundhog(), "PIP_CACHE_DIR": str(real_pip_cache)},
-        timeout=INSTALL_TIMEOUT_S + 90,
+        timeout=2 * INSTALL_TIMEOUT_S + 90,
     )
     venv = data_dir(nvim) / "venv"
     progress = run.messages(INFO)
@@ -65,7 +65,7 @@ def test_lazy_spec_installs_a_private_server_that_the_plugin_starts(nvim: Nvim, 
     assert run.messages(WARN) == []
     # the environment in use is a link to the one complete install, and nothing else is left
     target = run.data["venv_link"]
-    assert re.fullmatch(r"venv-\d{14}-\d+", target)
+    assert re.fullmatch(r"venv-\d{14}-\d+-1", target)
     assert sorted(run.data["data_dir"]) == sorted(["venv", target])
     # the plugin started that server, and it answers
     assert run.data["client_cmd"] == [str(venv / "bin" / "groundhog"), "serve"]
@@ -74,6 +74,12 @@ def test_lazy_spec_installs_a_private_server_that_the_plugin_starts(nvim: Nvim, 
     assert f"OK server command: {venv}/bin/groundhog serve" in health
     assert "from private venv)" in health
     assert f"OK server version {groundhog.__version__} (from private venv), the plugin's version" in health
+    # installed again (as after an update): the new one is switched in, the previous one removed
+    assert run.messages(ERROR) == []
+    assert run.data["reinstalled"].endswith("; restart Neovim to use it")
+    again = run.data["venv_link_after"]
+    assert re.fullmatch(r"venv-\d{14}-\d+-2", again)
+    assert sorted(run.data["data_dir_after"]) == sorted(["venv", again])
 
 
 def test_install_refuses_a_python_too_old(nvim: Nvim, tmp_path: Path) -> None:

@@ -32,4 +32,19 @@ H.run(function(params)
   H.result.status = H.request("context/status")
   vim.cmd("checkhealth groundhog")
   H.result.health = H.lines()
+
+  -- Again, as after an update: a new environment replaces the previous one.
+  local before = #H.messages(vim.log.levels.INFO)
+  vim.cmd("GroundhogInstall")
+  H.wait(function()
+    for _, msg in ipairs(vim.list_slice(H.messages(vim.log.levels.INFO), before + 1)) do
+      if msg:find("installed in") then
+        H.result.reinstalled = msg
+        return true
+      end
+    end
+    return #H.messages(vim.log.levels.ERROR) > 0
+  end, "the second install to finish", params.install_timeout_ms)
+  H.result.venv_link_after = vim.uv.fs_readlink(require("groundhog.server").venv_dir())
+  H.result.data_dir_after = vim.fn.readdir(require("groundhog.server").data_dir())
 end)

@@ -53,6 +53,7 @@ local NO_NETWORK = {
 
 ---@type groundhog.InstallJob?
 local running = nil
+local installs = 0
 
 --- Whether an install is under way (the server then starts when it ends, without an error
 --- about a missing server in the meantime).
@@ -354,7 +355,8 @@ function M.run(on_done)
   find_python(job, function(python, version)
     job.python = python
     vim.fn.mkdir(server.data_dir(), "p")
-    local stamp = ("%s-%d"):format(os.date("%Y%m%d%H%M%S"), vim.fn.getpid())
+    installs = installs + 1 -- two installs within a second never share a directory
+    local stamp = ("%s-%d-%d"):format(os.date("%Y%m%d%H%M%S"), vim.fn.getpid(), installs)
     job.target = ("%s/venv-%s"):format(server.data_dir(), stamp)
     log.info(("installing the server: creating an environment with Python %s (%s) ..."):format(
       version,
