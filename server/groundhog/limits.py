@@ -27,8 +27,14 @@ RECOVERY_POINTS_KEEP_RANGE = (1, 100_000)
 DEFAULT_STORE_BUDGET_BYTES = 1 << 30  # per workspace: past it, old history and recovery points go
 STORE_BUDGET_BYTES_RANGE = (1 << 20, 1 << 40)
 
-DEFAULT_FEED_KEEP = 10_000  # change-feed rows kept for sessions that fall behind
+# The change feed tells other sessions what changed; they read it every 50 ms, up to 500 rows at a
+# time, so a healthy reader is a poll behind. It keeps the newest `feed_keep` rows whatever their age,
+# and older rows while they can still tell a reader that was held up something (their version is still
+# kept: the feed joins it) for up to `feed_max_age_s`: a reader stalled longer (a debugger, a suspended
+# process) misses those versions' notifications, not data (subscribers read versions from the store).
+DEFAULT_FEED_KEEP = 1_000
 FEED_KEEP_RANGE = (100, 10_000_000)
+DEFAULT_FEED_MAX_AGE_S = 300.0
 
 DEFAULT_LOCK_TIMEOUT_S = 5.0  # how long a write waits for another's lock before LockError
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def now() -> str:
@@ -15,3 +15,8 @@ def format_time(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def ago(seconds: float) -> str:
+    """The timestamp ``seconds`` before now (fixed width: timestamps compare as text)."""
+    return format_time(datetime.now(UTC) - timedelta(seconds=seconds))

@@ -39,10 +39,16 @@ async def test_recovery_points_keep_bounds_the_recovery_points_of_a_context(
 
 async def test_audit_and_feed_keep_bound_their_tables(open_client: Callable[..., Any]) -> None:
     client = await open_client(options={"auditKeep": 10, "auditMaxAgeDays": 1, "feedKeep": 100})
+    await client.request("context/create", {"name": "scratch"})
     for n in range(300):
+        await client.request("context/update", {"context": "scratch", "set": {"n": n}})
+    await client.request("context/delete", {"name": "scratch"})  # its feed rows now tell nothing
+    for n in range(20):
         await client.request("context/update", {"set": {"n": n}})
     db = (await client.request("context/status"))["store"]["path"]
     assert _rows(db, "audit") <= 10 + 1  # a tenth of slack: cut every tenth record
+    # the newest 100 (+ a tenth between passes); older rows only while their version is kept
+    # (with the default feedKeep, 1,000, all 320 would still be there)
     assert _rows(db, "feed") <= 100 + 10
     assert client.messages == []
 

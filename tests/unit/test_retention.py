@@ -35,7 +35,9 @@ def test_the_change_feed_keeps_only_what_lagging_readers_can_need(store_env: Sto
     tracker = manager.tracker("c")
     for n in range(400):
         tracker.update(Change(set={"n": n}))
-    assert _count(manager, "feed") <= 55  # was one row per version, forever
+    # was one row per version, forever; now the newest 50 (+ a tenth between passes) and the rows
+    # whose version is still kept (young, so a held-up reader can use them: test_feed_retention.py)
+    assert _count(manager, "feed") <= 55 + _count(manager, "versions")
     assert _count(manager, "versions") <= 1000
     manager.close()
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from groundhog.store.chains import AUDIT_GENESIS, chain_hash
 from groundhog.store.rowbase import Rows
-from groundhog.timeutil import format_time, now
+from groundhog.timeutil import ago, now
 
 
 class AuditRows(Rows):
@@ -45,11 +44,11 @@ class AuditRows(Rows):
         keep = self.settings.audit_keep
         cut = newest - keep if newest - oldest + 1 > keep + max(1, keep // 10) else 0
         max_age = self.settings.audit_max_age_s
-        if max_age is not None and str(oldest_ts) < _ago(max_age * 1.1):
+        if max_age is not None and str(oldest_ts) < ago(max_age * 1.1):
             # the prefix older than the limit, in log order: a clock that went back never cuts a
             # record that follows a younger one; the newest record is always kept
             first_young = self.conn.execute(
-                "SELECT coalesce(min(seq), ?) FROM audit WHERE ts >= ?", (newest, _ago(max_age))
+                "SELECT coalesce(min(seq), ?) FROM audit WHERE ts >= ?", (newest, ago(max_age))
             ).fetchone()[0]
             cut = max(cut, min(first_young, newest) - 1)
         if cut >= oldest:
@@ -87,8 +86,3 @@ class AuditRows(Rows):
 
 
 AUDIT_ANCHOR = ".audit_anchor"  # the settings row holding the removed part's last link
-
-
-def _ago(seconds: float) -> str:
-    """The timestamp ``seconds`` before now, in the store's format (fixed width: compares as text)."""
-    return format_time(datetime.now(UTC) - timedelta(seconds=seconds))

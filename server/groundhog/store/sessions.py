@@ -14,7 +14,7 @@ from groundhog.errors import DataDamaged
 from groundhog.processes import process_alive
 from groundhog.store.records import ContextRow, FeedEvent
 from groundhog.store.rowbase import Rows
-from groundhog.timeutil import now
+from groundhog.timeutil import ago, now
 
 
 @dataclass(frozen=True)
@@ -213,14 +213,18 @@ class SessionRows(Rows):
         return events
 
     def prune_feed(self) -> None:
-        """Keep the newest ``feed_keep`` rows (what a lagging session can still need); pruned in
-        steps of a tenth, so most commits only look at the two ends of the index."""
-        oldest, newest = self.conn.execute(
-            "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM feed"
-        ).fetchone()
+        """Keep what a lagging session can still use (limits.py says why): the newest ``feed_keep``
+        rows, and older ones while their version is kept and younger than ``feed_max_age_s``. A pass
+        every tenth of ``feed_keep`` commits; the rows it looks at are the few that can still stay."""
+        newest = self.feed_head()
         keep = self.settings.feed_keep
-        if newest - oldest + 1 > keep + max(1, keep // 10):
-            self.conn.execute("DELETE FROM feed WHERE seq <= ?", (newest - keep,))
+        if newest <= keep or newest % max(1, keep // 10):
+            return
+        self.conn.execute(
+            "DELETE FROM feed WHERE seq <= ? AND NOT EXISTS (SELECT 1 FROM versions v"
+            " WHERE v.context_id = feed.context_id AND v.version = feed.version AND v.ts >= ?)",
+            (newest - keep, ago(self.settings.feed_max_age_s)),
+        )
 
 
 BINDINGS = ".bindings"  # the settings row holding the digests of the editor records and settings

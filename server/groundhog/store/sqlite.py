@@ -22,6 +22,7 @@ from groundhog.limits import (
     DEFAULT_AUDIT_KEEP,
     DEFAULT_AUDIT_MAX_AGE_DAYS,
     DEFAULT_FEED_KEEP,
+    DEFAULT_FEED_MAX_AGE_S,
     DEFAULT_HISTORY_LIMIT,
     DEFAULT_LOCK_TIMEOUT_S,
     DEFAULT_RECOVERY_POINTS_KEEP,
@@ -56,6 +57,7 @@ class StoreSettings:
     checkpoint_every: int = 1000
     checkpoint_min_bytes: int = 64 * 1024
     feed_keep: int = DEFAULT_FEED_KEEP
+    feed_max_age_s: float = DEFAULT_FEED_MAX_AGE_S
     audit_keep: int = DEFAULT_AUDIT_KEEP
     audit_max_age_s: float | None = DEFAULT_AUDIT_MAX_AGE_DAYS * 86_400.0  # None: no age limit
     recovery_points_keep: int = DEFAULT_RECOVERY_POINTS_KEEP

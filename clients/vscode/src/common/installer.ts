@@ -144,6 +144,9 @@ export class ServerInstaller implements vscode.Disposable {
         const settings = readSettings();
         const env: NodeJS.ProcessEnv = { ...process.env, ...settings.serverEnv };
         this.logger.info(`Installing the Groundhog server ${wheel.version} from ${wheel.file} into a private environment (${key}).`);
+        const output = new LineLog((line) => {
+            this.logger.info(`  ${line}`);
+        });
         try {
             const python = await vscode.window.withProgress(
                 { location: vscode.ProgressLocation.Notification, title: "Installing the Groundhog server" },
@@ -161,7 +164,7 @@ export class ServerInstaller implements vscode.Disposable {
                                 progress.report({ message: `${message}…`, increment: 100 / steps });
                             },
                             log: (text) => {
-                                this.logger.channel.append(text);
+                                output.write(text);
                             },
                         },
                     });
@@ -172,6 +175,7 @@ export class ServerInstaller implements vscode.Disposable {
             this.removeOldEnvironments();
             return python;
         } catch (error) {
+            output.flush();
             this.showFailure(error instanceof InstallError ? error.message : `Something unexpected failed: ${describe(error)}. See the logs.`);
             return undefined;
         }
@@ -222,6 +226,27 @@ export class ServerInstaller implements vscode.Disposable {
             this.logger.warn(`The Python extension did not say which interpreter it uses: ${describe(error)}`);
             return undefined;
         }
+    }
+}
+
+/** Programs' output, passed on one complete line at a time (the log channel stamps each write). */
+class LineLog {
+    private pending = "";
+
+    constructor(private readonly line: (text: string) => void) {}
+
+    write(text: string): void {
+        const lines = (this.pending + text).split(/\r?\n/);
+        this.pending = lines.pop() ?? "";
+        for (const line of lines) {
+            if (line.trim()) {
+                this.line(line);
+            }
+        }
+    }
+
+    flush(): void {
+        this.write("\n");
     }
 }
 

@@ -215,7 +215,7 @@ export async function findPython(candidates: PythonCandidate[], env: NodeJS.Proc
             continue;
         }
         const found = { command, source: candidate.source, version: version.join(".") };
-        log?.(`${candidate.command} (${candidate.source}): Python ${found.version}\n`);
+        log?.(`${command} (${candidate.source}): Python ${found.version}\n`);
         if (!isRecentEnough(version)) {
             if (newestOld === undefined || compareVersions(found.version, newestOld.version) > 0) {
                 newestOld = found;
@@ -355,7 +355,7 @@ export async function installPrivateServer(request: InstallRequest): Promise<str
         steps.step(`Installing the server ${wheel.version} and its dependencies from PyPI`);
         // PIP_USER=0: a pip.conf with `user = true` would refuse to install into a venv.
         const pipEnv = { ...env, PIP_USER: "0", PIP_NO_INPUT: "1", PIP_DISABLE_PIP_VERSION_CHECK: "1" };
-        const pip = await run(envPython(temporary), ["-m", "pip", "install", wheel.file], { env: pipEnv, timeoutMs: PIP_TIMEOUT_MS, log: steps.log });
+        const pip = await run(envPython(temporary), ["-m", "pip", "install", "--progress-bar", "off", wheel.file], { env: pipEnv, timeoutMs: PIP_TIMEOUT_MS, log: steps.log });
         if (pip.code !== 0) {
             throw classifyFailure("pip", pip.output, storageDir);
         }

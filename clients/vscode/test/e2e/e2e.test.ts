@@ -13,17 +13,23 @@
  * 3. The head of the active context is damaged in the store; another new window, with
  *    `groundhog.restoreEditors: ask`: the recovery warning appears, the restore question appears,
  *    the runner clicks Reopen on the page, and the editors of that context come back.
- * 4. A last window: VS Code lists the MCP server the extension provides to its agent (read
+ * 4. A window where VS Code lists the MCP server the extension provides to its agent (read
  *    through the proposed API `lm.mcpServerDefinitions`, enabled for the driver only), starts it
  *    (when the server under test has `groundhog mcp`) and sees it join the workspace, and
  *    `groundhog.mcp.enabled` withdraws and offers it again.
+ * 5. A machine with no server installed (no `groundhog` on PATH, no server setting, a fresh
+ *    profile and global storage): first with only a Python 3.8 on PATH and autoInstall "always",
+ *    one message says Python 3.11+ is needed and no environment is left behind; then with the
+ *    machine's Python, the user clicks Install in the offer, the extension installs the server
+ *    from the wheel in the .vsix into its private environment (real venv, real pip, dependencies
+ *    from PyPI), removes an older version's environment, and the server works.
  */
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { serverCommand } from "../protocol/harness";
 import { chromiumCommand, clickButton, codeServerBin, freePort, Page, Proc, READ_PAGE, stopAll } from "./browser";
@@ -37,6 +43,10 @@ const VSCE = join(EXTENSION_ROOT, "node_modules", ".bin", "vsce");
 const DRIVER_ID = "groundhog-test.e2e-driver";
 const PHASE_TIMEOUT_MS = 120_000;
 const TEST_TIMEOUT_MS = 2 * PHASE_TIMEOUT_MS + 60_000;
+/** An install downloads the server's dependencies from PyPI: more time on a slow network. */
+const INSTALL_PHASE_TIMEOUT_MS = 300_000;
+/** Where code-server keeps the extension's global storage (the private environments) in a profile. */
+const EXTENSION_STORAGE = join("User", "globalStorage", "groundhog.groundhog");
 
 interface Sandbox {
     root: string;
@@ -46,9 +56,10 @@ interface Sandbox {
     env: NodeJS.ProcessEnv;
 }
 
-function userSettings(restoreEditors: string): object {
+function userSettings(restoreEditors: string, overrides: Record<string, unknown>): object {
     return {
         "groundhog.server.command": serverCommand(),
+        ...overrides,
         "groundhog.restoreEditors": restoreEditors,
         "groundhog.editorThrottleMs": 100,
         // The message trace lands in the profile's logs, which a failing run prints.
@@ -63,6 +74,34 @@ function userSettings(restoreEditors: string): object {
         "update.mode": "none",
         "git.enabled": false,
     };
+}
+
+/** Settings of a machine where the server is not installed: no server command (JSON drops undefined). */
+function noServerSettings(autoInstall: string): Record<string, unknown> {
+    return { "groundhog.server.command": undefined, "groundhog.server.autoInstall": autoInstall };
+}
+
+/**
+ * The environment of a code-server on a machine without the server, with this PATH for the
+ * extension host: VSCODE_CLI=1 stops code-server from taking PATH from a login shell instead
+ * (its "resolve shell environment"), whose profile scripts would put their own PATH back.
+ */
+function noServerEnv(sandbox: Sandbox, path: string): NodeJS.ProcessEnv {
+    return { ...sandbox.env, PATH: path, VSCODE_CLI: "1" };
+}
+
+/** PATH without any folder that holds a `groundhog` command: a machine without the server. */
+function pathWithoutServer(): string {
+    return (process.env.PATH ?? "")
+        .split(delimiter)
+        .filter((dir) => dir !== "" && !existsSync(join(dir, "groundhog")))
+        .join(delimiter);
+}
+
+/** The private environments the extension made in a profile's global storage. */
+function privateEnvironments(profile: string): string[] {
+    const servers = join(profile, EXTENSION_STORAGE, "servers");
+    return existsSync(servers) ? readdirSync(servers).sort() : [];
 }
 
 function makeSandbox(): Sandbox {
@@ -85,10 +124,10 @@ function makeSandbox(): Sandbox {
     return { root, workspace: dirs.workspace!, control: dirs.control!, extensions: dirs.extensions!, env };
 }
 
-function newProfile(sandbox: Sandbox, name: string, restoreEditors = "always"): string {
+function newProfile(sandbox: Sandbox, name: string, restoreEditors = "always", overrides: Record<string, unknown> = {}): string {
     const dir = join(sandbox.root, name);
     mkdirSync(join(dir, "User"), { recursive: true });
-    writeFileSync(join(dir, "User", "settings.json"), JSON.stringify(userSettings(restoreEditors), null, 2));
+    writeFileSync(join(dir, "User", "settings.json"), JSON.stringify(userSettings(restoreEditors, overrides), null, 2));
     return dir;
 }
 
@@ -169,8 +208,12 @@ async function serveCheckpoints(sandbox: Sandbox, page: Page): Promise<void> {
     }
 }
 
-/** Opens one browser window on code-server with `profile` and waits for the driver's phases. */
-async function runWindow(sandbox: Sandbox, profile: string, phases: Phase[]): Promise<PhaseResult[]> {
+/**
+ * Opens one browser window on code-server with `profile` and waits for the driver's phases.
+ * `env` replaces the sandbox's environment for code-server (and so the extension host).
+ */
+async function runWindow(sandbox: Sandbox, profile: string, phases: Phase[], options: { env?: NodeJS.ProcessEnv; phaseTimeoutMs?: number } = {}): Promise<PhaseResult[]> {
+    const phaseTimeoutMs = options.phaseTimeoutMs ?? PHASE_TIMEOUT_MS;
     const chromium = chromiumCommand();
     assert.ok(chromium, "no chromium-headless-shell or chromium on PATH (set CHROMIUM)");
     const port = await freePort();
@@ -196,7 +239,7 @@ async function runWindow(sandbox: Sandbox, profile: string, phases: Phase[]): Pr
             "--enable-proposed-api",
             DRIVER_ID,
         ],
-        sandbox.env,
+        options.env ?? sandbox.env,
     );
     const results: PhaseResult[] = [];
     let browser: Proc | undefined;
@@ -224,11 +267,11 @@ async function runWindow(sandbox: Sandbox, profile: string, phases: Phase[]): Pr
         page = await Page.connect(Number(devtools[1]));
         for (const phase of phases) {
             const resultFile = join(sandbox.control, `result-${phase}.json`);
-            const deadline = Date.now() + PHASE_TIMEOUT_MS;
+            const deadline = Date.now() + phaseTimeoutMs;
             while (!existsSync(resultFile)) {
                 if (Date.now() > deadline) {
                     await page.screenshot(join(ARTIFACTS, `timeout-${phase}.png`)).catch(() => undefined);
-                    throw new Error(`phase ${phase}: no result within ${PHASE_TIMEOUT_MS / 1000} s`);
+                    throw new Error(`phase ${phase}: no result within ${phaseTimeoutMs / 1000} s`);
                 }
                 await serveCheckpoints(sandbox, page);
                 await new Promise((r) => setTimeout(r, 250));
@@ -358,5 +401,37 @@ describe("VS Code end to end (code-server + headless Chromium + the real server)
         writeFileSync(join(sandbox.control, "phase"), "mcp");
         const [result] = await runWindow(sandbox, newProfile(sandbox, "profile-4"), ["mcp"]);
         assertPhase(result, "mcp");
+    });
+
+    test("no server and only Python 3.8: one message says Python 3.11+ is needed; no environment is left", { timeout: TEST_TIMEOUT_MS }, async () => {
+        assert.ok(sandbox);
+        // python3 and python answer 3.8.10, as on an old distribution.
+        const oldPython = join(sandbox.root, "old-python");
+        mkdirSync(oldPython, { recursive: true });
+        for (const name of ["python3", "python"]) {
+            writeFileSync(join(oldPython, name), '#!/bin/sh\necho "Python 3.8.10"\n', { mode: 0o755 });
+        }
+        const profile = newProfile(sandbox, "profile-no-python", "always", noServerSettings("always"));
+        writeFileSync(join(sandbox.control, "phase"), "no-python");
+        const env = noServerEnv(sandbox, `${oldPython}${delimiter}${pathWithoutServer()}`);
+        const [result] = await runWindow(sandbox, profile, ["no-python"], { env });
+        assertPhase(result, "no-python");
+        assert.deepEqual(privateEnvironments(profile), [], "a half-made environment was left behind");
+    });
+
+    test("no server installed: the user accepts the offer, the server is installed from the .vsix into a private environment and works", { timeout: INSTALL_PHASE_TIMEOUT_MS + 60_000 }, async () => {
+        assert.ok(sandbox);
+        const profile = newProfile(sandbox, "profile-install", "always", noServerSettings("ask"));
+        // An environment an earlier extension version installed: the new version removes it.
+        const old = join(profile, EXTENSION_STORAGE, "servers", "0.0.1-000000000000");
+        mkdirSync(join(old, "bin"), { recursive: true });
+        writeFileSync(join(sandbox.control, "phase"), "install");
+        const env = noServerEnv(sandbox, pathWithoutServer());
+        const [result] = await runWindow(sandbox, profile, ["install"], { env, phaseTimeoutMs: INSTALL_PHASE_TIMEOUT_MS });
+        assertPhase(result, "install");
+        const environments = privateEnvironments(profile);
+        assert.equal(environments.length, 1, `environments: ${JSON.stringify(environments)}`);
+        assert.match(environments[0] ?? "", /^\d+\.\d+\.\d+-[0-9a-f]{12}$/);
+        assert.ok(existsSync(join(profile, EXTENSION_STORAGE, "servers", environments[0] ?? "", "bin", "python")));
     });
 });

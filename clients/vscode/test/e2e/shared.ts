@@ -9,7 +9,7 @@
 
 export const CONTROL_ENV = "GROUNDHOG_E2E_DIR";
 
-export type Phase = "first-session" | "resume" | "after-reload" | "ask" | "mcp";
+export type Phase = "first-session" | "resume" | "after-reload" | "ask" | "mcp" | "no-python" | "install";
 
 /**
  * Control file `mcp-server.json`: whether the server under test has the `mcp` command, so the

@@ -484,13 +484,76 @@ async function mcp(driver: Driver): Promise<void> {
     });
 }
 
+/** Only Python 3.8 on PATH, autoInstall "always": the install fails with one message. */
+async function noPython(driver: Driver): Promise<void> {
+    const api = driver.api;
+    await driver.step("the install fails and the server is not running; nothing else is tried", () => {
+        check(api.serverState() === "failed", `state: ${api.serverState()}`);
+        check(api.serverOrigin() === undefined, `origin: ${String(api.serverOrigin())}`);
+        check(api.statusText().includes("$(error)"), `status: ${api.statusText()}`);
+        return Promise.resolve(api.lastError());
+    });
+    await driver.step("one message says Python 3.11+ is needed, which Python was found, and what to do, with Show Logs", async () => {
+        const answer = await driver.checkpoint("no-python", { notificationIncludes: "newest Python found is 3.8.10" });
+        // The progress notification may still be fading out: it is not a message.
+        const about = answer.notifications.filter((note) => note.includes("Groundhog") && !note.startsWith("Installing the Groundhog server"));
+        check(about.length === 1, `expected one message about Groundhog, saw ${JSON.stringify(about)}`);
+        const [note = ""] = about;
+        check(note.includes("Cannot install the Groundhog server") && note.includes("needs Python 3.11 or newer") && note.includes("Groundhog: Install Server"), note);
+        await driver.checkpoint("no-python-logs", { notificationIncludes: "newest Python found is 3.8.10", click: "Show Logs" });
+        return note;
+    });
+}
+
+/** No server, autoInstall "ask": the user clicks Install and the server is installed and works. */
+async function install(driver: Driver): Promise<void> {
+    const api = driver.api;
+    await driver.step("the extension offers to install the server; the user clicks Install", () =>
+        driver.checkpoint("offer", { notificationIncludes: "The Groundhog server is not installed", click: "Install" }),
+    );
+    await driver.step("a progress notification shows the install", () => driver.checkpoint("progress", { notificationIncludes: "Installing the Groundhog server" }));
+    await driver.step("the server is installed into the private environment and started from it", async () => {
+        const started = Date.now();
+        await waitFor(() => api.serverState(), (state) => state === "running", 240_000, "the server to run after the install");
+        check(api.serverOrigin() === "private", `origin: ${String(api.serverOrigin())}`);
+        return { seconds: Math.round((Date.now() - started) / 1000) };
+    });
+    const active = await driver.step("the status bar shows the active context", async () => {
+        await waitFor(() => api.session().active, (a) => a !== undefined && a !== null, 20000, "the active context");
+        const { name, version } = api.session().active ?? { name: "?", version: 0 };
+        await driver.checkpoint("installed-status", { statusIncludes: `${name} v${version}` });
+        return { name, version };
+    });
+    await driver.step("a command round-trips through the installed server", async () => {
+        const taken = await vscode.commands.executeCommand<Snapshot | undefined>("groundhog.takeSnapshot", "after the install");
+        check(taken?.label === "after the install" && taken.context === active.name, `snapshot: ${JSON.stringify(taken)}`);
+        const updated = await api.api.update({ set: { installedBy: "the extension" } });
+        await waitForStatus(driver, `${active.name} v${updated.version}`);
+        return taken;
+    });
+    await driver.step("the MCP server offered to VS Code's agent runs the same private environment", async () => {
+        const known = await waitFor(
+            groundhogMcpServer,
+            (s) => s?.command?.includes("/groundhog.groundhog/servers/") === true,
+            20000,
+            "the Groundhog MCP server to use the private environment",
+        );
+        return known?.command;
+    });
+}
+
 const PHASES: Record<Phase, (driver: Driver) => Promise<void>> = {
     "first-session": firstSession,
     resume,
     "after-reload": afterReload,
     ask,
     mcp,
+    "no-python": noPython,
+    install,
 };
+
+/** Phases on a machine without a server: the first start finds none. */
+const NO_SERVER_PHASES: readonly Phase[] = ["no-python", "install"];
 
 export async function activate(): Promise<void> {
     const dir = process.env[CONTROL_ENV];
@@ -502,10 +565,11 @@ export async function activate(): Promise<void> {
     try {
         const extension = vscode.extensions.getExtension<GroundhogExtensionApi>("groundhog.groundhog");
         check(extension !== undefined, "the Groundhog extension is not installed");
-        driver.api = await driver.step("the extension activates and starts the server", async () => {
+        const noServer = NO_SERVER_PHASES.includes(phase);
+        driver.api = await driver.step(noServer ? "the extension activates and finds no server" : "the extension activates and starts the server", async () => {
             const api = await extension.activate();
             const running = await api.ready();
-            check(running, `the server did not start: ${api.lastError() ?? "?"}`);
+            check(running !== noServer, noServer ? "a server started" : `the server did not start: ${api.lastError() ?? "?"}`);
             return api;
         });
         driver.steps[driver.steps.length - 1]!.detail = undefined;
