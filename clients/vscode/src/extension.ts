@@ -71,6 +71,9 @@ export function activate(context: vscode.ExtensionContext): GroundhogExtensionAp
         ...registerNotificationHandlers(running, session, restorer, logger),
         registerInstallCommand(installer),
         registerMcpServer(logger, extensionVersion(context), installer),
+        installer.onDidChangeInstalling((installing) => {
+            status.setInstalling(installing);
+        }),
         session.onDidChange((snapshot) => {
             status.setSession(snapshot);
             tree.refresh();

@@ -35,8 +35,11 @@ export class ServerInstaller implements vscode.Disposable {
     private readonly key: string | undefined;
     private running: Promise<string | undefined> | undefined;
     private readonly installedEmitter = new vscode.EventEmitter<void>();
+    private readonly installingEmitter = new vscode.EventEmitter<boolean>();
     /** Fires when an install put a new environment in place. */
     readonly onDidInstall = this.installedEmitter.event;
+    /** Fires true when an install starts, false when it ends (the status bar shows it). */
+    readonly onDidChangeInstalling = this.installingEmitter.event;
 
     constructor(
         context: vscode.ExtensionContext,
@@ -94,9 +97,13 @@ export class ServerInstaller implements vscode.Disposable {
      * the fix. Answers the environment's Python, or undefined when it failed.
      */
     install(): Promise<string | undefined> {
-        this.running ??= this.runInstall().finally(() => {
-            this.running = undefined;
-        });
+        if (this.running === undefined) {
+            this.installingEmitter.fire(true);
+            this.running = this.runInstall().finally(() => {
+                this.running = undefined;
+                this.installingEmitter.fire(false);
+            });
+        }
         return this.running;
     }
 
@@ -108,6 +115,7 @@ export class ServerInstaller implements vscode.Disposable {
 
     dispose(): void {
         this.installedEmitter.dispose();
+        this.installingEmitter.dispose();
     }
 
     /** The notification asking whether to install; not awaited, so the start does not wait for the user. */

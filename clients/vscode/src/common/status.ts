@@ -12,6 +12,7 @@ export class StatusItem implements vscode.Disposable {
     private readonly item: vscode.StatusBarItem;
     private serverState: ServerState = "stopped";
     private session: SessionSnapshot | undefined;
+    private installing = false;
 
     constructor() {
         this.item = vscode.window.createStatusBarItem(STATUS_ITEM_ID, vscode.StatusBarAlignment.Left, 50);
@@ -30,6 +31,12 @@ export class StatusItem implements vscode.Disposable {
         this.render();
     }
 
+    /** While the extension installs the server (installer.ts). */
+    setInstalling(installing: boolean): void {
+        this.installing = installing;
+        this.render();
+    }
+
     setSession(session: SessionSnapshot): void {
         this.session = session;
         this.render();
@@ -38,6 +45,12 @@ export class StatusItem implements vscode.Disposable {
     private render(): void {
         const item = this.item;
         item.backgroundColor = undefined;
+        if (this.installing) {
+            item.text = `$(sync~spin) ${SERVER_NAME}: installing the server`;
+            item.tooltip = `${SERVER_NAME}: installing the server into a private environment. Click to show the logs.`;
+            item.command = Commands.showLogs;
+            return;
+        }
         if (this.serverState === "failed") {
             item.text = `$(error) ${SERVER_NAME}`;
             item.tooltip = `${SERVER_NAME}: the server is not running. Click to show the logs.`;

@@ -511,7 +511,9 @@ async function install(driver: Driver): Promise<void> {
     await driver.step("the extension offers to install the server; the user clicks Install", () =>
         driver.checkpoint("offer", { notificationIncludes: "The Groundhog server is not installed", click: "Install" }),
     );
-    await driver.step("a progress notification shows the install", () => driver.checkpoint("progress", { notificationIncludes: "Installing the Groundhog server" }));
+    await driver.step("a progress notification and the status bar show the install", () =>
+        driver.checkpoint("progress", { notificationIncludes: "Installing the Groundhog server", statusIncludes: "installing the server" }),
+    );
     await driver.step("the server is installed into the private environment and started from it", async () => {
         const started = Date.now();
         await waitFor(() => api.serverState(), (state) => state === "running", 240_000, "the server to run after the install");
