@@ -6,36 +6,17 @@ The age is set in seconds here (the store's unit; users give days) so that real 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 from tests.conftest import StoreEnv
+from tests.unit.retention_tools import open_with, updates
 from tests.unit.storetools import flip_byte, raw_db
 
-from groundhog import ContextManager, TrackerConfig
-from groundhog.changes import Change
+from groundhog import ContextManager
 from groundhog.errors import InvalidParams
-from groundhog.manager import ContextManager as Manager
 from groundhog.store.audit import AUDIT_ANCHOR
-from groundhog.store.paths import StoreLocation
-from groundhog.store.sqlite import SqliteStore, StoreSettings
 
 AGE_S = 1.5
-
-
-def _open(env: StoreEnv, **settings: Any) -> ContextManager:
-    location = StoreLocation.for_root(env.workspace, env.store_dir)
-    manager = Manager(
-        SqliteStore(location, StoreSettings(config_dir=env.config_dir, **settings)), TrackerConfig()
-    )
-    manager.check_on_open()
-    return manager
-
-
-def _updates(manager: ContextManager, n: int) -> None:
-    tracker = manager.tracker("c")
-    for _ in range(n):
-        tracker.update(Change(set={"n": tracker.read().version}))
 
 
 def _anchor_blob(manager: ContextManager) -> bytes:
@@ -50,11 +31,11 @@ def _set_anchor_blob(manager: ContextManager, blob: bytes) -> None:
 
 def _aged_store(env: StoreEnv) -> ContextManager:
     """Records written, then older than the age limit, then a few young ones: the old ones cut."""
-    manager = _open(env, audit_max_age_s=AGE_S)
+    manager = open_with(env, audit_max_age_s=AGE_S)
     manager.create_context("c")
-    _updates(manager, 10)  # audit records 1..11 (the create, then 10 updates)
+    updates(manager, 10)  # audit records 1..11 (the create, then 10 updates)
     time.sleep(AGE_S * 1.1 + 0.3)
-    _updates(manager, 3)
+    updates(manager, 3)
     return manager
 
 
@@ -67,20 +48,20 @@ def test_records_older_than_the_age_limit_go_and_the_kept_chain_verifies(store_e
     report = manager.verify()
     assert report.ok, report.problems
     manager.close()
-    reopened = _open(store_env)  # the default limits (90 days, 100,000) keep what is there
+    reopened = open_with(store_env)  # the default limits (90 days, 100,000) keep what is there
     assert reopened.verify().ok
     reopened.close()
 
 
 def test_a_count_cut_and_an_age_cut_anchor_the_same_chain(store_env: StoreEnv) -> None:
-    manager = _open(store_env, audit_keep=10, audit_max_age_s=AGE_S)
+    manager = open_with(store_env, audit_keep=10, audit_max_age_s=AGE_S)
     manager.create_context("c")
-    _updates(manager, 30)  # the count rule cuts first
+    updates(manager, 30)  # the count rule cuts first
     with manager.store.read() as tx:
         by_count = tx.audit_anchor()[0]
     assert by_count > 0
     time.sleep(AGE_S * 1.1 + 0.3)
-    _updates(manager, 2)  # then the age rule: everything before these goes
+    updates(manager, 2)  # then the age rule: everything before these goes
     with manager.store.read() as tx:
         assert tx.audit_anchor()[0] == 31
     assert [r["details"]["version"] for r in manager.audit_records(100)] == [33, 32]
@@ -89,11 +70,11 @@ def test_a_count_cut_and_an_age_cut_anchor_the_same_chain(store_env: StoreEnv) -
 
 
 def test_the_newest_record_is_kept_whatever_the_age_limit(store_env: StoreEnv) -> None:
-    manager = _open(store_env, audit_max_age_s=0.001)
+    manager = open_with(store_env, audit_max_age_s=0.001)
     manager.create_context("c")
     for _ in range(3):
         time.sleep(0.01)
-        _updates(manager, 1)
+        updates(manager, 1)
     records = manager.audit_records(100)
     assert records and records[0]["details"]["version"] == 4
     assert manager.verify().ok
@@ -109,14 +90,14 @@ def test_a_tampered_anchor_is_reported(store_env: StoreEnv) -> None:
 
 
 def test_an_older_copy_of_the_anchor_put_back_is_reported(store_env: StoreEnv) -> None:
-    manager = _open(store_env, audit_max_age_s=AGE_S)
+    manager = open_with(store_env, audit_max_age_s=AGE_S)
     manager.create_context("c")
-    _updates(manager, 3)
+    updates(manager, 3)
     time.sleep(AGE_S * 1.1 + 0.3)
-    _updates(manager, 3)
+    updates(manager, 3)
     older = _anchor_blob(manager)  # authentic, sealed by us: but not the last one written
     time.sleep(AGE_S * 1.1 + 0.3)
-    _updates(manager, 3)
+    updates(manager, 3)
     assert manager.verify().ok
     _set_anchor_blob(manager, older)
     problems = manager.verify().problems

@@ -5,39 +5,19 @@ once (they deliver nothing), and a reader held up for less than the age limit mi
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from tests.conftest import StoreEnv
+from tests.unit.retention_tools import open_with, updates
 from tests.unit.storetools import count_rows
 
-from groundhog import ContextManager, TrackerConfig
-from groundhog.changes import Change
-from groundhog.manager import ContextManager as Manager
-from groundhog.store.paths import StoreLocation
-from groundhog.store.sqlite import SqliteStore, StoreSettings
 from groundhog.sync import ChangeFeed
 
 
-def _open(env: StoreEnv, **settings: Any) -> ContextManager:
-    location = StoreLocation.for_root(env.workspace, env.store_dir)
-    manager = Manager(
-        SqliteStore(location, StoreSettings(config_dir=env.config_dir, **settings)), TrackerConfig()
-    )
-    manager.check_on_open()
-    return manager
-
-
-def _updates(manager: ContextManager, n: int) -> None:
-    tracker = manager.tracker("c")
-    for _ in range(n):
-        tracker.update(Change(set={"n": tracker.read().version}))
-
-
 def test_a_reader_held_up_within_the_age_limit_misses_nothing(store_env: StoreEnv) -> None:
-    manager = _open(store_env, feed_keep=100, history_limit=1000)
+    manager = open_with(store_env, feed_keep=100, history_limit=1000)
     manager.create_context("c")
     reader = ChangeFeed(manager.store)  # it reads nothing while 600 versions are written
-    _updates(manager, 600)
+    updates(manager, 600)
     seen: list[int] = []
     reader.poke()  # same process, same connection: data_version does not move for our own commits
     while events := reader.poll():  # up to 500 rows a read
@@ -48,20 +28,20 @@ def test_a_reader_held_up_within_the_age_limit_misses_nothing(store_env: StoreEn
 
 
 def test_rows_of_folded_versions_go_beyond_the_newest(store_env: StoreEnv) -> None:
-    manager = _open(store_env, feed_keep=100, history_limit=10)
+    manager = open_with(store_env, feed_keep=100, history_limit=10)
     manager.create_context("c")
-    _updates(manager, 1000)
+    updates(manager, 1000)
     kept_versions = count_rows(manager.store.path, "versions")
     assert count_rows(manager.store.path, "feed") <= 100 + 10 + kept_versions
     manager.close()
 
 
 def test_rows_older_than_the_age_limit_go_beyond_the_newest(store_env: StoreEnv) -> None:
-    manager = _open(store_env, feed_keep=100, history_limit=1000, feed_max_age_s=1.0)
+    manager = open_with(store_env, feed_keep=100, history_limit=1000, feed_max_age_s=1.0)
     manager.create_context("c")
-    _updates(manager, 400)
+    updates(manager, 400)
     assert count_rows(manager.store.path, "feed") > 300  # young and kept: they stay
     time.sleep(1.3)
-    _updates(manager, 10)  # a pass comes every 10 commits
+    updates(manager, 10)  # a pass comes every 10 commits
     assert count_rows(manager.store.path, "feed") <= 100 + 10
     manager.close()
