@@ -2,7 +2,9 @@
 # CI for the VS Code extension, from a brand-new Debian machine (root; only the Debian, npm and
 # PyPI registries reachable): installs what it needs, then lint, typecheck, build, package, unit
 # tests, protocol tests against the real Python server, and the end-to-end test in code-server
-# opened by headless Chromium. Exits non-zero on the first failure.
+# opened by headless Chromium. Exits non-zero on the first failure. The package step builds the
+# server's wheel into bundled/ for the .vsix; the unit and end-to-end tests install servers into
+# private venvs with the machine's python3 (hence python3-venv) and pip (PyPI).
 #
 # Assumes the server is installed in <repo>/.venv (`make install`); runs that if it is not.
 # Environment: GROUNDHOG_E2E_CACHE (default ~/.cache/groundhog-e2e) keeps code-server and a
@@ -82,8 +84,9 @@ install_code_server() {
 
 step "Debian packages"
 # chromium-headless-shell opens the workbench; ripgrep stands in for code-server's download;
-# libkrb5-dev, g++, make and python3 build code-server's native modules.
-apt_install ca-certificates chromium-headless-shell ripgrep libkrb5-dev g++ make python3 git
+# libkrb5-dev, g++, make and python3 build code-server's native modules; python3-venv lets the
+# extension create its private server environment.
+apt_install ca-certificates chromium-headless-shell ripgrep libkrb5-dev g++ make python3 python3-venv git
 ensure_node
 echo "node $(node --version), npm $(npm --version)"
 
@@ -104,7 +107,7 @@ npm run --silent lint
 step "typecheck"
 npm run --silent typecheck
 
-step "build and package"
+step "build and package (the .vsix carries the server's wheel)"
 npm run --silent build
 npm run --silent package
 node esbuild.mjs --tests

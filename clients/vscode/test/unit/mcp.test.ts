@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { buildMcpLaunch, detectMcpApi, type McpDefinitionProvider, type McpInputs, mcpArgs, type McpServerOffer, offerMcpServer } from "../../src/common/mcp";
 import type { GroundhogSettings } from "../../src/common/settings";
+import { testSettings as settings } from "./settings";
 
 const bin = mkdtempSync(join(tmpdir(), "groundhog-mcp-unit-"));
 after(() => {
@@ -23,20 +24,6 @@ const groundhog = executable("groundhog");
 const python = executable("python3");
 const WORKSPACE = "/home/me/project";
 
-function settings(overrides: Partial<GroundhogSettings> = {}): GroundhogSettings {
-    return {
-        serverCommand: [],
-        serverEnv: {},
-        autoInstall: "ask",
-        restoreEditors: "ask",
-        editorTracking: true,
-        editorThrottleMs: 500,
-        storeDir: "",
-        readOnly: false,
-        mcpEnabled: true,
-        ...overrides,
-    };
-}
 
 function inputs(overrides: Partial<GroundhogSettings> = {}, rest: Partial<McpInputs> = {}): McpInputs {
     return { settings: settings(overrides), folder: WORKSPACE, env: { PATH: bin }, ...rest };

@@ -26,7 +26,7 @@ import {
     removeOtherEnvs,
 } from "../../src/common/privateServer";
 import { findOnPath, resolveServerCommand } from "../../src/common/serverCommand";
-import type { GroundhogSettings } from "../../src/common/settings";
+import { testSettings as settings } from "./settings";
 
 const root = mkdtempSync(join(tmpdir(), "groundhog-private-unit-"));
 after(() => {
@@ -54,20 +54,6 @@ function script(folder: string, name: string, body: string): string {
     return file;
 }
 
-function settings(overrides: Partial<GroundhogSettings> = {}): GroundhogSettings {
-    return {
-        serverCommand: [],
-        serverEnv: {},
-        autoInstall: "ask",
-        restoreEditors: "ask",
-        editorTracking: true,
-        editorThrottleMs: 500,
-        storeDir: "",
-        readOnly: false,
-        mcpEnabled: true,
-        ...overrides,
-    };
-}
 
 /**
  * A wheel named like the server's whose `python -m groundhog --version` prints `groundhog <says>`,

@@ -1,0 +1,18 @@
+/** The extension's settings at their defaults, for unit tests of the modules that read them. */
+
+import type { GroundhogSettings } from "../../src/common/settings";
+
+export function testSettings(overrides: Partial<GroundhogSettings> = {}): GroundhogSettings {
+    return {
+        serverCommand: [],
+        serverEnv: {},
+        autoInstall: "ask",
+        restoreEditors: "ask",
+        editorTracking: true,
+        editorThrottleMs: 500,
+        storeDir: "",
+        readOnly: false,
+        mcpEnabled: true,
+        ...overrides,
+    };
+}
