@@ -4,7 +4,8 @@ Nothing here touches the user's real data or config dirs: GROUNDHOG_HOME and GRO
 pointed at the test's temporary directory for the whole test.
 
 The engine suite runs against every storage backend through ``store_env``: a new backend (behind
-``groundhog.store.interface``) is one more entry in ``BACKENDS`` and one more branch in ``open``.
+``groundhog.store.interface``) is one more entry in ``BACKENDS``. The PostgreSQL backend runs on a
+throwaway cluster started once per run (tests/pgcluster.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pytest
 
 from groundhog import ContextManager, create_manager
 
+from .pgcluster import PgCluster
+
 
 @dataclass(frozen=True)
 class StoreEnv:
@@ -28,36 +31,56 @@ class StoreEnv:
     config_dir: Path
     workspace: Path
     backend: str = "sqlite"
+    store_url: str | None = None  # the PostgreSQL backend's database
 
     def open(self, **options: Any) -> ContextManager:
         """A manager on this store; options go to ``create_manager``."""
-        if self.backend == "sqlite":
-            return create_manager(
-                self.workspace,
-                store_dir=self.store_dir,
-                config_dir=self.config_dir,
-                **options,
-            )
-        raise AssertionError(f"no such backend: {self.backend}")
+        if self.backend not in BACKENDS:
+            raise AssertionError(f"no such backend: {self.backend}")
+        return create_manager(
+            self.workspace,
+            store_dir=self.store_dir,
+            config_dir=self.config_dir,
+            store_url=self.store_url,
+            **options,
+        )
 
 
-BACKENDS = ("sqlite",)
+BACKENDS = ("sqlite", "postgresql")
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using ``backend`` (through ``store_env`` or ``manager``) runs on each backend,
+    but for tests marked ``sqlite_only``: they reach into the SQLite file itself."""
+    if "backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("backend", ("sqlite",) if only else BACKENDS)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One throwaway PostgreSQL cluster for the whole run (each test gets its own workspace)."""
+    cluster = PgCluster()
+    try:
+        cluster.create()
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
 @pytest.fixture
-def store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str) -> StoreEnv:
+def store_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, backend: str
+) -> StoreEnv:
     store_dir = tmp_path / "store"
     config_dir = tmp_path / "config"
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     monkeypatch.setenv("GROUNDHOG_HOME", str(store_dir))
     monkeypatch.setenv("GROUNDHOG_CONFIG_DIR", str(config_dir))
-    return StoreEnv(store_dir, config_dir, workspace, backend)
+    monkeypatch.delenv("GROUNDHOG_STORE_URL", raising=False)
+    url = request.getfixturevalue("pg_cluster").url if backend == "postgresql" else None
+    return StoreEnv(store_dir, config_dir, workspace, backend, url)
 
 
 @pytest.fixture

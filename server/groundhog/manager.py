@@ -48,12 +48,15 @@ from groundhog.reports import RecoveryReport, VerifyReport
 from groundhog.store.codec import values_from_object
 from groundhog.store.interface import Store
 from groundhog.store.paths import StoreLocation
+from groundhog.store.postgres import PostgresStore, is_postgres_url
 from groundhog.store.records import StoredState
 from groundhog.store.sqlite import SqliteStore, StoreSettings
 from groundhog.subscriptions import FeedFollower
 from groundhog.tracker import ContextTracker, ContextTrackerFactory, Hooks, TrackerConfig
+from groundhog.workspace import canonical_root, shared_workspace_id
 
 log = logging.getLogger(__name__)
+STORE_URL_ENV = "GROUNDHOG_STORE_URL"
 LAST_ACTIVE = "last_active"
 BUDGET = ".budget"
 
@@ -430,10 +433,16 @@ def create_manager(
     recovery_points_keep: int = DEFAULT_RECOVERY_POINTS_KEEP,
     store_budget_bytes: int = DEFAULT_STORE_BUDGET_BYTES,
     feed_keep: int = DEFAULT_FEED_KEEP,
+    store_url: str | None = None,
+    workspace_id: str | None = None,
 ) -> ContextManager:
     """Open (creating if needed) the store of ``workspace`` (a path or file URI; None: the
     no-workspace scope) and check it. Defaults: ``GROUNDHOG_HOME`` or the user data dir.
-    ``audit_max_age_days=None``: audit records are kept by count only."""
+    ``audit_max_age_days=None``: audit records are kept by count only.
+
+    ``store_url`` (else ``GROUNDHOG_STORE_URL``) chooses a shared PostgreSQL store
+    (``postgresql://...``), where the workspace is named by its repository (store/postgres.py,
+    workspace.shared_identity) unless ``workspace_id`` names it."""
     limited = [
         ("historyLimit", history_limit, HISTORY_LIMIT_RANGE),
         ("snapshotMaxBytes", snapshot_max_bytes, SNAPSHOT_MAX_BYTES_RANGE),
@@ -453,7 +462,6 @@ def create_manager(
         raise InvalidParams(
             "The option 'lockTimeoutS' must be a positive number of seconds.", field="lockTimeoutS"
         )
-    location = StoreLocation.for_root(workspace, store_dir)
     settings = StoreSettings(
         history_limit=history_limit,
         config_dir=Path(config_dir) if config_dir is not None else None,
@@ -466,10 +474,42 @@ def create_manager(
         budget_bytes=store_budget_bytes,
         feed_keep=feed_keep,
     )
-    store = SqliteStore(location, settings)
+    store = open_store(
+        workspace, settings, store_dir=store_dir, store_url=store_url, workspace_id=workspace_id
+    )
     config = TrackerConfig(snapshot_max_bytes, read_only, tuple(validators))
     manager = ContextManager(store, config)
     manager.check_on_open(session)
     if not read_only:
         manager.record_budget(store_budget_bytes)
     return manager
+
+
+def open_store(
+    workspace: str | os.PathLike[str] | None,
+    settings: StoreSettings,
+    *,
+    store_dir: str | os.PathLike[str] | None = None,
+    store_url: str | None = None,
+    workspace_id: str | None = None,
+) -> Store:
+    """The workspace's store: the shared PostgreSQL one when a URL is given (or in
+    ``GROUNDHOG_STORE_URL``), else the embedded SQLite file."""
+    url = store_url or os.environ.get(STORE_URL_ENV) or None
+    if url is None:
+        if workspace_id is not None:
+            raise InvalidParams(
+                "The option 'workspaceId' names a workspace in a shared store; give 'storeUrl' too.",
+                field="workspaceId",
+            )
+        return SqliteStore(StoreLocation.for_root(workspace, store_dir), settings)
+    if not is_postgres_url(url):
+        raise InvalidParams(
+            "The option 'storeUrl' must be a PostgreSQL URL (postgresql://user@host:port/database).",
+            field="storeUrl",
+        )
+    try:
+        shared_id = shared_workspace_id(workspace, workspace_id)
+    except ValueError as error:
+        raise InvalidParams(f"The option 'workspaceId' is not valid: {error}", field="workspaceId") from None
+    return PostgresStore(url, canonical_root(workspace), shared_id, settings)

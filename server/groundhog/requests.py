@@ -41,7 +41,7 @@ def status(session: Session, _: p.Empty) -> dict[str, Any]:
         "session": {"id": session.id, "readOnly": session.read_only},
         "active": None if active is None else {"name": active, "version": version},
         "store": {
-            "path": str(session.manager.store.path),
+            "path": session.manager.store.where,
             "encrypted": True,
             "schemaVersion": SCHEMA_VERSION,
             **_storage(session),

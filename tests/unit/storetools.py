@@ -1,7 +1,7 @@
 """Helpers the unit tests share: raw looks at the SQLite file, and decoded reads of versions.
 
-The tests open the database with the plain ``sqlite3`` module to see (and damage) exactly what is on
-disk; they never go through the library for that.
+The tests open the database with the plain ``sqlite3`` module (or psycopg, for the PostgreSQL backend)
+to see (and damage) exactly what is stored; they never go through the library for that.
 """
 
 from __future__ import annotations
@@ -16,26 +16,41 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 
 from groundhog import ContextManager, ContextTracker
 from groundhog.store.codec import decode_values
+from groundhog.store.postgres import PgConnection, PostgresStore
 
 
 @contextlib.contextmanager
-def raw_db(path: Path) -> Iterator[sqlite3.Connection]:
-    """A plain autocommit connection to a store file (WAL readers see committed data)."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+def raw_db(where: Path | Any) -> Iterator[Any]:
+    """A plain autocommit connection to a store, past the library: the SQLite file (a path or a
+    SqliteStore; WAL readers see committed data), or a PostgresStore's schema (same ``?`` SQL)."""
+    if isinstance(where, PostgresStore):
+        pg = psycopg.connect(where.url, autocommit=True)
+        pg.execute(f'SET search_path TO "{where.schema}"')
+        try:
+            yield PgConnection(pg)
+        finally:
+            pg.close()
+        return
+    conn = sqlite3.connect(getattr(where, "path", where), isolation_level=None, timeout=10)
     try:
         yield conn
     finally:
         conn.close()
 
 
-def tables(conn: sqlite3.Connection) -> list[str]:
-    return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+def tables(conn: Any) -> list[str]:
+    if isinstance(conn, PgConnection):
+        query = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    return [r[0] for r in conn.execute(query).fetchall()]
 
 
-def dump_store(path: Path, exclude: tuple[str, ...] = ("audit",)) -> dict[str, list[tuple[Any, ...]]]:
+def dump_store(path: Path | Any, exclude: tuple[str, ...] = ("audit",)) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (except ``exclude``), sorted: equal dumps mean an unchanged store."""
     with raw_db(path) as conn:
         return {
@@ -45,7 +60,7 @@ def dump_store(path: Path, exclude: tuple[str, ...] = ("audit",)) -> dict[str, l
         }
 
 
-def count_rows(path: Path, table: str) -> int:
+def count_rows(path: Path | Any, table: str) -> int:
     with raw_db(path) as conn:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 

@@ -20,12 +20,12 @@ AGE_S = 1.5
 
 
 def _anchor_blob(manager: ContextManager) -> bytes:
-    with raw_db(manager.store.path) as conn:
+    with raw_db(manager.store) as conn:
         return bytes(conn.execute("SELECT blob FROM settings WHERE key = ?", (AUDIT_ANCHOR,)).fetchone()[0])
 
 
 def _set_anchor_blob(manager: ContextManager, blob: bytes) -> None:
-    with raw_db(manager.store.path) as conn:
+    with raw_db(manager.store) as conn:
         conn.execute("UPDATE settings SET blob = ? WHERE key = ?", (blob, AUDIT_ANCHOR))
 
 
@@ -108,11 +108,11 @@ def test_an_older_copy_of_the_anchor_put_back_is_reported(store_env: StoreEnv) -
 
 def test_a_removed_anchor_or_a_removed_kept_record_is_reported(store_env: StoreEnv) -> None:
     manager = _aged_store(store_env)
-    with raw_db(manager.store.path) as conn:
+    with raw_db(manager.store) as conn:
         conn.execute("DELETE FROM audit WHERE seq = (SELECT min(seq) FROM audit)")
     problems = [p["where"] for p in manager.verify().problems]
     assert "audit record 12" in problems, problems  # the anchor says the kept part starts there
-    with raw_db(manager.store.path) as conn:
+    with raw_db(manager.store) as conn:
         conn.execute("DELETE FROM settings WHERE key = ?", (AUDIT_ANCHOR,))
     problems = [p["where"] for p in manager.verify().problems]
     assert any(where.startswith("audit record") for where in problems), problems

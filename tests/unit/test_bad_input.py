@@ -52,7 +52,7 @@ class Store:
         self.default_snapshot = self.manager.tracker("default").create_snapshot("d").id
         assert self.work.version == 12
         assert self.work.history()[1] == 8
-        self.path = self.manager.store.path
+        self.path = self.manager.store
 
     def unchanged(self, error: type[ContextError], action: Callable[[], object]) -> ContextError:
         """Run ``action``: it must raise exactly ``error`` (or a subclass) and change no row."""

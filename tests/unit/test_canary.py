@@ -97,7 +97,7 @@ def test_canary_never_reaches_disk_or_logs(store_env: Any, caplog: pytest.LogCap
     assert_no_canary(store_env, caplog, "after close")
 
     # Damage at the head: recovery sets rows aside (in the quarantine table) and logs what it did.
-    with raw_db(manager.store.path) as conn:
+    with raw_db(manager.store) as conn:
         context_id, head = conn.execute("SELECT id, head FROM contexts ORDER BY head DESC LIMIT 1").fetchone()
         blob = conn.execute(
             "SELECT delta_blob FROM versions WHERE context_id = ? AND version = ?", (context_id, head)

@@ -12,6 +12,8 @@ from tests.conftest import StoreEnv
 from groundhog import InvalidParams, LockError
 from groundhog.changes import Change
 
+pytestmark = pytest.mark.sqlite_only  # the SQLite file, its directory and its locks
+
 
 def test_a_held_lock_surfaces_as_lock_error_and_changes_nothing(store_env: StoreEnv) -> None:
     manager = store_env.open(lock_timeout_s=0.2)

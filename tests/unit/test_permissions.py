@@ -15,6 +15,8 @@ from groundhog import AccessDenied, create_adapter, create_manager
 from groundhog.changes import Change
 from groundhog.workspace import workspace_id_for
 
+pytestmark = pytest.mark.sqlite_only  # the SQLite file, its directory and its locks
+
 
 @pytest.fixture
 def open_umask() -> Iterator[None]:

@@ -25,7 +25,7 @@ def _open(env: StoreEnv, **settings: int) -> ContextManager:
 
 
 def _count(manager: ContextManager, table: str, where: str = "1") -> int:
-    with raw_db(manager.store.path) as conn:
+    with raw_db(manager.store) as conn:
         return int(conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0])
 
 
@@ -52,7 +52,7 @@ def test_the_audit_log_keeps_its_newest_records_and_stays_verifiable(store_env: 
     records = manager.audit_records(100)
     assert records[0]["details"]["version"] == 201  # the newest are the ones kept
     assert manager.verify().ok  # the kept part chains to its sealed anchor
-    with raw_db(manager.store.path) as conn:  # now remove the oldest kept record as well
+    with raw_db(manager.store) as conn:  # now remove the oldest kept record as well
         conn.execute("DELETE FROM audit WHERE seq = (SELECT min(seq) FROM audit)")
     problems = [p["where"] for p in manager.verify().problems]
     assert any(where.startswith("audit record") for where in problems), problems

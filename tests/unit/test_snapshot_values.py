@@ -87,7 +87,7 @@ def test_deleting_a_context_deletes_its_snapshot_values(store_env: StoreEnv) -> 
     manager.create_context("kept", {"x": 1})
     manager.tracker("gone").create_snapshot("s")
     manager.tracker("kept").create_snapshot("s")
-    path = manager.store.path
+    path = manager.store
     assert count_rows(path, "snapshot_values") == 201
     manager.delete_context("gone")
     assert count_rows(path, "snapshot_values") == 1
@@ -135,7 +135,7 @@ def test_a_damaged_value_is_mended_by_the_next_snapshot_of_a_new_process(store_e
     manager = store_env.open()
     manager.create_context("work", STATE)
     first = manager.tracker("work").create_snapshot("first").id
-    path = manager.store.path
+    path = manager.store
     manager.close()
     _flip_one_value(path)
 
@@ -153,7 +153,7 @@ def test_a_value_damaged_under_a_running_process_is_mended_once_a_read_fails(sto
     manager.create_context("work", STATE)
     tracker = manager.tracker("work")
     first = tracker.create_snapshot("first").id
-    _flip_one_value(manager.store.path)
+    _flip_one_value(manager.store)
     with pytest.raises(RecoveryError):
         tracker.get_snapshot(first)  # the process forgets what it believed stored
     second = tracker.create_snapshot("second").id
@@ -210,12 +210,13 @@ def _written_by(path: Path) -> int:
         return int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
 
 
+@pytest.mark.sqlite_only  # the SQLite file itself
 def test_an_older_store_is_upgraded_and_a_newer_one_refused(store_env: StoreEnv) -> None:
     """Servers that predate shared values cannot read these snapshots: the format number says so
     (one way), and a server meeting a newer format refuses the store instead of misreading it."""
     manager = store_env.open()
     manager.create_context("work", {"a": 1})
-    path = manager.store.path
+    path = manager.store
     manager.close()
     with raw_db(path) as conn:
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")

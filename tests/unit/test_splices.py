@@ -49,7 +49,7 @@ def _open(env: StoreEnv, history: int = 1000) -> ContextManager:
 
 
 def _delta_bytes(manager: ContextManager) -> list[int]:
-    with raw_db(manager.store.path) as conn:
+    with raw_db(manager.store) as conn:
         return [len(b or b"") for (b,) in conn.execute("SELECT delta_blob FROM versions ORDER BY version")]
 
 

@@ -5,6 +5,7 @@ though the feed carries only versions; sessions of dead processes are not listed
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,7 +13,7 @@ from tests.conftest import StoreEnv
 
 from groundhog import ContextManager
 from groundhog.changes import Change
-from groundhog.sync import ChangeFeed
+from groundhog.sync import ChangeFeed, WorkspaceChanges
 
 
 def _made_on_another_thread(manager: ContextManager) -> ChangeFeed:
@@ -52,18 +53,18 @@ def test_creates_deletes_and_editor_states_are_reported_beside_the_versions(stor
         feed.poll_workspace()
         writer.register_session("s-editor", {"name": "code", "version": "1", "kind": "lsp"})
         writer.create_context("other")
-        changes = feed.poll_workspace()
+        changes = _next_changes(feed)
         assert changes.contexts_changed and [e.context for e in changes.events] == ["other"]
         writer.save_session_editor(
             "s-editor", {"openDocuments": [], "activeUri": "file:///a", "selections": []}
         )
-        changes = feed.poll_workspace()
+        changes = _next_changes(feed)
         assert changes.editors_changed and not changes.contexts_changed and changes.events == []
         writer.delete_context("other")
-        changes = feed.poll_workspace()
+        changes = _next_changes(feed)
         assert changes.contexts_changed and changes.events == []
         writer.end_session("s-editor")
-        assert feed.poll_workspace().editors_changed
+        assert _next_changes(feed).editors_changed
         assert feed.poll_workspace() == type(changes)()  # nothing since
     finally:
         reader.close()
@@ -84,7 +85,7 @@ def test_live_sessions_say_who_is_open_where_with_their_editor_state(store_env: 
                 "INSERT INTO sessions(id, pid, started, active_mac, client_blob) VALUES (?, ?, ?, NULL, ?)",
                 (
                     "s-dead",
-                    2**22 + 12345,
+                    (tx.session_pid() & ~0xFFFFFFFF) | (2**22 + 12345),  # this machine's, dead
                     "2026-01-01T00:00:00.000Z",
                     tx.cipher.seal_json({}, "sessions", "s-dead"),
                 ),
@@ -135,3 +136,14 @@ def test_the_live_editor_writes_out_exactly_the_one_editor_shape() -> None:
     editor.focused("file:///w/a.py", [{"uri": "file:///w/a.py", "ranges": [cursor]}])
     for wire in (editor.to_wire(), EMPTY_EDITOR):
         assert EditorState.model_validate(wire).to_wire() == wire  # nothing missing, nothing extra
+
+
+def _next_changes(feed: ChangeFeed) -> WorkspaceChanges:
+    """The next poll that finds something: another process's commit reaches a PostgreSQL reader by
+    NOTIFY, a few milliseconds after it returns (SQLite's data_version moves at once)."""
+    deadline = time.monotonic() + 5
+    while True:
+        changes = feed.poll_workspace()
+        if changes != WorkspaceChanges() or time.monotonic() > deadline:
+            return changes
+        time.sleep(0.01)

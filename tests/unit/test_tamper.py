@@ -43,9 +43,9 @@ class Scenario:
         other.update(Change(set={"x": 2}))
         self.snap_a = work.create_snapshot("a", {"n": 1}).id  # of version 10
         self.snap_b = other.create_snapshot("b").id
-        self.path = manager.store.path
+        self.store = manager.store  # closed: raw_db reaches its rows past the library
         manager.close()
-        with raw_db(self.path) as conn:
+        with raw_db(self.store) as conn:
             self.work_id = conn.execute(
                 "SELECT context_id FROM snapshots WHERE id = ?", (self.snap_a,)
             ).fetchone()[0]
@@ -70,7 +70,7 @@ class Scenario:
         )
 
     def damage(self, action: Callable[[sqlite3.Connection], Any]) -> None:
-        with raw_db(self.path) as conn:
+        with raw_db(self.store) as conn:
             action(conn)
 
     def blob(self, conn: sqlite3.Connection, sql: str, *args: Any) -> bytes:
@@ -90,7 +90,7 @@ class Scenario:
         return action
 
     def version_blob(self, column: str, context: int, version: int) -> bytes:
-        with raw_db(self.path) as conn:
+        with raw_db(self.store) as conn:
             return self.blob(
                 conn, f"SELECT {column} FROM versions WHERE context_id = ? AND version = ?", context, version
             )
@@ -136,7 +136,7 @@ def test_untouched_store_verifies(scenario: Scenario, reopened: Callable[[], Con
     assert report.ok, problems_text(report)
     assert report.checked["versions"] == HEAD + 3
     assert manager.recoveries == []
-    with raw_db(scenario.path) as conn:
+    with raw_db(scenario.store) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -401,21 +401,21 @@ def assert_recovered(
     entries, _ = work.history(limit=2)
     assert entries[0].kind == "recover"
     assert entries[1].version == restored
-    assert count_rows(scenario.path, "quarantine") == set_aside
+    assert count_rows(scenario.store, "quarantine") == set_aside
     before = manager.verify()
     assert_names(before, "damaged row set aside")
     assert all(p["problem"] == "damaged row set aside" for p in before.problems), problems_text(before)
     assert manager.verify().problems == before.problems, "verify alone discards nothing"
     discarded = manager.verify(discard_damaged=True)
     assert discarded.ok, problems_text(discarded)
-    assert count_rows(scenario.path, "quarantine") == 0
+    assert count_rows(scenario.store, "quarantine") == 0
     assert manager.verify().ok
     # The context goes on from the recovered head.
     result = work.update(Change(set={"after": True}))
     assert result.version == damaged + 2
     assert data_of(work) == {**scenario.data[restored], "after": True}
     assert manager.verify().ok
-    with raw_db(scenario.path) as conn:
+    with raw_db(scenario.store) as conn:
         events = [r[0] for r in conn.execute("SELECT event FROM audit WHERE event = 'recover'")]
     assert events == ["recover"]
 
@@ -547,20 +547,22 @@ def test_unrecoverable_context_does_not_block_the_store(
     assert_names(manager.verify(), "context 'solo'")
 
 
+@pytest.mark.sqlite_only  # the SQLite file itself
 def test_sqlite_integrity_failure_is_reported(scenario: Scenario, tmp_path: Path) -> None:
     """A file damaged below SQLite's own level is a PersistenceError or a failed verify, never a crash
     with a traceback of sqlite3 internals."""
     from groundhog import ContextError
 
-    data = bytearray(scenario.path.read_bytes())
+    path = scenario.store.path
+    data = bytearray(path.read_bytes())
     assert (
-        not Path(str(scenario.path) + "-wal").exists()
-        or Path(str(scenario.path) + "-wal").stat().st_size == 0
+        not Path(str(path) + "-wal").exists()
+        or Path(str(path) + "-wal").stat().st_size == 0
     )
     page = 4096
     assert len(data) > 4 * page
     data[2 * page :] = b"\xde\xad\xbe\xef" * ((len(data) - 2 * page) // 4)  # every page after the second
-    scenario.path.write_bytes(bytes(data))
+    path.write_bytes(bytes(data))
     try:
         manager = scenario.open()
     except ContextError:
@@ -579,7 +581,7 @@ def test_read_only_session_does_not_recover(scenario: Scenario) -> None:
     recovers it."""
     blob = scenario.version_blob("delta_blob", scenario.work_id, HEAD)
     scenario.damage(scenario.set_version_blob("delta_blob", scenario.work_id, HEAD, flip_byte(blob)))
-    before = dump_store(scenario.path, exclude=("audit",))
+    before = dump_store(scenario.store, exclude=("audit",))
     env = scenario.env
     read_only = create_manager(
         env.workspace, store_dir=env.store_dir, config_dir=env.config_dir, read_only=True
@@ -592,7 +594,7 @@ def test_read_only_session_does_not_recover(scenario: Scenario) -> None:
     assert data_of(read_only.tracker("other")) == {"x": 2}
     assert read_only.recoveries == []
     read_only.close()
-    assert dump_store(scenario.path, exclude=("audit",)) == before, "the read-only session wrote no state"
+    assert dump_store(scenario.store, exclude=("audit",)) == before, "the read-only session wrote no state"
     writable = scenario.open()
     assert_recovered(scenario, writable, damaged=HEAD, restored=HEAD - 1, set_aside=1)
     writable.close()

@@ -110,11 +110,11 @@ def test_validators_reject_before_anything_is_written(manager: ContextManager, s
 
     tracker.add_validator(no_negative)
     tracker.update(Change(set={"count": 2}))
-    before = dump_store(manager.store.path)
+    before = dump_store(manager.store)
     with pytest.raises(InvalidParams) as caught:
         tracker.update(Change(set={"count": -1}))
     assert "count must not be negative" in caught.value.message
-    assert dump_store(manager.store.path) == before
+    assert dump_store(manager.store) == before
     assert data_of(tracker) == {"count": 2}
     assert seen[0] == {"count": 2, "sneaky": 1}
 

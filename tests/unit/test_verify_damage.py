@@ -30,6 +30,7 @@ def _run(*args: str) -> tuple[int, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only  # the SQLite file itself
 def test_one_flipped_byte_anywhere_is_reported_never_a_crash(store_env: StoreEnv) -> None:
     manager = store_env.open()
     manager.create_context("default")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import orjson
+import psycopg
 
 from groundhog.errors import ContextError, DataDamaged, LockError, NoValidSnapshot
 from groundhog.reports import RecoveryReport, VerifyReport
@@ -18,8 +20,13 @@ from groundhog.store.chains import chain_hash, genesis_hash
 from groundhog.store.records import ContextRow, StoredState
 from groundhog.store.rows import Txn
 
-if TYPE_CHECKING:
-    from groundhog.store.sqlite import SqliteStore
+
+class _Backend(Protocol):
+    """The store as integrity needs it (SqliteStore, PostgresStore)."""
+
+    def read(self) -> AbstractContextManager[Txn]: ...
+    def write(self) -> AbstractContextManager[Txn]: ...
+
 
 log = logging.getLogger(__name__)
 _VERSION_COLUMNS = "version, ts, kind, session, keys_blob, delta_blob, link, prev_hash, hash"
@@ -101,7 +108,7 @@ def _valid_state(tx: Txn, row: ContextRow, version: int) -> StoredState | None:
         return None
 
 
-def recover_context(store: SqliteStore, name: str, session: str) -> RecoveryReport | None:
+def recover_context(store: _Backend, name: str, session: str) -> RecoveryReport | None:
     """If the head of ``name`` is damaged, set the damaged rows aside and append a ``recover``
     version equal to the newest valid version (or snapshot). None when the head is healthy."""
     with store.write() as tx:
@@ -187,7 +194,7 @@ def _set_aside(tx: Txn, row: ContextRow, *, after: int, reason: str) -> None:
                 tx.quarantine(table, row.uid, version, f"{reason} (row missing)", {"version": version})
 
 
-def audit_error(store: SqliteStore, session: str, action: str, name: str, error: ContextError) -> None:
+def audit_error(store: _Backend, session: str, action: str, name: str, error: ContextError) -> None:
     """Record a failed request in the audit log; a store too broken to write is only logged, and
     a lock that could not be had is not retried for the audit (that would wait twice as long)."""
     if isinstance(error, LockError):
@@ -207,7 +214,7 @@ def audit_error(store: SqliteStore, session: str, action: str, name: str, error:
 # -- verify -------------------------------------------------------------------------------------
 
 
-def verify(store: SqliteStore, *, discard_damaged: bool = False) -> VerifyReport:
+def verify(store: _Backend, *, discard_damaged: bool = False) -> VerifyReport:
     """Decrypt every row and check every chain; report what is wrong (read-only unless
     ``discard_damaged``, which deletes the rows recovery set aside)."""
     report = VerifyReport()
@@ -215,9 +222,9 @@ def verify(store: SqliteStore, *, discard_damaged: bool = False) -> VerifyReport
     with store.write() if discard_damaged else store.read() as tx:
         if discard_damaged:
             tx.conn.execute("DELETE FROM quarantine")
-        result = tx.conn.execute("PRAGMA integrity_check").fetchone()[0]
-        if result != "ok":
-            report.add("database", "SQLite integrity check failed", detail=str(result))
+        problem = tx.database_check()
+        if problem is not None:
+            report.add("database", "the database's own integrity check failed", detail=problem)
         for section, check in (
             ("the editor records and settings", _verify_bindings),
             ("the contexts", _verify_contexts),
@@ -230,7 +237,16 @@ def verify(store: SqliteStore, *, discard_damaged: bool = False) -> VerifyReport
 
 # What reading a damaged file can raise besides our own errors: a flipped byte can break any
 # invariant (text that is not UTF-8, a NULL where a number was, a missing row). verify reports it.
-UNREADABLE = (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AssertionError, OverflowError)
+UNREADABLE = (
+    sqlite3.Error,
+    psycopg.Error,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AssertionError,
+    OverflowError,
+)
 
 
 def _survive(report: VerifyReport, where: str, check: Any) -> None:
@@ -373,5 +389,5 @@ def _try_open(report: VerifyReport, where: str, kind: str, opener: Any) -> None:
         opener()
     except DataDamaged:
         report.add(where, "does not decrypt or is incomplete (altered, moved or missing)")
-    except (ValueError, orjson.JSONDecodeError, sqlite3.Error, UnicodeDecodeError):
+    except (ValueError, orjson.JSONDecodeError, sqlite3.Error, psycopg.Error, UnicodeDecodeError):
         report.add(where, "cannot be decoded")

@@ -5,8 +5,8 @@ engine suite (tests/unit run against every backend through the ``store_env`` fix
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import Any, Protocol
 
 from groundhog.errors import ContextError
@@ -97,12 +97,13 @@ class Store(Protocol):
     """One workspace's store."""
 
     @property
-    def path(self) -> Path: ...
-    @property
     def workspace_id(self) -> str: ...
+    @property
+    def where(self) -> str: ...  # for people: a file path, or a database URL without its password
     def read(self) -> AbstractContextManager[Transaction]: ...
     def write(self) -> AbstractContextManager[Transaction]: ...
     def data_version(self) -> int: ...
+    def on_change(self, callback: Callable[[], None]) -> None: ...  # pushed changes (may never call)
     def checkpoint_in_background(self) -> None: ...
     def close(self) -> None: ...
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from groundhog.errors import PersistenceError
+from groundhog.errors import AccessDenied, PersistenceError
 from groundhog.store.paths import FILE_MODE, _check_not_symlink, check_private_file, ensure_private_dir
 
 MASTER_KEY_FILE = "master.key"
@@ -34,38 +34,104 @@ def load_or_create_master_key(config_dir: Path, *, create: bool = True) -> bytes
     if not path.exists() and not path.is_symlink():
         if not create:
             raise PersistenceError("The master key file is missing; without it nothing stored can be read.")
-        _create_key_file(path)
-    _check_not_symlink(path, "The master key file")
+        _create_key_file(path, secrets.token_bytes(KEY_BYTES))
+    return _read_key_file(path, "The master key file")
+
+
+def _read_key_file(path: Path, what: str) -> bytes:
+    _check_not_symlink(path, what)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        raise PersistenceError("The master key file cannot be read.") from None
+        raise PersistenceError(f"{what} cannot be read.") from None
     try:
         with os.fdopen(fd, "rb") as handle:
-            check_private_file(handle.fileno(), path, "The master key file")
-            raw = handle.read()
+            check_private_file(handle.fileno(), path, what)
+            raw = handle.read(4096)
         key = base64.b64decode(raw.strip(), validate=True)
     except (OSError, ValueError):
-        raise PersistenceError("The master key file cannot be read.") from None
+        raise PersistenceError(f"{what} cannot be read.") from None
     if len(key) != KEY_BYTES:
-        raise PersistenceError("The master key file is damaged (wrong length).")
+        raise PersistenceError(f"{what} is damaged (wrong length).")
     return key
 
 
-def _create_key_file(path: Path) -> None:
+def _create_key_file(path: Path, key: bytes, *, replace: bool = False) -> None:
+    """Write ``key`` to a new 0600 file atomically: tmp + link (the first process to link wins, the
+    others read its key), or tmp + rename with ``replace`` (a key imported or rotated)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, FILE_MODE)
     try:
-        os.write(fd, base64.b64encode(secrets.token_bytes(KEY_BYTES)) + b"\n")
+        os.write(fd, base64.b64encode(key) + b"\n")
         os.fsync(fd)
     finally:
         os.close(fd)
+    if replace:
+        os.replace(tmp, path)
+        return
     try:
-        os.link(tmp, path)  # atomic: the first process to link wins, the others read its key
+        os.link(tmp, path)
     except FileExistsError:
         pass
     finally:
         os.unlink(tmp)
+
+
+# -- workspace keys: the key of a shared (PostgreSQL) workspace ---------------------------------
+# A shared workspace's data key is wrapped by a workspace key that its members hold, not by one
+# machine's master key: each member keeps it in a 0600 file of their config dir, or in the
+# GROUNDHOG_WORKSPACE_KEY environment variable (from a secret manager). It never enters the
+# database. It moves between people as an export string (for a password manager).
+
+WORKSPACE_KEYS_DIR = "workspace-keys"
+KEY_STRING_PREFIX = "groundhog-key-1"
+WORKSPACE_KEY_ENV = "GROUNDHOG_WORKSPACE_KEY"
+
+
+def workspace_key_path(config_dir: Path, workspace_id: str) -> Path:
+    return config_dir / WORKSPACE_KEYS_DIR / f"{workspace_id}.key"
+
+
+def load_workspace_key(config_dir: Path, workspace_id: str) -> bytes | None:
+    """This workspace's key: the environment variable's (when it is this workspace's), else the
+    file's; None when this machine has none."""
+    from_env = os.environ.get(WORKSPACE_KEY_ENV)
+    if from_env:
+        env_id, key = parse_key_string(from_env)
+        if env_id == workspace_id:
+            return key
+    path = workspace_key_path(config_dir, workspace_id)
+    ensure_private_dir(path.parent, "The workspace key directory")
+    if not path.exists() and not path.is_symlink():
+        return None
+    return _read_key_file(path, "The workspace key file")
+
+
+def save_workspace_key(config_dir: Path, workspace_id: str, key: bytes, *, replace: bool = False) -> None:
+    path = workspace_key_path(config_dir, workspace_id)
+    ensure_private_dir(path.parent, "The workspace key directory")
+    _create_key_file(path, key, replace=replace)
+
+
+def key_string(workspace_id: str, key: bytes) -> str:
+    """The export form of a workspace key: one line to keep in a password manager."""
+    return f"{KEY_STRING_PREFIX}:{workspace_id}:{base64.urlsafe_b64encode(key).decode()}"
+
+
+def parse_key_string(text: str) -> tuple[str, bytes]:
+    parts = text.strip().split(":")
+    if len(parts) != 3 or parts[0] != KEY_STRING_PREFIX or not parts[1].isalnum():
+        raise AccessDenied(
+            "That is not a Groundhog workspace key: it starts with 'groundhog-key-1:' "
+            "(`groundhog key export` prints one)."
+        )
+    try:
+        key = base64.urlsafe_b64decode(parts[2].encode())
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise AccessDenied("That workspace key is damaged (wrong length); export it again.")
+    return parts[1], key
 
 
 def new_data_key() -> bytes:

@@ -3,17 +3,34 @@ use inside one transaction; the transaction class (store/rows.py) sets it up and
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from groundhog.store.codec import Cipher
 from groundhog.store.records import ContextRow
 from groundhog.store.values import ValueDigests
 
 
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    @property
+    def description(self) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """The DB-API calls the row layer makes, with ``?`` placeholders and portable SQL: sqlite3's
+    connection, or the PostgreSQL adapter (store/postgres.py)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor: ...
+
+
 class Rows:
-    conn: sqlite3.Connection
+    conn: Connection
     cipher: Cipher
     mac_key: bytes
     chain_key: bytes

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from groundhog.store.records import (
     StoredState,
     VersionInfo,
 )
+from groundhog.store.rowbase import Connection
 from groundhog.store.sessions import SessionRows
 from groundhog.store.snapshots import SnapshotRows
 from groundhog.store.values import ValueDigests
@@ -38,7 +38,7 @@ class Txn(VersionRows, SnapshotRows, AuditRows, SessionRows, BudgetRows):
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         cipher: Cipher,
         keys: dict[str, bytes],
         settings: Any,
@@ -108,11 +108,11 @@ class Txn(VersionRows, SnapshotRows, AuditRows, SessionRows, BudgetRows):
         name_blob = self.cipher.seal(name.encode(), "contexts", uid, "name")
         cursor = self.conn.execute(
             "INSERT INTO contexts(uid, name_mac, name_blob, head, head_hash, anchor, cp_version,"
-            " cp_bytes, created, modified) VALUES (?, ?, ?, 0, ?, 1, 1, 0, ?, ?)",
+            " cp_bytes, created, modified) VALUES (?, ?, ?, 0, ?, 1, 1, 0, ?, ?) RETURNING id",
             (uid, self.name_mac(name), name_blob, genesis_hash(uid), ts, ts),
         )
-        assert cursor.lastrowid is not None
-        row = ContextRow(cursor.lastrowid, uid, name, 0, genesis_hash(uid), 1, 1, 0, ts, ts)
+        context_id = int(cursor.fetchone()[0])
+        row = ContextRow(context_id, uid, name, 0, genesis_hash(uid), 1, 1, 0, ts, ts)
         changed = sorted(state.values)
         return self.append_version(row, state, kind, session, changed, delta=None)
 
@@ -121,6 +121,11 @@ class Txn(VersionRows, SnapshotRows, AuditRows, SessionRows, BudgetRows):
         self.conn.execute("DELETE FROM feed WHERE context_id = ?", (row.id,))
 
     # -- integrity (store/integrity.py) ---------------------------------------------------------
+
+    def database_check(self) -> str | None:
+        """The database's own check of its pages: None when sound, else what it found."""
+        result = self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+        return None if result == "ok" else str(result)
 
     def check_head(self, row: ContextRow) -> None:
         from groundhog.store import integrity

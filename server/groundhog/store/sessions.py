@@ -47,16 +47,26 @@ class SessionRows(Rows):
         """Register ``session``, and remove the rows of sessions whose process died without ending
         them (a killed editor, a crashed agent): they would otherwise stay forever."""
         dead = [
-            sid for sid, pid in self.conn.execute("SELECT id, pid FROM sessions") if not process_alive(pid)
+            sid
+            for sid, pid in self.conn.execute("SELECT id, pid FROM sessions")
+            if not self.session_alive(pid)
         ]
         for sid in dead:
             self.end_session(sid)
         blob = self.cipher.seal_json(client, "sessions", session)
         self.conn.execute(
-            "INSERT OR REPLACE INTO sessions(id, pid, started, active_mac, client_blob)"
-            " VALUES (?, ?, ?, NULL, ?)",
-            (session, os.getpid(), now(), blob),
+            "INSERT INTO sessions(id, pid, started, active_mac, client_blob) VALUES (?, ?, ?, NULL, ?)"
+            " ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, started = excluded.started,"
+            " active_mac = NULL, client_blob = excluded.client_blob",
+            (session, self.session_pid(), now(), blob),
         )
+
+    def session_pid(self) -> int:
+        """What the sessions table records of this process: its pid (a shared store adds its machine)."""
+        return os.getpid()
+
+    def session_alive(self, stored_pid: int) -> bool:
+        return process_alive(stored_pid)
 
     def set_session_active(self, session: str, name: str | None) -> None:
         mac = None if name is None else self.name_mac(name)
@@ -72,7 +82,7 @@ class SessionRows(Rows):
         for pid, mac in self.conn.execute(
             "SELECT pid, active_mac FROM sessions WHERE active_mac IS NOT NULL"
         ):
-            if process_alive(pid):
+            if self.session_alive(pid):
                 counts[mac] = counts.get(mac, 0) + 1
         return counts
 
@@ -80,9 +90,10 @@ class SessionRows(Rows):
 
     def save_session_editor(self, session: str, editor: dict[str, Any]) -> None:
         blob = self.cipher.seal_json(editor, "session_editors", session)
+        # delete and insert, not update: a new row gets a new rowid, which change_marks watches
+        self.conn.execute("DELETE FROM session_editors WHERE session = ?", (session,))
         self.conn.execute(
-            "INSERT OR REPLACE INTO session_editors(session, ts, blob) VALUES (?, ?, ?)",
-            (session, now(), blob),
+            "INSERT INTO session_editors(session, ts, blob) VALUES (?, ?, ?)", (session, now(), blob)
         )
 
     def live_sessions(self) -> list[SessionRecord]:
@@ -92,7 +103,7 @@ class SessionRows(Rows):
             "SELECT s.id, s.pid, s.started, s.active_mac, s.client_blob, e.ts, e.blob"
             " FROM sessions s LEFT JOIN session_editors e ON e.session = s.id ORDER BY s.started, s.id"
         ):
-            if not process_alive(pid):
+            if not self.session_alive(pid):
                 continue
             client = self.cipher.open_json(client_blob, "sessions", sid)
             editor = (
@@ -129,7 +140,8 @@ class SessionRows(Rows):
     def save_editor(self, row: ContextRow, editor: dict[str, Any]) -> None:
         blob = self.cipher.seal_json(editor, "editors", row.uid)
         self.conn.execute(
-            "INSERT OR REPLACE INTO editors(context_id, ts, blob) VALUES (?, ?, ?)",
+            "INSERT INTO editors(context_id, ts, blob) VALUES (?, ?, ?)"
+            " ON CONFLICT (context_id) DO UPDATE SET ts = excluded.ts, blob = excluded.blob",
             (row.id, now(), blob),
         )
         self._bind(f"editor:{row.uid}", blob)
@@ -144,7 +156,7 @@ class SessionRows(Rows):
 
     def put_setting(self, key: str, value: Any) -> None:
         blob = self.cipher.seal_json(value, "settings", key)
-        self.conn.execute("INSERT OR REPLACE INTO settings(key, blob) VALUES (?, ?)", (key, blob))
+        self.conn.execute(_PUT_SETTING, (key, blob))
         self._bind(f"setting:{key}", blob)
 
     def get_setting(self, key: str) -> Any:
@@ -184,7 +196,7 @@ class SessionRows(Rows):
         bindings = self._bindings()
         bindings[name] = _digest(blob)
         sealed = self.cipher.seal_json(bindings, "settings", BINDINGS)
-        self.conn.execute("INSERT OR REPLACE INTO settings(key, blob) VALUES (?, ?)", (BINDINGS, sealed))
+        self.conn.execute(_PUT_SETTING, (BINDINGS, sealed))
 
     def _check_bound(self, name: str, blob: bytes, what: str) -> None:
         expected = self._bindings().get(name)  # absent: written before rows were bound
@@ -232,3 +244,8 @@ BINDINGS = ".bindings"  # the settings row holding the digests of the editor rec
 
 def _digest(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
+
+
+_PUT_SETTING = (
+    "INSERT INTO settings(key, blob) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET blob = excluded.blob"
+)

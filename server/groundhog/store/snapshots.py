@@ -60,9 +60,10 @@ class SnapshotRows(Rows):
         snapshot refers to."""
         keep = self.settings.recovery_points_keep
         pruned = self.conn.execute(
-            "DELETE FROM snapshots WHERE id IN (SELECT id FROM snapshots WHERE context_id = ?"
-            " AND kind = 'recoveryPoint' ORDER BY ts DESC, rowid DESC LIMIT -1 OFFSET ?)",
-            (row.id, keep),
+            "DELETE FROM snapshots WHERE context_id = ? AND kind = 'recoveryPoint' AND id NOT IN"
+            " (SELECT id FROM snapshots WHERE context_id = ? AND kind = 'recoveryPoint'"
+            " ORDER BY ts DESC, rowid DESC LIMIT ?)",
+            (row.id, row.id, keep),
         ).rowcount
         if not pruned:
             return

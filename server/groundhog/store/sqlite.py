@@ -11,7 +11,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +92,13 @@ class SqliteStore:
     @property
     def path(self) -> Path:
         return self.location.database
+
+    @property
+    def where(self) -> str:
+        return str(self.location.database)
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Never called: SQLite has no push; readers poll ``data_version`` (a cheap PRAGMA)."""
 
     # -- transactions ---------------------------------------------------------------------------
 

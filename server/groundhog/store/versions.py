@@ -122,7 +122,8 @@ class VersionRows(Rows):
         payload = Payload(values=state.values, metadata=state.metadata)
         blob = self.cipher.seal(payload.pack(), "checkpoints", row.uid, version)
         self.conn.execute(
-            "INSERT OR REPLACE INTO checkpoints(context_id, version, blob) VALUES (?, ?, ?)",
+            "INSERT INTO checkpoints(context_id, version, blob) VALUES (?, ?, ?)"
+            " ON CONFLICT (context_id, version) DO UPDATE SET blob = excluded.blob",
             (row.id, version, blob),
         )
 
