@@ -5,6 +5,7 @@ provides the binaries (.ci/run installs it)."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -85,10 +86,8 @@ class PgCluster:
         self.start()
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.base, ignore_errors=True)
 
     def files(self) -> list[Path]:
