@@ -475,12 +475,15 @@ async function mcp(driver: Driver): Promise<void> {
         await vscode.commands.executeCommand("workbench.mcp.stopServer", MCP_SERVER_ID);
         return { dialog: dialog.dialog, said };
     });
-    await driver.step("turning groundhog.mcp.enabled off withdraws the server, on again offers it again", async () => {
-        await config.update("mcp.enabled", false, vscode.ConfigurationTarget.Global);
+    await driver.step("turning groundhog.mcp.enabled off withdraws the server, on again offers it again, with the same command", async () => {
+        // In the workspace's settings: in code-server, writing a user setting hides the
+        // machine-overridable groundhog.server.command of the same file from extensions afterwards.
+        await config.update("mcp.enabled", false, vscode.ConfigurationTarget.Workspace);
         await waitFor(groundhogMcpServer, (s) => s === undefined, 20000, "the Groundhog MCP server to be withdrawn");
-        await config.update("mcp.enabled", true, vscode.ConfigurationTarget.Global);
+        await config.update("mcp.enabled", undefined, vscode.ConfigurationTarget.Workspace);
         const back = await waitFor(groundhogMcpServer, (s) => s !== undefined, 20000, "the Groundhog MCP server to be offered again");
-        return back?.args;
+        check(back !== undefined && back.command === command && JSON.stringify(back.args) === JSON.stringify(expectedArgs), `offered again: ${JSON.stringify(back)}`);
+        return back.args;
     });
 }
 
