@@ -34,6 +34,7 @@ export class ServerInstaller implements vscode.Disposable {
     private readonly wheel: BundledWheel | undefined;
     private readonly key: string | undefined;
     private running: Promise<string | undefined> | undefined;
+    private offering = false;
     private readonly installedEmitter = new vscode.EventEmitter<void>();
     private readonly installingEmitter = new vscode.EventEmitter<boolean>();
     /** Fires when an install put a new environment in place. */
@@ -96,10 +97,10 @@ export class ServerInstaller implements vscode.Disposable {
      * Installs the server with progress shown; on failure shows one message with the cause and
      * the fix. Answers the environment's Python, or undefined when it failed.
      */
-    install(): Promise<string | undefined> {
+    install(options: { replace?: boolean } = {}): Promise<string | undefined> {
         if (this.running === undefined) {
             this.installingEmitter.fire(true);
-            this.running = this.runInstall().finally(() => {
+            this.running = this.runInstall(options.replace === true).finally(() => {
                 this.running = undefined;
                 this.installingEmitter.fire(false);
             });
@@ -107,9 +108,12 @@ export class ServerInstaller implements vscode.Disposable {
         return this.running;
     }
 
-    /** Install Server: installs (again, if asked) and restarts the language server on success. */
-    async installAndRestart(): Promise<boolean> {
-        const python = await this.install();
+    /**
+     * Installs and restarts the language server on success. `replace`: Install Server, which
+     * also reinstalls an environment already there (a repair).
+     */
+    async installAndRestart(options: { replace?: boolean } = {}): Promise<boolean> {
+        const python = await this.install(options);
         return python !== undefined && (await this.restart());
     }
 
@@ -120,11 +124,16 @@ export class ServerInstaller implements vscode.Disposable {
 
     /** The notification asking whether to install; not awaited, so the start does not wait for the user. */
     private offer(): void {
+        if (this.offering) {
+            return; // Another start found no server while the question is still open.
+        }
+        this.offering = true;
         const message = `The Groundhog server is not installed. Install it into a private environment for this extension? It needs Python ${MIN_PYTHON.join(".")}+ and downloads its dependencies from PyPI.`;
         void vscode.window.showInformationMessage(message, INSTALL, SHOW_DETAILS).then(async (choice) => {
             if (choice === SHOW_DETAILS) {
                 choice = await vscode.window.showInformationMessage("Install the Groundhog server?", { modal: true, detail: this.details() }, INSTALL);
             }
+            this.offering = false;
             if (choice === INSTALL) {
                 await this.installAndRestart();
             }
@@ -142,7 +151,7 @@ export class ServerInstaller implements vscode.Disposable {
         ].join("\n\n");
     }
 
-    private async runInstall(): Promise<string | undefined> {
+    private async runInstall(replace: boolean): Promise<string | undefined> {
         const wheel = this.wheel;
         const key = this.key;
         if (wheel === undefined || key === undefined) {
@@ -166,6 +175,7 @@ export class ServerInstaller implements vscode.Disposable {
                         wheel,
                         candidates: await this.pythonCandidates(),
                         env,
+                        replace,
                         steps: {
                             step: (message) => {
                                 this.logger.info(`${message}…`);
@@ -289,5 +299,5 @@ function withTimeout<T>(promise: Thenable<T>, ms: number): Promise<T> {
 
 /** Registered by the extension: Groundhog: Install Server. */
 export function registerInstallCommand(installer: ServerInstaller): vscode.Disposable {
-    return vscode.commands.registerCommand(Commands.installServer, () => installer.installAndRestart());
+    return vscode.commands.registerCommand(Commands.installServer, () => installer.installAndRestart({ replace: true }));
 }

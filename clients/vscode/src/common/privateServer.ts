@@ -324,6 +324,8 @@ export interface InstallRequest {
     candidates: PythonCandidate[];
     env: NodeJS.ProcessEnv;
     steps: InstallSteps;
+    /** Replace an environment already there (Install Server run again, e.g. to repair it). */
+    replace?: boolean;
 }
 
 /** Timeouts generous enough for a slow network; the progress notification shows what is going on. */
@@ -361,6 +363,16 @@ export async function installPrivateServer(request: InstallRequest): Promise<str
         }
         steps.step("Checking the installed server");
         await checkVersion(envPython(temporary), wheel.version, env);
+        if (request.replace === true && fs.existsSync(final)) {
+            // Moved aside first (named like a temporary folder, so a crash here is cleaned up later).
+            const previous = `${final}${TMP_MARK}${process.pid}-previous`;
+            try {
+                fs.renameSync(final, previous);
+            } catch (error) {
+                throw fileFailure(error, `replace ${final}`, storageDir);
+            }
+            fs.rmSync(previous, { recursive: true, force: true });
+        }
         try {
             fs.renameSync(temporary, final);
         } catch (error) {

@@ -222,7 +222,7 @@ describe("finding Python >= 3.11", () => {
 });
 
 describe("installing into the private environment (real venv, real pip)", () => {
-    test("installs the wheel, checks its version, renames into place; old environments are removed", async () => {
+    test("installs the wheel, checks its version, renames into place, replaces only when asked; old environments are removed", async () => {
         const wheel = makeWheel(dir("ok"), "0.1.0");
         const req = request(wheel);
         // Left behind by earlier versions, and by an install whose window died half-way.
@@ -236,8 +236,18 @@ describe("installing into the private environment (real venv, real pip)", () => 
         assert.equal(python, envPython(envDir(req.storageDir, req.key)));
         assert.equal(installedServer(req.storageDir, req.key), python);
         assert.equal(execFileSync(python, ["-m", "groundhog", "--version"]).toString().trim(), "groundhog 0.1.0");
-        assert.deepEqual(req.stepsSeen.length, 4, JSON.stringify(req.stepsSeen));
+        assert.equal(req.stepsSeen.length, 4, JSON.stringify(req.stepsSeen));
         assert.match(req.output.join(""), /Successfully installed groundhog-0\.1\.0/);
+
+        // A second install (another window that finished later) keeps the environment in place;
+        // Install Server (replace) puts a new one there.
+        const marker = join(envDir(req.storageDir, req.key), "marker");
+        writeFileSync(marker, "");
+        assert.equal(await installPrivateServer(req), python);
+        assert.ok(existsSync(marker), "the environment in place was replaced");
+        assert.equal(await installPrivateServer({ ...req, replace: true }), python);
+        assert.ok(!existsSync(marker), "the environment was not replaced");
+        assert.equal(execFileSync(python, ["-m", "groundhog", "--version"]).toString().trim(), "groundhog 0.1.0");
 
         assert.deepEqual(removeOtherEnvs(req.storageDir, req.key).sort(), ["0.0.9-aaaaaaaaaaaa", "0.1.0-test.tmp-999999999-x"]);
         assert.deepEqual(readdirSync(join(req.storageDir, "servers")).sort(), [req.key, inProgress].sort());
