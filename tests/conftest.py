@@ -53,7 +53,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test using ``backend`` (through ``store_env`` or ``manager``) runs on each backend,
     but for tests marked ``sqlite_only``: they reach into the SQLite file itself."""
     if "backend" in metafunc.fixturenames:
-        only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        marked = metafunc.definition.get_closest_marker
+        end_to_end = "/tests/e2e/" in str(metafunc.definition.path)  # a named subset: postgresql_too
+        only = marked("sqlite_only") is not None or (end_to_end and marked("postgresql_too") is None)
         metafunc.parametrize("backend", ("sqlite",) if only else BACKENDS)
 
 

@@ -14,6 +14,10 @@ from groundhog import __version__
 from groundhog.config import open_log_file, transport_token
 from groundhog.errors import ContextError
 
+STORE_HELP = (
+    "a shared PostgreSQL store, postgresql://user@host/db (default: GROUNDHOG_STORE_URL, else SQLite)"
+)
+WORKSPACE_ID_HELP = "the workspace's name in a shared store (default: its repository's remote and path)"
 QUIET_LOGGERS = (
     "pygls",
     "pygls.protocol",
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from groundhog import doctor, people
+    from groundhog import doctor, people, sharing
 
     # no abbreviations: `--store` must not silently mean `--store-dir`
     parser = argparse.ArgumentParser(
@@ -71,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-file", help="also log to this file (logs never go to stdout)")
     serve.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
+    serve.add_argument("--store", metavar="URL", type=sharing.store_url, help=STORE_HELP)
     serve.add_argument("--max-message-bytes", type=int, default=64 * 1024 * 1024)
     serve.add_argument(
         "--auth-timeout",
@@ -98,9 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     mcp.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     mcp.add_argument("--log-file", help="also log to this file (logs never go to stdout)")
     mcp.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
+    mcp.add_argument("--store", metavar="URL", type=sharing.store_url, help=STORE_HELP)
+    mcp.add_argument("--workspace-id", metavar="ID", help=WORKSPACE_ID_HELP)
     mcp.set_defaults(run=_mcp)
 
     people.add_commands(commands)
+    sharing.add_commands(commands)
     doctor.add_command(commands)
     return parser
 
@@ -115,7 +123,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     def make_server() -> GroundhogServer:
         return GroundhogServer(
-            token=token, allowed_roots=tuple(args.allow_workspace), store_dir=args.store_dir
+            token=token,
+            allowed_roots=tuple(args.allow_workspace),
+            store_dir=args.store_dir,
+            store_url=args.store,
         )
 
     if endpoint is None:
@@ -140,6 +151,8 @@ def _mcp(args: argparse.Namespace) -> int:
         context=args.context,
         max_result_bytes=args.max_result_bytes,
         store_dir=args.store_dir,
+        store_url=args.store,
+        workspace_id=args.workspace_id,
     )
     return serve(settings)
 

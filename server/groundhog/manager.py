@@ -48,12 +48,11 @@ from groundhog.reports import RecoveryReport, VerifyReport
 from groundhog.store.codec import values_from_object
 from groundhog.store.interface import Store
 from groundhog.store.paths import StoreLocation
-from groundhog.store.postgres import PostgresStore, is_postgres_url
 from groundhog.store.records import StoredState
 from groundhog.store.sqlite import SqliteStore, StoreSettings
 from groundhog.subscriptions import FeedFollower
 from groundhog.tracker import ContextTracker, ContextTrackerFactory, Hooks, TrackerConfig
-from groundhog.workspace import canonical_root, shared_workspace_id
+from groundhog.workspace import canonical_root, is_postgres_url, shared_workspace_id
 
 log = logging.getLogger(__name__)
 STORE_URL_ENV = "GROUNDHOG_STORE_URL"
@@ -512,4 +511,6 @@ def open_store(
         shared_id = shared_workspace_id(workspace, workspace_id)
     except ValueError as error:
         raise InvalidParams(f"The option 'workspaceId' is not valid: {error}", field="workspaceId") from None
+    from groundhog.store.postgres import PostgresStore  # psycopg costs ~100 ms to import: only when used
+
     return PostgresStore(url, canonical_root(workspace), shared_id, settings)

@@ -27,6 +27,7 @@ from groundhog.limits import (
     STORE_BUDGET_BYTES_RANGE,
     within,
 )
+from groundhog.workspace import is_postgres_url, valid_workspace_id
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class Options:
     audit_keep: int = DEFAULT_AUDIT_KEEP
     audit_max_age_days: int = DEFAULT_AUDIT_MAX_AGE_DAYS
     feed_keep: int = DEFAULT_FEED_KEEP
+    # a shared PostgreSQL store instead of the embedded one, and the workspace's name in it
+    store_url: str | None = None
+    workspace_id: str | None = None
 
 
 _WIRE = {
@@ -60,6 +64,8 @@ _WIRE = {
     "auditMaxAgeDays": ("audit_max_age_days", int, AUDIT_MAX_AGE_DAYS_RANGE),
     "feedKeep": ("feed_keep", int, FEED_KEEP_RANGE),
     "token": ("token", str, None),
+    "storeUrl": ("store_url", str, None),
+    "workspaceId": ("workspace_id", str, None),
 }
 
 
@@ -88,6 +94,13 @@ def parse_options(raw: Any) -> tuple[Options, list[str]]:
                 # relative to what? the server's working directory depends on how the editor started it
                 value = os.path.expanduser(value)
                 valid = os.path.isabs(value)
+            elif valid and name == "store_url":
+                valid, why = is_postgres_url(value), "must be a postgresql:// URL"
+            elif valid and name == "workspace_id":
+                valid, why = (
+                    valid_workspace_id(value),
+                    "must be 1 to 128 letters, digits, '.', '_', '-' or '/'",
+                )
         if not valid:
             problems.append(f"option {key!r} {why}; using the default {defaults[name]!r}")
             continue

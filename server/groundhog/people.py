@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
+from groundhog import sharing
 from groundhog.errors import PersistenceError
-from groundhog.manager import ContextManager, create_manager, locate_store
+from groundhog.manager import STORE_URL_ENV, ContextManager, create_manager, locate_store
 from groundhog.names import DEFAULT_CONTEXT
 
 
@@ -24,6 +25,13 @@ def add_commands(commands: Any) -> None:
         parser = commands.add_parser(name, help=help_text, allow_abbrev=False)
         parser.add_argument("--workspace", default=".", help="the workspace root (default: .)")
         parser.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
+        parser.add_argument(
+            "--store",
+            metavar="URL",
+            type=sharing.store_url,
+            help="a shared PostgreSQL store (default: GROUNDHOG_STORE_URL)",
+        )
+        parser.add_argument("--workspace-id", metavar="ID", help="the workspace's name in a shared store")
         parser.add_argument("--json", action="store_true", help="print JSON for scripts")
         parser.set_defaults(run=run)
         return parser
@@ -46,11 +54,22 @@ def add_commands(commands: Any) -> None:
 
 
 def _open(args: argparse.Namespace, *, writable: bool = False) -> ContextManager:
-    if not locate_store(_root(args), args.store_dir).exists:
+    if not shared_store(args) and not locate_store(_root(args), args.store_dir).exists:
         raise PersistenceError(f"No Groundhog store exists for the workspace {_root(args)}.")
     return create_manager(
-        _root(args), store_dir=args.store_dir, read_only=not writable, session="cli", create_key=False
+        _root(args),
+        store_dir=args.store_dir,
+        store_url=shared_store(args),
+        workspace_id=args.workspace_id,
+        read_only=not writable,
+        session="cli",
+        create_key=False,
     )
+
+
+def shared_store(args: argparse.Namespace) -> str | None:
+    """The shared store's URL, from --store or GROUNDHOG_STORE_URL; None: the embedded store."""
+    return getattr(args, "store", None) or os.environ.get(STORE_URL_ENV) or None
 
 
 def _root(args: argparse.Namespace) -> str:
@@ -59,7 +78,7 @@ def _root(args: argparse.Namespace) -> str:
 
 def _status(args: argparse.Namespace) -> int:
     location = locate_store(_root(args), args.store_dir)
-    if not location.exists:
+    if not shared_store(args) and not location.exists:
         _emit(
             args,
             {"workspace": location.workspace, "store": None},
@@ -70,8 +89,8 @@ def _status(args: argparse.Namespace) -> int:
     contexts = manager.list_contexts()
     storage = manager.storage()
     value: dict[str, Any] = {
-        "workspace": {"uri": location.workspace, "id": location.workspace_id},
-        "store": {"path": str(location.path), "encrypted": True},
+        "workspace": {"uri": location.workspace, "id": manager.store.workspace_id},
+        "store": {"path": manager.store.where, "encrypted": True},
         "lastActive": manager.last_active(),
         "contexts": len(contexts),
         "versions": sum(c.version for c in contexts),
@@ -88,7 +107,7 @@ def _status(args: argparse.Namespace) -> int:
             ["field", "value"],
             [
                 ["workspace", location.workspace],
-                ["store", str(location.path)],
+                ["store", manager.store.where],
                 ["last active", value["lastActive"] or "-"],
                 ["contexts", str(len(contexts))],
                 ["size", f"{_mb(storage.used_bytes)} of {_mb(storage.budget_bytes)} budget{over}"],

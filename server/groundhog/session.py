@@ -155,6 +155,7 @@ def open_session(
     client: dict[str, Any],
     *,
     store_dir: str | None = None,
+    store_url: str | None = None,
     authorize: Callable[[ContextManager], None] | None = None,
 ) -> Session:
     """Open the workspace store of ``root`` and a session on it: registered (``client`` says who:
@@ -164,6 +165,8 @@ def open_session(
     manager = create_manager(
         root,
         store_dir=options.store_dir or store_dir,
+        store_url=options.store_url or store_url,
+        workspace_id=options.workspace_id,
         history_limit=options.history_limit,
         snapshot_max_bytes=options.snapshot_max_bytes,
         read_only=options.read_only,

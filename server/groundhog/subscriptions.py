@@ -71,6 +71,7 @@ class FeedFollower:
         self._trackers: weakref.WeakSet[ContextTracker] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._poke = threading.Event()
         self._thread: threading.Thread | None = None
 
     def follow(self, tracker: ContextTracker) -> None:
@@ -86,6 +87,7 @@ class FeedFollower:
 
     def stop(self) -> None:
         self._stop.set()
+        self._poke.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
@@ -95,7 +97,10 @@ class FeedFollower:
             feed = ChangeFeed(self._store)
         finally:
             ready.set()
-        while not self._stop.wait(FEED_POLL_S):
+        self._store.on_change(self._poke.set)  # a shared store pushes commits: read at once
+        while not self._stop.is_set():
+            self._poke.wait(FEED_POLL_S)
+            self._poke.clear()
             try:
                 events = feed.poll()
             except ContextError as error:

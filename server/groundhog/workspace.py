@@ -81,6 +81,14 @@ def shared_identity(root: str | os.PathLike[str] | None, explicit: str | None = 
     return f"path:{socket.gethostname()}:{canonical}"
 
 
+def is_postgres_url(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
+
+
+def valid_workspace_id(text: str) -> bool:
+    return _EXPLICIT_ID.fullmatch(text) is not None
+
+
 def shared_workspace_id(root: str | os.PathLike[str] | None, explicit: str | None = None) -> str:
     return hashlib.sha256(shared_identity(root, explicit).encode()).hexdigest()[:32]
 

@@ -15,8 +15,11 @@ from tests.e2e.harness import PROFILES, Client, Env, start_client
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Env:
-    return Env.make(tmp_path)
+def env(tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> Env:
+    """Modules marked ``postgresql_too`` run on both stores (tests/conftest.py); they cover every
+    LSP request and MCP tool on the shared store."""
+    url = request.getfixturevalue("pg_cluster").url if backend == "postgresql" else None
+    return Env.make(tmp_path, url)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,6 +30,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "profile" in metafunc.fixturenames and "profile" not in _overridden(metafunc):
         one = metafunc.definition.get_closest_marker("one_profile") is not None
         metafunc.parametrize("profile", list(PROFILES)[:1] if one else list(PROFILES), indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the shared store, one client profile: the profile changes nothing below the editor, and
+    each server start there costs a second."""
+    first = next(iter(PROFILES))
+    keep, drop = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        chosen = params.params if params is not None else {}
+        if chosen.get("backend") == "postgresql" and chosen.get("profile", first) != first:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def _overridden(metafunc: pytest.Metafunc) -> set[str]:

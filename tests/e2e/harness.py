@@ -82,16 +82,19 @@ class Env:
     store_dir: Path
     config_dir: Path
     workspace: Path
+    store_url: str | None = None  # servers use this shared PostgreSQL store (GROUNDHOG_STORE_URL)
 
     @classmethod
-    def make(cls, tmp: Path) -> Env:
+    def make(cls, tmp: Path, store_url: str | None = None) -> Env:
         workspace = tmp / "workspace"
         workspace.mkdir(parents=True, exist_ok=True)
-        return cls(tmp, tmp / "store", tmp / "config", workspace)
+        return cls(tmp, tmp / "store", tmp / "config", workspace, store_url)
 
     def environ(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDHOG_")}
         env.update(GROUNDHOG_HOME=str(self.store_dir), GROUNDHOG_CONFIG_DIR=str(self.config_dir))
+        if self.store_url is not None:
+            env.update(GROUNDHOG_STORE_URL=self.store_url)
         env.update(extra)
         return env
 

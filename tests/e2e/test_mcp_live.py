@@ -19,6 +19,7 @@ from tests.e2e.mcp_harness import ERAS, LEGACY, MODERN, Agent, open_agent
 
 pytestmark = [
     pytest.mark.one_profile,
+    pytest.mark.postgresql_too,
     # the handshake era's resources/subscribe is what most agents still send: test it on purpose
     pytest.mark.filterwarnings("ignore:resources/(un)?subscribe is removed"),
 ]

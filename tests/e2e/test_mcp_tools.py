@@ -16,14 +16,18 @@ from groundhog import create_manager
 from tests.e2e.harness import VERBS, Env, cli_json, start_client
 from tests.e2e.mcp_harness import ERAS, LEGACY, MODERN, open_agent
 
-pytestmark = pytest.mark.one_profile
+pytestmark = [pytest.mark.one_profile, pytest.mark.postgresql_too]
 
 READ_ONLY_VERBS = {"status", "list", "info", "get", "snapshots", "history", "diff", "editor"}
 
 
 def live_sessions(env: Env) -> list[Any]:
     manager = create_manager(
-        env.workspace, store_dir=env.store_dir, config_dir=env.config_dir, read_only=True
+        env.workspace,
+        store_dir=env.store_dir,
+        config_dir=env.config_dir,
+        store_url=env.store_url,
+        read_only=True,
     )
     try:
         return manager.live_sessions()

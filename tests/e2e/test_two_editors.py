@@ -12,7 +12,8 @@ import pytest
 
 from tests.e2e.harness import Client, assert_error
 
-pytestmark = pytest.mark.one_profile  # processes sharing a store: the client profile changes nothing
+# processes sharing a store: the client profile changes nothing
+pytestmark = [pytest.mark.one_profile, pytest.mark.postgresql_too]
 
 
 async def _session(client: Client) -> str:

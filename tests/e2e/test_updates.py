@@ -12,6 +12,8 @@ from lsprotocol import types
 
 from tests.e2e.harness import Client, Env, assert_error, compact_size
 
+pytestmark = pytest.mark.postgresql_too  # every request, on the shared store too
+
 ODD_KEYS = {
     "/src/a.py": {"class": "Foo", "from": "bar", "type_name": "T"},
     "class": 1,

@@ -10,15 +10,18 @@ from tests.conftest import StoreEnv
 from groundhog import ContextManager, TrackerConfig
 from groundhog.changes import Change
 from groundhog.manager import ContextManager as Manager
-from groundhog.store.paths import StoreLocation
-from groundhog.store.sqlite import SqliteStore, StoreSettings
+from groundhog.manager import open_store
+from groundhog.store.sqlite import StoreSettings
 
 
 def open_with(env: StoreEnv, **settings: Any) -> ContextManager:
-    location = StoreLocation.for_root(env.workspace, env.store_dir)
-    manager = Manager(
-        SqliteStore(location, StoreSettings(config_dir=env.config_dir, **settings)), TrackerConfig()
+    store = open_store(
+        env.workspace,
+        StoreSettings(config_dir=env.config_dir, **settings),
+        store_dir=env.store_dir,
+        store_url=env.store_url,
     )
+    manager = Manager(store, TrackerConfig())
     manager.check_on_open()
     return manager
 

@@ -31,8 +31,8 @@ def test_rows_of_folded_versions_go_beyond_the_newest(store_env: StoreEnv) -> No
     manager = open_with(store_env, feed_keep=100, history_limit=10)
     manager.create_context("c")
     updates(manager, 1000)
-    kept_versions = count_rows(manager.store.path, "versions")
-    assert count_rows(manager.store.path, "feed") <= 100 + 10 + kept_versions
+    kept_versions = count_rows(manager.store, "versions")
+    assert count_rows(manager.store, "feed") <= 100 + 10 + kept_versions
     manager.close()
 
 
@@ -40,8 +40,8 @@ def test_rows_older_than_the_age_limit_go_beyond_the_newest(store_env: StoreEnv)
     manager = open_with(store_env, feed_keep=100, history_limit=1000, feed_max_age_s=1.0)
     manager.create_context("c")
     updates(manager, 400)
-    assert count_rows(manager.store.path, "feed") > 300  # young and kept: they stay
+    assert count_rows(manager.store, "feed") > 300  # young and kept: they stay
     time.sleep(1.3)
     updates(manager, 10)  # a pass comes every 10 commits
-    assert count_rows(manager.store.path, "feed") <= 100 + 10
+    assert count_rows(manager.store, "feed") <= 100 + 10
     manager.close()

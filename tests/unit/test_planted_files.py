@@ -184,8 +184,11 @@ def test_verify_never_creates_a_master_key(tmp_path: Path) -> None:
 
 def test_abbreviated_options_are_not_guessed(tmp_path: Path) -> None:
     env = _environ(GROUNDHOG_HOME=str(tmp_path / "store"), GROUNDHOG_CONFIG_DIR=str(tmp_path / "config"))
+    done = _groundhog("serve", "--store-d", str(tmp_path / "x"), env=env)
+    assert done.returncode == 2 and "--store-d" in done.stderr
+    # --store is the shared store's URL: a directory given there is refused, not taken for one
     done = _groundhog("serve", "--store", str(tmp_path / "x"), env=env)
-    assert done.returncode == 2 and "--store" in done.stderr
+    assert done.returncode == 2 and "postgresql://" in done.stderr
 
 
 def test_a_persistence_error_names_no_path(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def test_a_feed_made_on_one_thread_and_polled_on_another_misses_nothing(store_en
             assert [(e.context, e.version, e.changed_keys) for e in events] == [("default", 2, ["a"])]
             assert worker.submit(feed.poll).result() == []
             writer.tracker("default").update(Change(set={"a": 2}))
-            assert [e.version for e in worker.submit(feed.poll).result()] == [3]
+            assert [e.version for e in worker.submit(_next_changes, feed).result().events] == [3]
     finally:
         reader.close()
         writer.close()

@@ -41,11 +41,13 @@ class GroundhogServer(LanguageServer):
         token: str | None = None,
         allowed_roots: tuple[str, ...] = (),
         store_dir: str | None = None,
+        store_url: str | None = None,
     ) -> None:
         super().__init__("groundhog", __version__, protocol_cls=GroundhogProtocol, max_workers=2)
         self.required_token = token  # set on TCP / WebSocket transports
         self.allowed_roots = tuple(canonical_root(root) for root in allowed_roots)
         self.default_store_dir = store_dir
+        self.default_store_url = store_url
         self.session: Session | None = None
         self.ready = asyncio.Event()
         self.initializing = False  # between a successful `initialize` and `initialized`
@@ -183,7 +185,9 @@ class GroundhogServer(LanguageServer):
                 AccessDenied.code, "This workspace is outside the server's scope.", {"kind": "AccessDenied"}
             )
 
-        return open_session(root, options, client, store_dir=self.default_store_dir)
+        return open_session(
+            root, options, client, store_dir=self.default_store_dir, store_url=self.default_store_url
+        )
 
     async def _on_initialized(self, params: Any) -> None:
         session = self.session
@@ -200,6 +204,9 @@ class GroundhogServer(LanguageServer):
                 self.protocol.notify(names.DID_RESTORE, restore)
         finally:
             self.ready.set()  # requests waiting for the restore must never wait in vain
+        loop = asyncio.get_running_loop()
+        # a shared store pushes other servers' commits (NOTIFY): wake the watcher at once
+        session.manager.store.on_change(lambda: _wake_soon(loop, self._wake))
         self._tasks.append(asyncio.ensure_future(self._watch_feed(session)))
 
     async def _on_shutdown(self, *args: Any) -> None:
@@ -342,3 +349,9 @@ def _recover_params(report: RecoveryReport) -> dict[str, Any]:
         "toVersion": report.to_version,
         "reason": report.reason,
     }
+
+
+def _wake_soon(loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+    """Set ``wake`` from another thread; a loop already closed (the server is ending) is fine."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(wake.set)

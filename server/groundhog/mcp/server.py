@@ -68,6 +68,8 @@ class McpSettings:
     context: str | None = None
     max_result_bytes: int = 65536
     store_dir: str | None = None
+    store_url: str | None = None  # a shared PostgreSQL store (else GROUNDHOG_STORE_URL, else SQLite)
+    workspace_id: str | None = None  # the workspace's name in a shared store
 
 
 class GroundhogMCP(MCPServer):
@@ -110,6 +112,8 @@ class GroundhogMCP(MCPServer):
                 root = self.config.workspace or await self._client_root() or os.getcwd()
                 options = Options(
                     store_dir=self.config.store_dir,
+                    store_url=self.config.store_url,
+                    workspace_id=self.config.workspace_id,
                     read_only=self.config.read_only,
                     editor_tracking=False,
                     context=self.config.context,
@@ -119,6 +123,8 @@ class GroundhogMCP(MCPServer):
                 loop = asyncio.get_running_loop()
                 # commits run on the session's worker thread: wake the watcher on the loop's own
                 session.manager.on_commit(lambda: _call_soon(loop, self._wake.set))
+                # a shared store pushes other servers' commits (NOTIFY): wake the watcher at once
+                session.manager.store.on_change(lambda: _call_soon(loop, self._wake.set))
                 self._watcher = loop.create_task(self._watch(session))
             return self.session
 
@@ -346,7 +352,8 @@ class GroundhogMCP(MCPServer):
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], Any]) -> None:
-    loop.call_soon_threadsafe(callback)
+    with contextlib.suppress(RuntimeError):  # the loop already closed: the server is ending
+        loop.call_soon_threadsafe(callback)
 
 
 def _error_result(error: ContextError, *, kind: str | None = None, code: int | None = None) -> CallToolResult:

@@ -12,7 +12,6 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import orjson
-import psycopg
 
 from groundhog.errors import ContextError, DataDamaged, LockError, NoValidSnapshot
 from groundhog.reports import RecoveryReport, VerifyReport
@@ -239,7 +238,6 @@ def verify(store: _Backend, *, discard_damaged: bool = False) -> VerifyReport:
 # invariant (text that is not UTF-8, a NULL where a number was, a missing row). verify reports it.
 UNREADABLE = (
     sqlite3.Error,
-    psycopg.Error,
     ValueError,
     TypeError,
     KeyError,
@@ -389,5 +387,5 @@ def _try_open(report: VerifyReport, where: str, kind: str, opener: Any) -> None:
         opener()
     except DataDamaged:
         report.add(where, "does not decrypt or is incomplete (altered, moved or missing)")
-    except (ValueError, orjson.JSONDecodeError, sqlite3.Error, psycopg.Error, UnicodeDecodeError):
+    except (ValueError, orjson.JSONDecodeError, sqlite3.Error, UnicodeDecodeError):
         report.add(where, "cannot be decoded")

@@ -76,10 +76,6 @@ def schema_name(workspace_id: str) -> str:
 # -- connection strings -------------------------------------------------------------------------
 
 
-def is_postgres_url(url: str | None) -> bool:
-    return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
-
-
 def describe_url(url: str) -> str:
     """The connection string as logs and messages may show it: never its password."""
     try:
@@ -416,7 +412,7 @@ class PostgresStore:
         exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone()
         workspace_key = keys.load_workspace_key(config_dir, self._workspace_id)
         if exists is None:
-            if self.settings.read_only or not self.settings.create_key:
+            if not self.settings.create_key:  # a reader (the people CLI) creates nothing
                 raise PersistenceError("The shared store holds no such workspace yet.")
             if workspace_key is None:  # first use anywhere: this machine makes the workspace's key
                 workspace_key = keys.new_data_key()

@@ -1,0 +1,156 @@
+"""The people CLI for a shared (PostgreSQL) store: ``groundhog store init`` sets a database up once;
+``groundhog key export | import | rotate`` move a workspace's key between its members (a string
+for a password manager), never through the database. See README "A shared store for a team"."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from groundhog.errors import InvalidParams, PersistenceError
+from groundhog.manager import STORE_URL_ENV, create_manager
+from groundhog.store import keys
+from groundhog.workspace import default_config_dir, is_postgres_url, shared_workspace_id
+
+
+def add_commands(commands: Any) -> None:
+    store = commands.add_parser("store", help="set up a shared PostgreSQL store", allow_abbrev=False)
+    store_commands = store.add_subparsers(dest="store_command", required=True)
+    init = store_commands.add_parser(
+        "init", help="create Groundhog's schema in a database (once per database)", allow_abbrev=False
+    )
+    _store_option(init)
+    init.set_defaults(run=_init)
+
+    key = commands.add_parser(
+        "key", help="a shared workspace's key: export, import, rotate", allow_abbrev=False
+    )
+    key_commands = key.add_subparsers(dest="key_command", required=True)
+    export = key_commands.add_parser("export", help="print the workspace's key (for a password manager)")
+    _workspace_options(export)
+    export.set_defaults(run=_export)
+    imported = key_commands.add_parser("import", help="keep a workspace key on this machine")
+    imported.add_argument("key", nargs="?", help="the exported string (default: read from stdin)")
+    imported.set_defaults(run=_import)
+    rotate = key_commands.add_parser(
+        "rotate", help="a new workspace key: the old one no longer opens the workspace"
+    )
+    _workspace_options(rotate)
+    _store_option(rotate)
+    rotate.set_defaults(run=_rotate)
+
+
+def _store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store", metavar="URL", type=store_url, help="the PostgreSQL URL (default: GROUNDHOG_STORE_URL)"
+    )
+
+
+def store_url(text: str) -> str:
+    """``--store``'s value: a PostgreSQL URL (a directory belongs in --store-dir)."""
+    if not is_postgres_url(text):
+        raise argparse.ArgumentTypeError("must be a postgresql://user@host:port/database URL")
+    return text
+
+
+def _workspace_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", default=".", help="the workspace root (default: .)")
+    parser.add_argument("--workspace-id", metavar="ID", help="the workspace's name in the shared store")
+
+
+def _url(args: argparse.Namespace) -> str:
+    url = args.store or os.environ.get(STORE_URL_ENV)
+    if not url or not is_postgres_url(url):
+        raise InvalidParams(
+            f"Give the database as --store postgresql://... (or set {STORE_URL_ENV}).", field="store"
+        )
+    return str(url)
+
+
+def _workspace_id(args: argparse.Namespace) -> str:
+    try:
+        return shared_workspace_id(os.path.abspath(args.workspace), args.workspace_id)
+    except ValueError as error:
+        raise InvalidParams(str(error), field="workspaceId") from None
+
+
+def _init(args: argparse.Namespace) -> int:
+    from groundhog.store.postgres import describe_url, init_database
+
+    url = _url(args)
+    done = init_database(url)
+    print(f"{describe_url(url)}: {done}. Servers given this URL now share their workspaces there.")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    workspace_id = _workspace_id(args)
+    key = keys.load_workspace_key(default_config_dir(), workspace_id)
+    if key is None:
+        raise PersistenceError(
+            "This machine has no key for this workspace (open it once, or import its key)."
+        )
+    print(keys.key_string(workspace_id, key))
+    print(
+        "Keep this in a password manager: with it and access to the database, anyone reads this workspace.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    text = args.key if args.key is not None else sys.stdin.readline()
+    workspace_id, key = keys.parse_key_string(text)
+    keys.save_workspace_key(default_config_dir(), workspace_id, key, replace=True)
+    path = keys.workspace_key_path(default_config_dir(), workspace_id)
+    print(f"Imported the key of workspace {workspace_id} into {path}.")
+    here = _folder_workspace_id()
+    if here is not None and here != workspace_id:
+        print(
+            f"Note: the current folder is workspace {here}; to open the imported one from here, "
+            "give servers its workspace id (--workspace-id / workspaceId) or open its checkout.",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _folder_workspace_id() -> str | None:
+    try:
+        return shared_workspace_id(os.getcwd())
+    except (ValueError, OSError):
+        return None
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    from groundhog.store.postgres import PostgresStore
+
+    workspace = os.path.abspath(args.workspace)
+    manager = create_manager(
+        workspace, store_url=_url(args), workspace_id=args.workspace_id, session="cli", create_key=False
+    )
+    try:
+        store = manager.store
+        assert isinstance(store, PostgresStore)
+        new_key = keys.new_data_key()
+        # the new key is printed before the database changes: whatever happens next, its owner has it
+        print(keys.key_string(store.workspace_id, new_key))
+        sys.stdout.flush()
+        store.rewrap_key(new_key)
+        keys.save_workspace_key(default_config_dir(), store.workspace_id, new_key, replace=True)
+        manager.audit("key-rotated", "cli", {})
+    finally:
+        manager.close()
+    print(
+        "Rotated: the old key no longer opens the workspace. Give the new one (above) to the members "
+        f"who stay (`groundhog key import`){_env_note()}.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _env_note() -> str:
+    if os.environ.get(keys.WORKSPACE_KEY_ENV):
+        return f", and update {keys.WORKSPACE_KEY_ENV} where it is set"
+    return ""
