@@ -555,10 +555,7 @@ def test_sqlite_integrity_failure_is_reported(scenario: Scenario, tmp_path: Path
 
     path = scenario.store.path
     data = bytearray(path.read_bytes())
-    assert (
-        not Path(str(path) + "-wal").exists()
-        or Path(str(path) + "-wal").stat().st_size == 0
-    )
+    assert not Path(str(path) + "-wal").exists() or Path(str(path) + "-wal").stat().st_size == 0
     page = 4096
     assert len(data) > 4 * page
     data[2 * page :] = b"\xde\xad\xbe\xef" * ((len(data) - 2 * page) // 4)  # every page after the second
