@@ -1,0 +1,164 @@
+"""A team's shared store, end to end: servers on two "machines" (separate homes and config dirs, two
+checkouts of one repository at different paths) on one PostgreSQL database, driven through real LSP
+clients and the people CLI; the database crashing under them; and what the database and the logs
+hold (never a name, key, value, label or client name in the clear)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.e2e.harness import Client, Env, assert_error, start_client
+from tests.pgcluster import PgCluster
+
+pytestmark = pytest.mark.one_profile
+
+
+def _machine(root: Path, name: str, url: str) -> Env:
+    """One machine: its own home, config dir and checkout of the team's repository (one per test:
+    the tests share a database, and one repository is one workspace there)."""
+    home = root / name
+    checkout = home / "src" / "project"
+    checkout.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    subprocess.run(
+        ["git", "-C", str(checkout), "remote", "add", "origin", f"git@example.com:team/{root.name}.git"],
+        check=True,
+    )
+    return Env(home, home / "store", home / "config", checkout, url)
+
+
+def _cli(env: Env, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "groundhog", *args],
+        env=env.environ(),
+        cwd=env.workspace,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def _session_id(client: Client) -> str:
+    return str((await client.request("context/status"))["session"]["id"])
+
+
+async def test_two_machines_share_a_workspace_once_the_key_is_imported(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    alice = _machine(tmp_path, "alice", pg_cluster.url)
+    bob = _machine(tmp_path, "bob", pg_cluster.url)
+    left = await start_client(alice, client_name="alice-editor")
+    try:
+        await left.request("context/create", {"name": "plan"})
+        await left.request("context/update", {"context": "plan", "set": {"goal": "ship"}})
+        refused = _cli(bob, "status")
+        assert refused.returncode == 1 and "groundhog key import" in refused.stderr
+        exported = _cli(alice, "key", "export")
+        assert exported.returncode == 0 and exported.stdout.startswith("groundhog-key-1:")
+        imported = _cli(bob, "key", "import", stdin=exported.stdout)
+        assert imported.returncode == 0, imported.stderr
+        right = await start_client(bob, client_name="bob-editor")
+        try:
+            got = await right.request("context/get", {"context": "plan"})
+            assert got["data"] == {"goal": "ship"}
+            left_id = await _session_id(left)
+            await left.request("context/update", {"context": "plan", "set": {"step": 1}})
+            event = await right.wait_for("context/didChange", lambda e: e["version"] == 3)
+            assert (event["session"], event["changedKeys"]) == (left_id, ["step"])
+            # a stale write from the other machine is never a silent overwrite
+            stale = await right.error(
+                "context/update", {"context": "plan", "set": {"step": 9}, "baseVersion": 2}
+            )
+            assert_error(stale, -32001, "VersionConflict")
+            assert stale["data"]["conflictingKeys"] == ["step"]
+            sessions = _cli(bob, "sessions", "--json")
+            assert {"alice-editor", "bob-editor"} <= {s["client"] for s in _json(sessions)["sessions"]}
+        finally:
+            await right.close()
+    finally:
+        await left.close()
+
+
+def _json(done: subprocess.CompletedProcess[str]) -> Any:
+    import json
+
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+async def test_the_database_and_the_logs_never_hold_what_a_user_wrote(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    canary = "Canary7q" + "Xz"  # spelled in two parts so this file itself is no match
+    env = _machine(tmp_path, "alice", pg_cluster.url)
+    log_file = tmp_path / "server.log"
+    client = await start_client(
+        env,
+        client_name=f"{canary}-client",
+        extra_args=("--log-file", str(log_file), "--log-level", "debug"),
+    )
+    try:
+        name = f"{canary}-context"
+        await client.request("context/create", {"name": name})
+        await client.request("context/update", {"context": name, "set": {f"{canary}-key": f"{canary}-value"}})
+        await client.request("context/update", {"context": name, "set": {"k": f"{canary}-later"}})
+        await client.request("context/snapshot", {"context": name, "label": f"{canary}-label"})
+        await client.request("context/switch", {"name": name})
+        bad = await client.error("context/update", {"context": name, "set": {"k": 1}, "baseVersion": 2})
+        assert_error(bad, -32001)
+    finally:
+        await client.close()
+    with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")  # what the WAL holds reaches the table files too
+    found = [str(path) for path in [*pg_cluster.files(), log_file] if canary.encode() in path.read_bytes()]
+    assert found == []
+
+
+async def test_a_database_crash_mid_stream_loses_no_acknowledged_update_and_no_notification(
+    tmp_path: Path,
+) -> None:
+    cluster = PgCluster()  # its own cluster: this test crashes it
+    cluster.create()
+    try:
+        writer_env = _machine(tmp_path, "writer", cluster.url)
+        watcher_env = _machine(tmp_path, "watcher", cluster.url)
+        writer = await start_client(writer_env)
+        await writer.request("context/create", {"name": "log"})
+        exported = _cli(writer_env, "key", "export").stdout
+        assert _cli(watcher_env, "key", "import", stdin=exported).returncode == 0
+        watcher = await start_client(watcher_env)
+        acknowledged: list[int] = []
+        outage_errors: list[dict[str, Any]] = []
+        for n in range(1, 41):
+            if n == 15:
+                cluster.stop("immediate")
+            if n == 25:
+                cluster.start()
+            update = {"context": "log", "set": {"n": n}}
+            if 15 <= n < 25:  # the database is down: each request answers at once, clearly
+                outage_errors.append(await writer.error("context/update", update))
+            else:
+                acknowledged.append((await writer.request("context/update", update))["version"])
+        for error in outage_errors:
+            assert_error(error, -32005, "PersistenceError", env=writer_env)
+            assert "cannot be reached" in error["message"]
+        assert acknowledged[-1] == 1 + len(acknowledged)  # versions are contiguous: none lost
+        await watcher.wait_for("context/didChange", lambda e: e["version"] == acknowledged[-1], timeout=30)
+        await asyncio.sleep(0.5)  # anything doubled would have arrived by now
+        heard = [e["version"] for e in watcher.notifications["context/didChange"] if e["context"] == "log"]
+        assert heard == [v for v in range(2, acknowledged[-1] + 1)]  # each once, in order, none missed
+        got = await watcher.request("context/get", {"context": "log"})
+        assert got["version"] == acknowledged[-1] and got["data"] == {"n": 40}
+        assert len(outage_errors) == 10
+        await watcher.close()
+        await writer.close()
+    finally:
+        cluster.destroy()
