@@ -1,0 +1,24 @@
+"""Keeps issue 13's benchmark (``bench.shared_store``) working: a tiny run of every workload on both
+stores, and the shape of its table and JSON. Never asserts timings: these machines are shared."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.report import write
+from bench.shared_store import BACKENDS, PROPAGATION, SharedPlan, run, table
+
+
+def test_a_tiny_run_measures_every_workload_on_both_stores(tmp_path: Path) -> None:
+    result = run(SharedPlan(ops=12, warmup=2, throughput_s=0.3, propagation=8), log=lambda text: None)
+    for name, systems in result["workloads"].items():
+        assert set(systems) == set(BACKENDS), name
+        for stats in systems.values():
+            assert stats.get("per_s", 0) > 0 or stats["n"] > 0, name
+    assert result["workloads"][PROPAGATION]["postgresql"]["n"] == 8  # timed, after five untimed
+    assert [t["pass"] in (True, False) for t in result["targets"]] == [True]
+    rendered = table(result)
+    assert all(name in rendered for name in result["workloads"])
+    path = write(result, tmp_path, kind="shared")
+    assert json.loads(path.read_text())["meta"]["machine"]
