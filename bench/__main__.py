@@ -2,7 +2,8 @@
 the peers, print a markdown table and write ``<DIR>/<date>-<machine>[-quick].json``; then issue 12's
 growth workloads (group ``store_growth``, ``bench.growth``): their own table and
 ``<DIR>/<date>-<machine>-growth[-quick].json``; then the agents' face (group ``mcp``,
-``bench.mcp_face``): its own table and ``<DIR>/<date>-<machine>-mcp[-quick].json``."""
+``bench.mcp_face``): its own table and ``<DIR>/<date>-<machine>-mcp[-quick].json``; then the shared
+store (group ``shared``, ``bench.shared_store``): SQLite next to PostgreSQL, ``-shared[-quick].json``."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import growth, mcp_face, recovery, report, workloads
+from bench import growth, mcp_face, recovery, report, shared_store, workloads
 from bench.client import REPO, Server, Store
 from bench.workloads import Plan, Results
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 LSP_GROUPS = ("floor", "sizes", "history", "throughput", "growth", "recovery")
-GROUPS = (*LSP_GROUPS, "store_growth", "mcp")
+GROUPS = (*LSP_GROUPS, "store_growth", "mcp", "shared")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     if "mcp" in args.only or not args.only:
         print()
         mcp_face.run_and_report(mcp_face.McpPlan.make(args.quick), args.out, keep=args.keep, log=_progress)
+    if "shared" in args.only or not args.only:
+        print()
+        result = shared_store.run(shared_store.SharedPlan.make(args.quick), log=_progress)
+        print(shared_store.table(result))
+        print(f"\nwrote {report.write(result, args.out, kind='shared')}")
     return 0
 
 
