@@ -17,7 +17,7 @@ from tests.pgcluster import PgCluster
 
 from groundhog import create_manager
 from groundhog.changes import Change
-from groundhog.errors import AccessDenied, PersistenceError
+from groundhog.errors import AccessDenied, LockError, PersistenceError
 from groundhog.store import keys
 from groundhog.store.postgres import describe_url, init_database
 from groundhog.workspace import normalize_remote, shared_identity, shared_workspace_id
@@ -241,3 +241,27 @@ def test_writes_during_an_outage_fail_quickly_and_none_acknowledged_is_lost(tmp_
         manager.close()
     finally:
         cluster.destroy()
+
+
+def test_a_held_workspace_lock_is_a_lock_error_and_changes_nothing(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    """Writers of one workspace take turns (its advisory lock), as SQLite's BEGIN IMMEDIATE makes
+    them: one that waits past its timeout answers LockError; readers never wait."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    manager = _open(pg_cluster.url, workspace, _machine(tmp_path, "m"), lock_timeout_s=0.3)
+    try:
+        manager.create_context("c")
+        tracker = manager.tracker("c")
+        tracker.update(Change(set={"a": 1}))
+        lock_key = int(shared_workspace_id(workspace)[:15], 16)
+        with psycopg.connect(pg_cluster.url, autocommit=True) as holder:
+            holder.execute("SELECT pg_advisory_lock(%s)", (lock_key,))
+            with pytest.raises(LockError):
+                tracker.update(Change(set={"a": 2}))
+            assert manager.load_state("c").data == {"a": 1}  # reads go on while a writer holds the lock
+        tracker.update(Change(set={"a": 3}))
+        assert manager.load_state("c").data == {"a": 3}
+    finally:
+        manager.close()
