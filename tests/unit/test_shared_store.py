@@ -265,3 +265,10 @@ def test_a_held_workspace_lock_is_a_lock_error_and_changes_nothing(
         assert manager.load_state("c").data == {"a": 3}
     finally:
         manager.close()
+
+
+def test_a_database_that_does_not_exist_is_named_as_such(pg_cluster: PgCluster, tmp_path: Path) -> None:
+    url = pg_cluster.url.rsplit("/", 1)[0] + "/no_such_database"
+    with pytest.raises(PersistenceError) as refused:
+        _open(url, tmp_path, _machine(tmp_path, "m"))
+    assert "does not exist" in refused.value.message and "groundhog store init" in refused.value.message
