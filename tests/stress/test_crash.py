@@ -67,7 +67,9 @@ def test_acknowledged_updates_survive_sigkill(store_env: Any, record_property: A
     kills = unchecked = during_start = unacknowledged_commits = 0
     started = time.monotonic()
     last_head = 0
-    while kills < MIN_KILLS or len(acknowledged) < MIN_ACKS:
+    # PostgreSQL's own durability is its own; here the shared store's part is checked in fewer rounds
+    min_kills, min_acks = (MIN_KILLS, MIN_ACKS) if store_env.backend == "sqlite" else (20, 1_000)
+    while kills < min_kills or len(acknowledged) < min_acks:
         assert kills < MAX_KILLS, f"{kills} kills and only {len(acknowledged)} acks: writers barely write"
         early = kills < 3 or rng.random() < 0.1  # the first ones while the store is being created
         acks, ready = run_and_kill(store_env, seed=kills, rng=rng, early=early)
@@ -88,6 +90,7 @@ def test_acknowledged_updates_survive_sigkill(store_env: Any, record_property: A
             store_env.workspace,
             store_dir=store_env.store_dir,
             config_dir=store_env.config_dir,
+            store_url=store_env.store_url,
             history_limit=HISTORY_LIMIT,
         )
         try:
@@ -110,14 +113,16 @@ def test_acknowledged_updates_survive_sigkill(store_env: Any, record_property: A
             assert report.ok, report.problems
         finally:
             manager.close()
-        with raw_db(manager.store.path) as conn:
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        if store_env.backend == "sqlite":  # the file itself, past the library
+            with raw_db(manager.store) as conn:
+                assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     # Finally every acknowledged version, all of them, once more.
     manager = create_manager(
         store_env.workspace,
         store_dir=store_env.store_dir,
         config_dir=store_env.config_dir,
+        store_url=store_env.store_url,
         history_limit=HISTORY_LIMIT,
     )
     tracker = manager.tracker("durable")
@@ -138,5 +143,5 @@ def test_acknowledged_updates_survive_sigkill(store_env: Any, record_property: A
     record_property("lost", len(lost))
     assert lost == []
     assert oldest == 1
-    assert kills >= MIN_KILLS and len(acknowledged) >= MIN_ACKS
+    assert kills >= min_kills and len(acknowledged) >= min_acks
     assert unchecked < kills

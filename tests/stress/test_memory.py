@@ -9,10 +9,13 @@ import time
 from typing import Any
 
 import psutil
+import pytest
 
 from groundhog.changes import Change
 from groundhog.store.codec import decode_values
 from tests.unit.storetools import digest
+
+pytestmark = pytest.mark.sqlite_only  # the process's memory over SQLite files it measures
 
 KEYS = 90
 VALUE_BYTES = 10_000  # 90 x 10 KB: a state of ~0.9 MB, under the 1 MiB default limit

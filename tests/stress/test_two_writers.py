@@ -45,7 +45,10 @@ def test_two_writers_with_stale_bases(store_env: Any, record_property: Any) -> N
     assert len(outcomes) == 2 * PER_WRITER
 
     manager = create_manager(
-        store_env.workspace, store_dir=store_env.store_dir, config_dir=store_env.config_dir
+        store_env.workspace,
+        store_dir=store_env.store_dir,
+        config_dir=store_env.config_dir,
+        store_url=store_env.store_url,
     )
     tracker = manager.tracker("durable")
     entries, oldest = tracker.history(limit=10_000)

@@ -8,8 +8,12 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from groundhog.changes import Change
 from tests.conftest import StoreEnv
+
+pytestmark = pytest.mark.sqlite_only  # SQLite's WAL file and its checkpoints
 
 
 def _wait_until(condition: Callable[[], bool], limit_s: float = 60.0) -> None:

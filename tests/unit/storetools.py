@@ -109,6 +109,7 @@ def spawn_writer(store_env: Any, mode: str, *extra: str) -> subprocess.Popen[byt
             str(store_env.config_dir),
             "--workspace",
             str(store_env.workspace),
+            *(["--store-url", store_env.store_url] if store_env.store_url else []),
             *extra,
         ],
         stdin=subprocess.PIPE,

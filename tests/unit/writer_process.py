@@ -34,7 +34,11 @@ def emit(line: str) -> None:
 
 def crash(args: argparse.Namespace) -> None:
     manager = create_manager(
-        args.workspace, store_dir=args.store_dir, config_dir=args.config_dir, history_limit=HISTORY_LIMIT
+        args.workspace,
+        store_dir=args.store_dir,
+        config_dir=args.config_dir,
+        store_url=args.store_url,
+        history_limit=HISTORY_LIMIT,
     )
     with contextlib.suppress(AlreadyExists):
         manager.create_context(CONTEXT)
@@ -61,7 +65,9 @@ def crash(args: argparse.Namespace) -> None:
 
 
 def cas(args: argparse.Namespace) -> None:
-    manager = create_manager(args.workspace, store_dir=args.store_dir, config_dir=args.config_dir)
+    manager = create_manager(
+        args.workspace, store_dir=args.store_dir, config_dir=args.config_dir, store_url=args.store_url
+    )
     tracker = manager.tracker(CONTEXT)
     rng = random.Random(args.seed)
     emit("ready")
@@ -93,6 +99,7 @@ def main() -> None:
     parser.add_argument("--store-dir", required=True)
     parser.add_argument("--config-dir", required=True)
     parser.add_argument("--workspace", required=True)
+    parser.add_argument("--store-url", help="a shared PostgreSQL store (default: the SQLite one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="w")
     parser.add_argument("--count", type=int, default=100)
