@@ -6,12 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from lsprotocol import types
 
 from tests.e2e.harness import VERBS, Client, Env, assert_error
-
-pytestmark = pytest.mark.postgresql_too  # every request, on the shared store too
 
 
 def _comparable(value: Any) -> Any:

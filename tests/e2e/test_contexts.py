@@ -11,8 +11,6 @@ import pytest
 
 from tests.e2e.harness import RFC3339_MS, Client, Env, assert_error
 
-pytestmark = pytest.mark.postgresql_too  # every request, on the shared store too
-
 
 async def test_a_new_workspace_starts_in_default_at_version_1(client: Client, env: Env) -> None:
     status = await client.request("context/status", {})

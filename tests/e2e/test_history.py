@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests.e2e.harness import RFC3339_MS, Client, Env, assert_error, compact_size
-
-pytestmark = pytest.mark.postgresql_too  # every request, on the shared store too
 
 
 async def test_snapshots_are_listed_newest_first_and_counted(client: Client, env: Env) -> None:
