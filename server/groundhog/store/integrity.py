@@ -20,6 +20,19 @@ from groundhog.store.records import ContextRow, StoredState
 from groundhog.store.rows import Txn
 
 
+class Checks:
+    """The store methods of this module, for every backend (a store with ``read``/``write``)."""
+
+    def recover_context(self: _Backend, name: str, session: str) -> RecoveryReport | None:
+        return recover_context(self, name, session)
+
+    def verify(self: _Backend, *, discard_damaged: bool = False) -> VerifyReport:
+        return verify(self, discard_damaged=discard_damaged)
+
+    def audit_error(self: _Backend, session: str, action: str, name: str, error: ContextError) -> None:
+        audit_error(self, session, action, name, error)
+
+
 class _Backend(Protocol):
     """The store as integrity needs it (SqliteStore, PostgresStore)."""
 

@@ -32,8 +32,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
-from groundhog.errors import AccessDenied, ContextError, LockError, PersistenceError
-from groundhog.reports import RecoveryReport, VerifyReport
+from groundhog.errors import AccessDenied, LockError, PersistenceError
 from groundhog.store import integrity, keys
 from groundhog.store.codec import Cipher
 from groundhog.store.rows import Txn
@@ -232,7 +231,7 @@ def _machine_tag() -> int:
 # -- the store ----------------------------------------------------------------------------------
 
 
-class PostgresStore:
+class PostgresStore(integrity.Checks):
     """One workspace in a shared PostgreSQL database. Thread-safe: one connection per thread."""
 
     def __init__(
@@ -386,17 +385,6 @@ class PostgresStore:
                 conn.close()
             except psycopg.Error:
                 log.debug("closing a store connection failed", exc_info=True)
-
-    # -- integrity --------------------------------------------------------------------------------
-
-    def recover_context(self, name: str, session: str) -> RecoveryReport | None:
-        return integrity.recover_context(self, name, session)
-
-    def verify(self, *, discard_damaged: bool = False) -> VerifyReport:
-        return integrity.verify(self, discard_damaged=discard_damaged)
-
-    def audit_error(self, session: str, action: str, name: str, error: ContextError) -> None:
-        integrity.audit_error(self, session, action, name, error)
 
     # -- opening: the registry, the workspace's schema and its key ------------------------------
 

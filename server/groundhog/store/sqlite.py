@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from groundhog.errors import ContextError, DataDamaged, LockError, PersistenceError
+from groundhog.errors import DataDamaged, LockError, PersistenceError
 from groundhog.limits import (
     DEFAULT_AUDIT_KEEP,
     DEFAULT_AUDIT_MAX_AGE_DAYS,
@@ -28,7 +28,6 @@ from groundhog.limits import (
     DEFAULT_RECOVERY_POINTS_KEEP,
     DEFAULT_STORE_BUDGET_BYTES,
 )
-from groundhog.reports import RecoveryReport, VerifyReport
 from groundhog.store import integrity, keys
 from groundhog.store.codec import Cipher
 from groundhog.store.paths import StoreLocation, ensure_private_dir, ensure_private_file
@@ -67,7 +66,7 @@ class StoreSettings:
     read_only: bool = False  # open an existing store without taking the write lock
 
 
-class SqliteStore:
+class SqliteStore(integrity.Checks):
     """One workspace's database. Thread-safe: each thread gets its own connection."""
 
     def __init__(self, location: StoreLocation, settings: StoreSettings | None = None) -> None:
@@ -137,15 +136,6 @@ class SqliteStore:
     @property
     def workspace_id(self) -> str:
         return self.location.workspace_id
-
-    def recover_context(self, name: str, session: str) -> RecoveryReport | None:
-        return integrity.recover_context(self, name, session)
-
-    def verify(self, *, discard_damaged: bool = False) -> VerifyReport:
-        return integrity.verify(self, discard_damaged=discard_damaged)
-
-    def audit_error(self, session: str, action: str, name: str, error: ContextError) -> None:
-        integrity.audit_error(self, session, action, name, error)
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: the cheap cross-process change signal."""
