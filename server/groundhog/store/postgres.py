@@ -279,9 +279,9 @@ class PostgresStore(integrity.Checks):
             self._begin(conn, write=write)
             txn = PgTxn(PgConnection(conn), self.cipher, self.subkeys, self.settings, self.digests)
             yield txn
-            if write:  # delivered at COMMIT, to every listener of the workspace on any machine
-                conn.execute("SELECT pg_notify(%s, '')", (self.schema,))
-            conn.execute("COMMIT")
+            # a write NOTIFYs the workspace's listeners on every machine, delivered at COMMIT; one
+            # round trip (the channel is our own schema name: no quoting needed)
+            conn.execute(f'NOTIFY "{self.schema}"; COMMIT' if write else "COMMIT")
         except BaseException as error:
             self._abandon(conn)
             if isinstance(error, psycopg.Error):
@@ -291,11 +291,13 @@ class PostgresStore(integrity.Checks):
             committed()
 
     def _begin(self, conn: psycopg.Connection[Any], *, write: bool) -> None:
-        if write:
-            conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        if write:  # one round trip: the statements hold only numbers of ours, no quoting needed
             timeout_ms = max(1, int(self.settings.busy_timeout_s * 1000))
-            conn.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            conn.execute(
+                "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                f" SET LOCAL lock_timeout = {timeout_ms};"
+                f" SELECT pg_advisory_xact_lock({int(self._lock_key)})"
+            )
         else:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 

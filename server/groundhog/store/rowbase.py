@@ -48,7 +48,7 @@ class Rows:
     def _open_keys(self, row: ContextRow, version: int, blob: bytes) -> list[str]:
         raise NotImplementedError
 
-    def prune_feed(self) -> None:
+    def prune_feed(self, newest: int | None = None) -> None:
         raise NotImplementedError
 
     def put_setting(self, key: str, value: Any) -> None:

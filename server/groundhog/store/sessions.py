@@ -224,11 +224,12 @@ class SessionRows(Rows):
                 events.append(FeedEvent(number, row.name, version, kind, session, keys))
         return events
 
-    def prune_feed(self) -> None:
+    def prune_feed(self, newest: int | None = None) -> None:
         """Keep what a lagging session can still use (limits.py says why): the newest ``feed_keep``
         rows, and older ones while their version is kept and younger than ``feed_max_age_s``. A pass
-        every tenth of ``feed_keep`` commits; the rows it looks at are the few that can still stay."""
-        newest = self.feed_head()
+        every tenth of ``feed_keep`` commits; the rows it looks at are the few that can still stay.
+        ``newest``: the feed's head, when the caller just wrote it (one query less per commit)."""
+        newest = self.feed_head() if newest is None else newest
         keep = self.settings.feed_keep
         if newest <= keep or newest % max(1, keep // 10):
             return

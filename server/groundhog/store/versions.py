@@ -89,11 +89,11 @@ class VersionRows(Rows):
             wrote_checkpoint = True
         else:
             wrote_checkpoint = False
-        self.conn.execute(
-            "INSERT INTO feed(context_id, version, kind, session) VALUES (?, ?, ?, ?)",
+        seq = self.conn.execute(
+            "INSERT INTO feed(context_id, version, kind, session) VALUES (?, ?, ?, ?) RETURNING seq",
             (row.id, version, kind, session),
-        )
-        self.prune_feed()
+        ).fetchone()[0]
+        self.prune_feed(newest=int(seq))
         self.conn.execute(
             "UPDATE contexts SET head = ?, head_hash = ?, cp_version = ?, cp_bytes = ?, modified = ?"
             " WHERE id = ?",
