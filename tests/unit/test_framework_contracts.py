@@ -59,3 +59,22 @@ def test_the_mcp_sdk_keeps_what_the_mcp_face_uses() -> None:
         ours = list(inspect.signature(getattr(GroundhogMCP, name)).parameters)
         theirs = list(inspect.signature(getattr(MCPServer, name)).parameters)
         assert ours == theirs, f"MCPServer.{name} changed: {theirs}"
+
+
+def test_shutdown_cancels_pending_handlers_whose_futures_forget_themselves_at_once() -> None:
+    """A handler run on a thread has a concurrent future: cancelling it runs its done-callback (which
+    removes it from ``_request_futures``) inside pygls' loop over that dict. Found by a Neovim client
+    sending shutdown right after a refused initialize: -32603 'dictionary changed size'."""
+    import concurrent.futures
+    import functools
+
+    from groundhog.lsp.server import GroundhogServer
+
+    protocol = GroundhogServer().protocol
+    for msg_id in range(3):
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        protocol._request_futures[msg_id] = future
+        future.add_done_callback(functools.partial(protocol._forget, msg_id))
+    for _ in protocol.lsp_shutdown():  # the generator pygls drives (it first yields our handler)
+        pass
+    assert protocol._request_futures == {}

@@ -50,9 +50,19 @@ class RpcError(JsonRpcException):
         super().__init__(code=code, message=message, data=data)
 
 
+class _Futures(dict[Any, Any]):
+    """pygls' ``_request_futures``, safe to iterate while entries go: ``_forget`` removes a future
+    from its done-callback, which a thread's future runs at once, inside pygls' own loop over the
+    dict (``shutdown`` cancelling what is pending): 'dictionary changed size during iteration'."""
+
+    def items(self) -> Any:
+        return list(super().items())
+
+
 class GroundhogProtocol(LanguageServerProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._request_futures = _Futures(self._request_futures)
         self._pending_writes: set[asyncio.Future[Any]] = set()
         self._awaiting: set[Any] = set()  # ids of the server's own requests to the client
         self._logged: set[str] = set()
