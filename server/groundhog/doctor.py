@@ -37,9 +37,16 @@ import orjson
 from groundhog import __version__
 from groundhog.config import TOKEN_FILE
 from groundhog.errors import ContextError
+from groundhog.store import keys
 from groundhog.store.keys import KEY_BYTES, MASTER_KEY_FILE
 from groundhog.store.paths import DIR_MODE, FILE_MODE, StoreLocation, check_ancestors, unsafe_ancestor
-from groundhog.workspace import default_config_dir, default_store_dir
+from groundhog.workspace import (
+    default_config_dir,
+    default_store_dir,
+    is_postgres_url,
+    shared_identity,
+    shared_workspace_id,
+)
 
 DEPENDENCIES = (
     "pygls",
@@ -111,6 +118,7 @@ def diagnose(workspace: str, store_dir: str | None = None, log_file: str | None 
         workspace_report = _workspace(workspace, Path(store["path"]), found)
         key = _master_key(Path(config["path"]), Path(store["path"]), workspace_report, found)
         _token(Path(config["path"]), found)
+        shared = _shared_store(workspace, Path(config["path"]), found)
         clients = _clients(Path(os.path.abspath(workspace)), found)
         log = _log(log_file, found)
     return {
@@ -123,6 +131,7 @@ def diagnose(workspace: str, store_dir: str | None = None, log_file: str | None 
         "workspace": workspace_report,
         "clients": clients,
         "log": log,
+        "sharedStore": shared,
         "problems": found.problems,
         "notes": found.notes,
     }
@@ -249,6 +258,52 @@ def _master_key(
     if _judge_file(path, "The master key file", "master key", found):
         _check_key_content(path, found)
     return described
+
+
+def _shared_store(workspace: str, config_dir: Path, found: Findings) -> dict[str, Any] | None:
+    """With GROUNDHOG_STORE_URL set: the database (without its password), the name this folder has
+    there, and whether this machine holds that workspace's key. Never connects."""
+    url = os.environ.get("GROUNDHOG_STORE_URL")
+    if not url:
+        return None
+    if not is_postgres_url(url):
+        found.problem(
+            "shared store",
+            "GROUNDHOG_STORE_URL is set but is not a postgresql:// URL, so every server refuses to start.",
+            "Set it to postgresql://user@host:port/database, or unset it for the embedded store.",
+        )
+        return {"url": None}
+    from groundhog.store.postgres import describe_url
+
+    try:
+        identity = shared_identity(os.path.abspath(workspace))
+    except ValueError as error:
+        found.problem("shared store", f"GROUNDHOG_WORKSPACE_ID is not valid: {error}", "Fix or unset it.")
+        return {"url": describe_url(url)}
+    workspace_id = shared_workspace_id(os.path.abspath(workspace))
+    key_path = keys.workspace_key_path(config_dir, workspace_id)
+    in_env = bool(os.environ.get(keys.WORKSPACE_KEY_ENV))
+    report = {
+        "url": describe_url(url),
+        "workspaceId": workspace_id,
+        "namedBy": identity.split(":", 1)[0],  # git (remote + path), id (explicit) or path (this machine)
+        "key": "environment" if in_env else _describe(key_path),
+    }
+    if identity.startswith("path:"):
+        found.note(
+            "shared store",
+            "This folder has no git remote, so its workspace is this machine's alone; set "
+            "GROUNDHOG_WORKSPACE_ID (or --workspace-id) to share it.",
+        )
+    if not in_env and not key_path.exists():
+        found.note(
+            "shared store",
+            "This machine has no key for the workspace: the first server to open it creates one; if a "
+            "teammate already did, run `groundhog key import` with the line `groundhog key export` prints.",
+        )
+    elif not in_env:
+        _judge_file(key_path, "The workspace key file", "shared store", found)
+    return report
 
 
 def _check_key_content(path: Path, found: Findings) -> None:
@@ -564,6 +619,14 @@ def _print(report: dict[str, Any]) -> None:
     ]
     if report["clients"]:
         lines.append("set up in  " + "; ".join(f"{c['client']} ({c['where']})" for c in report["clients"]))
+    shared = report["sharedStore"]
+    if shared is not None and shared.get("workspaceId"):
+        key = shared["key"]
+        where = "GROUNDHOG_WORKSPACE_KEY" if key == "environment" else key["path"]
+        lines.append(
+            f"shared     {shared['url']} workspace {shared['workspaceId']} (named by {shared['namedBy']})"
+        )
+        lines.append(f"  key      {where}" + ("" if key == "environment" or key["exists"] else " (missing)"))
     log = report["log"]
     if log["path"] is None:
         lines.append("log        - (--log-file PATH shows the last errors of the server's log)")

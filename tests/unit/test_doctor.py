@@ -387,3 +387,28 @@ def test_without_a_log_file_doctor_says_how_to_see_one(
     assert not missing.exists()  # doctor only looks: it never opens the log for writing
     assert main(["doctor", "--workspace", str(setup.workspace)]) == 0
     assert "--log-file PATH shows the last errors of the server's log" in capsys.readouterr().out
+
+
+def test_a_shared_store_shows_its_url_without_the_password_and_the_workspace_key(
+    setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from groundhog.store import keys
+    from groundhog.workspace import shared_workspace_id
+
+    monkeypatch.setenv("GROUNDHOG_STORE_URL", "postgresql://me:hunter2@db.internal:5433/team")
+    before = setup.tree()
+    code, report = setup.doctor(capsys)
+    shared = report["sharedStore"]
+    assert shared["url"] == "postgresql://me@db.internal:5433/team" and "hunter2" not in json.dumps(report)
+    workspace_id = shared_workspace_id(setup.workspace)
+    assert (shared["workspaceId"], shared["namedBy"]) == (workspace_id, "path")  # no git remote here
+    assert shared["key"]["exists"] is False and code == 0
+    assert any("groundhog key import" in note["note"] for note in report["notes"])
+    assert setup.tree() == before  # never connects, never creates
+    keys.save_workspace_key(setup.config, workspace_id, keys.new_data_key())
+    os.chmod(keys.workspace_key_path(setup.config, workspace_id), 0o666)
+    code, report = setup.doctor(capsys)
+    assert code == 1 and subjects(report) == ["shared store"]
+    monkeypatch.setenv("GROUNDHOG_STORE_URL", "/srv/not-a-url")
+    code, report = setup.doctor(capsys)
+    assert code == 1 and "postgresql://" in report["problems"][-1]["fix"]
