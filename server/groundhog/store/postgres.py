@@ -18,10 +18,12 @@ embedded SQLite store, for a team whose editors and agents run on several machin
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import os
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -222,9 +224,6 @@ class PgTxn(Txn):
 
 @lru_cache(maxsize=1)
 def _machine_tag() -> int:
-    import hashlib
-    import socket
-
     return int.from_bytes(hashlib.sha256(socket.gethostname().encode()).digest()[:3], "big")
 
 
@@ -248,7 +247,6 @@ class PostgresStore(integrity.Checks):
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._listener: Listener | None = None
-        self._change_callbacks: list[Callable[[], None]] = []
         self.cipher, self.subkeys = self._open_keys()
         self.digests = ValueDigests(self.subkeys["value-digest"])
 
