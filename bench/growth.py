@@ -1,7 +1,8 @@
 """Issue 12's growth workloads ("cost proportional to the change"), through the library (no LSP hop).
 
-``python -m bench.growth [--quick] [--out DIR] [--keep]`` (group ``store_growth`` of ``python -m bench``)
-prints a markdown table and writes ``<DIR>/<date>-<machine>-growth[-quick].json``.
+``python -m bench.growth [--quick] [--out DIR] [--keep] [--workload NAME ...]`` (group ``store_growth``
+of ``python -m bench``) prints a markdown table and writes ``<DIR>/<date>-<machine>-growth[-quick].json``
+(``-growth-partial``: only the named workloads, e.g. ``--workload many_keys``).
 
 - ``transcript.*``: N appends of 1 KB to a list under one key, two ways: the patch
   ``{"op": "add", "path": "/log/-"}`` and the specification's ``get_state`` / append / ``update_state``;
@@ -10,7 +11,10 @@ prints a markdown table and writes ``<DIR>/<date>-<machine>-growth[-quick].json`
 - ``edit.*``: a 1 KB replacement in the middle of a 1 MB / 16 MB string value (``set`` of the whole
   new string): bytes written per update (the version's ``delta_blob``) against the change.
 - ``many_keys.*``: 20,000 path-like keys (~2 MB): a one-key update, a snapshot after a one-key change,
-  a rollback to the previous version, in alternating rounds.
+  a rollback to the previous version, in alternating rounds. ``snapshot`` is ``take_snapshot`` (what
+  the LSP and MCP faces call: the record); ``snapshot_decoded`` is the library's ``create_snapshot``,
+  whose answer also decodes the captured state; ``rollback_other_process`` rolls back from a second
+  manager, whose tracker did not make the versions (it rebuilds the target from its checkpoint).
 - ``retention.*``: N updates with ``historyLimit`` 10: every table's row count and the file size every
   1,000 updates (default ``audit_keep`` and a small one).
 - ``large_store.*``: a store of hundreds of MB (a 16 MB state, many versions): peak RSS and time of
@@ -45,6 +49,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 ENTRY_BYTES = 1000  # a transcript entry: a 1000-character string (1002 bytes of JSON with its quotes)
 EDIT_BYTES = 1000  # a middle edit replaces this many characters
 LARGE = 64 << 20  # snapshot_max_bytes for the large states
+MANY_KEYS_OPS = ("snapshot", "rollback")
 TABLES = ("versions", "checkpoints", "feed", "audit", "snapshots", "snapshot_values", "sessions")
 BLOB_COLUMNS = {
     "versions": ("delta_blob", "keys_blob"),
@@ -321,19 +326,33 @@ def many_keys(root: Path, plan: GrowthPlan, results: Results, log: Callable[[str
         i = rnd.randrange(len(keys))
         tracker.update(Change(set={keys[i]: value(i, next(counter))}))
 
-    updates, snapshots, rollbacks = [], [], []
+    # another process's tracker: it did not make the versions it rolls back over (no undo steps)
+    other_manager = ws.open(snapshot_max_bytes=LARGE)
+    other = other_manager.tracker("repo")
+    updates, snapshots, rollbacks, decoded, colds = [], [], [], [], []
     warmup = 5
     with quiet_gc():
         for r in range(warmup + plan.many_ops):
             u = timed(one_key)
             one_key()  # untimed: the change the snapshot captures
-            s = timed(lambda r=r: tracker.create_snapshot(f"s{r}"))
+            # what the LSP and MCP faces do: the snapshot, answered with its record
+            s = timed(lambda r=r: tracker.take_snapshot(f"s{r}"))
+            one_key()
+            # the library's create_snapshot also answers the captured state, decoded (~20,000 values)
+            d = timed(lambda r=r: tracker.create_snapshot(f"d{r}"))
             one_key()  # untimed: the version the rollback undoes
             b = timed(lambda: tracker.rollback(to_version=tracker.version - 1))
+            one_key()
+            other.read()  # untimed: it catches up with the head
+            c = timed(lambda: other.rollback(to_version=other.version - 1))
+            tracker.read()  # untimed: the next update does not pay for catching up with it
             if r >= warmup:
                 updates.append(u)
                 snapshots.append(s)
+                decoded.append(d)
                 rollbacks.append(b)
+                colds.append(c)
+    other_manager.close()
     manager.close()
     stored = store_report(ws)
     results.add_value(
@@ -345,12 +364,15 @@ def many_keys(root: Path, plan: GrowthPlan, results: Results, log: Callable[[str
         rows=stored["rows"],
     )
     base = summarize(updates)["p50"]
-    # recovery points start being pruned at the (recovery_points_keep + 1)-th rollback (warm-up included)
-    before = max(DEFAULT_RECOVERY_POINTS_KEEP - warmup, 1)
+    # recovery points start being pruned at the (recovery_points_keep + 1)-th rollback (warm-up included;
+    # two rollbacks a round)
+    before = max(DEFAULT_RECOVERY_POINTS_KEEP // 2 - warmup, 1)
     for name, samples in (
         ("update", updates),
         ("snapshot", snapshots),
+        ("snapshot_decoded", decoded),
         ("rollback", rollbacks),
+        ("rollback_other_process", colds),
         ("rollback_before_pruning", rollbacks[:before]),
         ("rollback_pruning", rollbacks[before:] or rollbacks[-1:]),
     ):
@@ -560,7 +582,13 @@ STEPS = (
 )
 
 
-def run(plan: GrowthPlan, root: Path, *, log: Callable[[str], None] = lambda text: None) -> dict[str, Any]:
+def run(
+    plan: GrowthPlan,
+    root: Path,
+    *,
+    log: Callable[[str], None] = lambda text: None,
+    only: tuple[str, ...] = (),
+) -> dict[str, Any]:
     import groundhog
 
     meta = report.machine_info(plan.quick)
@@ -575,6 +603,8 @@ def run(plan: GrowthPlan, root: Path, *, log: Callable[[str], None] = lambda tex
     os.environ["GROUNDHOG_CONFIG_DIR"] = str(root / "config")
     try:
         for group, step in STEPS:
+            if only and group not in only:
+                continue
             began = time.perf_counter()
             step(root, plan, results, log)
             timings[group] = round(time.perf_counter() - began, 1)
@@ -585,6 +615,7 @@ def run(plan: GrowthPlan, root: Path, *, log: Callable[[str], None] = lambda tex
             else:
                 os.environ[key] = value
     meta.update(
+        workloads_run=list(only or (group for group, _ in STEPS)),
         duration_s=round(time.perf_counter() - started, 1),
         group_seconds=timings,
         plan=asdict(plan),
@@ -627,7 +658,7 @@ def run(plan: GrowthPlan, root: Path, *, log: Callable[[str], None] = lambda tex
 def ratios(w: report.Workloads, plan: GrowthPlan) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     tail = plan.tail
-    for way in ("patch", "spec"):
+    for way in ("patch", "spec") if "transcript.patch.store" in w else ():
         end = w[f"transcript.{way}.update_last_{tail}"]
         store = w[f"transcript.{way}.store"]["groundhog"]
         out[f"transcript.{way}"] = {
@@ -636,16 +667,17 @@ def ratios(w: report.Workloads, plan: GrowthPlan) -> dict[str, dict[str, float]]
             "file_over_budget": _div(store["file_bytes"], store["budget_bytes"]),
             "file_over_state": _div(store["file_bytes"], store["state_bytes"]),
         }
-    for size in plan.edit_sizes_mb:
+    for size in plan.edit_sizes_mb if "edit.1mb" in w else ():
         e = w[f"edit.{size}mb"]["groundhog"]
         out[f"edit.{size}mb"] = {
             "delta_p50_over_change": _div(e["delta_bytes_p50"], e["change_bytes"]),
             "amortized_over_change": _div(e["amortized_bytes_per_update"], e["change_bytes"]),
         }
-    out["many_keys"] = {
-        f"{op}_over_update_p50": w[f"many_keys.{op}"]["groundhog"]["over_update_p50"]
-        for op in ("snapshot", "rollback")
-    }
+    if "many_keys.update" in w:
+        out["many_keys"] = {
+            f"{op}_over_update_p50": w[f"many_keys.{op}"]["groundhog"]["over_update_p50"]
+            for op in MANY_KEYS_OPS
+        }
     return out
 
 
@@ -664,7 +696,8 @@ def targets(w: report.Workloads, plan: GrowthPlan) -> list[dict[str, Any]]:
         out.append({"key": key, "target": target, "measured": measured, "pass": ok})
 
     tail = plan.tail
-    for way, label in (("patch", "patch add /log/-"), ("spec", "get_state/append/update_state")):
+    ways = (("patch", "patch add /log/-"), ("spec", "get_state/append/update_state"))
+    for way, label in ways if "transcript.patch.store" in w else ():
         s = w[f"transcript.{way}.store"]["groundhog"]
         add(
             f"transcript_{way}_store",
@@ -681,7 +714,7 @@ def targets(w: report.Workloads, plan: GrowthPlan) -> list[dict[str, Any]]:
             f"{g:.2f} ms vs {b:.2f} ms: {g / b:.2f}x",
             g <= 1.3 * b,
         )
-    for size in plan.edit_sizes_mb:
+    for size in plan.edit_sizes_mb if "edit.1mb" in w else ():
         e = w[f"edit.{size}mb"]["groundhog"]
         limit = 2 * e["change_bytes"] + e["fixed_overhead_bytes"]
         add(
@@ -692,7 +725,7 @@ def targets(w: report.Workloads, plan: GrowthPlan) -> list[dict[str, Any]]:
             f"per update ({e['checkpoints_written']} checkpoints)",
             e["delta_bytes_p50"] <= limit,
         )
-    for op in ("snapshot", "rollback"):
+    for op in MANY_KEYS_OPS if "many_keys.update" in w else ():
         m = w[f"many_keys.{op}"]["groundhog"]
         add(
             f"many_keys_{op}",
@@ -707,7 +740,7 @@ def targets(w: report.Workloads, plan: GrowthPlan) -> list[dict[str, Any]]:
             ),
             m["over_update_p50"] <= 2,
         )
-    for variant in ("default_audit_keep", "small_audit_keep"):
+    for variant in ("default_audit_keep", "small_audit_keep") if "retention.small_audit_keep" in w else ():
         r = w[f"retention.{variant}"]["groundhog"]
         ranges = r["ranges"]
         grown = {
@@ -728,6 +761,8 @@ def targets(w: report.Workloads, plan: GrowthPlan) -> list[dict[str, Any]]:
             + (" (still rising at the end)" if "file_bytes" in r["unbounded"] else ""),
             not r["grew"],
         )
+    if "large_store.verify" not in w:
+        return out
     v = w["large_store.verify"]["groundhog"]
     o = w["large_store.open_check"]["groundhog"]
     add(
@@ -761,19 +796,24 @@ def table(result: dict[str, Any]) -> str:
 
 
 def run_and_report(
-    plan: GrowthPlan, out: Path, *, keep: bool = False, log: Callable[[str], None] = lambda t: None
+    plan: GrowthPlan,
+    out: Path,
+    *,
+    keep: bool = False,
+    log: Callable[[str], None] = lambda t: None,
+    only: tuple[str, ...] = (),
 ) -> Path:
     """Run, print the table, write the JSON (``python -m bench`` calls it for the ``store_growth`` group)."""
     root = Path(tempfile.mkdtemp(prefix="groundhog-bench-growth-"))
     try:
-        result = run(plan, root, log=log)
+        result = run(plan, root, log=log, only=only)
     finally:
         if keep:
             print(f"kept the stores in {root}", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
     print(table(result))
-    path = report.write(result, out, kind="growth")
+    path = report.write(result, out, kind="growth-partial" if only else "growth")
     print(f"\nwrote {path}")
     return path
 
@@ -796,8 +836,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the result JSON goes")
     parser.add_argument("--keep", action="store_true", help="keep the temporary stores")
+    parser.add_argument(
+        "--workload",
+        action="append",
+        default=[],
+        choices=[group for group, _ in STEPS],
+        help="run only these workloads (repeatable; the result file is then named -partial)",
+    )
     args = parser.parse_args(argv)
-    run_and_report(GrowthPlan.make(args.quick), args.out, keep=args.keep, log=_progress)
+    only = tuple(args.workload)
+    run_and_report(GrowthPlan.make(args.quick), args.out, keep=args.keep, log=_progress, only=only)
     return 0
 
 

@@ -154,14 +154,14 @@ def snapshot(session: Session, params: p.SnapshotParams) -> dict[str, Any]:
     editor = session.editor_for_snapshot() if tracker.name == session.adapter.active_name else None
     if editor is not None:
         session.editor.changed = False  # the snapshot persists it as the context's editor state
-    made = tracker.create_snapshot(params.label, params.metadata, editor=editor)
+    made = tracker.take_snapshot(params.label, params.metadata, editor=editor)
     return {
         "id": made.id,
         "context": made.context,
         "version": made.version,
         "timestamp": made.timestamp,
         "label": made.label,
-        "sizeBytes": made.size_bytes,
+        "sizeBytes": made.size,
     }
 
 

@@ -37,11 +37,12 @@ from groundhog.limits import DEFAULT_SNAPSHOT_MAX_BYTES
 from groundhog.model import ContextSnapshot, ContextState, HistoryEntry
 from groundhog.patch import changed_keys, json_equal, key_diff
 from groundhog.reports import RecoveryReport
-from groundhog.store.codec import Payload, decode_value, decode_values, values_from_object
+from groundhog.store.codec import Payload, decode_value, decode_values, size_after, values_from_object
 from groundhog.store.interface import Store, Transaction
 from groundhog.store.records import ContextRow, SnapshotInfo, StoredState
 from groundhog.store.splices import apply_deltas
 from groundhog.subscriptions import Deliveries
+from groundhog.undo import UndoLog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -117,6 +118,7 @@ class ContextTracker:
         self._lock = threading.RLock()
         self._row: ContextRow | None = None
         self._head: StoredState | None = None
+        self._undo = UndoLog()  # how to step back from the head to the versions just before it
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -256,6 +258,7 @@ class ContextTracker:
                 new_row,
                 head,
                 new,
+                effect.changed_keys,
             )
 
         return self._writing("update", body)
@@ -273,21 +276,26 @@ class ContextTracker:
             raise InvalidParams("Give exactly one of 'toVersion' and 'snapshotId'.", field="toVersion")
 
         def body(tx: Transaction, row: ContextRow, head: StoredState) -> tuple[RollbackResult, Any]:
-            editor, source = None, dict[str, Any]()
+            editor, source, candidates = None, dict[str, Any](), None
             if snapshot_id is not None:
                 _, target, editor = self._load_snapshot(tx, row, snapshot_id)
                 kind, source = "restore", {"snapshotId": snapshot_id}
             else:
                 assert to_version is not None
                 self._check_kept(tx, row, to_version)
-                target = head if to_version == head.version else tx.load_state(row, to_version)
+                target, candidates = self._older_state(tx, row, head, to_version)
                 kind, source = "rollback", {"version": to_version}
-            keys = changed_keys(head.values, target.values, decode_value)
+            if candidates is None:
+                keys = changed_keys(head.values, target.values, decode_value)
+            else:  # only the keys the versions in between changed can differ
+                keys = changed_keys(
+                    _only(head.values, candidates), _only(target.values, candidates), decode_value
+                )
             meta_changed = target.metadata != head.metadata
             if dry_run or not (keys or meta_changed):
                 return RollbackResult(self.name, head.version, source, keys, None), None
             self._check_size(target.measured_size())
-            new = StoredState(0, "", dict(target.values), target.metadata, target.measured_size())
+            new = StoredState(0, "", target.values, target.metadata, target.measured_size())
             self._validate(new)
             point = tx.insert_snapshot(
                 row,
@@ -311,7 +319,7 @@ class ContextTracker:
                 {"context": self.name, "version": info.version, "from": source, "recoveryPoint": point.id},
             )
             result = RollbackResult(self.name, info.version, source, keys, point.id)
-            return result, (new_row, head, new)
+            return result, (new_row, head, new, keys)
 
         return self._writing("rollback", body, read_only_ok=dry_run)
 
@@ -324,18 +332,33 @@ class ContextTracker:
     ) -> ContextSnapshot:
         """Capture the head (with ``editor``, else the context's stored editor state): a manifest of
         its values, each stored once per context (store/values.py)."""
-        return self._capture(label, metadata, editor, kind="snapshot")
+        return to_snapshot(*self._capture(label, metadata, editor, kind="snapshot"))
+
+    def take_snapshot(
+        self,
+        label: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        editor: dict[str, Any] | None = None,
+    ) -> SnapshotInfo:
+        """``create_snapshot`` answering what was recorded instead of the captured state: decoding
+        every value for the answer would cost the state (~5 ms at 20,000 keys), the snapshot itself
+        only the change (the faces answer with the record alone)."""
+        return self._capture(label, metadata, editor, kind="snapshot")[0]
 
     def create_recovery_point(self) -> ContextSnapshot:
-        return self._capture(RECOVERY_POINT_LABEL, {"kind": "recoveryPoint"}, None, kind="recoveryPoint")
+        captured = self._capture(RECOVERY_POINT_LABEL, {"kind": "recoveryPoint"}, None, kind="recoveryPoint")
+        return to_snapshot(*captured)
 
     def _capture(
         self, label: str | None, metadata: dict[str, Any] | None, editor: dict[str, Any] | None, *, kind: str
-    ) -> ContextSnapshot:
+    ) -> tuple[SnapshotInfo, StoredState, dict[str, Any] | None]:
         if metadata is not None:
             values_from_object({"metadata": metadata}, strict=True)
 
-        def body(tx: Transaction, row: ContextRow, head: StoredState) -> tuple[ContextSnapshot, Any]:
+        def body(
+            tx: Transaction, row: ContextRow, head: StoredState
+        ) -> tuple[tuple[SnapshotInfo, StoredState, dict[str, Any] | None], Any]:
             self._check_size(head.measured_size())
             captured = editor if editor is not None else tx.load_editor(row)
             if editor is not None:
@@ -348,7 +371,7 @@ class ContextTracker:
                 self.session,
                 {"context": self.name, "version": head.version, "snapshot": info.id, "kind": kind},
             )
-            return to_snapshot(info, head, captured), None
+            return (info, head, captured), None
 
         return self._writing("snapshot", body)
 
@@ -439,8 +462,9 @@ class ContextTracker:
             with self._lock:
                 result, committed = self._with_recovery(attempt)
                 if committed is not None:
-                    new_row, old, new = committed
+                    new_row, old, new, keys = committed
                     self._row, self._head = new_row, new
+                    self._undo.record(new_row.uid, old, new, keys)
         except ContextError as error:
             refused = isinstance(error, AccessDenied)  # refusals are always audited, read-only included
             if (audit_errors or refused) and not error.audited:
@@ -487,6 +511,9 @@ class ContextTracker:
                         cached.version, cached.last_modified, dict(cached.values), cached.metadata
                     )
                     apply_deltas(state, [delta for _version, _ts, delta in deltas])
+                    if cached.size >= 0:  # measured from the keys the deltas touched, not all of them
+                        touched = {k for _v, _ts, delta in deltas for k in (*delta.values, *delta.removed)}
+                        state.size = size_after(cached.values, cached.size, state.values, touched)
                     state.version, state.last_modified = deltas[-1][0], deltas[-1][1]
                     self._row, self._head = row, state
                     return state
@@ -495,6 +522,19 @@ class ContextTracker:
         state = tx.load_state(row, row.head)
         self._row, self._head = row, state
         return state
+
+    def _older_state(
+        self, tx: Transaction, row: ContextRow, head: StoredState, version: int
+    ) -> tuple[StoredState, set[str] | None]:
+        """Version ``version`` of the context, and the keys that can differ from the head (None:
+        any). A version this tracker stepped over lately is the head with those steps undone (the
+        work of the change, not of the state); an older one is rebuilt from its checkpoint."""
+        if version == head.version:
+            return head, set()
+        undone = self._undo.back_to(row.uid, head, version)
+        if undone is not None:
+            return undone
+        return tx.load_state(row, version), tx.changed_keys_between(row, version, head.version)
 
     def _check_kept(self, tx: Transaction, row: ContextRow, version: int) -> None:
         oldest = tx.oldest_version(row)
@@ -601,6 +641,10 @@ class ContextTracker:
                 subscriber.on_error(error)
             except Exception as failure:
                 _log_subscriber_failure("a subscriber's on_error", failure)
+
+
+def _only(values: dict[str, bytes], keys: set[str]) -> dict[str, bytes]:
+    return {key: values[key] for key in keys if key in values}
 
 
 def _log_subscriber_failure(what: str, failure: Exception) -> None:

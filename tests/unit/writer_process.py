@@ -4,6 +4,8 @@
 (the digest of the whole state the writer believes it committed) to stdout. The test kills it with
 SIGKILL at random points and checks every acknowledged version afterwards.
 
+``snapshots``: snapshots and rollbacks of a many-key context (manifest deltas), each acknowledged.
+
 ``cas``: read the head, sleep a little, update with that base version (``on_conflict="merge"``), and
 report each outcome as a JSON line: committed (version, merged) or refused (VersionConflict details).
 """
@@ -19,7 +21,7 @@ import time
 import orjson
 from storetools import digest  # this script's directory is on sys.path
 
-from groundhog import AlreadyExists, VersionConflict, create_manager
+from groundhog import AlreadyExists, ContextManager, VersionConflict, create_manager
 from groundhog.changes import Change
 from groundhog.store.codec import decode_values
 
@@ -32,7 +34,8 @@ def emit(line: str) -> None:
     sys.stdout.flush()  # into the pipe: it survives the writer's SIGKILL
 
 
-def crash(args: argparse.Namespace) -> None:
+def _durable(args: argparse.Namespace, data: dict[str, str] | None = None) -> ContextManager:
+    """A manager keeping every version, with the context the modes write (created if needed)."""
     manager = create_manager(
         args.workspace,
         store_dir=args.store_dir,
@@ -41,7 +44,12 @@ def crash(args: argparse.Namespace) -> None:
         history_limit=HISTORY_LIMIT,
     )
     with contextlib.suppress(AlreadyExists):
-        manager.create_context(CONTEXT)
+        manager.create_context(CONTEXT, data)
+    return manager
+
+
+def crash(args: argparse.Namespace) -> None:
+    manager = _durable(args)
     tracker = manager.tracker(CONTEXT)
     head = tracker.read()
     data = decode_values(head.values)
@@ -62,6 +70,25 @@ def crash(args: argparse.Namespace) -> None:
             data[key] = value
         result = tracker.update(change)
         emit(f"ack {result.version} {digest(data)}")
+
+
+def snapshots(args: argparse.Namespace) -> None:
+    """Update one key of a many-key context, snapshot after each update, and now and then roll back
+    one version (which records a recovery point); ``snap <id> <digest>`` after each snapshot returns,
+    ``point <id> <digest>`` after each rollback (the digest of the head its recovery point captured)."""
+    manager = _durable(args, {f"src/{i:04d}.py": f"v0 {i}" for i in range(500)})
+    tracker = manager.tracker(CONTEXT)
+    emit("ready")
+    rng = random.Random(args.seed)
+    number = 0
+    while True:
+        number += 1
+        tracker.update(Change(set={f"src/{rng.randrange(500):04d}.py": f"{args.seed} {number}"}))
+        data = decode_values(tracker.read().values)
+        emit(f"snap {tracker.create_snapshot().id} {digest(data)}")
+        if number % 4 == 0:
+            point = tracker.rollback(to_version=tracker.version - 1).recovery_point
+            emit(f"point {point} {digest(data)}")
 
 
 def cas(args: argparse.Namespace) -> None:
@@ -95,7 +122,7 @@ def cas(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["crash", "cas"])
+    parser.add_argument("mode", choices=["crash", "cas", "snapshots"])
     parser.add_argument("--store-dir", required=True)
     parser.add_argument("--config-dir", required=True)
     parser.add_argument("--workspace", required=True)
@@ -104,7 +131,7 @@ def main() -> None:
     parser.add_argument("--name", default="w")
     parser.add_argument("--count", type=int, default=100)
     args = parser.parse_args()
-    crash(args) if args.mode == "crash" else cas(args)
+    {"crash": crash, "cas": cas, "snapshots": snapshots}[args.mode](args)
 
 
 if __name__ == "__main__":

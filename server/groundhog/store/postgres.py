@@ -460,6 +460,8 @@ class PostgresStore(integrity.Checks):
                 f"The workspace was written by a newer Groundhog (store format {written_by}; this one "
                 f"reads up to {SCHEMA_VERSION}); upgrade Groundhog to open it."
             )
+        if written_by < SCHEMA_VERSION and self.settings.create_key:  # one way, as on SQLite
+            conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         if workspace_key is None:
             raise AccessDenied(
                 "This machine does not have the workspace's key. On a machine that has it, run "

@@ -48,6 +48,9 @@ class Rows:
     def _open_keys(self, row: ContextRow, version: int, blob: bytes) -> list[str]:
         raise NotImplementedError
 
+    def changed_keys_between(self, row: ContextRow, low: int, high: int) -> set[str] | None:
+        raise NotImplementedError
+
     def prune_feed(self, newest: int | None = None) -> None:
         raise NotImplementedError
 

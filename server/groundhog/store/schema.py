@@ -11,7 +11,9 @@ import re
 # open; a server that reads only an older format refuses it (from 2 on) instead of misreading it.
 # 3: a delta may store a changed value as a splice of its old bytes (store/splices.py); an older
 # server would read the splice as the whole value, so it must refuse the store.
-SCHEMA_VERSION = 3
+# 4: a snapshot's manifest may be a delta of its parent's (store/snapshots.py); an older server
+# would read the delta as the whole manifest, so it must refuse the store.
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (

@@ -1,5 +1,22 @@
 """Snapshots and recovery points: a sealed manifest over values stored once per context
-(store/values.py), independent of the version history."""
+(store/values.py), independent of the version history.
+
+A manifest lists every key of a state (~1.2 MB at 20,000 keys), so writing one per snapshot made a
+snapshot, and every rollback (which records a recovery point), cost the state. A manifest is now,
+when cheaper, a delta of its parent's: the entries of the keys the versions since the parent's
+version changed, and the keys they removed (``valuesBy: "delta"``, the parent's id sealed in the
+blob). The parent is the context's newest user snapshot or base row. User snapshots are never
+pruned (they go only with their context); recovery points, which are pruned, are never parents: one
+that needs a whole manifest writes it into a hidden base row (kind ``base``: never listed, counted
+or pruned) and is itself an empty delta of it; a base row goes in the sweep that drops unreferenced
+values, once no row builds on it. So no pruning, retention fold or budget pass breaks a chain.
+
+A whole manifest is written instead when the versions between are not all kept and chained one to
+the next, when the chain would be deeper than ``MAX_CHAIN_DEPTH`` or hold more entries than the
+state has keys (so reading a snapshot stays bounded by about twice a whole manifest), and for a
+process's first snapshot of a context (it checks, and mends, every stored value it relies on:
+store/values.py). A delta's blob is sealed like any other, and a missing or altered parent makes
+the child fail to read like a damaged row."""
 
 from __future__ import annotations
 
@@ -15,6 +32,14 @@ from groundhog.store.rowbase import Rows
 from groundhog.store.values import by_digest, chunks, pack_manifest, unpack_manifest
 from groundhog.timeutil import now
 
+# A snapshot's manifest is a delta of its parent's (the newest user snapshot) when that is cheaper:
+# reading one then costs at most this many blobs, and entries adding up to one whole manifest.
+MAX_CHAIN_DEPTH = 64
+MIN_CHAIN_ENTRIES = 64  # small states: a few deltas before a whole manifest, whatever their size
+# what a reader follows before calling a chain malformed: above the writers' depth, so chains written
+# with another MAX_CHAIN_DEPTH still read
+_READ_DEPTH_LIMIT = 1024
+
 
 class SnapshotRows(Rows):
     def insert_snapshot(
@@ -27,21 +52,54 @@ class SnapshotRows(Rows):
         editor: dict[str, Any] | None,
         kind: str,
     ) -> SnapshotInfo:
+        delta = self._manifest_delta(row, state)
+        if delta is None and kind == "recoveryPoint":
+            # a recovery point is never a parent (it is pruned): its whole manifest goes into a
+            # hidden base row, which later recovery points build on and which goes once none does
+            base = self._insert_row(row, state, "base", None, {}, None, None)
+            delta = ({}, [], [base.id, 1, 0])
+        info = self._insert_row(row, state, kind, label, metadata, editor, delta)
+        if kind == "recoveryPoint":
+            self._prune_recovery_points(row)
+        self.budget_pass()  # a snapshot is one of the moments the store grows by a state's size
+        return info
+
+    def _insert_row(
+        self,
+        row: ContextRow,
+        state: StoredState,
+        kind: str,
+        label: str | None,
+        metadata: dict[str, Any],
+        editor: dict[str, Any] | None,
+        delta: tuple[dict[str, bytes], list[str], list[Any]] | None,
+    ) -> SnapshotInfo:
         snapshot_id = uuid.uuid4().hex
         ts = now()
         size = state.measured_size()
         place = ("snapshots", row.uid, snapshot_id)
-        # the plaintext columns a reader relies on are sealed with the label, so editing them shows
+        if delta is None:  # a whole manifest, key -> digest (store/values.py)
+            manifest = self.digests.manifest(row.uid, state.values)
+            removed: list[str] = []
+            chain: list[Any] = [None, 0, 0]
+            values_by: dict[str, Any] = {"valuesBy": "digest"}
+        else:  # only what changed since the parent (see the module docstring)
+            manifest, removed, chain = delta
+            values_by = {"valuesBy": "delta", "parent": chain[0]}
+        # the plaintext columns a reader relies on are sealed with the label, so editing them shows;
+        # so is the manifest chain a later snapshot reads to choose its parent
         bound = [state.version, ts, size, kind]
         info_blob = self.cipher.seal(
-            orjson.dumps({"label": label, "metadata": metadata, "bound": bound}), *place
+            orjson.dumps({"label": label, "metadata": metadata, "bound": bound, "chain": chain}), *place
         )
-        manifest = self.digests.manifest(row.uid, state.values)
         self._store_values(row, manifest, state.values)
-        payload = Payload(  # the one value is the manifest, key -> digest (store/values.py)
+        if delta is None:
+            self.after_commit.append(self.digests.checked(row.uid))
+        payload = Payload(
             values={"": pack_manifest(manifest)},
+            removed=removed,
             metadata=state.metadata,
-            extra={"editor": editor, "lastModified": state.last_modified, "valuesBy": "digest"},
+            extra={"editor": editor, "lastModified": state.last_modified, **values_by},
         )
         blob = self.cipher.seal(payload.pack(), *place, "state")
         self.conn.execute(
@@ -49,10 +107,55 @@ class SnapshotRows(Rows):
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (snapshot_id, row.id, state.version, ts, size, kind, info_blob, blob),
         )
-        if kind == "recoveryPoint":
-            self._prune_recovery_points(row)
-        self.budget_pass()  # a snapshot is one of the moments the store grows by a state's size
         return SnapshotInfo(snapshot_id, row.name, state.version, ts, size, kind, label, metadata)
+
+    def _manifest_delta(
+        self, row: ContextRow, state: StoredState
+    ) -> tuple[dict[str, bytes], list[str], list[Any]] | None:
+        """The manifest of ``state`` as a delta of the context's newest parent: the entries
+        of the keys the versions in between changed, and the keys they removed. None when a whole
+        manifest is due (no parent, the versions between are not all kept and chained, or the chain
+        would grow past its bounds)."""
+        self.digests.sync(row.uid, self._values_generation(row))
+        if not self.digests.knows(row.uid):
+            return None
+        parent = self._newest_parent(row)
+        if parent is None:
+            return None
+        parent_id, parent_version, depth, entries = parent
+        if depth >= MAX_CHAIN_DEPTH or parent_version > state.version:
+            return None
+        keys = self.changed_keys_between(row, parent_version, state.version)
+        if keys is None:
+            return None
+        present = [key for key in keys if key in state.values]
+        removed = sorted(key for key in keys if key not in state.values)
+        grown = entries + len(keys)
+        if grown > max(len(state.values), MIN_CHAIN_ENTRIES):  # reading it would cost more than a whole one
+            return None
+        manifest = self.digests.digests_of(state.values, sorted(present))
+        return manifest, removed, [parent_id, depth + 1, grown]
+
+    def _newest_parent(self, row: ContextRow) -> tuple[str, int, int, int] | None:
+        """(id, version, depth, chain entries) of the context's newest user snapshot or base row, if
+        it can be a parent: written with its chain recorded. Recovery points are never parents: they
+        are pruned; user snapshots never are, and a base row goes only once no row refers to it."""
+        found = self.conn.execute(
+            "SELECT id, version, ts, size, kind, info_blob FROM snapshots WHERE context_id = ?"
+            " AND kind IN ('snapshot', 'base') ORDER BY ts DESC, rowid DESC LIMIT 1",
+            (row.id,),
+        ).fetchone()
+        if found is None:
+            return None
+        sid, version, ts, size, kind, blob = found
+        try:
+            info = self.cipher.open_json(blob, "snapshots", row.uid, sid)
+        except DataDamaged:
+            return None
+        chain = info.get("chain")
+        if info.get("bound") != [version, ts, size, kind] or not _is_chain(chain):
+            return None
+        return sid, int(version), int(chain[1]), int(chain[2])
 
     def _prune_recovery_points(self, row: ContextRow) -> None:
         """Keep the newest ``recovery_points_keep`` recovery points of the context (every rollback
@@ -78,13 +181,31 @@ class SnapshotRows(Rows):
         self.put_setting(counter, since)
 
     def drop_unreferenced_values(self, row: ContextRow) -> None:
-        referenced: set[bytes] = set()
-        for sid, blob in self.conn.execute(
-            "SELECT id, blob FROM snapshots WHERE context_id = ?", (row.id,)
-        ).fetchall():
+        """Drop the base rows no snapshot builds on any more, then the values no row refers to (a
+        delta's parents are rows too, so what it inherits stays)."""
+        entries: dict[str, set[bytes]] = {}
+        parents: set[str] = set()
+        bases: set[str] = set()
+        for sid, kind in self.conn.execute(
+            "SELECT id, kind FROM snapshots WHERE context_id = ?", (row.id,)
+        ).fetchall():  # one blob in memory at a time
+            blob = self.conn.execute("SELECT blob FROM snapshots WHERE id = ?", (sid,)).fetchone()[0]
             payload = Payload.unpack(self.cipher.open(blob, "snapshots", row.uid, sid, "state"))
-            if (payload.extra or {}).get("valuesBy") == "digest":
-                referenced.update(unpack_manifest(payload.values[""]).values())
+            extra = payload.extra or {}
+            if extra.get("valuesBy") in ("digest", "delta"):
+                entries[sid] = set(unpack_manifest(payload.values[""]).values())
+            if extra.get("valuesBy") == "delta":
+                parents.add(str(extra.get("parent")))
+            if kind == "base":
+                bases.add(sid)
+        unused_bases = bases - parents  # a base is whole: it refers to no other row
+        if unused_bases:
+            gone = [(sid,) for sid in sorted(unused_bases)]
+            self.conn.executemany("DELETE FROM snapshots WHERE id = ?", gone)
+        referenced: set[bytes] = set()
+        for sid, digests in entries.items():
+            if sid not in unused_bases:
+                referenced |= digests
         stored = self.conn.execute(
             "SELECT id, digest FROM snapshot_values WHERE context_id = ?", (row.id,)
         ).fetchall()
@@ -93,7 +214,7 @@ class SnapshotRows(Rows):
             self.conn.executemany("DELETE FROM snapshot_values WHERE id = ?", unused)
             # every process (this one too) must stop trusting what it remembered as stored
             self.put_setting(_generation_key(row), self._values_generation(row) + 1)
-            self.digests.forget(row.uid)
+            self.digests.dropped(row.uid)
 
     def _values_generation(self, row: ContextRow) -> int:
         generation = self.get_setting(_generation_key(row))
@@ -163,7 +284,7 @@ class SnapshotRows(Rows):
         and restoring it answers RecoveryError)."""
         cursor = self.conn.execute(
             "SELECT id, version, ts, size, kind, info_blob FROM snapshots WHERE context_id = ?"
-            " ORDER BY ts DESC, rowid DESC",
+            " AND kind <> 'base' ORDER BY ts DESC, rowid DESC",
             (row.id,),
         )
         listed = []
@@ -176,7 +297,9 @@ class SnapshotRows(Rows):
 
     def count_snapshots(self, row: ContextRow) -> int:
         return int(
-            self.conn.execute("SELECT count(*) FROM snapshots WHERE context_id = ?", (row.id,)).fetchone()[0]
+            self.conn.execute(
+                "SELECT count(*) FROM snapshots WHERE context_id = ? AND kind <> 'base'", (row.id,)
+            ).fetchone()[0]
         )
 
     def load_snapshot(
@@ -193,8 +316,8 @@ class SnapshotRows(Rows):
         payload = Payload.unpack(self.cipher.open(found[6], "snapshots", row.uid, found[0], "state"))
         extra = payload.extra or {}
         values = payload.values  # snapshots written before values were shared hold them inline
-        if extra.get("valuesBy") == "digest":
-            values = self._load_values(row, unpack_manifest(payload.values[""]))
+        if extra.get("valuesBy") in ("digest", "delta"):
+            values = self._load_values(row, self._resolve_manifest(row, found[0], payload))
         state = StoredState(
             info.version,
             extra.get("lastModified") or info.timestamp,
@@ -202,6 +325,37 @@ class SnapshotRows(Rows):
             payload.metadata or {},
         )
         return info, state, extra.get("editor")
+
+    def _resolve_manifest(self, row: ContextRow, snapshot_id: str, payload: Payload) -> dict[str, bytes]:
+        """The whole manifest of a snapshot: its parents' back to a whole one, then each delta."""
+        chain = [payload]
+        seen = {snapshot_id}
+        while (chain[-1].extra or {}).get("valuesBy") == "delta":
+            parent = (chain[-1].extra or {}).get("parent")
+            if not isinstance(parent, str) or parent in seen or len(chain) > _READ_DEPTH_LIMIT:
+                raise DataDamaged(
+                    f"Snapshot {snapshot_id}: its manifest chain is malformed.", snapshot=snapshot_id
+                )
+            seen.add(parent)
+            found = self.conn.execute(
+                "SELECT blob FROM snapshots WHERE id = ? AND context_id = ?", (parent, row.id)
+            ).fetchone()
+            if found is None:
+                raise DataDamaged(
+                    f"Snapshot {snapshot_id}: the snapshot its manifest builds on is missing.",
+                    snapshot=snapshot_id,
+                )
+            chain.append(Payload.unpack(self.cipher.open(found[0], "snapshots", row.uid, parent, "state")))
+        if (chain[-1].extra or {}).get("valuesBy") != "digest":
+            raise DataDamaged(
+                f"Snapshot {snapshot_id}: its manifest chain is malformed.", snapshot=snapshot_id
+            )
+        manifest = unpack_manifest(chain[-1].values[""])
+        for delta in reversed(chain[:-1]):
+            for key in delta.removed:
+                manifest.pop(key, None)
+            manifest.update(unpack_manifest(delta.values[""]))
+        return manifest
 
     def _snapshot_info(
         self, row: ContextRow, sid: str, version: int, ts: str, size: int, kind: str, blob: bytes
@@ -211,6 +365,14 @@ class SnapshotRows(Rows):
         if bound is not None and bound != [version, ts, size, kind]:
             raise DataDamaged(f"Snapshot {sid}: its version, time, size or kind was altered.", snapshot=sid)
         return SnapshotInfo(sid, row.name, version, ts, size, kind, info["label"], info["metadata"])
+
+
+def _is_chain(chain: Any) -> bool:
+    return (
+        isinstance(chain, list)
+        and len(chain) == 3
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in chain[1:])
+    )
 
 
 def _generation_key(row: ContextRow) -> str:

@@ -3,7 +3,8 @@
 A snapshot used to carry its whole state, so a snapshot of a 1 MB context, and every rollback (which
 first records a recovery point), had to write 1 MB durably (~5 ms here, most of it the commit). A
 snapshot now holds a manifest, top-level key -> digest, and each distinct value of a context is stored
-once in ``snapshot_values``: a snapshot after a 1 KB change writes the manifest and that one value.
+once in ``snapshot_values``: a snapshot after a 1 KB change writes the manifest and that one value
+(and the manifest itself is, when cheaper, a delta of its parent's: store/snapshots.py).
 
 Snapshots stay independent of the version chain: history retention never touches these rows, which go
 with their context (ON DELETE CASCADE) or, once recovery points beyond the kept number are pruned,
@@ -44,6 +45,7 @@ class ValueDigests:
         self._lock = threading.Lock()
         self._by_value: OrderedDict[str, dict[bytes, bytes]] = OrderedDict()
         self._stored: dict[str, set[bytes]] = {}
+        self._checked: set[str] = set()  # contexts whose stored values a whole manifest checked
         self._generation: dict[str, int] = {}
 
     def manifest(self, uid: str, values: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -63,6 +65,10 @@ class ValueDigests:
                 self._by_value.popitem(last=False)
         return manifest
 
+    def digests_of(self, values: Mapping[str, bytes], keys: Iterable[str]) -> dict[str, bytes]:
+        """key -> digest for ``keys`` of ``values`` alone (a manifest delta)."""
+        return {key: self._digest(values[key]) for key in keys}
+
     def unknown(self, uid: str, digests: Iterable[bytes]) -> set[bytes]:
         with self._lock:
             stored = self._stored.get(uid, set())
@@ -80,6 +86,24 @@ class ValueDigests:
 
         return committed
 
+    def checked(self, uid: str) -> Callable[[], None]:
+        """A callback for after the commit of a whole manifest: every value of ``uid`` it lists is
+        stored and opens (``_store_values`` checked each one this process had not)."""
+
+        def committed() -> None:
+            with self._lock:
+                self._checked.add(uid)
+
+        return committed
+
+    def knows(self, uid: str) -> bool:
+        """Whether this process has checked a whole manifest's values of ``uid`` since one failed
+        to open: until then a snapshot lists every value (and so checks, and mends, every row it
+        relies on) instead of a delta of its parent's. Values dropped since (a new generation) do
+        not matter here: a dropped value is one no remaining snapshot, so no parent, refers to."""
+        with self._lock:
+            return uid in self._checked
+
     def sync(self, uid: str, generation: int) -> None:
         """The store's values generation of ``uid``: when it moved (values were dropped by any
         process), what was remembered as stored is no longer trusted."""
@@ -88,10 +112,19 @@ class ValueDigests:
                 self._generation[uid] = generation
                 self._stored.pop(uid, None)
 
+    def dropped(self, uid: str) -> None:
+        """Values of ``uid`` were dropped in the current transaction: what was remembered as stored
+        is not trusted. The generation it knows stays the old one on purpose: callbacks of this same
+        transaction may still remember digests it dropped, and the next ``sync`` after the commit,
+        seeing the store's new generation, clears them too."""
+        with self._lock:
+            self._stored.pop(uid, None)
+
     def forget(self, uid: str) -> None:
         """Trust nothing remembered about ``uid``'s stored values (one failed to open)."""
         with self._lock:
             self._stored.pop(uid, None)
+            self._checked.discard(uid)
 
     def _digest(self, raw: bytes) -> bytes:
         return hashlib.blake2b(raw, key=self._key, digest_size=DIGEST_BYTES).digest()

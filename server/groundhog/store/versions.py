@@ -17,6 +17,8 @@ from groundhog.store.rowbase import Rows
 from groundhog.store.splices import apply_deltas, spliced
 from groundhog.timeutil import now
 
+CHANGED_KEYS_SPAN = 256  # versions whose changed keys are read instead of comparing whole states
+
 
 class VersionRows(Rows):
     def version_hash(self, uid: str, version: int, link: int, prev: bytes, row: dict[str, Any]) -> bytes:
@@ -230,6 +232,32 @@ class VersionRows(Rows):
         ):
             changed.update(self._open_keys(row, version, blob))
         return changed
+
+    def changed_keys_between(self, row: ContextRow, low: int, high: int) -> set[str] | None:
+        """Every top-level key whose value may differ between versions ``low`` and ``high`` (a
+        superset: the keys the versions in between changed), so a snapshot or a rollback looks at
+        those keys only. None when the versions between do not all chain one to the next (folded
+        away, set aside by a recovery, damaged) or are more than ``CHANGED_KEYS_SPAN``: then the
+        caller compares whole states."""
+        if low == high:
+            return set()
+        if not 0 < high - low <= CHANGED_KEYS_SPAN:
+            return None
+        changed: set[str] = set()
+        expected = low + 1
+        try:
+            for version, link, blob in self.conn.execute(
+                "SELECT version, link, keys_blob FROM versions WHERE context_id = ? AND version > ?"
+                " AND version <= ? ORDER BY version",
+                (row.id, low, high),
+            ):
+                if version != expected or link != version - 1:
+                    return None
+                changed.update(self._open_keys(row, version, blob))
+                expected += 1
+        except DataDamaged:
+            return None
+        return changed if expected == high + 1 else None
 
     def _open_keys(self, row: ContextRow, version: int, blob: bytes) -> list[str]:
         keys: list[str] = orjson.loads(self.cipher.open(blob, "versions", row.uid, version, "keys"))
