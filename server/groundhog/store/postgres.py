@@ -37,6 +37,7 @@ from psycopg.pq import TransactionStatus
 from groundhog.errors import AccessDenied, LockError, PersistenceError
 from groundhog.store import integrity, keys
 from groundhog.store.codec import Cipher
+from groundhog.store.connections import PerThread
 from groundhog.store.rows import Txn
 from groundhog.store.schema import SCHEMA, SCHEMA_VERSION, TABLES
 from groundhog.store.sqlite import KEY_ID, StoreSettings
@@ -242,10 +243,7 @@ class PostgresStore(integrity.Checks):
         self.settings = settings or StoreSettings()
         self.schema = schema_name(workspace_id)
         self._lock_key = int(workspace_id[:15], 16)  # the workspace's advisory lock (60 bits)
-        self._local = threading.local()
-        self._connections: list[psycopg.Connection[Any]] = []
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
+        self._connections = PerThread(self._connect, lambda conn: not (conn.closed or conn.broken))
         self._listener: Listener | None = None
         self.cipher, self.subkeys = self._open_keys()
         self.digests = ValueDigests(self.subkeys["value-digest"])
@@ -313,20 +311,7 @@ class PostgresStore(integrity.Checks):
     # -- connections ----------------------------------------------------------------------------
 
     def _connection(self) -> psycopg.Connection[Any]:
-        if os.getpid() != self._pid:  # never use a connection inherited across fork()
-            self._pid = os.getpid()
-            self._local = threading.local()
-            self._connections = []
-        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
-        if conn is not None and (conn.closed or conn.broken):
-            self._forget(conn)
-            conn = None
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        return self._connections.get()  # a closed or broken connection is replaced
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
@@ -343,11 +328,7 @@ class PostgresStore(integrity.Checks):
         return conn
 
     def _forget(self, conn: psycopg.Connection[Any]) -> None:
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
-        with self._lock:
-            if conn in self._connections:
-                self._connections.remove(conn)
+        self._connections.forget(conn)
         with suppress(psycopg.Error):
             conn.close()
 
@@ -362,7 +343,7 @@ class PostgresStore(integrity.Checks):
         self._ensure_listener().callbacks.append(callback)
 
     def _ensure_listener(self) -> Listener:
-        with self._lock:
+        with self._connections.lock:
             if self._listener is None:
                 self._listener = Listener(self.url, self.schema)
                 self._listener.start()
@@ -377,10 +358,7 @@ class PostgresStore(integrity.Checks):
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.stop()
-        with self._lock:
-            connections, self._connections = self._connections, []
-            self._local = threading.local()
-        for conn in connections:
+        for conn in self._connections.take_all():
             try:
                 conn.close()
             except psycopg.Error:

@@ -8,9 +8,7 @@ never across ``fork()``; every SQLite error leaves as a PersistenceError that na
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from groundhog.limits import (
 )
 from groundhog.store import integrity, keys
 from groundhog.store.codec import Cipher
+from groundhog.store.connections import PerThread
 from groundhog.store.paths import StoreLocation, ensure_private_dir, ensure_private_file
 from groundhog.store.rows import Txn
 from groundhog.store.schema import SCHEMA, SCHEMA_VERSION, TABLES
@@ -72,10 +71,7 @@ class SqliteStore(integrity.Checks):
     def __init__(self, location: StoreLocation, settings: StoreSettings | None = None) -> None:
         self.location = location
         self.settings = settings or StoreSettings()
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
+        self._connections = PerThread(self._connect)
         self._checkpointer: WalCheckpointer | None = None
         # the key first: a planted or missing key is refused before anything is created
         master = keys.load_or_create_master_key(
@@ -144,11 +140,11 @@ class SqliteStore(integrity.Checks):
 
     def checkpoint_in_background(self) -> None:
         """For long-lived processes: WAL checkpoints leave the commit path for a background thread."""
-        with self._lock:
+        with self._connections.lock:
             if self._checkpointer is not None:
                 return
             self._checkpointer = WalCheckpointer(self._connect)
-            for conn in self._connections:
+            for conn in self._connections.opened():
                 conn.execute("PRAGMA wal_autocheckpoint=0")
         self._checkpointer.start()
 
@@ -156,29 +152,16 @@ class SqliteStore(integrity.Checks):
         checkpointer, self._checkpointer = self._checkpointer, None
         if checkpointer is not None:
             checkpointer.stop()
-        with self._lock:
-            for conn in self._connections:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    log.debug("closing a store connection failed", exc_info=True)
-            self._connections.clear()
-            self._local = threading.local()
+        for conn in self._connections.take_all():
+            try:
+                conn.close()
+            except sqlite3.Error:
+                log.debug("closing a store connection failed", exc_info=True)
 
     # -- opening --------------------------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
-        if os.getpid() != self._pid:  # never use a connection inherited across fork()
-            self._pid = os.getpid()
-            self._local = threading.local()
-            self._connections = []
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        return self._connections.get()
 
     def _connect(self) -> sqlite3.Connection:
         try:
