@@ -5,7 +5,6 @@ hold (never a name, key, value, label or client name in the clear)."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -152,7 +151,10 @@ async def test_a_database_crash_mid_stream_loses_no_acknowledged_update_and_no_n
             assert "cannot be reached" in error["message"]
         assert acknowledged[-1] == 1 + len(acknowledged)  # versions are contiguous: none lost
         await watcher.wait_for("context/didChange", lambda e: e["version"] == acknowledged[-1], timeout=30)
-        await asyncio.sleep(0.5)  # anything doubled would have arrived by now
+        # a marker after the stream: the feed is delivered in commit order, so once the marker's
+        # event is here every event of the stream is too, and anything doubled would be before it
+        await writer.request("context/create", {"name": "marker"})
+        await watcher.wait_for("context/didChange", lambda e: e["context"] == "marker", timeout=30)
         heard = [e["version"] for e in watcher.notifications["context/didChange"] if e["context"] == "log"]
         assert heard == [v for v in range(2, acknowledged[-1] + 1)]  # each once, in order, none missed
         got = await watcher.request("context/get", {"context": "log"})
@@ -162,3 +164,19 @@ async def test_a_database_crash_mid_stream_loses_no_acknowledged_update_and_no_n
         await writer.close()
     finally:
         cluster.destroy()
+
+
+async def test_bad_shared_store_options_are_named_and_the_embedded_store_serves(tmp_path: Path) -> None:
+    """An editor's storeUrl that is not a PostgreSQL URL, or a workspaceId outside its alphabet: one
+    warning naming each option, and the session runs on the default (the embedded store)."""
+    env = Env.make(tmp_path)
+    client = await start_client(env, options={"storeUrl": "/srv/groundhog", "workspaceId": "../../etc"})
+    try:
+        (message,) = client.messages
+        assert "option 'storeUrl' must be a postgresql:// URL" in message.message
+        assert "option 'workspaceId' must be 1 to 128 letters" in message.message
+        status = await client.request("context/status")
+        assert status["store"]["path"].endswith("store.db")  # the embedded store, as by default
+        assert (await client.request("context/update", {"set": {"a": 1}}))["version"] == 2
+    finally:
+        await client.close()

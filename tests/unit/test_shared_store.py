@@ -8,7 +8,6 @@ import itertools
 import logging
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import psycopg
@@ -203,10 +202,8 @@ def test_an_unreachable_server_is_a_quick_clear_error_that_never_shows_the_passw
     closed_port = 1  # nothing listens on port 1 of the loopback
     url = f"postgresql://groundhog:hunter2-canary@127.0.0.1:{closed_port}/groundhog"
     caplog.set_level(logging.DEBUG)
-    started = time.monotonic()
-    with pytest.raises(PersistenceError) as refused:
+    with pytest.raises(PersistenceError) as refused:  # a hang would meet the test's timeout
         _open(url, tmp_path, _machine(tmp_path, "m"))
-    assert time.monotonic() - started < 30  # refused at once, not after a long hang (a loose bound)
     assert "cannot be reached" in refused.value.message
     assert "hunter2-canary" not in refused.value.message and "hunter2-canary" not in caplog.text
     assert describe_url(url) == f"postgresql://groundhog@127.0.0.1:{closed_port}/groundhog"
