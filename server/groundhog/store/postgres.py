@@ -36,6 +36,7 @@ from psycopg.pq import TransactionStatus
 
 from groundhog.errors import AccessDenied, LockError, PersistenceError
 from groundhog.store import integrity, keys
+from groundhog.store.background import BackgroundThread
 from groundhog.store.codec import Cipher
 from groundhog.store.connections import PerThread
 from groundhog.store.rows import Txn
@@ -515,25 +516,16 @@ def init_database(url: str) -> str:
 # -- the listener ---------------------------------------------------------------------------------
 
 
-class Listener:
+class Listener(BackgroundThread):
     """One connection per process LISTENing on the workspace's channel. ``version`` grows on every
     notification and after every (re)connection, when readers must catch up from their cursor."""
 
     def __init__(self, url: str, channel: str) -> None:
+        super().__init__("groundhog-pg-listen")
         self._url, self._channel = url, channel
         self.version = 0
         self.callbacks: list[Callable[[], None]] = []
         self.ready = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="groundhog-pg-listen", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
 
     def _bump(self) -> None:
         self.version += 1

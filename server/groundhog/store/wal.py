@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from collections.abc import Callable
+
+from groundhog.store.background import BackgroundThread
 
 log = logging.getLogger(__name__)
 INTERVAL_S = 0.2
@@ -30,19 +31,10 @@ RESTART_BUSY_MS = 20
 RESTART_FRAMES = 1000  # ~4 MB: SQLite's own automatic checkpoint size
 
 
-class WalCheckpointer:
+class WalCheckpointer(BackgroundThread):
     def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__("groundhog-wal")
         self._connect = connect
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="groundhog-wal", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
 
     def _run(self) -> None:
         try:
