@@ -35,7 +35,7 @@ from groundhog.errors import (
 )
 from groundhog.limits import DEFAULT_SNAPSHOT_MAX_BYTES
 from groundhog.model import ContextSnapshot, ContextState, HistoryEntry
-from groundhog.patch import changed_keys, json_equal, key_diff
+from groundhog.patch import changed_keys, key_diff, same_encoded
 from groundhog.reports import RecoveryReport
 from groundhog.store.codec import Payload, decode_value, decode_values, size_after, values_from_object
 from groundhog.store.interface import Store, Transaction
@@ -201,12 +201,9 @@ class ContextTracker:
         keys = [
             key
             for key in sorted(base.values.keys() | proposed.keys())
-            if base.values.get(key) != proposed.get(key)
-            and (
-                key not in base.values
-                or key not in proposed
-                or not json_equal(decode_value(base.values[key]), state.data[key])
-            )
+            if key not in base.values
+            or key not in proposed
+            or not same_encoded(base.values[key], proposed[key], decode_value, state.data[key])
         ]
         metadata = state.metadata if state.metadata != base.metadata else None
         if metadata is not None:
@@ -218,6 +215,7 @@ class ContextTracker:
             replace_metadata=True,
             trusted_json=True,  # every value was checked strictly above
             known_changed=frozenset(keys),
+            encoded=proposed,
         )
         self.update(change, base_version=state.version, on_conflict="merge" if merge else "fail")
         return self.get_state()

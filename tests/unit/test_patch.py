@@ -11,8 +11,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from groundhog import InvalidParams, VersionConflict
-from groundhog.patch import apply_patch, check_ops, escape, json_equal, key_diff, parse_pointer, touched_keys
-from groundhog.store.codec import decode_value, values_from_object
+from groundhog.patch import (
+    apply_patch,
+    check_ops,
+    escape,
+    extends,
+    json_equal,
+    key_diff,
+    parse_pointer,
+    same_encoded,
+    touched_keys,
+)
+from groundhog.store.codec import decode_value, encode_value, values_from_object
 
 # RFC 6902 appendix A (documents that are objects at the top, as context data always is).
 RFC_EXAMPLES: list[tuple[str, dict[str, Any], list[dict[str, Any]], dict[str, Any]]] = [
@@ -280,3 +290,49 @@ def test_key_diff_applied_as_a_patch_gives_the_new_document(old: dict[str, Any],
     assert len(diff) == len(
         {k for k in old.keys() | new.keys() if k not in old or k not in new or old[k] != new[k]}
     )
+
+
+numbers_too = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.sampled_from([0.0, -0.0, 1.0, 2.5])
+    | st.text(max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.sampled_from("abc"), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _grown(value: Any, extra: list[Any]) -> Any:
+    """``value`` with members added at its end (the append ``extends`` recognises)."""
+    if isinstance(value, list):
+        return [*value, *extra]
+    if isinstance(value, dict):
+        return {**value, **{f"new{i}": item for i, item in enumerate(extra)}}
+    return value
+
+
+@given(numbers_too, numbers_too, st.lists(numbers_too, min_size=1, max_size=2), st.booleans())
+def test_same_encoded_agrees_with_json_equal(a: Any, b: Any, extra: list[Any], reorder: bool) -> None:
+    """The byte-level shortcuts (strings, literals, types, grown arrays and objects) never decide
+    other than decoding would, with 1 and 1.0, -0.0 and 0, and reordered keys in the mix."""
+    pairs = [(a, b), (a, _grown(a, extra)), (_grown(b, extra), b), (a, a)]
+    if reorder and isinstance(a, dict):
+        pairs.append((a, dict(reversed(list(a.items())))))
+    for old, new in pairs:
+        old_raw, new_raw = encode_value(old, "k"), encode_value(new, "k")
+        expected = json_equal(old, new)
+        assert same_encoded(old_raw, new_raw, decode_value) is expected, (old_raw, new_raw)
+        assert same_encoded(old_raw, new_raw, decode_value, new) is expected
+
+
+def test_extends_is_only_a_top_level_append() -> None:
+    assert extends(b"[1]", b"[1,2]")
+    assert extends(b'{"a":1}', b'{"a":1,"b":2}')
+    assert extends(b"[[1]]", b"[[1],2]")  # the outer list grew
+    assert not extends(b"[]", b"[1]")  # '[' then '1', not ','
+    assert not extends(b'["a]"]', b'["a],"]')  # the ']' inside a string is not the closing one
+    assert not extends(b"[1]", b"[1]")
+    assert not extends(b'"ab"', b'"ab,c"')

@@ -15,7 +15,7 @@ from tests.conftest import StoreEnv
 from tests.unit.storetools import raw_db
 
 from groundhog import ContextManager, InvalidParams, TrackerConfig
-from groundhog.changes import Change
+from groundhog.changes import Change, apply_change
 from groundhog.manager import ContextManager as Manager
 from groundhog.store import splices
 from groundhog.store.codec import Payload
@@ -36,6 +36,26 @@ def test_a_splice_applied_to_the_old_value_gives_the_new_one(old: bytes, new: by
         assert state.values["k"] == new
     finally:
         splices.SPLICE_MIN_BYTES, splices._CHUNK = original
+
+
+def test_an_append_on_the_bytes_gives_the_splice_a_compare_would_without_comparing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A patch append knows its splice (all but the old ']' kept): the stored delta is the one
+    the compare finds, and the compare is not run; a hint that cannot fit is not trusted."""
+    head = StoredState(1, "", {"log": orjson.dumps(["x" * 100] * 50)})
+    effect = apply_change(head, Change(patch=[{"op": "add", "path": "/log/-", "value": "new"}]))
+    compared = splices.spliced(Payload(values=dict(effect.delta.values)), head.values)
+    calls: list[int] = []
+    real = splices._common_prefix
+    monkeypatch.setattr(splices, "_common_prefix", lambda a, b: calls.append(1) or real(a, b))
+    hinted = splices.spliced(effect.delta, head.values)
+    assert calls == []
+    assert hinted.values == {"log": b',"new"'} == compared.values
+    assert hinted.extra == compared.extra == {"s": {"log": [len(head.values["log"]) - 1, 1]}}
+    too_long = Payload(values=dict(effect.delta.values), known_splices={"log": (len(head.values["log"]), 1)})
+    assert splices.spliced(too_long, head.values).extra == compared.extra
+    assert calls == [1]
 
 
 def _open(env: StoreEnv, history: int = 1000) -> ContextManager:
@@ -87,6 +107,7 @@ _RUNS = itertools.count()
 OPS = st.lists(
     st.one_of(
         st.tuples(st.just("append"), st.text(max_size=40)),
+        st.tuples(st.just("patch_append"), st.lists(st.text(max_size=40), min_size=1, max_size=3)),
         st.tuples(st.just("edit"), st.integers(0, 10_000), st.text(max_size=20)),
         st.tuples(st.just("small"), st.sampled_from(["a", "b", "c"]), st.integers(-(2**53), 2**53)),
         st.tuples(st.just("remove"), st.sampled_from(["a", "b", "log", "doc"])),
@@ -113,6 +134,8 @@ def test_any_sequence_reads_back_exactly_at_every_kept_version(
         data = dict(model[max(model)])
         if op[0] == "append":
             data["log"] = [*data.get("log", []), op[1] * 30]
+        elif op[0] == "patch_append":  # done on the encoded bytes, its splice known without a compare
+            data["log"] = [*data.get("log", []), *(text * 30 for text in op[1])]
         elif op[0] == "edit":
             doc = data.get("doc", "")
             at = op[1] % (len(doc) + 1)
@@ -126,7 +149,11 @@ def test_any_sequence_reads_back_exactly_at_every_kept_version(
             target = kept[op[1] % len(kept)]
             tracker.rollback(to_version=target)
             data = dict(model[target])
-        if op[0] != "rollback":
+        if op[0] == "patch_append":
+            if "log" not in model[max(model)]:
+                tracker.update(Change(set={"log": []}))
+            tracker.update(Change(patch=[{"op": "add", "path": "/log/-", "value": t * 30} for t in op[1]]))
+        elif op[0] != "rollback":
             state = tracker.get_state()
             state.data = data
             tracker.update_state(state)

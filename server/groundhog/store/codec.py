@@ -123,6 +123,9 @@ class Payload:
     removed: list[str] = field(default_factory=list)
     metadata: dict[str, Any] | None = None
     extra: dict[str, Any] | None = None
+    # (prefix, suffix) byte lengths a value is already known to share with its old value (an append
+    # done on the encoded bytes), so store/splices.py need not compare 10 MB to find them. Not stored.
+    known_splices: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     def pack(self) -> bytes:
         head = orjson.dumps({"r": self.removed, "m": self.metadata, "x": self.extra})

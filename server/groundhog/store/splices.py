@@ -31,8 +31,12 @@ def spliced(delta: Payload, old: Values) -> Payload:
         if previous is None or len(new) < SPLICE_MIN_BYTES:
             values[key] = new
             continue
-        prefix = _common_prefix(previous, new)
-        suffix = _common_suffix(previous, new, min(len(previous), len(new)) - prefix)
+        known = delta.known_splices.get(key)
+        if known is not None and known[0] + known[1] <= min(len(previous), len(new)):
+            prefix, suffix = known  # an append on the encoded bytes: no compare of the whole value
+        else:
+            prefix = _common_prefix(previous, new)
+            suffix = _common_suffix(previous, new, min(len(previous), len(new)) - prefix)
         middle = new[prefix : len(new) - suffix]
         if len(middle) * 2 >= len(new):  # most of it changed: whole is simpler and no bigger
             values[key] = new
