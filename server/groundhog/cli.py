@@ -8,11 +8,18 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from groundhog import __version__
 from groundhog.config import open_log_file, transport_token
 from groundhog.errors import ContextError
+from groundhog.limits import (
+    DEFAULT_HISTORY_LIMIT,
+    DEFAULT_SNAPSHOT_MAX_BYTES,
+    HISTORY_LIMIT_RANGE,
+    SNAPSHOT_MAX_BYTES_RANGE,
+)
 
 STORE_HELP = (
     "a shared PostgreSQL store, postgresql://user@host/db (default: GROUNDHOG_STORE_URL, else SQLite)"
@@ -100,6 +107,21 @@ def _parser() -> argparse.ArgumentParser:
     mcp.add_argument(
         "--max-result-bytes", type=_positive, default=65536, metavar="N", help="cap on a tool result's JSON"
     )
+    mcp.add_argument(
+        "--history-limit",
+        type=_in_range(HISTORY_LIMIT_RANGE),
+        default=DEFAULT_HISTORY_LIMIT,
+        metavar="N",
+        help=f"versions kept per context, as the editors' historyLimit (default {DEFAULT_HISTORY_LIMIT})",
+    )
+    mcp.add_argument(
+        "--snapshot-max-bytes",
+        type=_in_range(SNAPSHOT_MAX_BYTES_RANGE),
+        default=DEFAULT_SNAPSHOT_MAX_BYTES,
+        metavar="N",
+        help="largest state an update or snapshot may make, as the editors' snapshotMaxBytes "
+        f"(default {DEFAULT_SNAPSHOT_MAX_BYTES})",
+    )
     mcp.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     mcp.add_argument("--log-file", help="also log to this file (logs never go to stdout)")
     mcp.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
@@ -153,6 +175,8 @@ def _mcp(args: argparse.Namespace) -> int:
         store_dir=args.store_dir,
         store_url=args.store,
         workspace_id=args.workspace_id,
+        history_limit=args.history_limit,
+        snapshot_max_bytes=args.snapshot_max_bytes,
     )
     return serve(settings)
 
@@ -162,6 +186,19 @@ def _positive(text: str) -> int:
     if value < 1024:
         raise argparse.ArgumentTypeError("must be at least 1024")
     return value
+
+
+def _in_range(bounds: tuple[int, int]) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = bounds[0] - 1
+        if not bounds[0] <= value <= bounds[1]:
+            raise argparse.ArgumentTypeError(f"must be an integer from {bounds[0]} to {bounds[1]}")
+        return value
+
+    return parse
 
 
 def _configure_logging(args: argparse.Namespace) -> None:

@@ -333,3 +333,33 @@ def test_invalid_options_warn_once_and_keep_defaults(nvim: Nvim, tmp_path: Path)
     assert options["autostart"] is False
     assert run.data["valid"]["restore"] == "always"
     assert run.data["valid"]["throttle_ms"] == 120
+
+
+def test_diff_and_history_views_of_a_state_at_the_64_mb_limit(nvim: Nvim, workspace: Workspace) -> None:
+    """snapshotMaxBytes at its maximum: four 15 MiB values (~60 MiB), then a one-character edit.
+    The diff of the edit holds the whole new value on one line; the diff over the history holds
+    all four values whole; the history lists every version."""
+    part = 15 * 1024 * 1024
+    run = nvim.run(
+        "large_diff",
+        cwd=workspace.root,
+        files=[workspace.files["alpha.txt"]],
+        params={"part_bytes": part, "watchdog_ms": 170_000},
+        timeout=180,
+    )
+    first, head = run.data["first"], run.data["head"]
+    last = run.data["last"]
+    assert last["name"] == f"groundhog://diff/default/{head - 1}..{head}"
+    # "[", the replace op with the value whole ("value": "yyy...!"}), "]"
+    assert last["sizes"][0] == 1 and last["sizes"][2] == 1 and last["sizes"][1] > part
+    assert last["tail"] == "y" * 9 + '!"}'  # the value's end, with the edit
+    whole = run.data["whole"]
+    assert whole["name"] == f"groundhog://diff/default/{first}..{head}"
+    assert sorted((op["path"], op["op"], op["bytes"]) for op in whole["ops"]) == [
+        ("/part0", "add", part + 1),
+        ("/part1", "add", part),
+        ("/part2", "add", part),
+        ("/part3", "add", part),
+    ]
+    history = "\n".join(run.data["history"]["lines"])
+    assert all(f"v{version}" in history for version in range(first, head + 1)), history

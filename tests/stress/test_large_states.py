@@ -18,7 +18,9 @@ async def test_a_sixteen_megabyte_state_works_through_both_faces(tmp_path: objec
     editor = await start_client(env, options={"snapshotMaxBytes": 64 * 1024 * 1024})
     try:
         big = "x" * SIXTEEN_MB
-        assert (await editor.request("context/update", {"set": {"doc": big, "n": 1}}))["version"] == 2
+        assert (await editor.request("context/update", {"set": {"doc": big, "n": 1, "log": []}}))[
+            "version"
+        ] == 2
         got = await editor.request("context/get", {})
         assert got["data"]["doc"] == big
         snapshot = await editor.request("context/snapshot", {"label": "16 MB"})
@@ -31,8 +33,19 @@ async def test_a_sixteen_megabyte_state_works_through_both_faces(tmp_path: objec
             result = await agent.call("context_get")
             assert result.structured_content is not None
             assert result.structured_content["truncated"]["totalBytes"] > SIXTEEN_MB
-            assert result.structured_content["data"] == {"n": 1}  # what fits; the rest by name
-        assert (await editor.request("context/get", {"keys": ["doc"]}))["data"]["doc"] == big
+            assert result.structured_content["data"] == {"log": [], "n": 1}  # what fits; the rest by name
+            # the agent's own limit is its default 1 MB: a write that keeps the state at 16 MB is too large
+            refused = await agent.fail("context_update", {"set": {"n": 2}})
+            assert refused["kind"] == "TooLarge"
+        async with open_agent(env, "--snapshot-max-bytes", str(64 * 1024 * 1024)) as agent:
+            appended = await agent.ok(
+                "context_update", {"patch": [{"op": "add", "path": "/log/-", "value": "x"}]}
+            )
+            assert appended["version"] == rolled["version"] + 1
+            grown = await agent.ok("context_update", {"set": {"doc": big + "y" * 1024}})
+            assert grown["version"] == rolled["version"] + 2
+        got = await editor.request("context/get", {"keys": ["doc", "log", "n"]})
+        assert got["data"] == {"doc": big + "y" * 1024, "log": ["x"], "n": 1}
     finally:
         await editor.close()
     code, _out, err = run_cli(env, "verify")

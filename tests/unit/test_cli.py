@@ -23,3 +23,23 @@ def test_serve_refuses_two_transports() -> None:
     assert done.returncode == 2
     assert "not allowed with argument" in done.stderr
     assert done.stdout == ""
+
+
+def test_mcp_takes_the_editors_size_and_history_limits() -> None:
+    args = _parser().parse_args(["mcp", "--snapshot-max-bytes", "67108864", "--history-limit", "10"])
+    assert (args.snapshot_max_bytes, args.history_limit) == (64 * 1024 * 1024, 10)
+    defaults = _parser().parse_args(["mcp"])
+    assert (defaults.snapshot_max_bytes, defaults.history_limit) == (1024 * 1024, 1000)
+
+
+def test_mcp_refuses_limits_out_of_range_naming_the_flag() -> None:
+    for flag, value in (("--snapshot-max-bytes", "1x"), ("--history-limit", "0")):
+        done = subprocess.run(
+            [sys.executable, "-m", "groundhog", "mcp", flag, value],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 2
+        assert f"argument {flag}: must be an integer from" in done.stderr
+        assert done.stdout == ""

@@ -44,6 +44,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from groundhog import __version__
 from groundhog.brief import resume as resume_brief
 from groundhog.errors import ContextError, InvalidParams
+from groundhog.limits import DEFAULT_HISTORY_LIMIT, DEFAULT_SNAPSHOT_MAX_BYTES
 from groundhog.mcp import resources as res
 from groundhog.mcp.tools import TOOLS, capped, summary
 from groundhog.options import Options
@@ -70,6 +71,8 @@ class McpSettings:
     store_dir: str | None = None
     store_url: str | None = None  # a shared PostgreSQL store (else GROUNDHOG_STORE_URL, else SQLite)
     workspace_id: str | None = None  # the workspace's name in a shared store
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+    snapshot_max_bytes: int = DEFAULT_SNAPSHOT_MAX_BYTES
 
 
 class GroundhogMCP(MCPServer):
@@ -115,6 +118,8 @@ class GroundhogMCP(MCPServer):
                     store_url=self.config.store_url,
                     workspace_id=self.config.workspace_id,
                     read_only=self.config.read_only,
+                    history_limit=self.config.history_limit,
+                    snapshot_max_bytes=self.config.snapshot_max_bytes,
                     editor_tracking=False,
                     context=self.config.context,
                 )
