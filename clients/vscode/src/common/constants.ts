@@ -92,6 +92,8 @@ export const Settings = {
     storeDir: "storeDir",
     readOnly: "readOnly",
     mcpEnabled: "mcp.enabled",
+    historyLimit: "historyLimit",
+    snapshotMaxBytes: "snapshotMaxBytes",
 } as const;
 
 /** Settings whose change needs a server restart. */
@@ -101,6 +103,8 @@ export const RESTART_SETTINGS: readonly string[] = [
     Settings.storeDir,
     Settings.readOnly,
     Settings.editorTracking,
+    Settings.historyLimit,
+    Settings.snapshotMaxBytes,
 ];
 
 /**
@@ -111,7 +115,15 @@ export const MCP_PROVIDER_ID = SERVER_ID;
 export const MCP_SERVER_LABEL = SERVER_NAME;
 
 /** Settings the MCP server definition is built from (mcp.ts). */
-export const MCP_SETTINGS: readonly string[] = [Settings.mcpEnabled, Settings.serverCommand, Settings.serverEnv, Settings.storeDir, Settings.readOnly];
+export const MCP_SETTINGS: readonly string[] = [
+    Settings.mcpEnabled,
+    Settings.serverCommand,
+    Settings.serverEnv,
+    Settings.storeDir,
+    Settings.readOnly,
+    Settings.historyLimit,
+    Settings.snapshotMaxBytes,
+];
 
 export const VIEW_ID = `${SERVER_ID}.contexts`;
 export const STATUS_ITEM_ID = `${SERVER_ID}.status`;

@@ -6,13 +6,13 @@
  * declared here and the API is looked up at run time on the `vscode` module. The definition runs
  * the very command the LSP server is started with (serverCommand.ts, the private environment
  * included), with `mcp --workspace <first folder>` instead of `serve`, and the same environment,
- * store and read-only setting.
+ * store, read-only setting and limits (history, state size).
  * This module must not import `vscode`: the unit tests run it in plain Node with a fake module.
  */
 
 import { MCP_PROVIDER_ID, MCP_SERVER_LABEL, SERVER_ID, Settings } from "./constants";
 import { resolveServerCommand, type ServerCommand } from "./serverCommand";
-import type { GroundhogSettings } from "./settings";
+import { type GroundhogSettings, HISTORY_LIMIT, SNAPSHOT_MAX_BYTES } from "./settingValues";
 
 export interface Disposable {
     dispose(): unknown;
@@ -73,12 +73,24 @@ export interface McpLog {
 /** Options of `groundhog serve` that `groundhog mcp` takes too; the others are dropped. */
 const SHARED_OPTIONS: readonly string[] = ["--log-level", "--log-file", "--store-dir"];
 
+/** What the MCP server's command line carries besides the LSP server's command. */
+export interface McpArgsOptions {
+    workspace: string;
+    storeDir: string;
+    readOnly: boolean;
+    /** Sent only when not the default (1000), so a server without the flag keeps working. */
+    historyLimit?: number;
+    /** Sent only when not the default (1 MiB), so a server without the flag keeps working. */
+    snapshotMaxBytes?: number;
+}
+
 /**
  * The arguments that start `groundhog mcp` from the LSP server's resolved command: its `serve`
  * becomes `mcp` (keeping the options both take), or `mcp` is appended when the command has no
  * `serve` (`scripts/groundhog` and `python -m groundhog` run `serve` by default only when told).
+ * The limits are those of the LSP server, so the agent may write what the editor may.
  */
-export function mcpArgs(resolved: ServerCommand, options: { workspace: string; storeDir: string; readOnly: boolean }): string[] {
+export function mcpArgs(resolved: ServerCommand, options: McpArgsOptions): string[] {
     const at = resolved.args.indexOf("serve");
     const args = at < 0 ? [...resolved.args, "mcp"] : [...resolved.args.slice(0, at), "mcp", ...sharedOptions(resolved.args.slice(at + 1))];
     args.push("--workspace", options.workspace);
@@ -87,6 +99,12 @@ export function mcpArgs(resolved: ServerCommand, options: { workspace: string; s
     }
     if (options.readOnly) {
         args.push("--read-only");
+    }
+    if (options.historyLimit !== undefined && options.historyLimit !== HISTORY_LIMIT.default) {
+        args.push("--history-limit", String(options.historyLimit));
+    }
+    if (options.snapshotMaxBytes !== undefined && options.snapshotMaxBytes !== SNAPSHOT_MAX_BYTES.default) {
+        args.push("--snapshot-max-bytes", String(options.snapshotMaxBytes));
     }
     return args;
 }
@@ -121,7 +139,13 @@ export function buildMcpLaunch(inputs: McpInputs): McpLaunch | { problem: string
     const launch: McpLaunch = {
         label: MCP_SERVER_LABEL,
         command: resolved.command,
-        args: mcpArgs(resolved, { workspace: inputs.folder, storeDir: inputs.settings.storeDir, readOnly: inputs.settings.readOnly }),
+        args: mcpArgs(resolved, {
+            workspace: inputs.folder,
+            storeDir: inputs.settings.storeDir,
+            readOnly: inputs.settings.readOnly,
+            historyLimit: inputs.settings.historyLimit,
+            snapshotMaxBytes: inputs.settings.snapshotMaxBytes,
+        }),
         env: { ...inputs.settings.serverEnv },
         cwd: inputs.folder,
     };

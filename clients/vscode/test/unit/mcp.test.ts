@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { buildMcpLaunch, detectMcpApi, type McpDefinitionProvider, type McpInputs, mcpArgs, type McpServerOffer, offerMcpServer } from "../../src/common/mcp";
-import type { GroundhogSettings } from "../../src/common/settings";
+import type { ServerCommand } from "../../src/common/serverCommand";
+import type { GroundhogSettings } from "../../src/common/settingValues";
 import { testSettings as settings } from "./settings";
 
 const bin = mkdtempSync(join(tmpdir(), "groundhog-mcp-unit-"));
@@ -118,6 +119,29 @@ describe("the mcp command line", () => {
             "--read-only",
         ]);
     });
+
+    test("the limits at their defaults add no flags, so a server without --history-limit/--snapshot-max-bytes keeps working", () => {
+        const resolved: ServerCommand = { command: groundhog, args: ["serve"], origin: "PATH" };
+        const expected = ["mcp", "--workspace", WORKSPACE];
+        assert.deepEqual(mcpArgs(resolved, { ...options, historyLimit: 1000, snapshotMaxBytes: 1_048_576 }), expected);
+        assert.deepEqual(mcpArgs(resolved, options), expected);
+    });
+
+    test("limits other than the defaults become --history-limit and --snapshot-max-bytes, each on its own", () => {
+        const resolved: ServerCommand = { command: groundhog, args: ["serve"], origin: "PATH" };
+        assert.deepEqual(mcpArgs(resolved, { ...options, readOnly: true, historyLimit: 50, snapshotMaxBytes: 67_108_864 }), [
+            "mcp",
+            "--workspace",
+            WORKSPACE,
+            "--read-only",
+            "--history-limit",
+            "50",
+            "--snapshot-max-bytes",
+            "67108864",
+        ]);
+        assert.deepEqual(mcpArgs(resolved, { ...options, historyLimit: 1000, snapshotMaxBytes: 2048 }), ["mcp", "--workspace", WORKSPACE, "--snapshot-max-bytes", "2048"]);
+        assert.deepEqual(mcpArgs(resolved, { ...options, historyLimit: 1, snapshotMaxBytes: 1_048_576 }), ["mcp", "--workspace", WORKSPACE, "--history-limit", "1"]);
+    });
 });
 
 describe("the launch", () => {
@@ -131,6 +155,12 @@ describe("the launch", () => {
             cwd: WORKSPACE,
             version: "0.1.0",
         });
+    });
+
+    test("the groundhog.historyLimit and groundhog.snapshotMaxBytes settings reach the MCP server's command line", () => {
+        const launch = buildMcpLaunch(inputs({ historyLimit: 20, snapshotMaxBytes: 67_108_864 }));
+        assert.ok(!("problem" in launch));
+        assert.deepEqual(launch.args, ["mcp", "--workspace", WORKSPACE, "--history-limit", "20", "--snapshot-max-bytes", "67108864"]);
     });
 
     test("the private environment's Python before groundhog on PATH; the configured command before both", () => {

@@ -1,6 +1,6 @@
 /** The extension's settings at their defaults, for unit tests of the modules that read them. */
 
-import type { GroundhogSettings } from "../../src/common/settings";
+import type { GroundhogSettings } from "../../src/common/settingValues";
 
 export function testSettings(overrides: Partial<GroundhogSettings> = {}): GroundhogSettings {
     return {
@@ -13,6 +13,8 @@ export function testSettings(overrides: Partial<GroundhogSettings> = {}): Ground
         storeDir: "",
         readOnly: false,
         mcpEnabled: true,
+        historyLimit: 1000,
+        snapshotMaxBytes: 1_048_576,
         ...overrides,
     };
 }
