@@ -147,10 +147,18 @@ export function contextNameProblem(name: string): string | undefined {
 /**
  * Renders a context's data as stable, readable JSON for the diff editor: top-level keys (the
  * protocol's unit of change) sorted so two versions line up, nested values left as stored.
+ * An empty state is `{` and `}` on lines of their own, as a non-empty one begins and ends, so a
+ * diff from a new context's first version is lines added, never a changed `{}` line: VS Code
+ * then has no characters to compare within lines, which for a large state (a 15 MB value on a
+ * line) would run out its diffEditor.maxComputationTime and stop with a warning.
  */
 export function renderContextJson(data: JsonObject): string {
+    const keys = Object.keys(data).sort();
+    if (keys.length === 0) {
+        return "{\n}\n";
+    }
     const sorted: JsonObject = {};
-    for (const key of Object.keys(data).sort()) {
+    for (const key of keys) {
         sorted[key] = data[key] ?? null;
     }
     return `${JSON.stringify(sorted, null, 2)}\n`;

@@ -24,6 +24,12 @@ export function parseVersionUri(uri: vscode.Uri): VersionRef | undefined {
     return { context: match[1] ?? "", version: Number(match[2]) };
 }
 
+/**
+ * The content of `groundhog:` documents. A version of a state near the 64 MiB limit renders to
+ * more than 50 MB: VS Code shows it (with tokenization and folding off, as for any file above
+ * 20 MB) but gives such a document to no extension (`openTextDocument` fails with "Files above
+ * 50MB cannot be synchronized with extensions"); nothing here reads the documents back.
+ */
 export class VersionDocumentProvider implements vscode.TextDocumentContentProvider {
     constructor(private readonly api: GroundhogApi) {}
 

@@ -57,6 +57,17 @@ describe("rendering", () => {
         const text = renderContextJson({ b: { z: 1, a: 2 }, a: [3, 1], "/p": null });
         assert.equal(text, `${JSON.stringify({ "/p": null, a: [3, 1], b: { z: 1, a: 2 } }, null, 2)}\n`);
     });
+
+    test("an empty state begins and ends like any other, so a diff from it is only lines added", () => {
+        const empty = renderContextJson({});
+        assert.equal(empty, "{\n}\n");
+        assert.deepEqual(JSON.parse(empty), {});
+        const lines = (text: string) => text.split("\n");
+        const full = lines(renderContextJson({ a: "x".repeat(10), b: 1 }));
+        const [first, ...rest] = lines(empty);
+        assert.equal(full[0], first);
+        assert.deepEqual(full.slice(-2), rest);
+    });
 });
 
 describe("throttle (fake timers: no real waiting, no dependence on the machine's speed)", () => {
