@@ -266,5 +266,12 @@ export const READ_PAGE = `(() => {
         : '';
     const box = document.querySelector('.monaco-dialog-box');
     const dialog = visible(box) ? (box.textContent || '').trim() : '';
-    return JSON.stringify({ items, notes, sidebar, quickInput, dialog });
+    const modified = document.querySelector('.monaco-diff-editor .editor.modified');
+    const diff = modified
+        ? [...modified.querySelectorAll('.view-lines .view-line')]
+              .sort((a, b) => parseFloat(a.style.top || '0') - parseFloat(b.style.top || '0'))
+              .map((e) => (e.textContent || '').slice(0, 200).replace(/\u00a0/g, ' ').trim())
+        : [];
+    const diffInserted = modified ? modified.querySelectorAll('.view-overlays .line-insert').length : 0;
+    return JSON.stringify({ items, notes, sidebar, quickInput, dialog, diff, diffInserted });
 })()`;

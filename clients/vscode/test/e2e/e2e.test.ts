@@ -8,8 +8,10 @@
  * 2. A new window (fresh VS Code profile, so VS Code itself remembers nothing) on the same
  *    workspace: the documents, the active editor and the cursors come back from Groundhog; the
  *    status bar shows the context and version; New/Switch Context, Roll Back To, Compare
- *    Versions, a failing server command and Restart Server are exercised; then the window reloads
- *    and the last switched-to context is active again.
+ *    Versions, a state at the 64 MiB limit (`groundhog.snapshotMaxBytes` raised, four 15 MiB
+ *    values, Compare Versions from its first version read back from the page), a failing server
+ *    command and Restart Server are exercised; then the window reloads and the last switched-to
+ *    context is active again.
  * 3. The head of the active context is damaged in the store; another new window, with
  *    `groundhog.restoreEditors: ask`: the recovery warning appears, the restore question appears,
  *    the runner clicks Reopen on the page, and the editors of that context come back.
@@ -161,24 +163,31 @@ async function serveCheckpoints(sandbox: Sandbox, page: Page): Promise<void> {
             continue;
         }
         const request = JSON.parse(readFileSync(`${base}.request`, "utf8")) as CheckpointRequest;
-        const answer: CheckpointAnswer = { ok: false, statusTexts: [], notifications: [], sidebar: [], quickInput: "", dialog: "" };
+        const answer: CheckpointAnswer = { ok: false, statusTexts: [], notifications: [], sidebar: [], quickInput: "", dialog: "", diff: [], diffInserted: 0 };
         const deadline = Date.now() + 15000;
         // The DOM follows the extension host asynchronously: look until it matches or time runs out.
         for (;;) {
             // A page in the middle of a reload may not answer: that is "not yet", not a failure.
-            const raw = await page.evaluate<string>(READ_PAGE).catch(() => JSON.stringify({ items: [], notes: [], sidebar: [], quickInput: "", dialog: "" }));
-            const seen = JSON.parse(raw) as { items: string[]; notes: string[]; sidebar: string[]; quickInput: string; dialog: string };
+            const raw = await page
+                .evaluate<string>(READ_PAGE)
+                .catch(() => JSON.stringify({ items: [], notes: [], sidebar: [], quickInput: "", dialog: "", diff: [], diffInserted: 0 }));
+            const seen = JSON.parse(raw) as { items: string[]; notes: string[]; sidebar: string[]; quickInput: string; dialog: string; diff: string[]; diffInserted: number };
             answer.statusTexts = seen.items;
             answer.notifications = seen.notes;
             answer.sidebar = seen.sidebar;
             answer.quickInput = seen.quickInput;
             answer.dialog = seen.dialog;
+            answer.diff = seen.diff;
+            answer.diffInserted = seen.diffInserted;
             const quickOk = request.quickInputIncludes === undefined || seen.quickInput.includes(request.quickInputIncludes);
             const dialogOk = request.dialogIncludes === undefined || seen.dialog.includes(request.dialogIncludes);
             const sidebarOk = (request.sidebarIncludes ?? []).every((text) => seen.sidebar.some((row) => row.includes(text)));
             const statusOk = request.statusIncludes === undefined || seen.items.some((t) => t.includes(request.statusIncludes ?? ""));
             const noteOk = request.notificationIncludes === undefined || seen.notes.some((t) => t.includes(request.notificationIncludes ?? ""));
-            if (statusOk && noteOk && sidebarOk && quickOk && dialogOk) {
+            const diffOk =
+                (request.diffIncludes ?? []).every((text) => seen.diff.some((line) => line.startsWith(text))) &&
+                (request.diffInserted === undefined || seen.diffInserted === request.diffInserted);
+            if (statusOk && noteOk && sidebarOk && quickOk && dialogOk && diffOk) {
                 // Looked at before acting on it, so the picture shows what the user saw.
                 await page.screenshot(join(ARTIFACTS, `${file.slice(0, -".request".length)}.png`)).catch(() => undefined);
                 answer.ok = true;

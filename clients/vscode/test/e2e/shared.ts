@@ -50,6 +50,10 @@ export interface CheckpointRequest {
     quickInputIncludes?: string;
     /** Text the open modal dialog must show. */
     dialogIncludes?: string;
+    /** Texts that lines of the diff editor's modified side must start with (indentation ignored). */
+    diffIncludes?: string[];
+    /** How many lines the diff editor's modified side must show as inserted (so the diff is done). */
+    diffInserted?: number;
     /** Once the page matches: type this into the focused input and press Enter, as a user would. */
     type?: string;
     /** Once the page matches: click the button with this label in a notification or dialog. */
@@ -63,6 +67,10 @@ export interface CheckpointAnswer {
     sidebar: string[];
     quickInput: string;
     dialog: string;
+    /** The visible lines of the diff editor's modified side (their first 200 characters), top to bottom. */
+    diff: string[];
+    /** How many of them are shown as inserted. */
+    diffInserted: number;
     screenshot?: string;
     error?: string;
 }

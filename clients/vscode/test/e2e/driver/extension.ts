@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as vscode from "vscode";
+import { renderContextJson } from "../../../src/common/api";
 import type { GroundhogExtensionApi } from "../../../src/extension";
 import type { EditorState, Snapshot, StatusResult } from "../../../src/common/protocol";
 import {
@@ -70,7 +71,8 @@ class Driver {
             throw new Error(
             `checkpoint ${name} failed: ${answer?.error ?? "?"}; status bar: ${JSON.stringify(answer?.statusTexts)}; ` +
                 `notifications: ${JSON.stringify(answer?.notifications)}; side bar: ${JSON.stringify(answer?.sidebar)}; ` +
-                `quick input: ${JSON.stringify(answer?.quickInput)}; dialog: ${JSON.stringify(answer?.dialog)}`,
+                `quick input: ${JSON.stringify(answer?.quickInput)}; dialog: ${JSON.stringify(answer?.dialog)}; ` +
+                `diff: ${JSON.stringify(answer?.diff)} (${answer?.diffInserted ?? 0} inserted)`,
         );
         }
         return answer;
@@ -261,6 +263,7 @@ async function resume(driver: Driver): Promise<void> {
         await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
         return { original: input.original.toString(), modified: input.modified.toString(), label: tab?.label };
     });
+    await largeState(driver);
     await driver.step("a server that cannot start shows an error with Show Logs, and a fixed setting recovers", async () => {
         const config = vscode.workspace.getConfiguration("groundhog");
         const command = config.get<string[]>("server.command");
@@ -320,6 +323,140 @@ async function resume(driver: Driver): Promise<void> {
         const status = await api.api.status();
         writeFileSync(join(driver.dir, "store.json"), JSON.stringify(status.store));
         return waitForStatus(driver, `${OTHER_CONTEXT} v2`);
+    });
+}
+
+/** The largest message the server reads, and so the most useful `groundhog.snapshotMaxBytes`. */
+const STATE_LIMIT = 64 * 1024 * 1024;
+/** The size above which VS Code gives a document to no extension (its TextModel._MODEL_SYNC_LIMIT). */
+const VSCODE_SYNC_LIMIT = 50 * 1024 * 1024;
+const LARGE_CONTEXT = "large";
+/** Four values of this size make a state just under STATE_LIMIT, each in an update well under it. */
+const LARGE_VALUE = 15 * 1024 * 1024;
+const LARGE_KEYS = ["a", "b", "c", "d"];
+
+/** The kind of a failed request's error (a GroundhogError of the extension's bundle, not of this one). */
+async function failureKind(request: Promise<unknown>): Promise<string> {
+    try {
+        await request;
+    } catch (error) {
+        return String((error as { kind?: unknown }).kind ?? error);
+    }
+    return "no error";
+}
+
+/** What the MCP server offered to VS Code's agent gets as --snapshot-max-bytes, if anything. */
+function mcpSnapshotMaxBytes(): string | undefined {
+    const args = groundhogMcpServer()?.args ?? [];
+    const at = args.indexOf("--snapshot-max-bytes");
+    return at < 0 ? undefined : args[at + 1];
+}
+
+/**
+ * Views of a state at the 64 MiB limit: groundhog.snapshotMaxBytes raised through the
+ * configuration API (a restart), four 15 MiB values, Compare Versions from the first version to
+ * the head, then the setting put back and the context deleted, so later steps see what they expect.
+ */
+async function largeState(driver: Driver): Promise<void> {
+    const api = driver.api;
+    const config = vscode.workspace.getConfiguration("groundhog");
+    const restarted = async (before: string | undefined) => {
+        await waitFor(() => api.session().sessionId, (id) => id !== undefined && id !== before, 30000, "a new session after the restart");
+        await waitFor(() => api.serverState(), (state) => state === "running", 30000, "the server running again");
+    };
+    const value = (key: string) => (key === "b" ? `${"y".repeat(LARGE_VALUE - 1)}z` : "y".repeat(LARGE_VALUE));
+    const created = await driver.step("groundhog.snapshotMaxBytes at 64 MiB: a 15 MiB value refused before is accepted after the restart; the agent's MCP server gets the limit", async () => {
+        const made = await api.api.create({ name: LARGE_CONTEXT });
+        const refused = await failureKind(api.api.update({ context: LARGE_CONTEXT, set: { a: "y".repeat(LARGE_VALUE) } }));
+        check(refused === "TooLarge", `a 15 MiB value with the default limit: ${refused}`);
+        check(mcpSnapshotMaxBytes() === undefined, `the MCP server had --snapshot-max-bytes ${mcpSnapshotMaxBytes() ?? ""} at the default`);
+        const before = api.session().sessionId;
+        // In the workspace's settings, as the mcp phase does: in code-server, writing a user
+        // setting hides the machine-overridable groundhog.server.command of the same file.
+        await config.update("snapshotMaxBytes", STATE_LIMIT, vscode.ConfigurationTarget.Workspace);
+        await restarted(before);
+        await waitFor(mcpSnapshotMaxBytes, (limit) => limit === String(STATE_LIMIT), 20000, "the MCP server's --snapshot-max-bytes 67108864");
+        return { version: made.version, refused, mcpArgs: groundhogMcpServer()?.args };
+    });
+    const head = await driver.step("four values of 15 MiB (one update each) and a one-character change make a state just under 64 MiB; more is TooLarge", async () => {
+        const started = Date.now();
+        for (const key of LARGE_KEYS) {
+            await api.api.update({ context: LARGE_CONTEXT, set: { [key]: "y".repeat(LARGE_VALUE) } });
+        }
+        const changed = await api.api.update({ context: LARGE_CONTEXT, set: { b: value("b") } });
+        check(changed.version === created.version + LARGE_KEYS.length + 1, `versions ${created.version} to ${changed.version}`);
+        const writesMs = Date.now() - started;
+        const beyond = await failureKind(api.api.update({ context: LARGE_CONTEXT, set: { e: "y".repeat(4 * 1024 * 1024) } }));
+        check(beyond === "TooLarge", `4 MiB more: ${beyond}`);
+        return { version: changed.version, writesMs };
+    });
+    const diff = await driver.step("Compare Versions from the first version to the head: VS Code shows four lines added, and does not stop the diff early", async () => {
+        const started = Date.now();
+        await vscode.commands.executeCommand("groundhog.showDiff", { context: LARGE_CONTEXT, fromVersion: created.version, toVersion: head.version });
+        const tab = await waitFor(
+            () => vscode.window.tabGroups.activeTabGroup.activeTab,
+            (t) => t?.input instanceof vscode.TabInputTextDiff,
+            30000,
+            "a diff tab",
+        );
+        const input = tab?.input as vscode.TabInputTextDiff;
+        const uris = [input.original.path, input.modified.path];
+        check(JSON.stringify(uris) === JSON.stringify([`/${LARGE_CONTEXT}/v${created.version}.json`, `/${LARGE_CONTEXT}/v${head.version}.json`]), `diff of ${JSON.stringify(uris)}`);
+        const openMs = Date.now() - started;
+        // What the user sees, read from the page: the head's lines, the four in the middle shown
+        // as inserted (the diff is done), and no "The diff algorithm was stopped early" (a `{}`
+        // line of the first version changed into the head's `{` made VS Code compare the 60 MiB
+        // within lines for its 5 s maxComputationTime, then give up and mark every line changed).
+        const answer = await driver.checkpoint("large-diff", {
+            diffIncludes: ["{", ...LARGE_KEYS.map((key) => `"${key}": "yyyyyyyy`), "}"],
+            diffInserted: LARGE_KEYS.length,
+        });
+        const stopped = answer.notifications.filter((note) => note.includes("stopped early"));
+        check(stopped.length === 0, `the diff gave up: ${JSON.stringify(stopped)}`);
+        return {
+            original: input.original.toString(),
+            modified: input.modified.toString(),
+            openMs,
+            lines: answer.diff.map((line) => line.slice(0, 16)),
+            notifications: answer.notifications,
+        };
+    });
+    await driver.step("the diff's documents: the first version opens as {}; the 60 MiB head is the four values, which VS Code gives no extension (above its 50 MB)", async () => {
+        const left = await vscode.workspace.openTextDocument(vscode.Uri.parse(diff.original));
+        check(JSON.stringify(JSON.parse(left.getText())) === "{}", `v${created.version}: ${left.getText()}`);
+        // What the document provider renders: the head from the server, in one response of ~60 MiB.
+        const { data } = await api.api.get({ context: LARGE_CONTEXT, version: head.version });
+        const lengths = LARGE_KEYS.map((key) => {
+            const text = data[key];
+            return typeof text === "string" ? text.length : -1;
+        });
+        check(lengths.every((length) => length === LARGE_VALUE) && data.b === value("b"), `value lengths: ${JSON.stringify(lengths)}`);
+        const rendered = renderContextJson(data);
+        let right: vscode.TextDocument | undefined;
+        let refused = "";
+        try {
+            right = await vscode.workspace.openTextDocument(vscode.Uri.parse(diff.modified));
+        } catch (error) {
+            refused = error instanceof Error ? error.message : String(error);
+        }
+        if (right !== undefined) {
+            // A VS Code without the limit: the document is the head, as rendered.
+            const shown = JSON.parse(right.getText()) as Record<string, string>;
+            check(right.getText().length === rendered.length && LARGE_KEYS.every((key) => shown[key]?.length === LARGE_VALUE), "the head's document");
+        } else {
+            check(rendered.length > VSCODE_SYNC_LIMIT && refused.includes("Files above 50MB cannot be synchronized with extensions"), `refused: ${refused}`);
+        }
+        await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
+        return { rendered: rendered.length, lengths, refused: refused || undefined };
+    });
+    await driver.step("groundhog.snapshotMaxBytes back to the default restarts the server; the large context is deleted; the MCP server loses the flag", async () => {
+        await api.api.delete({ name: LARGE_CONTEXT });
+        const before = api.session().sessionId;
+        await config.update("snapshotMaxBytes", undefined, vscode.ConfigurationTarget.Workspace);
+        await restarted(before);
+        await waitFor(mcpSnapshotMaxBytes, (limit) => limit === undefined, 20000, "the MCP server without --snapshot-max-bytes");
+        check(!(await api.api.list()).contexts.some((c) => c.name === LARGE_CONTEXT), "the large context is still there");
+        return waitForStatus(driver, "default v4");
     });
 }
 
