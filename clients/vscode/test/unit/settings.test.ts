@@ -109,7 +109,7 @@ describe("the settings in package.json", () => {
             assert.ok(declared, `groundhog.${key} is not contributed`);
             assert.deepEqual(
                 { type: declared.type, default: declared.default, minimum: declared.minimum, maximum: declared.maximum, scope: declared.scope },
-                { type: "number", default: setting.default, minimum: setting.minimum, maximum: setting.maximum, scope: "window" },
+                { type: "integer", default: setting.default, minimum: setting.minimum, maximum: setting.maximum, scope: "window" },
                 key,
             );
         }
