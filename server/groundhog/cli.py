@@ -139,6 +139,9 @@ def _serve(args: argparse.Namespace) -> int:
     # pygls and lsprotocol are imported only here: the people CLI and `mcp` never pay for them
     from groundhog.lsp.server import GroundhogServer
     from groundhog.lsp.transport import serve_stdio, serve_tcp, serve_ws
+    from groundhog.memory import keep_large_buffers_on_the_heap
+
+    keep_large_buffers_on_the_heap()
 
     endpoint = args.tcp or args.ws
     token = transport_token() if endpoint else None
@@ -162,7 +165,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _mcp(args: argparse.Namespace) -> int:
     from groundhog.mcp.server import McpSettings, serve
+    from groundhog.memory import keep_large_buffers_on_the_heap
     from groundhog.names import validate_name
+
+    keep_large_buffers_on_the_heap()
 
     if args.context is not None:
         validate_name(args.context, "--context")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from groundhog.cli import _parser
 
 
@@ -43,3 +45,20 @@ def test_mcp_refuses_limits_out_of_range_naming_the_flag() -> None:
         assert done.returncode == 2
         assert f"argument {flag}: must be an integer from" in done.stderr
         assert done.stdout == ""
+
+
+def test_serve_and_mcp_keep_large_buffers_on_the_heap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both long-running processes set the allocator up before serving (groundhog/memory.py)."""
+    import groundhog.lsp.transport
+    import groundhog.mcp.server
+    import groundhog.memory
+
+    calls: list[str] = []
+    monkeypatch.setattr(groundhog.memory, "keep_large_buffers_on_the_heap", lambda: calls.append("tuned"))
+    monkeypatch.setattr(groundhog.lsp.transport, "serve_stdio", lambda *a: calls.append("serve") or 0)
+    monkeypatch.setattr(groundhog.mcp.server, "serve", lambda settings: calls.append("mcp") or 0)
+    parser = _parser()
+    for argv in (["serve"], ["mcp"]):
+        args = parser.parse_args(argv)
+        assert args.run(args) == 0
+    assert calls == ["tuned", "serve", "tuned", "mcp"]
