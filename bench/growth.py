@@ -588,10 +588,14 @@ def run(
     *,
     log: Callable[[str], None] = lambda text: None,
     only: tuple[str, ...] = (),
+    allocator: str = "server",
 ) -> dict[str, Any]:
     import groundhog
+    from groundhog.memory import keep_large_buffers_on_the_heap
 
     meta = report.machine_info(plan.quick)
+    # as `groundhog serve` and `groundhog mcp` run (server/groundhog/memory.py), unless told otherwise
+    meta["allocator"] = "server" if allocator == "server" and keep_large_buffers_on_the_heap() else "default"
     package = Path(groundhog.__file__).resolve().parent
     meta["server_package"] = str(package)
     meta["dirty_files"] = _dirty_files() if package == REPO / "server" / "groundhog" else []
@@ -634,6 +638,8 @@ def run(
         "half of the samples peaks no higher than the earlier half (same slack): no trend",
         "large_store: each measurement in a fresh subprocess (peak RSS = its VmHWM), on a store the page "
         "cache still holds (just written)",
+        f"allocator: {meta['allocator']} ('server': glibc's large-buffer thresholds as the server "
+        "processes set them, server/groundhog/memory.py; 'default': as glibc starts)",
         f"the measured engine is the groundhog package in {meta['server_package']}"
         + (
             ", the working tree with uncommitted changes in: " + ", ".join(meta["dirty_files"])
@@ -802,11 +808,12 @@ def run_and_report(
     keep: bool = False,
     log: Callable[[str], None] = lambda t: None,
     only: tuple[str, ...] = (),
+    allocator: str = "server",
 ) -> Path:
     """Run, print the table, write the JSON (``python -m bench`` calls it for the ``store_growth`` group)."""
     root = Path(tempfile.mkdtemp(prefix="groundhog-bench-growth-"))
     try:
-        result = run(plan, root, log=log, only=only)
+        result = run(plan, root, log=log, only=only, allocator=allocator)
     finally:
         if keep:
             print(f"kept the stores in {root}", file=sys.stderr)
@@ -843,9 +850,16 @@ def main(argv: list[str] | None = None) -> int:
         choices=[group for group, _ in STEPS],
         help="run only these workloads (repeatable; the result file is then named -partial)",
     )
+    parser.add_argument(
+        "--allocator",
+        choices=["server", "default"],
+        default="server",
+        help="glibc's thresholds as the server sets them (default), or as glibc starts",
+    )
     args = parser.parse_args(argv)
     only = tuple(args.workload)
-    run_and_report(GrowthPlan.make(args.quick), args.out, keep=args.keep, log=_progress, only=only)
+    plan = GrowthPlan.make(args.quick)
+    run_and_report(plan, args.out, keep=args.keep, log=_progress, only=only, allocator=args.allocator)
     return 0
 
 
