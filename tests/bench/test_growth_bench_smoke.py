@@ -19,13 +19,15 @@ def _refuse(constant: str) -> None:
 
 def test_a_tiny_growth_run_writes_every_workload_target_and_ratio(tmp_path: Path) -> None:
     plan = GrowthPlan.tiny()
-    result = run(plan, tmp_path / "run")
+    # the allocator as it is: the server's thresholds would stay set for the rest of this test process
+    result = run(plan, tmp_path / "run", allocator="default")
     path = write(result, tmp_path / "results", kind="growth")
     assert path.name.endswith("-growth-quick.json")
     written = json.loads(path.read_text(), parse_constant=_refuse)  # strict JSON: no NaN, no Infinity
     assert set(written) == {"meta", "workloads", "ratios", "targets", "notes"}
     meta = written["meta"]
     assert meta["quick"] is True and meta["plan"]["transcript_n"] == plan.transcript_n
+    assert meta["allocator"] == "default"
     assert len(meta["load_average_start"]) == 3 and len(meta["load_average_end"]) == 3
     assert set(meta["group_seconds"]) == {"transcript", "edit", "many_keys", "retention", "large_store"}
 
