@@ -3,9 +3,9 @@
 An append to a 10 MB transcript builds the value's new encoding (10 MB) and frees the old one. glibc
 serves a request that large with a fresh mmap whenever no free chunk fits, and a value that grows by
 a kilobyte each time rarely fits the hole the previous one left: every append then paid the kernel
-for zeroing 10 MB of new pages and unmapping the old ones (bench.growth, transcript: 7.3 ms p50 for an
-append at 10 MB against 0.8 ms at 10 KB). With every buffer up to the largest state (64 MiB, plus
-framing) served from the heap, freed ones are reused. The heap's top is still handed back to the system
+for zeroing 10 MB of new pages and unmapping the old ones (bench.growth, transcript: 6.7 ms p50 for an
+append at 10 MB against 0.7 ms at 10 KB). With every buffer up to the largest state (64 MiB, plus
+framing) served from the heap, freed ones are reused: 1.9 ms. The heap's top is still handed back to the system
 once 128 MiB of it is free, so a burst of large states does not pin its memory for good.
 
 Only glibc has ``mallopt``; elsewhere this does nothing.
