@@ -4,12 +4,12 @@ once (they deliver nothing), and a reader held up for less than the age limit mi
 
 from __future__ import annotations
 
-import time
-
+import pytest
 from tests.conftest import StoreEnv
 from tests.unit.retention_tools import open_with, updates
 from tests.unit.storetools import count_rows
 
+from groundhog.store import sessions
 from groundhog.sync import ChangeFeed
 
 
@@ -36,12 +36,17 @@ def test_rows_of_folded_versions_go_beyond_the_newest(store_env: StoreEnv) -> No
     manager.close()
 
 
-def test_rows_older_than_the_age_limit_go_beyond_the_newest(store_env: StoreEnv) -> None:
+def test_rows_older_than_the_age_limit_go_beyond_the_newest(
+    store_env: StoreEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock is the test's: however slow the machine, the rows are young, then old."""
+    cutoff = ["2000-01-01T00:00:00.000Z"]  # what `ago(feed_max_age_s)` answers: rows older go
+    monkeypatch.setattr(sessions, "ago", lambda seconds: cutoff[0])
     manager = open_with(store_env, feed_keep=100, history_limit=1000, feed_max_age_s=1.0)
     manager.create_context("c")
     updates(manager, 400)
     assert count_rows(manager.store, "feed") > 300  # young and kept: they stay
-    time.sleep(1.3)
+    cutoff[0] = "9999-01-01T00:00:00.000Z"  # the age limit has passed for every row
     updates(manager, 10)  # a pass comes every 10 commits
     assert count_rows(manager.store, "feed") <= 100 + 10
     manager.close()
