@@ -5,8 +5,8 @@ serves a request that large with a fresh mmap whenever no free chunk fits, and a
 a kilobyte each time rarely fits the hole the previous one left: every append then paid the kernel
 for zeroing 10 MB of new pages and unmapping the old ones (bench.growth, transcript: 6.7 ms p50 for an
 append at 10 MB against 0.7 ms at 10 KB). With every buffer up to the largest state (64 MiB, plus
-framing) served from the heap, freed ones are reused: 1.9 ms. The heap's top is still handed back to the system
-once 128 MiB of it is free, so a burst of large states does not pin its memory for good.
+framing) served from the heap, freed ones are reused: 1.9 ms. The heap's top is still handed back
+to the system once 128 MiB of it is free, so a burst of large states does not pin its memory for good.
 
 Only glibc has ``mallopt``; elsewhere this does nothing.
 """
