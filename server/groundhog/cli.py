@@ -19,6 +19,7 @@ from groundhog.limits import (
     DEFAULT_SNAPSHOT_MAX_BYTES,
     HISTORY_LIMIT_RANGE,
     SNAPSHOT_MAX_BYTES_RANGE,
+    within,
 )
 
 STORE_HELP = (
@@ -195,12 +196,14 @@ def _positive(text: str) -> int:
 
 
 def _in_range(bounds: tuple[int, int]) -> Callable[[str], int]:
+    """An argparse type: an integer within ``bounds`` (the rule the initialization options follow)."""
+
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value: int | None = int(text)
         except ValueError:
-            value = bounds[0] - 1
-        if not bounds[0] <= value <= bounds[1]:
+            value = None
+        if value is None or not within(value, bounds):
             raise argparse.ArgumentTypeError(f"must be an integer from {bounds[0]} to {bounds[1]}")
         return value
 
