@@ -123,6 +123,18 @@ function openTabUris(): string[] {
     );
 }
 
+/** Runs Compare Versions with `args` and waits for its diff tab: the tab and its two documents. */
+async function compareVersions(args: object, timeoutMs: number): Promise<{ label: string; input: vscode.TabInputTextDiff }> {
+    await vscode.commands.executeCommand("groundhog.showDiff", args);
+    const tab = await waitFor(
+        () => vscode.window.tabGroups.activeTabGroup.activeTab,
+        (t) => t?.input instanceof vscode.TabInputTextDiff,
+        timeoutMs,
+        "a diff tab",
+    );
+    return { label: tab?.label ?? "", input: tab?.input as vscode.TabInputTextDiff };
+}
+
 async function waitForStatus(driver: Driver, text: string): Promise<string> {
     return waitFor(() => driver.api.statusText(), (t) => t.includes(text), 20000, `status bar text '${text}'`);
 }
@@ -247,21 +259,14 @@ async function resume(driver: Driver): Promise<void> {
         return waitForStatus(driver, "default v4");
     });
     await driver.step("Compare Versions opens VS Code's diff editor on two versions as JSON", async () => {
-        await vscode.commands.executeCommand("groundhog.showDiff", { context: "default", fromVersion: 2, toVersion: 3 });
-        const tab = await waitFor(
-            () => vscode.window.tabGroups.activeTabGroup.activeTab,
-            (t) => t?.input instanceof vscode.TabInputTextDiff,
-            10000,
-            "a diff tab",
-        );
-        const input = tab?.input as vscode.TabInputTextDiff;
+        const { label, input } = await compareVersions({ context: "default", fromVersion: 2, toVersion: 3 }, 10000);
         check(input.original.scheme === "groundhog" && input.modified.scheme === "groundhog", `diff of ${input.original.toString()}`);
         const [left, right] = await Promise.all([vscode.workspace.openTextDocument(input.original), vscode.workspace.openTextDocument(input.modified)]);
         const leftData = JSON.parse(left.getText()) as { task?: string };
         const rightData = JSON.parse(right.getText()) as { task?: string };
         check(leftData.task === "resume editors" && rightData.task === "changed after the snapshot", `${left.getText()} / ${right.getText()}`);
         await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
-        return { original: input.original.toString(), modified: input.modified.toString(), label: tab?.label };
+        return { original: input.original.toString(), modified: input.modified.toString(), label };
     });
     await largeState(driver);
     await driver.step("a server that cannot start shows an error with Show Logs, and a fixed setting recovers", async () => {
@@ -392,14 +397,7 @@ async function largeState(driver: Driver): Promise<void> {
     });
     const diff = await driver.step("Compare Versions from the first version to the head: VS Code shows four lines added, and does not stop the diff early", async () => {
         const started = Date.now();
-        await vscode.commands.executeCommand("groundhog.showDiff", { context: LARGE_CONTEXT, fromVersion: created.version, toVersion: head.version });
-        const tab = await waitFor(
-            () => vscode.window.tabGroups.activeTabGroup.activeTab,
-            (t) => t?.input instanceof vscode.TabInputTextDiff,
-            30000,
-            "a diff tab",
-        );
-        const input = tab?.input as vscode.TabInputTextDiff;
+        const { input } = await compareVersions({ context: LARGE_CONTEXT, fromVersion: created.version, toVersion: head.version }, 30000);
         const uris = [input.original.path, input.modified.path];
         check(JSON.stringify(uris) === JSON.stringify([`/${LARGE_CONTEXT}/v${created.version}.json`, `/${LARGE_CONTEXT}/v${head.version}.json`]), `diff of ${JSON.stringify(uris)}`);
         const openMs = Date.now() - started;
