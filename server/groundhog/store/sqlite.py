@@ -33,7 +33,7 @@ from groundhog.store.paths import StoreLocation, ensure_private_dir, ensure_priv
 from groundhog.store.rows import Txn
 from groundhog.store.schema import SCHEMA, SCHEMA_VERSION, TABLES
 from groundhog.store.values import ValueDigests
-from groundhog.store.wal import WalCheckpointer
+from groundhog.store.wal import WAL_SIZE_LIMIT, WalCheckpointer
 from groundhog.timeutil import now
 from groundhog.workspace import default_config_dir
 
@@ -173,6 +173,7 @@ class SqliteStore(integrity.Checks):
             )
             conn.text_factory = _text
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")  # store/wal.py says why
             conn.execute(f"PRAGMA synchronous={self.settings.synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA trusted_schema=OFF")

@@ -15,6 +15,12 @@ overwrites it (the update's COMMIT measured 0.46 ms instead of 0.26 ms). RESTART
 while it waits for readers (a writer can stall up to its 20 ms busy timeout when a long read, e.g. a
 `groundhog show`, is open), so it runs only once per ~4 MB written; a busy answer is tried again next
 round. A shorter timeout rarely catches the gap between a busy writer's commits.
+
+The WAL file's size is bounded too: SQLite never shrinks it by itself, so a server that once wrote a
+large state kept a WAL of that size (13 MB after a 1 MB transcript) for as long as it ran. Every
+connection sets ``journal_size_limit`` (``WAL_SIZE_LIMIT``), so each restart of the WAL cuts the file
+back to that size; and once a round finds the WAL fully copied and nothing written since the last
+round, a TRUNCATE checkpoint empties the file, so an idle server's WAL is empty.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ log = logging.getLogger(__name__)
 INTERVAL_S = 0.2
 RESTART_BUSY_MS = 20
 RESTART_FRAMES = 1000  # ~4 MB: SQLite's own automatic checkpoint size
+WAL_SIZE_LIMIT = 4 << 20  # bytes a restarted WAL keeps (a busy writer overwrites, not extends, it)
 
 
 class WalCheckpointer(BackgroundThread):
@@ -44,12 +51,22 @@ class WalCheckpointer(BackgroundThread):
             return
         try:
             conn.execute(f"PRAGMA busy_timeout={RESTART_BUSY_MS}")
+            last = -1  # the WAL's frame count a round ago
             while not self._stop.wait(INTERVAL_S):
                 try:
-                    _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    if frames > RESTART_FRAMES:
-                        conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                    last = _round(conn, last)
                 except sqlite3.Error as error:
                     log.debug("a background WAL checkpoint failed: %s", error)
         finally:
             conn.close()
+
+
+def _round(conn: sqlite3.Connection, last: int) -> int:
+    """One checkpoint round; returns the WAL's frame count for the next one."""
+    busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    if not busy and frames > 0 and frames == copied == last:  # idle: every frame copied, none new
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return 0
+    if frames > RESTART_FRAMES:
+        conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+    return int(frames)
