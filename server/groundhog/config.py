@@ -14,6 +14,8 @@ from groundhog.store.paths import FILE_MODE, check_private_file, ensure_private_
 from groundhog.workspace import default_config_dir
 
 TOKEN_FILE = "token"
+# a token others could read is refused (paths.check_private_file): how to replace it
+ROTATE_TOKEN = "delete it and restart the server for a new one, then give that to your clients"
 
 
 def transport_token() -> str:
@@ -35,7 +37,7 @@ def transport_token() -> str:
     except OSError as error:
         raise PersistenceError(f"The transport token file cannot be read ({error.strerror}).") from None
     with os.fdopen(fd, "r") as handle:
-        check_private_file(handle.fileno(), path, "The transport token file")  # planted: refused
+        check_private_file(handle.fileno(), path, "The transport token file", rotate=ROTATE_TOKEN)
         token = handle.read().strip()
     if not token:
         raise PersistenceError("The transport token file is empty.")

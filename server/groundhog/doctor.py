@@ -35,11 +35,18 @@ from typing import Any
 import orjson
 
 from groundhog import __version__
-from groundhog.config import TOKEN_FILE
+from groundhog.config import ROTATE_TOKEN, TOKEN_FILE
 from groundhog.errors import ContextError
 from groundhog.store import keys
 from groundhog.store.keys import KEY_BYTES, MASTER_KEY_FILE
-from groundhog.store.paths import DIR_MODE, FILE_MODE, StoreLocation, check_ancestors, unsafe_ancestor
+from groundhog.store.paths import (
+    DIR_MODE,
+    FILE_MODE,
+    StoreLocation,
+    check_ancestors,
+    secret_problem,
+    unsafe_ancestor,
+)
 from groundhog.workspace import (
     default_config_dir,
     default_store_dir,
@@ -255,7 +262,7 @@ def _master_key(
         else:
             found.note("master key", "No master key yet: the server creates one (0600) on first use.")
         return described
-    if _judge_file(path, "The master key file", "master key", found):
+    if _judge_file(path, "The master key file", "master key", found, keys.ROTATE_MASTER):
         _check_key_content(path, found)
     return described
 
@@ -302,7 +309,7 @@ def _shared_store(workspace: str, config_dir: Path, found: Findings) -> dict[str
             "teammate already did, run `groundhog key import` with the line `groundhog key export` prints.",
         )
     elif not in_env:
-        _judge_file(key_path, "The workspace key file", "shared store", found)
+        _judge_file(key_path, "The workspace key file", "shared store", found, keys.ROTATE_WORKSPACE)
     return report
 
 
@@ -335,7 +342,7 @@ def _check_key_content(path: Path, found: Findings) -> None:
 def _token(config_dir: Path, found: Findings) -> None:
     path = config_dir / TOKEN_FILE
     if os.path.lexists(path):
-        _judge_file(path, "The transport token file", "transport token", found)
+        _judge_file(path, "The transport token file", "transport token", found, ROTATE_TOKEN)
 
 
 def _count_stores(store_dir: Path) -> int:
@@ -390,9 +397,10 @@ def _judge_dir(path: Path, what: str, subject: str, variable: str, found: Findin
     return True
 
 
-def _judge_file(path: Path, what: str, subject: str, found: Findings) -> bool:
+def _judge_file(path: Path, what: str, subject: str, found: Findings, rotate: str | None = None) -> bool:
     """What ``ensure_private_file`` / ``check_private_file`` would say about the existing ``path``,
-    without tightening its mode. True when the server would trust it."""
+    without tightening its mode. True when the server would trust it. ``rotate``: a secret (a key,
+    a token), which the server refuses when others may read it, and how to replace it."""
     try:
         info = os.lstat(path)
     except OSError as error:
@@ -419,6 +427,15 @@ def _judge_file(path: Path, what: str, subject: str, found: Findings) -> bool:
         )
         return False
     mode = stat.S_IMODE(info.st_mode)
+    problem = secret_problem(mode) if rotate is not None else None
+    if problem is not None:
+        found.problem(
+            subject,
+            f"{what} is {problem} by other users (mode {mode:04o}), so it may have been copied; the "
+            "server refuses it.",
+            f"Rotate it ({rotate}); the file is {path}.",
+        )
+        return False
     if mode & (stat.S_IWGRP | stat.S_IWOTH):
         found.problem(
             subject,

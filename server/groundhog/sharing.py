@@ -1,18 +1,20 @@
 """The people CLI for a shared (PostgreSQL) store: ``groundhog store init`` sets a database up once;
 ``groundhog key export | import | rotate`` move a workspace's key between its members (a string
-for a password manager), never through the database. See README "A shared store for a team"."""
+for a password manager), never through the database; ``key rotate-master`` replaces this machine's
+master key (store/rotation.py). See README "A shared store for a team"."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from groundhog.errors import InvalidParams, PersistenceError
 from groundhog.manager import STORE_URL_ENV, create_manager
 from groundhog.store import keys
-from groundhog.workspace import default_config_dir, is_postgres_url, shared_workspace_id
+from groundhog.workspace import default_config_dir, default_store_dir, is_postgres_url, shared_workspace_id
 
 
 def add_commands(commands: Any) -> None:
@@ -40,6 +42,11 @@ def add_commands(commands: Any) -> None:
     _workspace_options(rotate)
     _store_option(rotate)
     rotate.set_defaults(run=_rotate)
+    master = key_commands.add_parser(
+        "rotate-master", help="a new master key for this machine's stores (the old one opens none)"
+    )
+    master.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
+    master.set_defaults(run=_rotate_master)
 
 
 def _store_option(parser: argparse.ArgumentParser) -> None:
@@ -154,3 +161,25 @@ def _env_note() -> str:
     if os.environ.get(keys.WORKSPACE_KEY_ENV):
         return f", and update {keys.WORKSPACE_KEY_ENV} where it is set"
     return ""
+
+
+def _rotate_master(args: argparse.Namespace) -> int:
+    from groundhog.store.rotation import rotate_master_key
+
+    store_dir = Path(args.store_dir) if args.store_dir else default_store_dir()
+    done = rotate_master_key(default_config_dir(), store_dir)
+    for workspace_id, why in sorted(done.failed.items()):
+        print(f"groundhog: the store of workspace {workspace_id} was not re-wrapped: {why}", file=sys.stderr)
+    if not done.done:
+        print(
+            "groundhog: the old master key stays in use until every store is re-wrapped; fix the stores "
+            "above (`groundhog verify`) and run `groundhog key rotate-master` again.",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"Rotated the master key: {len(done.rewrapped)} store(s) re-wrapped; the old key opens none of "
+        "them now (a copy of a store taken before still opens with it: see docs/data.md).",
+        file=sys.stderr,
+    )
+    return 0

@@ -108,35 +108,53 @@ def test_a_new_machine_is_healthy_and_doctor_creates_nothing(
     assert not setup.store.exists() and not setup.config.exists()
 
 
-@pytest.mark.parametrize("mode", [0o666, 0o620, 0o602])
-def test_a_key_file_others_may_write_is_a_problem(
-    setup: Setup, capsys: pytest.CaptureFixture[str], mode: int
+@pytest.mark.parametrize(
+    ("mode", "verb"),
+    [(0o666, "writable"), (0o620, "writable"), (0o644, "readable"), (0o640, "readable"), (0o604, "readable")],
+)
+def test_a_key_file_others_may_read_or_write_is_a_problem(
+    setup: Setup, capsys: pytest.CaptureFixture[str], mode: int, verb: str
 ) -> None:
+    """OpenSSH refuses a private key others may read: so do the server and doctor, and neither
+    quietly tightens it (that would hide that the key may have been copied)."""
     setup.make_store()
     os.chmod(setup.key, mode)
     before = setup.tree()
     code, report = setup.doctor(capsys)
     assert code == 1 and subjects(report) == ["master key"]
     (problem,) = report["problems"]
-    assert "master key file is writable by other users" in problem["problem"]
-    assert f"chmod 600 {setup.key}" in problem["fix"]
+    assert f"master key file is {verb} by other users (mode {mode:04o})" in problem["problem"]
+    assert "may have been copied" in problem["problem"]
+    assert "Rotate it" in problem["fix"] and "groundhog key rotate-master" in problem["fix"]
+    assert str(setup.key) in problem["fix"]
     assert setup.tree() == before  # not tightened: doctor only looks
-    with pytest.raises(AccessDenied, match="writable by other users"):  # and the server agrees
+    with pytest.raises(AccessDenied, match=f"{verb} by other users.*rotate it"):  # the server agrees
         create_manager(setup.workspace, store_dir=setup.store, config_dir=setup.config)
+    assert stat.S_IMODE(os.stat(setup.key).st_mode) == mode, "the server did not tighten it either"
 
 
 def test_a_mode_the_server_would_tighten_is_a_note_and_left_alone(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
     setup.make_store()
-    os.chmod(setup.key, 0o644)
+    os.chmod(setup.database(), 0o644)
     os.chmod(setup.database().parent, 0o755)
     code, report = setup.doctor(capsys)
     assert code == 0, report["problems"]
     notes = " ".join(note["note"] for note in report["notes"])
     assert "mode 0644; the server sets it to 0600" in notes and "mode 0755" in notes
-    assert stat.S_IMODE(os.stat(setup.key).st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(setup.database()).st_mode) == 0o644
     assert stat.S_IMODE(os.stat(setup.database().parent).st_mode) == 0o755
+
+
+def test_a_token_others_may_read_is_a_problem(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    setup.make_store()
+    token = setup.config / "token"
+    token.write_text("secret\n")
+    os.chmod(token, 0o644)
+    code, report = setup.doctor(capsys)
+    assert code == 1 and subjects(report) == ["transport token"]
+    assert "delete it and restart the server" in report["problems"][0]["fix"]
 
 
 def test_a_directory_everyone_may_write_above_the_store_is_a_problem(
@@ -220,23 +238,27 @@ def test_configured_agents_are_listed(setup: Setup, capsys: pytest.CaptureFixtur
     ]
 
 
-@pytest.mark.parametrize("mode", [0o600, 0o400, 0o640, 0o644, 0o660, 0o606, 0o666, 0o700])
-def test_file_verdicts_agree_with_the_server(tmp_path: Path, mode: int) -> None:
+@pytest.mark.parametrize("secret", [False, True], ids=["file", "secret"])
+@pytest.mark.parametrize("mode", [0o600, 0o400, 0o640, 0o644, 0o660, 0o606, 0o666, 0o700, 0o610])
+def test_file_verdicts_agree_with_the_server(tmp_path: Path, mode: int, secret: bool) -> None:
     path = tmp_path / "file"
     path.write_bytes(b"x")
     os.chmod(path, mode)
     found = Findings()
-    verdict = _judge_file(path, "The file", "file", found)
+    rotate = "make a new one" if secret else None
+    verdict = _judge_file(path, "The file", "file", found, rotate)
     assert stat.S_IMODE(os.stat(path).st_mode) == mode
     fd = os.open(path, os.O_RDONLY)
     try:
-        check_private_file(fd, path, "The file")
+        check_private_file(fd, path, "The file", rotate=rotate)
         server_accepts = True
     except AccessDenied:
         server_accepts = False
     finally:
         os.close(fd)
     assert verdict == server_accepts == (not found.problems)
+    if secret:
+        assert server_accepts == (mode & 0o066 == 0)
 
 
 @pytest.mark.parametrize(
@@ -271,7 +293,7 @@ def test_the_command_prints_each_problem_with_its_fix(setup: Setup) -> None:
         timeout=60,
     )
     assert done.returncode == 1, done.stderr
-    assert "1 problem(s):" in done.stdout and "fix: Run `chmod 600" in done.stdout
+    assert "1 problem(s):" in done.stdout and "fix: Rotate it (`chmod 600` it" in done.stdout
     assert f"workspace  {setup.workspace}" in done.stdout
     assert done.stderr == ""
 

@@ -35,10 +35,42 @@ def load_or_create_master_key(config_dir: Path, *, create: bool = True) -> bytes
         if not create:
             raise PersistenceError("The master key file is missing; without it nothing stored can be read.")
         _create_key_file(path, secrets.token_bytes(KEY_BYTES))
-    return _read_key_file(path, "The master key file")
+    return _read_key_file(path, "The master key file", ROTATE_MASTER)
 
 
-def _read_key_file(path: Path, what: str) -> bytes:
+# A master key being rotated (store/rotation.py) waits here until every store is re-wrapped under it.
+PENDING_MASTER_KEY_FILE = "master.key.next"
+
+
+def load_pending_master_key(config_dir: Path) -> bytes | None:
+    path = config_dir / PENDING_MASTER_KEY_FILE
+    if not path.exists() and not path.is_symlink():
+        return None
+    return _read_key_file(path, "The new master key file", ROTATE_MASTER)
+
+
+def create_pending_master_key(config_dir: Path) -> bytes:
+    _create_key_file(config_dir / PENDING_MASTER_KEY_FILE, secrets.token_bytes(KEY_BYTES))
+    pending = load_pending_master_key(config_dir)  # a concurrent run's key if it linked first
+    assert pending is not None
+    return pending
+
+
+def promote_pending_master_key(config_dir: Path) -> None:
+    os.replace(config_dir / PENDING_MASTER_KEY_FILE, config_dir / MASTER_KEY_FILE)
+    fd = os.open(config_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)  # the rename is durable before anyone relies on the new key alone
+    finally:
+        os.close(fd)
+
+
+# How to replace a key that others could read (paths.check_private_file says why).
+ROTATE_MASTER = "`chmod 600` it, then `groundhog key rotate-master`"
+ROTATE_WORKSPACE = "`chmod 600` it, then `groundhog key rotate` and give the new key to the members"
+
+
+def _read_key_file(path: Path, what: str, rotate: str) -> bytes:
     _check_not_symlink(path, what)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -46,7 +78,7 @@ def _read_key_file(path: Path, what: str) -> bytes:
         raise PersistenceError(f"{what} cannot be read.") from None
     try:
         with os.fdopen(fd, "rb") as handle:
-            check_private_file(handle.fileno(), path, what)
+            check_private_file(handle.fileno(), path, what, rotate=rotate)
             raw = handle.read(4096)
         key = base64.b64decode(raw.strip(), validate=True)
     except (OSError, ValueError):
@@ -104,7 +136,7 @@ def load_workspace_key(config_dir: Path, workspace_id: str) -> bytes | None:
     ensure_private_dir(path.parent, "The workspace key directory")
     if not path.exists() and not path.is_symlink():
         return None
-    return _read_key_file(path, "The workspace key file")
+    return _read_key_file(path, "The workspace key file", ROTATE_WORKSPACE)
 
 
 def save_workspace_key(config_dir: Path, workspace_id: str, key: bytes, *, replace: bool = False) -> None:

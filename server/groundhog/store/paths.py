@@ -25,6 +25,7 @@ from groundhog.workspace import canonical_root, default_store_dir, workspace_id_
 log = logging.getLogger(__name__)
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+DATABASE_FILE = "store.db"  # a workspace's SQLite file, in its directory
 
 
 def ensure_private_dir(path: Path, what: str = "The store directory") -> None:
@@ -84,18 +85,38 @@ def unsafe_ancestor(path: Path) -> tuple[Path, os.stat_result, str] | None:
     return None
 
 
-def check_private_file(fd: int, path: Path, what: str) -> None:
+def check_private_file(fd: int, path: Path, what: str, *, rotate: str | None = None) -> None:
     """The open file ``fd`` must be a regular file of ours that no other user may write (then it is
-    made 0600): its content is trusted (a key, a token, the store)."""
+    made 0600): its content is trusted (a key, a token, the store). ``rotate`` marks a secret (a key,
+    a token): one other users may read or write is refused, never quietly tightened (the refusal
+    says how to replace it, ``rotate``: it may have been copied), as OpenSSH refuses such a key."""
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         raise AccessDenied(f"{what} is not a regular file; refusing to open it.")
     _refuse_foreign(info, path, what)
+    mode = stat.S_IMODE(info.st_mode)
+    problem = secret_problem(mode) if rotate is not None else None
+    if problem is not None:
+        log.warning("refused %s: %s by other users (mode %o)", path, problem, mode)
+        raise AccessDenied(
+            f"{what} is {problem} by other users (mode {mode:04o}), so it may have been copied: "
+            f"rotate it ({rotate})."
+        )
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        log.warning("refused %s: writable by other users (mode %o)", path, stat.S_IMODE(info.st_mode))
+        log.warning("refused %s: writable by other users (mode %o)", path, mode)
         raise AccessDenied(f"{what} is writable by other users; refusing to trust it (see the server log).")
-    if stat.S_IMODE(info.st_mode) != FILE_MODE:
+    if mode != FILE_MODE:
         os.fchmod(fd, FILE_MODE)
+
+
+def secret_problem(mode: int) -> str | None:
+    """What is wrong with a secret file's ``mode`` (None: only its owner may use it): the rule the
+    server applies to keys and tokens and ``groundhog doctor`` reports."""
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "writable"
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        return "readable"
+    return None
 
 
 def _refuse_foreign(info: os.stat_result, path: Path, what: str) -> None:
@@ -188,4 +209,4 @@ class StoreLocation:
 
     @property
     def database(self) -> Path:
-        return self.directory / "store.db"
+        return self.directory / DATABASE_FILE

@@ -74,9 +74,8 @@ class SqliteStore(integrity.Checks):
         self._connections = PerThread(self._connect)
         self._checkpointer: WalCheckpointer | None = None
         # the key first: a planted or missing key is refused before anything is created
-        master = keys.load_or_create_master_key(
-            self.settings.config_dir or default_config_dir(), create=self.settings.create_key
-        )
+        self._config_dir = self.settings.config_dir or default_config_dir()
+        master = keys.load_or_create_master_key(self._config_dir, create=self.settings.create_key)
         ensure_private_dir(location.directory)
         for suffix in ("-wal", "-shm", "-journal"):
             ensure_private_file(Path(str(location.database) + suffix), "A store file", create=False)
@@ -192,11 +191,22 @@ class SqliteStore(integrity.Checks):
             stored_id, wrapped = self._prepare_keys(master)
         if stored_id != workspace_id:
             raise PersistenceError("The store belongs to another workspace.")
-        data_key = keys.unwrap_data_key(master, wrapped, workspace_id, KEY_ID)
+        data_key = self._unwrap(master, wrapped)
         cipher = Cipher(keys.derive_subkey(data_key, "cipher"), workspace_id, KEY_ID)
         purposes = ("name-mac", "chain", "value-digest")
         subkeys = {purpose: keys.derive_subkey(data_key, purpose) for purpose in purposes}
         return cipher, subkeys
+
+    def _unwrap(self, master: bytes, wrapped: bytes) -> bytes:
+        """The data key; a store already re-wrapped by an unfinished master key rotation opens
+        with the new key (store/rotation.py)."""
+        try:
+            return keys.unwrap_data_key(master, wrapped, self.location.workspace_id, KEY_ID)
+        except PersistenceError:
+            pending = keys.load_pending_master_key(self._config_dir)
+            if pending is None:
+                raise
+            return keys.unwrap_data_key(pending, wrapped, self.location.workspace_id, KEY_ID)
 
     def _read_keys(self) -> tuple[str, bytes] | None:
         """The workspace id and wrapped data key, read without taking the write lock; None when the
