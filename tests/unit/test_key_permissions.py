@@ -94,7 +94,7 @@ def test_a_readable_workspace_key_is_refused(tmp_path: Path) -> None:
     keys.save_workspace_key(config, "abc123", keys.new_data_key())
     path = keys.workspace_key_path(config, "abc123")
     os.chmod(path, 0o644)
-    with pytest.raises(AccessDenied, match="readable by other users.*groundhog key rotate"):
+    with pytest.raises(AccessDenied, match=r"readable by other users.*groundhog key rotate"):
         keys.load_workspace_key(config, "abc123")
 
 
