@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from groundhog import doctor, people, sharing
+    from groundhog.agents import commands as agents
 
     # no abbreviations: `--store` must not silently mean `--store-dir`
     parser = argparse.ArgumentParser(
@@ -133,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     people.add_commands(commands)
     sharing.add_commands(commands)
     doctor.add_command(commands)
+    agents.add_commands(commands)
     return parser
 
 

@@ -38,6 +38,15 @@ DEFAULT_FEED_MAX_AGE_S = 300.0
 
 DEFAULT_LOCK_TIMEOUT_S = 5.0  # how long a write waits for another's lock before LockError
 
+# Agent hooks (groundhog.agents): a hook runs at every session start and after every turn, so it
+# waits for a locked store only briefly, gives up as a whole well within the agents' own hook
+# timeouts (Claude Code: 60 s, our plugin asks for 10 s), and hands the model a brief of a few KB.
+HOOK_LOCK_TIMEOUT_S = 1.0
+DEFAULT_HOOK_TIMEOUT_S = 8.0
+HOOK_TIMEOUT_S_RANGE = (1, 600)
+DEFAULT_HOOK_BRIEF_BYTES = 6 * 1024  # the SessionStart brief's size (UTF-8 bytes of text)
+HOOK_BRIEF_BYTES_RANGE = (512, 1 << 20)
+
 
 def within(value: object, bounds: tuple[int, int]) -> bool:
     """An integer (not a bool) inside ``bounds``, both ends included."""

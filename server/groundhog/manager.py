@@ -340,6 +340,17 @@ class ContextManager:
             return None
         return name if isinstance(name, str) else None
 
+    def workspace_setting(self, key: str) -> Any:
+        """A setting of the workspace itself (kept in its store, so every machine sharing the store
+        sees it): e.g. whether agent sessions are captured (groundhog.agents)."""
+        with self.store.read() as tx:
+            return tx.get_setting(f"workspace.{key}")
+
+    def set_workspace_setting(self, key: str, value: Any, session: str = "cli") -> None:
+        with self.store.write() as tx:
+            tx.put_setting(f"workspace.{key}", value)
+            tx.audit("setting", session, {"setting": key, "value": value})
+
     def has_state(self) -> bool:
         with self.store.read() as tx:
             return bool(tx.list_contexts())

@@ -13,12 +13,13 @@ import orjson
 from groundhog import methods as names
 from groundhog import params as p
 from groundhog.adapter import ContextStatus
+from groundhog.briefing import snapshot_wire
 from groundhog.changes import Change
 from groundhog.editor import EMPTY_EDITOR
 from groundhog.errors import ContextError, ContextNotFound, InvalidState
 from groundhog.manager import Source
 from groundhog.session import Session
-from groundhog.store.records import SnapshotInfo, StoredState
+from groundhog.store.records import StoredState
 from groundhog.store.schema import SCHEMA_VERSION
 
 Handler = Callable[[Session, Any], dict[str, Any]]
@@ -228,17 +229,6 @@ def _data(state: StoredState, keys: list[str] | None) -> dict[str, Any]:
     """The state's data as pre-serialized JSON fragments: no decode, no re-encode."""
     wanted = state.values if keys is None else {k: state.values[k] for k in keys if k in state.values}
     return {key: orjson.Fragment(raw) for key, raw in wanted.items()}
-
-
-def snapshot_wire(info: SnapshotInfo) -> dict[str, Any]:
-    return {
-        "id": info.id,
-        "context": info.context,
-        "version": info.version,
-        "timestamp": info.timestamp,
-        "label": info.label,
-        "sizeBytes": info.size,
-    }
 
 
 REQUESTS: dict[str, tuple[type[p.Params], Handler]] = {

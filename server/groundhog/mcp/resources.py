@@ -1,5 +1,6 @@
 """The MCP resources (MCP.md): their URIs, listing, templates and contents, and the ``resume``
-prompt's text. Contents are the results of the same engine operations as the tools."""
+prompt's text (``brief_message``, shared with the agents' hooks in ``groundhog.briefing``).
+Contents are the results of the same engine operations as the tools."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-import orjson
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp_types import Resource, ResourceTemplate
 
 from groundhog import params as p
 from groundhog import requests
 from groundhog.brief import editor_state
+from groundhog.briefing import brief_message
 from groundhog.errors import ContextError
 from groundhog.names import validate_name
 from groundhog.session import Session
@@ -24,6 +25,7 @@ CONTEXTS = SCHEME + "contexts"
 EDITOR = SCHEME + "editor"
 CONTEXT_PREFIX = SCHEME + "context/"
 JSON = "application/json"
+__all__ = ["brief_message"]  # the resume prompt's text, re-exported for the server
 
 TEMPLATES = [
     ResourceTemplate(
@@ -98,47 +100,3 @@ def read(session: Session, target: Target) -> dict[str, Any]:
     if target.kind == "context":
         return requests.get(session, p.GetParams.model_validate({"context": target.name}))
     return requests.history(session, p.HistoryParams.model_validate({"context": target.name}))
-
-
-def brief_message(brief: dict[str, Any]) -> str:
-    """The ``resume`` prompt: the brief as a message an agent can start from."""
-    lines = [f"You are resuming work in the workspace {brief['workspace']['uri']} (Groundhog contexts)."]
-    context = brief["context"]
-    if context is None:
-        lines.append("No context is active; use context_list and context_switch.")
-    else:
-        lines.append(
-            f"Active context: {context['name']!r} at version {context['version']} "
-            f"(last modified {context['lastModified']})."
-        )
-        change = context["lastChange"]
-        if change is not None:
-            lines.append(
-                f"Last change: version {change['version']} ({change['kind']}) by session "
-                f"{change['session']} at {change['timestamp']}, keys {change['changedKeys']}."
-            )
-        keys = ", ".join(f"{k['key']} ({k['bytes']} B)" for k in brief["keys"]) or "none"
-        lines.append(f"Keys: {keys}. Read them with context_get (pass 'keys' for large ones).")
-    for snapshot in brief["snapshots"]:
-        lines.append(f"Snapshot {snapshot['id']} {snapshot['label']!r} at version {snapshot['version']}.")
-    changes = brief["changes"]
-    if changes["entries"]:
-        lines.append("Recent changes: " + orjson.dumps(changes["entries"]).decode())
-    if changes.get("diff"):
-        lines.append(
-            "Diff since version "
-            + str(changes["sinceVersion"])
-            + ": "
-            + orjson.dumps(changes["diff"]).decode()
-        )
-    for live in brief["editor"]["sessions"]:
-        editor = live["editor"]
-        files = [doc["uri"] for doc in editor["openDocuments"]]
-        lines.append(
-            f"Editor {live['client']} ({live['session']}) has {len(files)} file(s) open, active "
-            f"{editor['activeUri']}; saved {live['ageMs']} ms ago."
-        )
-    lines.append(
-        f"Call resume with sinceVersion={context['version'] if context else 0} next time to see what changed."
-    )
-    return "\n".join(lines)

@@ -1,0 +1,166 @@
+"""One hook run: read the agent's JSON on stdin, open the workspace's store (the same one the
+editors and ``groundhog mcp`` open for that folder), do the event's work, answer in the agent's
+format. Fails open: whatever goes wrong (bad JSON, an unknown event, a missing or foreign
+transcript, a locked or unreachable store, a hook that runs out of time) answers nothing useful,
+exits 0 and says why in one line on stderr; a failed write leaves the store as it was."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import orjson
+
+from groundhog.agents.contracts import (
+    COMPACT,
+    END,
+    PROMPT,
+    START,
+    STOP,
+    Contract,
+    HookInput,
+    HookProblem,
+    answer,
+    contract,
+    parse_input,
+)
+from groundhog.agents.transcript import read_lines, summarize
+from groundhog.errors import ContextError
+from groundhog.limits import HOOK_LOCK_TIMEOUT_S
+
+if TYPE_CHECKING:
+    from groundhog.manager import ContextManager
+
+MAX_INPUT_BYTES = 16 << 20
+HOOK_SNAPSHOT_MAX_BYTES = 64 << 20  # a captured transcript line can be large (a file's contents)
+PROJECT_DIR_ENV = ("CLAUDE_PROJECT_DIR", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR")
+
+
+def main(agent_name: str, event: str, brief_bytes: int, timeout_s: float) -> int:
+    try:
+        agent, kind = contract(agent_name, event)
+    except HookProblem as problem:
+        _warn(str(problem))
+        return 0
+    fallback = answer(agent, kind, None)
+    answered = threading.Event()
+    lock = threading.Lock()
+
+    def say(text: str | None) -> None:
+        with lock:
+            if answered.is_set():
+                return
+            answered.set()
+            if text is not None:
+                sys.stdout.write(text + "\n")
+                sys.stdout.flush()
+
+    def give_up() -> None:  # on the timer's thread: an unfinished write is rolled back by the store
+        _warn(f"gave up after {timeout_s:g} s (the store did not answer); nothing more was recorded")
+        say(fallback)
+        os._exit(0)
+
+    timer = threading.Timer(timeout_s, give_up)
+    timer.daemon = True
+    timer.start()
+    try:
+        hook = parse_input(agent, event, kind, _read_input())
+        _run(hook, agent, brief_bytes, say)
+    except HookProblem as problem:
+        _warn(str(problem))
+    except ContextError as error:
+        _warn(error.message)
+    except Exception as error:  # fail open: never a traceback in the agent's session
+        _warn(f"failed ({type(error).__name__}); nothing was recorded")
+    finally:
+        timer.cancel()
+    say(fallback)
+    return 0
+
+
+def _warn(text: str) -> None:
+    print(f"groundhog hook: {text}", file=sys.stderr)
+
+
+def _read_input() -> object:
+    data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise HookProblem("the hook input is larger than 16 MB")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise HookProblem("the hook input is not JSON") from None
+
+
+def workspace_root(hook: HookInput) -> str:
+    """The project folder: the agent's project directory when the hook's cwd is inside it (the
+    model may have cd'ed into a subfolder), else the hook's cwd."""
+    for name in PROJECT_DIR_ENV:
+        project = os.environ.get(name)
+        if project and os.path.isabs(project):
+            project = os.path.normpath(project)
+            if hook.cwd == project or hook.cwd.startswith(project.rstrip("/") + "/"):
+                return project
+    return hook.cwd
+
+
+def open_store(root: str) -> ContextManager:
+    from groundhog.manager import create_manager
+
+    return create_manager(
+        root,
+        lock_timeout_s=HOOK_LOCK_TIMEOUT_S,
+        snapshot_max_bytes=HOOK_SNAPSHOT_MAX_BYTES,
+        session="hook",
+    )
+
+
+def _run(hook: HookInput, agent: Contract, brief_bytes: int, say: Callable[[str | None], None]) -> None:
+    if hook.kind == PROMPT:  # nothing to add per prompt: Stop records the turn
+        return
+    from groundhog.agents import progress
+
+    root = workspace_root(hook)
+    fmt = agent.transcript_format if hook.kind in (COMPACT, STOP, END) else None
+    if fmt is not None:  # a missing or foreign transcript changes nothing: checked before opening
+        _check_transcript(hook, fmt, root)
+    manager = open_store(root)
+    try:
+        if hook.kind == START:
+            say(answer(agent, START, progress.start_brief(manager, root, hook, brief_bytes)))
+            progress.record(manager, hook, None, None)
+            return
+        summary, offset = None, None
+        if fmt is not None:
+            tracker = progress.active_tracker(manager, hook, create=False)
+            chunk = read_lines(str(hook.transcript), progress.transcript_offset(tracker, hook))
+            summary, offset = summarize(chunk.lines, fmt, root), chunk.end
+        tracker, entry = progress.record(manager, hook, summary, offset)
+        if hook.kind == END:
+            progress.end_snapshot(tracker, hook, entry)
+        _capture(manager, hook, root)
+    finally:
+        manager.close()
+
+
+def _check_transcript(hook: HookInput, fmt: str, root: str) -> None:
+    if hook.transcript is None:
+        raise HookProblem("the hook input names no transcript")
+    head = read_lines(hook.transcript, 0, limit=64 * 1024)
+    summarize(head.lines, fmt, root)  # HookProblem when it is not the agent's format
+
+
+def _capture(manager: ContextManager, hook: HookInput, root: str) -> None:
+    from groundhog.agents import capture
+
+    if hook.kind in (COMPACT, STOP, END) and hook.transcript and capture.capture_enabled(manager):
+        try:
+            capture.capture(manager, hook, root)
+        except HookProblem as problem:
+            _warn(f"transcript not captured: {problem}")
+
+
+__all__ = ["END", "START", "STOP", "main"]
