@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYDIRS := $(wildcard server tests bench scripts)
 
-.PHONY: install run test test-python test-package test-vscode lint lint-lua typecheck dist bench clean
+.PHONY: install run test test-python test-package test-vscode lint lint-lua typecheck dist bench clean agents-npm
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The real agent programs tests/agents drives (Claude Code from npm): `npm ci` again only when the
+# lock file changed.
+AGENTS_NPM := tests/agents/node_modules/.installed
+$(AGENTS_NPM): tests/agents/package-lock.json
+	cd tests/agents && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AGENTS_NPM)
+
+agents-npm: $(AGENTS_NPM)
 
 # Start the server for an editor (stdio, embedded default store, no configuration).
 run:
@@ -31,7 +40,7 @@ typecheck: $(STAMP)
 lint-lua:
 	luacheck --config clients/neovim/.luacheckrc clients/neovim tests/neovim/lua
 
-test-python: $(STAMP)
+test-python: $(STAMP) $(AGENTS_NPM)
 	$(BIN)/pytest
 
 # The package as users get it: build the sdist and the wheel, install the wheel alone into a new venv

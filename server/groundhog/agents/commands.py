@@ -50,6 +50,12 @@ def add_commands(commands: Any) -> None:
     )
     sessions.add_argument("--workspace", default=".", help="the workspace root (default: .)")
     sessions.add_argument("--force", action="store_true", help="restore: replace an existing session file")
+    sessions.add_argument(
+        "--to",
+        metavar="DIR",
+        default=None,
+        help="restore: the checkout to continue in (default: the workspace)",
+    )
     sessions.add_argument("--json", action="store_true", help="print JSON for scripts")
     sessions.set_defaults(run=_agent_sessions)
 

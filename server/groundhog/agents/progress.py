@@ -157,7 +157,7 @@ def _bounded(lines: list[str], max_bytes: int) -> str:
     for line in lines:
         size = len(line.encode()) + 1
         if used + size > max_bytes:
-            room = max_bytes - used - len(note.encode()) - 2
+            room = max_bytes - used - len(note.encode()) - 5  # newline and "…"
             if room > 40:
                 out.append(line.encode()[:room].decode("utf-8", "ignore") + "…")
             out.append(note)

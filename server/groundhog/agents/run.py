@@ -28,7 +28,7 @@ from groundhog.agents.contracts import (
     parse_input,
 )
 from groundhog.agents.transcript import read_lines, summarize
-from groundhog.errors import ContextError
+from groundhog.errors import ContextError, LockError
 from groundhog.limits import HOOK_LOCK_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def workspace_root(hook: HookInput) -> str:
     return hook.cwd
 
 
-def open_store(root: str) -> ContextManager:
+def open_store(root: str, *, read_only: bool = False) -> ContextManager:
     from groundhog.manager import create_manager
 
     return create_manager(
@@ -115,7 +115,29 @@ def open_store(root: str) -> ContextManager:
         lock_timeout_s=HOOK_LOCK_TIMEOUT_S,
         snapshot_max_bytes=HOOK_SNAPSHOT_MAX_BYTES,
         session="hook",
+        read_only=read_only,
+        create_key=not read_only,
     )
+
+
+def _start(
+    hook: HookInput, agent: Contract, root: str, brief_bytes: int, say: Callable[[str | None], None]
+) -> None:
+    """The brief first (a store another process holds locked is still read), then the record."""
+    from groundhog.agents import progress
+
+    try:
+        manager = open_store(root)
+    except LockError:
+        manager = open_store(root, read_only=True)
+    try:
+        say(answer(agent, START, progress.start_brief(manager, root, hook, brief_bytes)))
+        if not manager.read_only:
+            progress.record(manager, hook, None, None)
+        else:
+            _warn("the store is locked by another process; this session start was not recorded")
+    finally:
+        manager.close()
 
 
 def _run(hook: HookInput, agent: Contract, brief_bytes: int, say: Callable[[str | None], None]) -> None:
@@ -124,15 +146,14 @@ def _run(hook: HookInput, agent: Contract, brief_bytes: int, say: Callable[[str 
     from groundhog.agents import progress
 
     root = workspace_root(hook)
+    if hook.kind == START:
+        _start(hook, agent, root, brief_bytes, say)
+        return
     fmt = agent.transcript_format if hook.kind in (COMPACT, STOP, END) else None
     if fmt is not None:  # a missing or foreign transcript changes nothing: checked before opening
         _check_transcript(hook, fmt, root)
     manager = open_store(root)
     try:
-        if hook.kind == START:
-            say(answer(agent, START, progress.start_brief(manager, root, hook, brief_bytes)))
-            progress.record(manager, hook, None, None)
-            return
         summary, offset = None, None
         if fmt is not None:
             tracker = progress.active_tracker(manager, hook, create=False)

@@ -78,14 +78,15 @@ def _list(manager: ContextManager, args: argparse.Namespace) -> int:
 def _restore(manager: ContextManager, args: argparse.Namespace, root: str) -> int:
     from groundhog.agents import restore
 
+    checkout = os.path.abspath(args.to) if args.to else root
     agent = args.agent or _agent_of(manager, args.target)
     meta, lines = capture.session_lines(manager, agent, args.target)
-    lines = capture.rewrite_paths(lines, str(meta.get("cwd") or root), root)
-    path = restore.target_path(agent, args.target, meta, root)
+    lines = capture.rewrite_paths(lines, str(meta.get("cwd") or checkout), checkout)
+    path = restore.target_path(agent, args.target, meta, checkout)
     restore.write_session(path, lines, force=args.force)
     print(f"Restored {agent} session {args.target} ({len(lines)} lines) to {path}.")
     if agent == "claude-code":
-        print(f"Continue it from {root} with: claude --resume {args.target}")
+        print(f"Continue it from {checkout} with: claude --resume {args.target}")
     return 0
 
 
