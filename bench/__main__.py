@@ -3,7 +3,8 @@ the peers, print a markdown table and write ``<DIR>/<date>-<machine>[-quick].jso
 growth workloads (group ``store_growth``, ``bench.growth``): their own table and
 ``<DIR>/<date>-<machine>-growth[-quick].json``; then the agents' face (group ``mcp``,
 ``bench.mcp_face``): its own table and ``<DIR>/<date>-<machine>-mcp[-quick].json``; then the shared
-store (group ``shared``, ``bench.shared_store``): SQLite next to PostgreSQL, ``-shared[-quick].json``."""
+store (group ``shared``, ``bench.shared_store``): SQLite next to PostgreSQL, ``-shared[-quick].json``;
+then the agent hooks (group ``hooks``, ``bench.hooks``): ``-hooks[-quick].json``."""
 
 from __future__ import annotations
 
@@ -19,13 +20,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import growth, mcp_face, recovery, report, shared_store, workloads
+from bench import growth, hooks, mcp_face, recovery, report, shared_store, workloads
 from bench.client import REPO, Server, Store
 from bench.workloads import Plan, Results
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 LSP_GROUPS = ("floor", "sizes", "history", "throughput", "growth", "recovery")
-GROUPS = (*LSP_GROUPS, "store_growth", "mcp", "shared")
+GROUPS = (*LSP_GROUPS, "store_growth", "mcp", "shared", "hooks")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         result = shared_store.run(shared_store.SharedPlan.make(args.quick), log=_progress)
         print(shared_store.table(result))
         print(f"\nwrote {report.write(result, args.out, kind='shared')}")
+    if "hooks" in args.only or not args.only:
+        print()
+        hooks.run_and_report(hooks.HooksPlan.make(args.quick), args.out)
     return 0
 
 

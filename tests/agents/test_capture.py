@@ -1,0 +1,183 @@
+"""Agent sessions captured into the store: off by default, every line appended as the transcript
+grows (pages written once), listed, restored where the agent looks with this checkout's paths,
+never over an existing file without --force, never for an id that is a path; and across machines
+through a shared PostgreSQL store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from groundhog.agents import capture
+from tests.agents.agent_harness import claude_input, claude_transcript, run_hook
+from tests.e2e.harness import Env
+from tests.pgcluster import PgCluster
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    return Env.make(tmp_path)
+
+
+def _cli(env: Env, *args: str, home: Path | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+    environ = env.environ(**extra, **({"HOME": str(home)} if home else {}))
+    return subprocess.run(
+        [sys.executable, "-m", "groundhog", "agent-sessions", *args],
+        env=environ,
+        cwd=env.workspace,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _listed(env: Env, **extra: str) -> list[dict[str, object]]:
+    done = _cli(env, "--json", **extra)
+    assert done.returncode == 0, done.stderr
+    sessions: list[dict[str, object]] = json.loads(done.stdout)["sessions"]
+    return sessions
+
+
+def test_capture_is_off_by_default_and_on_per_workspace(env: Env) -> None:
+    transcript = claude_transcript(env.root / "t.jsonl", env.workspace, "s1", [("hello", "hi", [])])
+    run_hook(env, "claude-code", "Stop", claude_input(env, "Stop", "s1", transcript))
+    assert _listed(env) == []
+    assert _cli(env, "capture", "on").returncode == 0
+    run_hook(env, "claude-code", "Stop", claude_input(env, "Stop", "s1", transcript))
+    (listed,) = _listed(env)
+    assert listed["session"] == "s1" and listed["lines"] == 2 and listed["bytes"] == transcript.stat().st_size
+    assert listed["cwd"] == str(env.workspace) and listed["lastTurn"] == "2026-12-05T10:00:00.000Z"
+    assert _cli(env, "capture", "off").returncode == 0
+    claude_transcript(transcript, env.workspace, "s1", [("more", "ok", [])])
+    run_hook(env, "claude-code", "Stop", claude_input(env, "Stop", "s1", transcript))
+    assert _listed(env)[0]["lines"] == 2
+
+
+def test_a_long_transcript_is_captured_in_pages_and_restored_byte_for_byte(env: Env, tmp_path: Path) -> None:
+    assert _cli(env, "capture", "on").returncode == 0
+    transcript = env.root / "t.jsonl"
+    for round_ in range(5):  # 5 x ~85 KB: several pages (128 KB), several hooks
+        claude_transcript(
+            transcript, env.workspace, "s1", [(f"p{round_}-{i} " + "z" * 1200, "a", []) for i in range(50)]
+        )
+        done = run_hook(env, "claude-code", "Stop", claude_input(env, "Stop", "s1", transcript))
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+    from groundhog import create_manager
+
+    manager = create_manager(
+        env.workspace, store_dir=env.store_dir, config_dir=env.config_dir, read_only=True
+    )
+    try:
+        meta, lines = capture.session_lines(manager, "claude-code", "s1")
+        assert meta["pages"] >= 3
+        names = {c.name for c in manager.list_contexts()}
+        assert f"agent-sessions/claude-code/s1/{meta['pages'] - 1:05d}" in names
+    finally:
+        manager.close()
+    assert "\n".join(lines) + "\n" == transcript.read_text()  # same checkout: nothing rewritten
+    home = tmp_path / "home-b"
+    done = _cli(env, "restore", "s1", home=home)
+    assert done.returncode == 0, done.stderr
+    (restored,) = (home / ".claude" / "projects").glob("*/s1.jsonl")
+    assert restored.read_bytes() == transcript.read_bytes()
+
+
+def test_restore_never_overwrites_and_refuses_ids_that_are_paths(env: Env, tmp_path: Path) -> None:
+    assert _cli(env, "capture", "on").returncode == 0
+    transcript = claude_transcript(env.root / "t.jsonl", env.workspace, "s1", [("x", "y", [])])
+    run_hook(env, "claude-code", "Stop", claude_input(env, "Stop", "s1", transcript))
+    home = tmp_path / "home"
+    assert _cli(env, "restore", "s1", home=home).returncode == 0
+    (restored,) = (home / ".claude" / "projects").glob("*/s1.jsonl")
+    restored.write_text("the user's own file\n")
+    again = _cli(env, "restore", "s1", home=home)
+    assert again.returncode == 1 and "--force" in again.stderr
+    assert restored.read_text() == "the user's own file\n"
+    assert _cli(env, "restore", "s1", "--force", home=home).returncode == 0
+    assert restored.read_bytes() == transcript.read_bytes()
+    restored.unlink()
+    restored.symlink_to(tmp_path / "planted")
+    assert _cli(env, "restore", "s1", "--force", home=home).returncode == 1
+    assert not (tmp_path / "planted").exists()
+    for bad in ("../../etc/passwd", "a/b", "..", ".hidden", "x" * 200, "s1/../s1"):
+        done = _cli(env, "restore", bad, home=home)
+        assert done.returncode == 1 and "no paths" in done.stderr, (
+            bad,
+            done.stderr,
+        )
+    assert _cli(env, "restore", "unknown-id", home=home).returncode == 1
+
+
+def test_a_hook_with_a_session_id_that_is_a_path_captures_nothing(env: Env) -> None:
+    assert _cli(env, "capture", "on").returncode == 0
+    transcript = claude_transcript(env.root / "t.jsonl", env.workspace, "x", [("x", "y", [])])
+    done = run_hook(env, "claude-code", "Stop", claude_input(env, "Stop", "../../evil", transcript))
+    assert done.returncode == 0 and "session id" in done.stderr
+    assert _listed(env) == []
+
+
+def test_restore_rewrites_the_checkout_path(env: Env, tmp_path: Path) -> None:
+    lines = [
+        json.dumps(
+            {"cwd": "/old/proj", "file": "/old/proj/src/a.py", "other": "/old/project2/x", "t": "/old/proj"}
+        )
+    ]
+    assert capture.rewrite_paths(lines, "/old/proj", "/new/place") == [
+        json.dumps(
+            {
+                "cwd": "/new/place",
+                "file": "/new/place/src/a.py",
+                "other": "/old/project2/x",
+                "t": "/new/place",
+            }
+        )
+    ]
+
+
+def test_a_session_captured_on_one_machine_is_restored_on_another(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    """Two machines: separate homes, config dirs (keys) and checkout paths of one repository, one
+    shared PostgreSQL store; the key moves with `groundhog key export | import`."""
+    url = pg_cluster.url
+    remote = f"git@example.com:team/proj-{tmp_path.name}.git"  # a workspace of this test's own
+    machines = []
+    for name in ("a", "b"):
+        env = Env.make(tmp_path / name, store_url=url)
+        (env.workspace / ".git").mkdir()
+        (env.workspace / ".git" / "config").write_text(f'[remote "origin"]\n\turl = {remote}\n')
+        machines.append(env)
+    a, b = machines
+    subprocess.run(
+        [sys.executable, "-m", "groundhog", "store", "init"], env=a.environ(), check=True, capture_output=True
+    )
+    assert _cli(a, "capture", "on").returncode == 0, _cli(a, "capture", "on").stderr
+    transcript = claude_transcript(
+        a.root / "t.jsonl", a.workspace, "s9", [("fix the bug", "fixed", ["src/bug.py"])]
+    )
+    assert run_hook(a, "claude-code", "Stop", claude_input(a, "Stop", "s9", transcript)).stderr == ""
+    exported = subprocess.run(
+        [sys.executable, "-m", "groundhog", "key", "export"],
+        env=a.environ(),
+        cwd=a.workspace,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(
+        [sys.executable, "-m", "groundhog", "key", "import", exported],
+        env=b.environ(),
+        check=True,
+        capture_output=True,
+    )
+    assert [s["session"] for s in _listed(b)] == ["s9"]
+    home = tmp_path / "home-b"
+    done = _cli(b, "restore", "s9", home=home)
+    assert done.returncode == 0, done.stderr
+    (restored,) = (home / ".claude" / "projects").glob("*/s9.jsonl")
+    text = restored.read_text()
+    assert str(b.workspace / "src" / "bug.py") in text and str(a.workspace) not in text
