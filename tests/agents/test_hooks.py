@@ -176,6 +176,22 @@ def test_each_agents_session_start_answers_in_its_own_format(env: Env) -> None:
     assert context_data(env)["data"]["agentSessions"]["gemini/g1"]["lastResponse"] == "did it"
 
 
+def test_codex_notify_records_the_turn_from_its_argument(env: Env) -> None:
+    turn = {
+        "type": "agent-turn-complete",
+        "thread-id": "th-1",
+        "turn-id": "t-1",
+        "cwd": str(env.workspace),
+        "input-messages": ["rename the module"],
+        "last-assistant-message": "Renamed it.",
+    }
+    done = run_hook(env, "codex", "notify", "", json.dumps(turn))
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done.stderr
+    record = context_data(env)["data"]["agentSessions"]["codex/th-1"]
+    assert record["lastPrompt"] == "rename the module" and record["lastResponse"] == "Renamed it."
+    _fails_open(run_hook(env, "codex", "notify", "", json.dumps({"type": "approval-requested"})))
+
+
 def test_the_brief_stays_within_its_size(env: Env) -> None:
     _seed(env, plan="x" * 50_000, notes=["n"] * 5000, **{f"k{i}": i for i in range(300)})
     for limit in (1024, 6144):

@@ -33,6 +33,7 @@ def add_commands(commands: Any) -> None:
     hook.add_argument(
         "event", help="the agent's event name (SessionStart, Stop, ...), or the agent to install"
     )
+    hook.add_argument("payload", nargs="?", help="the hook JSON as an argument (Codex's notify), else stdin")
     hook.add_argument("--brief-max-bytes", type=int, default=None, metavar="N", help=_brief_help())
     hook.add_argument("--timeout", type=float, default=DEFAULT_HOOK_TIMEOUT_S, metavar="SECONDS")
     hook.add_argument(
@@ -71,7 +72,7 @@ def _hook(args: argparse.Namespace) -> int:
         return _install(args)
     from groundhog.agents import run
 
-    return run.main(args.agent, args.event, _brief_bytes(args), _timeout(args))
+    return run.main(args.agent, args.event, _brief_bytes(args), _timeout(args), args.payload)
 
 
 def _brief_bytes(args: argparse.Namespace) -> int:

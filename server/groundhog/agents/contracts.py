@@ -7,7 +7,9 @@ the SessionStart context answered. Everything else of a hook is agent-neutral (`
   ``hookSpecificOutput.additionalContext``; other events answer nothing (Stop and PreCompact
   refuse a ``hookSpecificOutput``).
 - Codex CLI (codex-rs/hooks schemas): the same names and fields as Claude Code; its transcript
-  is a rollout file.
+  is a rollout file. Its older ``notify`` program gets one JSON argument per finished turn
+  (``agent-turn-complete``: ``thread-id``, ``cwd``, ``input-messages``, ``last-assistant-message``):
+  ``groundhog hook codex notify '<json>'`` records it like a Stop without a transcript.
 - Gemini CLI (docs/hooks/reference.md): SessionStart, BeforeAgent, PreCompress, AfterAgent,
   SessionEnd; stdout must be JSON only, so every event answers an object.
 - Cursor (hooks.json version 1): sessionStart, beforeSubmitPrompt, preCompact, stop, sessionEnd;
@@ -41,7 +43,9 @@ _CLAUDE_EVENTS = {
 }
 AGENTS: dict[str, Contract] = {
     "claude-code": Contract("claude-code", _CLAUDE_EVENTS, "claude"),
-    "codex": Contract("codex", {k: v for k, v in _CLAUDE_EVENTS.items() if k != "SessionEnd"}, "codex"),
+    "codex": Contract(
+        "codex", {**{k: v for k, v in _CLAUDE_EVENTS.items() if k != "SessionEnd"}, "notify": STOP}, "codex"
+    ),
     "gemini": Contract(
         "gemini",
         {
@@ -102,6 +106,8 @@ def parse_input(agent: Contract, event: str, kind: str, payload: Any) -> HookInp
     """The agent's hook JSON as a ``HookInput``; HookProblem names what is missing."""
     if not isinstance(payload, dict):
         raise HookProblem("the hook input is not a JSON object")
+    if event == "notify":  # Codex's notify program: kebab-case keys
+        payload = _from_notify(payload)
     session = _text(payload, "conversation_id" if agent.name == "cursor" else "session_id")
     if session is None:
         session = _text(payload, "session_id")
@@ -122,6 +128,19 @@ def parse_input(agent: Contract, event: str, kind: str, payload: Any) -> HookInp
         last_message=_text(payload, "last_assistant_message") or _text(payload, "prompt_response"),
         reason=_text(payload, "reason") or _text(payload, "trigger"),
     )
+
+
+def _from_notify(payload: dict[str, Any]) -> dict[str, Any]:
+    if payload.get("type") != "agent-turn-complete":
+        raise HookProblem("the notify input is not an agent-turn-complete event")
+    messages = payload.get("input-messages")
+    prompt = messages[-1] if isinstance(messages, list) and messages else None
+    return {
+        "session_id": payload.get("thread-id") or payload.get("turn-id"),
+        "cwd": payload.get("cwd"),
+        "prompt": prompt,
+        "last_assistant_message": payload.get("last-assistant-message"),
+    }
 
 
 def _text(payload: dict[str, Any], key: str) -> str | None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from groundhog.agents.contracts import END, START, HookInput
+from groundhog.agents.contracts import END, START, STOP, HookInput
 from groundhog.agents.transcript import Summary
 from groundhog.briefing import brief_message, build_brief
 from groundhog.changes import Change
@@ -70,7 +70,9 @@ def transcript_offset(tracker: ContextTracker | None, hook: HookInput) -> int:
 # -- SessionStart: the brief ------------------------------------------------------------------
 
 
-def start_brief(manager: ContextManager, root: str, hook: HookInput, max_bytes: int) -> str:
+def start_brief(
+    manager: ContextManager, tracker: ContextTracker | None, root: str, hook: HookInput, max_bytes: int
+) -> str:
     """The text for the model ("" when there is nothing to tell): what this agent was doing, the
     notes the context keeps, where the workspace stands and what changed since this agent's last
     record (and by whom), the editors."""
@@ -171,10 +173,15 @@ def _bounded(lines: list[str], max_bytes: int) -> str:
 
 
 def record(
-    manager: ContextManager, hook: HookInput, summary: Summary | None, offset: int | None
+    manager: ContextManager,
+    hook: HookInput,
+    summary: Summary | None,
+    offset: int | None,
+    tracker: ContextTracker | None = None,
 ) -> tuple[ContextTracker, dict[str, Any]]:
-    """Write (or update) this session's record in the active context; returns its tracker and record."""
-    tracker = active_tracker(manager, hook, create=True)
+    """Write (or update) this session's record in the active context (``tracker``'s, when the
+    caller has it: a tracker checks the context's chain once); returns its tracker and record."""
+    tracker = tracker or active_tracker(manager, hook, create=True)
     assert tracker is not None
     for attempt in range(WRITE_TRIES):
         head = tracker.read()
@@ -218,6 +225,10 @@ def _updated(
         entry["turns"] = int(entry.get("turns", 0)) + summary.turns
         entry["lastPrompt"] = summary.prompt or entry.get("lastPrompt")
         entry["lastResponse"] = summary.response or entry.get("lastResponse")
+    elif hook.kind == STOP:  # no transcript read (Gemini, Codex's notify): the hook's input says it
+        entry["turns"] = int(entry.get("turns", 0)) + 1
+    if hook.prompt:
+        entry["lastPrompt"] = hook.prompt[:600]
     if hook.last_message:
         entry["lastResponse"] = hook.last_message[:600]
     if hook.transcript and offset is not None:

@@ -39,7 +39,8 @@ HOOK_SNAPSHOT_MAX_BYTES = 64 << 20  # a captured transcript line can be large (a
 PROJECT_DIR_ENV = ("CLAUDE_PROJECT_DIR", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR")
 
 
-def main(agent_name: str, event: str, brief_bytes: int, timeout_s: float) -> int:
+def main(agent_name: str, event: str, brief_bytes: int, timeout_s: float, argument: str | None = None) -> int:
+    """Run one hook; ``argument``: the hook JSON given as an argument (Codex's notify) instead of stdin."""
     try:
         agent, kind = contract(agent_name, event)
     except HookProblem as problem:
@@ -67,7 +68,7 @@ def main(agent_name: str, event: str, brief_bytes: int, timeout_s: float) -> int
     timer.daemon = True
     timer.start()
     try:
-        hook = parse_input(agent, event, kind, _read_input())
+        hook = parse_input(agent, event, kind, _read_input(argument))
         _run(hook, agent, brief_bytes, say)
     except HookProblem as problem:
         _warn(str(problem))
@@ -85,8 +86,8 @@ def _warn(text: str) -> None:
     print(f"groundhog hook: {text}", file=sys.stderr)
 
 
-def _read_input() -> object:
-    data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+def _read_input(argument: str | None) -> object:
+    data = argument.encode() if argument is not None else sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
     if len(data) > MAX_INPUT_BYTES:
         raise HookProblem("the hook input is larger than 16 MB")
     try:
@@ -131,9 +132,10 @@ def _start(
     except LockError:
         manager = open_store(root, read_only=True)
     try:
-        say(answer(agent, START, progress.start_brief(manager, root, hook, brief_bytes)))
+        tracker = progress.active_tracker(manager, hook, create=False)
+        say(answer(agent, START, progress.start_brief(manager, tracker, root, hook, brief_bytes)))
         if not manager.read_only:
-            progress.record(manager, hook, None, None)
+            progress.record(manager, hook, None, None, tracker)
         else:
             _warn("the store is locked by another process; this session start was not recorded")
     finally:
@@ -149,17 +151,18 @@ def _run(hook: HookInput, agent: Contract, brief_bytes: int, say: Callable[[str 
     if hook.kind == START:
         _start(hook, agent, root, brief_bytes, say)
         return
-    fmt = agent.transcript_format if hook.kind in (COMPACT, STOP, END) else None
+    recorded = hook.kind in (COMPACT, STOP, END) and hook.event != "notify"  # notify has no transcript
+    fmt = agent.transcript_format if recorded else None
     if fmt is not None:  # a missing or foreign transcript changes nothing: checked before opening
         _check_transcript(hook, fmt, root)
     manager = open_store(root)
     try:
         summary, offset = None, None
+        tracker = progress.active_tracker(manager, hook, create=False)
         if fmt is not None:
-            tracker = progress.active_tracker(manager, hook, create=False)
             chunk = read_lines(str(hook.transcript), progress.transcript_offset(tracker, hook))
             summary, offset = summarize(chunk.lines, fmt, root), chunk.end
-        tracker, entry = progress.record(manager, hook, summary, offset)
+        tracker, entry = progress.record(manager, hook, summary, offset, tracker)
         if hook.kind == END:
             progress.end_snapshot(tracker, hook, entry)
         _capture(manager, hook, root)
