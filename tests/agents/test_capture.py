@@ -181,3 +181,21 @@ def test_a_session_captured_on_one_machine_is_restored_on_another(
     (restored,) = (home / ".claude" / "projects").glob("*/s9.jsonl")
     text = restored.read_text()
     assert str(b.workspace / "src" / "bug.py") in text and str(a.workspace) not in text
+
+
+def test_where_each_agent_looks_for_a_restored_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from groundhog.agents.restore import target_path
+
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
+    meta = {"started": "2026-12-05T10:00:00.000Z", "transcript": "rollout-2026-12-05T10-00-00-abc.jsonl"}
+    assert target_path("claude-code", "abc", meta, "/home/me/my_proj.v2") == (
+        tmp_path / "claude" / "projects" / "-home-me-my-proj-v2" / "abc.jsonl"
+    )
+    assert target_path("codex", "abc", meta, "/x") == (
+        tmp_path / "codex" / "sessions" / "2026" / "12" / "05" / "rollout-2026-12-05T10-00-00-abc.jsonl"
+    )
+    planted = {**meta, "transcript": "../../.bashrc"}  # a captured name never leaves the sessions folder
+    assert target_path("codex", "abc", planted, "/x").name == "rollout-abc.jsonl"

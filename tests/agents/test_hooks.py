@@ -192,6 +192,16 @@ def test_codex_notify_records_the_turn_from_its_argument(env: Env) -> None:
     _fails_open(run_hook(env, "codex", "notify", "", json.dumps({"type": "approval-requested"})))
 
 
+def test_a_prompt_hook_answers_nothing_and_writes_nothing(env: Env) -> None:
+    _seed(env, plan="p")
+    before = _store_bytes(env)
+    done = run_hook(
+        env, "claude-code", "UserPromptSubmit", claude_input(env, "UserPromptSubmit", prompt="hi")
+    )
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
+    assert _store_bytes(env) == before
+
+
 def test_the_brief_stays_within_its_size(env: Env) -> None:
     _seed(env, plan="x" * 50_000, notes=["n"] * 5000, **{f"k{i}": i for i in range(300)})
     for limit in (1024, 6144):
