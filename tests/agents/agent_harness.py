@@ -20,6 +20,15 @@ VENV_BIN = str(Path(sys.executable).parent)
 HOOK_TIMEOUT_S = 60
 
 
+AGENT_ENV_PREFIXES = ("CLAUDE", "ANTHROPIC", "CODEX", "GEMINI", "CURSOR")
+
+
+def clean_environ(env: Env, **extra: str) -> dict[str, str]:
+    """The test's environment without the agents' own variables a developer's shell may carry."""
+    environ = {k: v for k, v in env.environ().items() if not k.startswith(AGENT_ENV_PREFIXES)}
+    return {**environ, **extra}
+
+
 def run_hook(
     env: Env, agent: str, event: str, payload: Any, *args: str, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -27,7 +36,7 @@ def run_hook(
     return subprocess.run(
         [sys.executable, "-m", "groundhog", "hook", agent, event, *args],
         input=data if isinstance(data, str) else data.decode("latin-1"),
-        env=env.environ(**(extra_env or {})),
+        env=clean_environ(env, **(extra_env or {})),
         cwd=env.root,
         capture_output=True,
         text=True,
@@ -105,7 +114,8 @@ def context_data(env: Env, name: str = "default", workspace: Path | None = None)
 def claude_env(env: Env, home: Path, api_url: str, **extra: str) -> dict[str, str]:
     """Claude Code's environment: its own home, the stand-in API, this venv's groundhog on PATH."""
     home.mkdir(parents=True, exist_ok=True)
-    return env.environ(
+    return clean_environ(
+        env,
         HOME=str(home),
         PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
         ANTHROPIC_BASE_URL=api_url,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from groundhog.agents import capture
-from tests.agents.agent_harness import claude_input, claude_transcript, run_hook
+from tests.agents.agent_harness import claude_input, claude_transcript, clean_environ, run_hook
 from tests.e2e.harness import Env
 from tests.pgcluster import PgCluster
 
@@ -24,7 +24,7 @@ def env(tmp_path: Path) -> Env:
 
 
 def _cli(env: Env, *args: str, home: Path | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
-    environ = env.environ(**extra, **({"HOME": str(home)} if home else {}))
+    environ = clean_environ(env, **extra, **({"HOME": str(home)} if home else {}))
     return subprocess.run(
         [sys.executable, "-m", "groundhog", "agent-sessions", *args],
         env=environ,

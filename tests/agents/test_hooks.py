@@ -174,6 +174,19 @@ def test_each_agents_session_start_answers_in_its_own_format(env: Env) -> None:
     )
     assert after.returncode == 0 and json.loads(after.stdout) == {}
     assert context_data(env)["data"]["agentSessions"]["gemini/g1"]["lastResponse"] == "did it"
+    stop = run_hook(
+        env,
+        "cursor",
+        "stop",
+        {
+            "conversation_id": "c1",
+            "workspace_roots": [str(env.workspace)],
+            "status": "completed",
+            "loop_count": 0,
+        },
+    )
+    assert stop.returncode == 0 and json.loads(stop.stdout) == {}, stop.stderr
+    assert context_data(env)["data"]["agentSessions"]["cursor/c1"]["turns"] == 1
 
 
 def test_codex_notify_records_the_turn_from_its_argument(env: Env) -> None:

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.agents.agent_harness import clean_environ
 from tests.e2e.harness import Env
 
 
 def _groundhog(env: Env, home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "groundhog", *args],
-        env=env.environ(HOME=str(home)),
+        env=clean_environ(env, HOME=str(home)),
         cwd=cwd or env.root,
         capture_output=True,
         text=True,

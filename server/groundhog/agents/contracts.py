@@ -67,7 +67,7 @@ AGENTS: dict[str, Contract] = {
             "stop": STOP,
             "sessionEnd": END,
         },
-        "claude",
+        None,  # its transcript's shape is not documented: progress comes from the hook's input
         answers_json=True,
         context_field="additional_context",
     ),

@@ -23,7 +23,7 @@ def claude_project_dir(root: str) -> Path:
 
 
 def target_path(agent: str, session_id: str, meta: dict[str, Any], root: str) -> Path:
-    if agent in ("claude-code", "cursor"):
+    if agent == "claude-code":
         return claude_project_dir(root) / f"{session_id}.jsonl"
     if agent == "codex":
         home = os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
