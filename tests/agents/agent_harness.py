@@ -142,6 +142,15 @@ def run_claude(environ: dict[str, str], cwd: Path, *args: str) -> dict[str, Any]
     return result
 
 
+def run_claude_cli(environ: dict[str, str], cwd: Path, *args: str) -> str:
+    """``claude`` for a management command (plugin, marketplace): its output."""
+    done = subprocess.run(
+        [str(CLAUDE), *args], env=environ, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-2000:])
+    return done.stdout
+
+
 def request_text(request: dict[str, Any]) -> str:
     """Everything the model was given in one request (system prompt and messages), as text."""
     return json.dumps({"system": request.get("system"), "messages": request.get("messages")})

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.agent_harness import PLUGIN, claude_env, context_data, request_text, run_claude
+from tests.agents.agent_harness import (
+    PLUGIN,
+    claude_env,
+    context_data,
+    request_text,
+    run_claude,
+    run_claude_cli,
+)
 from tests.agents.standin import StandIn, text_turn, tool_turn
 from tests.e2e.harness import Env, start_client
 
@@ -58,14 +65,15 @@ async def test_plugin_session_gets_the_brief_records_progress_and_the_editor_see
             tool_turn("Write", {"file_path": str(env.workspace / "notes.txt"), "content": "hi\n"}),
             text_turn("Wrote notes.txt."),
         )
-        environ = claude_env(env, home, api.url)
-        plugin = ["--plugin-dir", str(PLUGIN)]
+        environ = claude_env(env, home, api.url, MCP_CONNECTION_NONBLOCKING="false")
+        # installed as docs/agents.md says: the repository is the marketplace
+        run_claude_cli(environ, env.root, "plugin", "marketplace", "add", str(PLUGIN.parents[1]))
+        run_claude_cli(environ, env.root, "plugin", "install", "groundhog@groundhog")
         result = run_claude(
             environ,
             env.workspace,
             "-p",
             "write the notes",
-            *plugin,
             "--permission-mode",
             "acceptEdits",
             "--allowedTools",
@@ -74,6 +82,8 @@ async def test_plugin_session_gets_the_brief_records_progress_and_the_editor_see
         session = result["session_id"]
         first = api.main_requests()[0]
         assert MARKER in request_text(first)  # the brief reached the model before its first turn
+        # the plugin's MCP server is connected: its tools are offered (deferred: named in the request)
+        assert "mcp__plugin_groundhog_groundhog__resume" in json.dumps(first)
 
         record = context_data(env)["data"]["agentSessions"][f"claude-code/{session}"]
         assert record["filesTouched"] == ["notes.txt"] and record["lastPrompt"] == "write the notes"
@@ -81,7 +91,7 @@ async def test_plugin_session_gets_the_brief_records_progress_and_the_editor_see
 
         # compaction in a resumed session: PreCompact records, SessionStart (compact) hands the brief again
         api.requests.clear()
-        run_claude(environ, env.workspace, "-p", "/compact", "--resume", session, *plugin)
+        run_claude(environ, env.workspace, "-p", "/compact", "--resume", session)
     transcript = Path(record["transcript"]["path"])
     after_compact = [
         entry["attachment"]
