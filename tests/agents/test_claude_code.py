@@ -1,7 +1,8 @@
 """The real Claude Code (npm, 2.1.x) headless against the stand-in model API, with Groundhog's
 plugin or its installed hooks: what the model is given at start and after compaction, what the
 session leaves in the store (progress, a snapshot) and what an editor on the workspace sees, and a
-captured session restored into another home and checkout and continued there with --resume."""
+captured session restored on "another machine" (another home, config dir and checkout path, one
+shared PostgreSQL store) and continued there with --resume."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.agents.agent_harness import (
 )
 from tests.agents.standin import StandIn, text_turn, tool_turn
 from tests.e2e.harness import Env, start_client
+from tests.pgcluster import PgCluster
 
 MARKER = "PLAN-MARKER-pelican-7"
 
@@ -110,60 +112,55 @@ async def test_plugin_session_gets_the_brief_records_progress_and_the_editor_see
         await editor.close()
 
 
-def test_a_captured_session_is_resumed_in_another_home_and_checkout(env: Env) -> None:
-    home_a, home_b = env.root / "home-a", env.root / "home-b"
-    checkout_b = env.root / "checkout-b"
-    checkout_b.mkdir()
+def _machine(tmp_path: Path, name: str, url: str) -> Env:
+    """One machine: its own home, config dir (keys) and checkout path of the same repository."""
+    env = Env.make(tmp_path / name, store_url=url)
+    (env.workspace / ".git").mkdir()
+    remote = f"git@example.com:team/{tmp_path.name}.git"  # a workspace of this test's own
+    (env.workspace / ".git" / "config").write_text(f'[remote "origin"]\n\turl = {remote}\n')
+    return env
+
+
+def test_a_captured_session_is_resumed_on_another_machine_through_the_shared_store(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    a, b = _machine(tmp_path, "a", pg_cluster.url), _machine(tmp_path, "b", pg_cluster.url)
     with StandIn() as api:
-        environ_a = claude_env(env, home_a, api.url)
+        environ_a = claude_env(a, a.root / "home", api.url)
         assert "added the Stop hook" in _groundhog(
-            environ_a, "hook", "install", "claude-code", cwd=env.workspace
+            environ_a, "hook", "install", "claude-code", cwd=a.workspace
         )
-        _groundhog(environ_a, "agent-sessions", "capture", "on", cwd=env.workspace)
+        _groundhog(environ_a, "agent-sessions", "capture", "on", cwd=a.workspace)
         api.script(
-            tool_turn("Write", {"file_path": str(env.workspace / "word.txt"), "content": "pelican\n"}),
+            tool_turn("Write", {"file_path": str(a.workspace / "word.txt"), "content": "pelican\n"}),
             text_turn("I will remember the word pelican."),
         )
-        session = run_claude(
-            environ_a,
-            env.workspace,
+        prompt = (
             "-p",
             "remember the word pelican",
             "--permission-mode",
             "acceptEdits",
             "--allowedTools",
             "Write",
-        )["session_id"]
-        listed = json.loads(_groundhog(environ_a, "agent-sessions", "--json", cwd=env.workspace))["sessions"]
-        assert [s["session"] for s in listed] == [session] and listed[0]["lines"] > 5
+        )
+        session = run_claude(environ_a, a.workspace, *prompt)["session_id"]
+        key = _groundhog(environ_a, "key", "export", cwd=a.workspace).strip()
 
-        environ_b = claude_env(env, home_b, api.url)
-        out = _groundhog(
-            environ_b,
-            "agent-sessions",
-            "restore",
-            session,
-            "--workspace",
-            str(env.workspace),
-            "--to",
-            str(checkout_b),
-            cwd=checkout_b,
-        )
-        # Claude Code's own escaping of a project path (home A's folder for the workspace) is ours
-        (made,) = (home_a / ".claude" / "projects").iterdir()
-        assert made.name == re.sub("[^A-Za-z0-9]", "-", str(env.workspace))
-        restored = (
-            home_b
-            / ".claude"
-            / "projects"
-            / re.sub("[^A-Za-z0-9]", "-", str(checkout_b))
-            / f"{session}.jsonl"
-        )
+        environ_b = claude_env(b, b.root / "home", api.url)
+        _groundhog(environ_b, "key", "import", key, cwd=b.workspace)
+        listed = json.loads(_groundhog(environ_b, "agent-sessions", "--json", cwd=b.workspace))["sessions"]
+        assert [s["session"] for s in listed] == [session] and listed[0]["lines"] > 5
+        out = _groundhog(environ_b, "agent-sessions", "restore", session, cwd=b.workspace)
+        # Claude Code's own escaping of a project path (machine A's folder for its checkout) is ours
+        (made,) = (a.root / "home" / ".claude" / "projects").iterdir()
+        assert made.name == re.sub("[^A-Za-z0-9]", "-", str(a.workspace))
+        folder = re.sub("[^A-Za-z0-9]", "-", str(b.workspace))
+        restored = b.root / "home" / ".claude" / "projects" / folder / f"{session}.jsonl"
         assert str(restored) in out and restored.exists()
         text = restored.read_text()
-        assert str(checkout_b / "word.txt") in text and str(env.workspace) not in text
+        assert str(b.workspace / "word.txt") in text and str(a.workspace) not in text
 
         api.requests.clear()
-        run_claude(environ_b, checkout_b, "-p", "which word?", "--resume", session)
+        run_claude(environ_b, b.workspace, "-p", "which word?", "--resume", session)
     history = request_text(api.main_requests()[0])
     assert "remember the word pelican" in history and "which word?" in history
