@@ -343,3 +343,57 @@ def test_an_unreachable_store_fails_open(env: Env) -> None:
         extra_env={"GROUNDHOG_STORE_URL": "postgresql://groundhog@127.0.0.1:9/groundhog"},
     )
     _fails_open(done)
+
+
+def test_a_hook_imports_neither_the_mcp_sdk_nor_pygls_nor_the_request_models(env: Env) -> None:
+    """Start-up is a hook's cost at every session start: only the engine and groundhog.agents."""
+    _seed(env, plan="p")
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "groundhog", "hook", "claude-code", "SessionStart"],
+        input=json.dumps(claude_input(env, "SessionStart", source="startup")),
+        env=env.environ(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "additionalContext" in done.stdout
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "groundhog.agents.run" in imported and "groundhog.briefing" in imported
+    heavy = {
+        "mcp",
+        "mcp_types",
+        "pygls",
+        "lsprotocol",
+        "groundhog.params",
+        "groundhog.requests",
+        "groundhog.session",
+    }
+    assert not heavy & imported, heavy & imported
+
+
+async def test_the_brief_says_what_an_editor_changed_since_the_agents_last_session(env: Env) -> None:
+    from tests.e2e.harness import start_client
+
+    _seed(env, plan="v1")
+    transcript = claude_transcript(env.root / "t.jsonl", env.workspace, "s", [("p", "a", [])])
+    run_hook(
+        env, "claude-code", "SessionEnd", claude_input(env, "SessionEnd", "s", transcript, reason="exit")
+    )
+    editor = await start_client(env, client_name="the-editor")
+    try:
+        await editor.request("context/update", {"context": "default", "set": {"plan": "v2 from the editor"}})
+    finally:
+        await editor.close()
+    text = _context(
+        env,
+        run_hook(
+            env, "claude-code", "SessionStart", claude_input(env, "SessionStart", "s2", source="startup")
+        ),
+    )
+    since = next(line for line in text.splitlines() if line.startswith("Since your last record"))
+    assert "the-editor (lsp) session" in since and "keys changed: plan" in since, since
+    assert "v2 from the editor" in text

@@ -35,6 +35,7 @@ KEEP_SESSIONS = 10
 NOTE_KEYS = ("task", "goal", "plan", "notes", "decisions", "todo", "next", "status")
 NOTE_CHARS = 1200
 WRITE_TRIES = 3
+AUDIT_LOOKBACK = 200  # audit records searched for the clients of the sessions that changed things
 
 
 def hook_session(hook: HookInput) -> str:
@@ -94,7 +95,7 @@ def start_brief(
         lines += _previous_lines(previous, hook)
     if tracker is not None:
         lines += _note_lines(tracker)
-        lines += _change_lines(brief)
+        lines += _change_lines(brief, manager)
     lines += brief_message(brief).splitlines()
     return _bounded(lines, max_bytes)
 
@@ -132,7 +133,19 @@ def _note_lines(tracker: ContextTracker) -> list[str]:
     return lines
 
 
-def _change_lines(brief: dict[str, Any]) -> list[str]:
+def _client_names(manager: ContextManager) -> dict[str, str]:
+    """Who each recent session was (its client's name and kind), from the audit log's starts."""
+    names = {}
+    for record in manager.audit_records(AUDIT_LOOKBACK):
+        client = record.get("details", {}).get("client")
+        if record.get("event") == "session-start" and isinstance(client, dict):
+            names[str(record.get("session"))] = (
+                f"{client.get('name') or 'unknown'} ({client.get('kind') or 'lsp'})"
+            )
+    return names
+
+
+def _change_lines(brief: dict[str, Any], manager: ContextManager) -> list[str]:
     changes = brief["changes"]
     since = changes.get("sinceVersion")
     if since is None:
@@ -144,7 +157,11 @@ def _change_lines(brief: dict[str, Any]) -> list[str]:
     for entry in entries:
         by[entry["session"]] = by.get(entry["session"], 0) + 1
     keys = sorted({k for entry in entries for k in entry["changedKeys"]})
-    who = ", ".join(f"{session} ({count})" for session, count in by.items())
+    names = _client_names(manager)
+    who = ", ".join(
+        f"{names[session]} session {session}: {count}" if session in names else f"{session}: {count}"
+        for session, count in by.items()
+    )
     return [
         f"Since your last record (version {since}): {changes.get('versionsSince', len(entries))} "
         f"version(s) by {who}; keys changed: {', '.join(keys) or 'none'}."
