@@ -199,3 +199,27 @@ def test_where_each_agent_looks_for_a_restored_session(
     )
     planted = {**meta, "transcript": "../../.bashrc"}  # a captured name never leaves the sessions folder
     assert target_path("codex", "abc", planted, "/x").name == "rollout-abc.jsonl"
+
+
+def test_capture_stops_at_the_workspaces_storage_budget(env: Env) -> None:
+    from groundhog import create_manager
+    from groundhog.agents.contracts import HookInput, HookProblem
+
+    transcript = env.root / "t.jsonl"
+    claude_transcript(transcript, env.workspace, "s", [("q " + "w" * 3000, "a", []) for _ in range(400)])
+    assert transcript.stat().st_size > 1 << 20
+    hook = HookInput(
+        "claude-code", "Stop", "stop", "s", str(env.workspace), str(transcript), None, None, None, None
+    )
+    manager = create_manager(
+        env.workspace, store_dir=env.store_dir, config_dir=env.config_dir, store_budget_bytes=1 << 20
+    )
+    try:
+        manager.set_workspace_setting(capture.CAPTURE_SETTING, True)
+        with pytest.raises(HookProblem, match="storage budget"):
+            capture.capture(manager, hook, str(env.workspace))
+        meta, lines = capture.session_lines(manager, "claude-code", "s")
+        assert meta["stopped"] == "the workspace's storage budget" and lines == []
+        assert capture.capture(manager, hook, str(env.workspace)).lines == 0  # stays stopped
+    finally:
+        manager.close()
