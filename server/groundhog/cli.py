@@ -8,24 +8,14 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from groundhog import __version__
 from groundhog.config import open_log_file, transport_token
 from groundhog.errors import ContextError
-from groundhog.limits import (
-    DEFAULT_HISTORY_LIMIT,
-    DEFAULT_SNAPSHOT_MAX_BYTES,
-    HISTORY_LIMIT_RANGE,
-    SNAPSHOT_MAX_BYTES_RANGE,
-    within,
-)
+from groundhog.flags import add_flags, given
+from groundhog.userconfig import resolve
 
-STORE_HELP = (
-    "a shared PostgreSQL store, postgresql://user@host/db (default: GROUNDHOG_STORE_URL, else SQLite)"
-)
-WORKSPACE_ID_HELP = "the workspace's name in a shared store (default: its repository's remote and path)"
 QUIET_LOGGERS = (
     "pygls",
     "pygls.protocol",
@@ -62,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from groundhog import doctor, people, sharing
+    from groundhog import configure, doctor, people, sharing
     from groundhog.agents import commands as agents
 
     # no abbreviations: `--store` must not silently mean `--store-dir`
@@ -81,10 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve over stdin/stdout (the default; accepted because clients pass it)",
     )
-    serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    serve.add_argument("--log-file", help="also log to this file (logs never go to stdout)")
-    serve.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
-    serve.add_argument("--store", metavar="URL", type=sharing.store_url, help=STORE_HELP)
+    add_flags(serve, "serve")
     serve.add_argument("--max-message-bytes", type=int, default=64 * 1024 * 1024)
     serve.add_argument(
         "--auth-timeout",
@@ -104,37 +91,14 @@ def _parser() -> argparse.ArgumentParser:
 
     mcp = commands.add_parser("mcp", help="run the MCP server for agents (stdio)", allow_abbrev=False)
     mcp.add_argument("--workspace", metavar="PATH", help="default: the client's first root, else the cwd")
-    mcp.add_argument("--read-only", action="store_true", help="refuse every write (AccessDenied, audited)")
-    mcp.add_argument("--context", metavar="NAME", help="start in this context (default: the last active)")
-    mcp.add_argument(
-        "--max-result-bytes", type=_positive, default=65536, metavar="N", help="cap on a tool result's JSON"
-    )
-    mcp.add_argument(
-        "--history-limit",
-        type=_in_range(HISTORY_LIMIT_RANGE),
-        default=DEFAULT_HISTORY_LIMIT,
-        metavar="N",
-        help=f"versions kept per context, as the editors' historyLimit (default {DEFAULT_HISTORY_LIMIT})",
-    )
-    mcp.add_argument(
-        "--snapshot-max-bytes",
-        type=_in_range(SNAPSHOT_MAX_BYTES_RANGE),
-        default=DEFAULT_SNAPSHOT_MAX_BYTES,
-        metavar="N",
-        help="largest state an update or snapshot may make, as the editors' snapshotMaxBytes "
-        f"(default {DEFAULT_SNAPSHOT_MAX_BYTES})",
-    )
-    mcp.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    mcp.add_argument("--log-file", help="also log to this file (logs never go to stdout)")
-    mcp.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
-    mcp.add_argument("--store", metavar="URL", type=sharing.store_url, help=STORE_HELP)
-    mcp.add_argument("--workspace-id", metavar="ID", help=WORKSPACE_ID_HELP)
+    add_flags(mcp, "mcp")
     mcp.set_defaults(run=_mcp)
 
     people.add_commands(commands)
     sharing.add_commands(commands)
     doctor.add_command(commands)
     agents.add_commands(commands)
+    configure.add_commands(commands)
     return parser
 
 
@@ -151,10 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     def make_server() -> GroundhogServer:
         return GroundhogServer(
-            token=token,
-            allowed_roots=tuple(args.allow_workspace),
-            store_dir=args.store_dir,
-            store_url=args.store,
+            token=token, allowed_roots=tuple(args.allow_workspace), flags=given(args, "serve")
         )
 
     if endpoint is None:
@@ -169,54 +130,27 @@ def _serve(args: argparse.Namespace) -> int:
 def _mcp(args: argparse.Namespace) -> int:
     from groundhog.mcp.server import McpSettings, serve
     from groundhog.memory import keep_large_buffers_on_the_heap
-    from groundhog.names import validate_name
 
     keep_large_buffers_on_the_heap()
 
-    if args.context is not None:
-        validate_name(args.context, "--context")
     workspace = os.path.abspath(os.path.expanduser(args.workspace)) if args.workspace else None
-    settings = McpSettings(
-        workspace=workspace,
-        read_only=args.read_only,
-        context=args.context,
-        max_result_bytes=args.max_result_bytes,
-        store_dir=args.store_dir,
-        store_url=args.store,
-        workspace_id=args.workspace_id,
-        history_limit=args.history_limit,
-        snapshot_max_bytes=args.snapshot_max_bytes,
-    )
+    settings = McpSettings(workspace=workspace, flags=given(args, "mcp"))
     return serve(settings)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1024:
-        raise argparse.ArgumentTypeError("must be at least 1024")
-    return value
-
-
-def _in_range(bounds: tuple[int, int]) -> Callable[[str], int]:
-    """An argparse type: an integer within ``bounds`` (the rule the initialization options follow)."""
-
-    def parse(text: str) -> int:
-        try:
-            value: int | None = int(text)
-        except ValueError:
-            value = None
-        if value is None or not within(value, bounds):
-            raise argparse.ArgumentTypeError(f"must be an integer from {bounds[0]} to {bounds[1]}")
-        return value
-
-    return parse
-
-
 def _configure_logging(args: argparse.Namespace) -> None:
-    level = getattr(logging, str(getattr(args, "log_level", "warning")).upper())
+    """Log to stderr (and the log file) at the level the flags, the environment or the user's
+    configuration file say; never to stdout."""
+    chosen = None
+    if args.command in ("serve", "mcp"):
+        try:
+            chosen = resolve(flags=given(args, args.command)).settings
+        except ContextError:  # the server says so to its client when the session opens
+            chosen = None
+    level = getattr(logging, (chosen.log_level if chosen else "warning").upper())
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if getattr(args, "log_file", None):
-        handlers.append(logging.StreamHandler(open_log_file(Path(args.log_file))))
+    if chosen is not None and chosen.log_file:
+        handlers.append(logging.StreamHandler(open_log_file(Path(chosen.log_file))))
     logging.basicConfig(
         level=level, handlers=handlers, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

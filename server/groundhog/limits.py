@@ -36,6 +36,9 @@ DEFAULT_FEED_KEEP = 1_000
 FEED_KEEP_RANGE = (100, 10_000_000)
 DEFAULT_FEED_MAX_AGE_S = 300.0
 
+DEFAULT_MAX_RESULT_BYTES = 65536  # an MCP tool result's JSON: a 1 MB state never floods an agent's context
+MAX_RESULT_BYTES_RANGE = (1024, 1 << 30)
+
 DEFAULT_LOCK_TIMEOUT_S = 5.0  # how long a write waits for another's lock before LockError
 
 # Agent hooks (groundhog.agents): a hook runs at every session start and after every turn, so it

@@ -24,27 +24,11 @@ from groundhog.errors import (
     InvalidState,
     RecoveryError,
 )
-from groundhog.limits import (
-    AUDIT_KEEP_RANGE,
-    AUDIT_MAX_AGE_DAYS_RANGE,
-    DEFAULT_AUDIT_KEEP,
-    DEFAULT_AUDIT_MAX_AGE_DAYS,
-    DEFAULT_FEED_KEEP,
-    DEFAULT_HISTORY_LIMIT,
-    DEFAULT_LOCK_TIMEOUT_S,
-    DEFAULT_RECOVERY_POINTS_KEEP,
-    DEFAULT_SNAPSHOT_MAX_BYTES,
-    DEFAULT_STORE_BUDGET_BYTES,
-    FEED_KEEP_RANGE,
-    HISTORY_LIMIT_RANGE,
-    RECOVERY_POINTS_KEEP_RANGE,
-    SNAPSHOT_MAX_BYTES_RANGE,
-    STORE_BUDGET_BYTES_RANGE,
-    within,
-)
+from groundhog.limits import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_STORE_BUDGET_BYTES
 from groundhog.model import ContextSnapshot, ContextState
 from groundhog.names import DEFAULT_CONTEXT, validate_name
 from groundhog.reports import RecoveryReport, VerifyReport
+from groundhog.settings import Settings, with_overrides
 from groundhog.store.codec import values_from_object
 from groundhog.store.interface import Store
 from groundhog.store.paths import StoreLocation
@@ -52,10 +36,9 @@ from groundhog.store.records import StoredState
 from groundhog.store.sqlite import SqliteStore, StoreSettings
 from groundhog.subscriptions import FeedFollower
 from groundhog.tracker import ContextTracker, ContextTrackerFactory, Hooks, TrackerConfig
-from groundhog.workspace import canonical_root, is_postgres_url, shared_workspace_id
+from groundhog.workspace import canonical_root, shared_workspace_id
 
 log = logging.getLogger(__name__)
-STORE_URL_ENV = "GROUNDHOG_STORE_URL"
 LAST_ACTIVE = "last_active"
 BUDGET = ".budget"
 
@@ -429,99 +412,78 @@ class ContextManager:
 def create_manager(
     workspace: str | os.PathLike[str] | None = None,
     *,
-    store_dir: str | os.PathLike[str] | None = None,
+    settings: Settings | None = None,
     config_dir: str | os.PathLike[str] | None = None,
-    history_limit: int = DEFAULT_HISTORY_LIMIT,
-    snapshot_max_bytes: int = DEFAULT_SNAPSHOT_MAX_BYTES,
-    read_only: bool = False,
     validators: tuple[Any, ...] = (),
     session: str = "library",
     create_key: bool = True,
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
-    audit_keep: int = DEFAULT_AUDIT_KEEP,
-    audit_max_age_days: int | None = DEFAULT_AUDIT_MAX_AGE_DAYS,
-    recovery_points_keep: int = DEFAULT_RECOVERY_POINTS_KEEP,
-    store_budget_bytes: int = DEFAULT_STORE_BUDGET_BYTES,
-    feed_keep: int = DEFAULT_FEED_KEEP,
-    store_url: str | None = None,
-    workspace_id: str | None = None,
+    **overrides: Any,
 ) -> ContextManager:
     """Open (creating if needed) the store of ``workspace`` (a path or file URI; None: the
-    no-workspace scope) and check it. Defaults: ``GROUNDHOG_HOME`` or the user data dir.
-    ``audit_max_age_days=None``: audit records are kept by count only.
+    no-workspace scope) and check it.
 
-    ``store_url`` (else ``GROUNDHOG_STORE_URL``) chooses a shared PostgreSQL store
-    (``postgresql://...``), where the workspace is named by its repository (store/postgres.py,
-    workspace.shared_identity) unless ``workspace_id`` names it."""
-    limited = [
-        ("historyLimit", history_limit, HISTORY_LIMIT_RANGE),
-        ("snapshotMaxBytes", snapshot_max_bytes, SNAPSHOT_MAX_BYTES_RANGE),
-        ("auditKeep", audit_keep, AUDIT_KEEP_RANGE),
-        ("recoveryPointsKeep", recovery_points_keep, RECOVERY_POINTS_KEEP_RANGE),
-        ("storeBudgetBytes", store_budget_bytes, STORE_BUDGET_BYTES_RANGE),
-        ("feedKeep", feed_keep, FEED_KEEP_RANGE),
-    ]
-    if audit_max_age_days is not None:
-        limited.append(("auditMaxAgeDays", audit_max_age_days, AUDIT_MAX_AGE_DAYS_RANGE))
-    for field, value, bounds in limited:
-        if not within(value, bounds):
-            raise InvalidParams(
-                f"The option {field!r} must be an integer from {bounds[0]} to {bounds[1]}.", field=field
-            )
+    ``settings`` are the faces' resolved settings; without them the user's own apply (defaults, the
+    configuration file, the environment: userconfig.resolve). ``overrides`` change single settings by
+    name (``history_limit=10``, ``store_dir=...``, ``store_url="postgresql://..."``), each checked by
+    its declaration in settings.py. ``config_dir`` is where the keys live (the ``key_dir`` setting).
+    A ``store_url`` chooses a shared PostgreSQL store, where the workspace is named by its repository
+    (store/postgres.py, workspace.shared_identity) unless ``workspace_id`` names it."""
+    if settings is None:
+        from groundhog.userconfig import resolve
+
+        settings = resolve(workspace).settings
+    if config_dir is not None:
+        overrides["key_dir"] = os.fspath(config_dir)
+    settings = with_overrides(settings, overrides)
     if isinstance(lock_timeout_s, bool) or not isinstance(lock_timeout_s, int | float) or lock_timeout_s <= 0:
         raise InvalidParams(
             "The option 'lockTimeoutS' must be a positive number of seconds.", field="lockTimeoutS"
         )
-    settings = StoreSettings(
-        history_limit=history_limit,
-        config_dir=Path(config_dir) if config_dir is not None else None,
-        create_key=create_key,
-        busy_timeout_s=lock_timeout_s,
-        read_only=read_only,
-        audit_keep=audit_keep,
-        audit_max_age_s=None if audit_max_age_days is None else audit_max_age_days * 86_400.0,
-        recovery_points_keep=recovery_points_keep,
-        budget_bytes=store_budget_bytes,
-        feed_keep=feed_keep,
-    )
     store = open_store(
-        workspace, settings, store_dir=store_dir, store_url=store_url, workspace_id=workspace_id
+        workspace, store_settings(settings, create_key=create_key, lock_timeout_s=lock_timeout_s), settings
     )
-    config = TrackerConfig(snapshot_max_bytes, read_only, tuple(validators))
+    config = TrackerConfig(settings.snapshot_max_bytes, settings.read_only, tuple(validators))
     manager = ContextManager(store, config)
     manager.check_on_open(session)
-    if not read_only:
-        manager.record_budget(store_budget_bytes)
+    if not settings.read_only:
+        manager.record_budget(settings.store_budget_bytes)
     return manager
 
 
-def open_store(
-    workspace: str | os.PathLike[str] | None,
-    settings: StoreSettings,
-    *,
-    store_dir: str | os.PathLike[str] | None = None,
-    store_url: str | None = None,
-    workspace_id: str | None = None,
-) -> Store:
-    """The workspace's store: the shared PostgreSQL one when a URL is given (or in
-    ``GROUNDHOG_STORE_URL``), else the embedded SQLite file."""
-    url = store_url or os.environ.get(STORE_URL_ENV) or None
+def store_settings(
+    settings: Settings, *, create_key: bool = True, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+) -> StoreSettings:
+    """What the store itself needs of the settings."""
+    return StoreSettings(
+        history_limit=settings.history_limit,
+        config_dir=Path(settings.key_dir) if settings.key_dir else None,
+        create_key=create_key,
+        busy_timeout_s=lock_timeout_s,
+        read_only=settings.read_only,
+        audit_keep=settings.audit_keep,
+        audit_max_age_s=settings.audit_max_age_days * 86_400.0,
+        recovery_points_keep=settings.recovery_points_keep,
+        budget_bytes=settings.store_budget_bytes,
+        feed_keep=settings.feed_keep,
+    )
+
+
+def open_store(workspace: str | os.PathLike[str] | None, store: StoreSettings, settings: Settings) -> Store:
+    """The workspace's store: the shared PostgreSQL one when ``settings.store_url`` names one, else
+    the embedded SQLite file."""
+    url = settings.store_url
     if url is None:
-        if workspace_id is not None:
+        if settings.workspace_id is not None:
             raise InvalidParams(
                 "The option 'workspaceId' names a workspace in a shared store; give 'storeUrl' too.",
                 field="workspaceId",
             )
-        return SqliteStore(StoreLocation.for_root(workspace, store_dir), settings)
-    if not is_postgres_url(url):
-        raise InvalidParams(
-            "The option 'storeUrl' must be a PostgreSQL URL (postgresql://user@host:port/database).",
-            field="storeUrl",
-        )
+        return SqliteStore(StoreLocation.for_root(workspace, settings.store_dir), store)
     try:
-        shared_id = shared_workspace_id(workspace, workspace_id)
+        shared_id = shared_workspace_id(workspace, settings.workspace_id)
     except ValueError as error:
         raise InvalidParams(f"The option 'workspaceId' is not valid: {error}", field="workspaceId") from None
     from groundhog.store.postgres import PostgresStore  # psycopg costs ~100 ms to import: only when used
 
-    return PostgresStore(url, canonical_root(workspace), shared_id, settings)
+    return PostgresStore(url, canonical_root(workspace), shared_id, store)

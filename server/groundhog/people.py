@@ -14,24 +14,19 @@ from typing import Any
 
 import orjson
 
-from groundhog import sharing
 from groundhog.errors import PersistenceError
-from groundhog.manager import STORE_URL_ENV, ContextManager, create_manager, locate_store
+from groundhog.flags import add_flags, given
+from groundhog.manager import ContextManager, create_manager, locate_store
 from groundhog.names import DEFAULT_CONTEXT
+from groundhog.settings import Settings
+from groundhog.userconfig import resolve
 
 
 def add_commands(commands: Any) -> None:
     def command(name: str, help_text: str, run: Callable[[argparse.Namespace], int]) -> Any:
         parser = commands.add_parser(name, help=help_text, allow_abbrev=False)
         parser.add_argument("--workspace", default=".", help="the workspace root (default: .)")
-        parser.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
-        parser.add_argument(
-            "--store",
-            metavar="URL",
-            type=sharing.store_url,
-            help="a shared PostgreSQL store (default: GROUNDHOG_STORE_URL)",
-        )
-        parser.add_argument("--workspace-id", metavar="ID", help="the workspace's name in a shared store")
+        add_flags(parser, "people")
         parser.add_argument("--json", action="store_true", help="print JSON for scripts")
         parser.set_defaults(run=run)
         return parser
@@ -54,22 +49,18 @@ def add_commands(commands: Any) -> None:
 
 
 def _open(args: argparse.Namespace, *, writable: bool = False) -> ContextManager:
-    if not shared_store(args) and not locate_store(_root(args), args.store_dir).exists:
+    chosen = settings_for(args)
+    if not chosen.store_url and not locate_store(_root(args), chosen.store_dir).exists:
         raise PersistenceError(f"No Groundhog store exists for the workspace {_root(args)}.")
     return create_manager(
-        _root(args),
-        store_dir=args.store_dir,
-        store_url=shared_store(args),
-        workspace_id=args.workspace_id,
-        read_only=not writable,
-        session="cli",
-        create_key=False,
+        _root(args), settings=chosen, read_only=not writable, session="cli", create_key=False
     )
 
 
-def shared_store(args: argparse.Namespace) -> str | None:
-    """The shared store's URL, from --store or GROUNDHOG_STORE_URL; None: the embedded store."""
-    return getattr(args, "store", None) or os.environ.get(STORE_URL_ENV) or None
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The store settings of the command's workspace: its flags over the environment and the
+    user's configuration file."""
+    return resolve(_root(args), given(args, "people")).settings
 
 
 def _root(args: argparse.Namespace) -> str:
@@ -77,8 +68,9 @@ def _root(args: argparse.Namespace) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    location = locate_store(_root(args), args.store_dir)
-    if not shared_store(args) and not location.exists:
+    chosen = settings_for(args)
+    location = locate_store(_root(args), chosen.store_dir)
+    if not chosen.store_url and not location.exists:
         _emit(
             args,
             {"workspace": location.workspace, "store": None},

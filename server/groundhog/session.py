@@ -15,7 +15,7 @@ from groundhog.adapter import ContextAdapter
 from groundhog.editor import EMPTY_EDITOR, EditorContext
 from groundhog.errors import ContextError
 from groundhog.manager import ContextManager, create_manager
-from groundhog.options import Options
+from groundhog.settings import Settings
 from groundhog.sync import ChangeFeed
 from groundhog.timeutil import now
 from groundhog.tracker import ContextTracker
@@ -30,7 +30,7 @@ class Session:
         self,
         manager: ContextManager,
         adapter: ContextAdapter,
-        options: Options,
+        options: Settings,
         workspace_uri: str,
     ) -> None:
         self.manager = manager
@@ -151,31 +151,16 @@ class Session:
 
 def open_session(
     root: str,
-    options: Options,
+    options: Settings,
     client: dict[str, Any],
     *,
-    store_dir: str | None = None,
-    store_url: str | None = None,
     authorize: Callable[[ContextManager], None] | None = None,
 ) -> Session:
     """Open the workspace store of ``root`` and a session on it: registered (``client`` says who:
     ``{name, version, kind}``), with the workspace's last active context active, or
     ``options.context``. ``authorize`` may refuse the session once the store is open. Blocking:
     call it from a thread."""
-    manager = create_manager(
-        root,
-        store_dir=options.store_dir or store_dir,
-        store_url=options.store_url or store_url,
-        workspace_id=options.workspace_id,
-        history_limit=options.history_limit,
-        snapshot_max_bytes=options.snapshot_max_bytes,
-        read_only=options.read_only,
-        store_budget_bytes=options.store_budget_bytes,
-        recovery_points_keep=options.recovery_points_keep,
-        audit_keep=options.audit_keep,
-        audit_max_age_days=options.audit_max_age_days,
-        feed_keep=options.feed_keep,
-    )
+    manager = create_manager(root, settings=options)
     adapter = ContextAdapter(manager, client=client)
     try:
         manager.store.checkpoint_in_background()  # a long-lived process: keep WAL copies off requests

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from groundhog.errors import InvalidParams, PersistenceError
-from groundhog.manager import STORE_URL_ENV, create_manager
+from groundhog.manager import create_manager
+from groundhog.settings import SPECS
 from groundhog.store import keys
+from groundhog.userconfig import resolve
 from groundhog.workspace import default_config_dir, default_store_dir, is_postgres_url, shared_workspace_id
 
 
@@ -68,17 +70,24 @@ def _workspace_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _url(args: argparse.Namespace) -> str:
-    url = args.store or os.environ.get(STORE_URL_ENV)
+    """--store, else what the environment or the configuration file says (settings.py)."""
+    root = os.path.abspath(getattr(args, "workspace", "."))
+    url = args.store or resolve(root).settings.store_url
     if not url or not is_postgres_url(url):
+        env = SPECS["store_url"].env
         raise InvalidParams(
-            f"Give the database as --store postgresql://... (or set {STORE_URL_ENV}).", field="store"
+            f"Give the database as --store postgresql://... (or set {env}, or `groundhog config set "
+            "store_url ...`).",
+            field="store",
         )
     return str(url)
 
 
 def _workspace_id(args: argparse.Namespace) -> str:
+    root = os.path.abspath(args.workspace)
+    explicit = args.workspace_id or resolve(root).settings.workspace_id
     try:
-        return shared_workspace_id(os.path.abspath(args.workspace), args.workspace_id)
+        return shared_workspace_id(root, explicit)
     except ValueError as error:
         raise InvalidParams(str(error), field="workspaceId") from None
 
@@ -135,7 +144,11 @@ def _rotate(args: argparse.Namespace) -> int:
 
     workspace = os.path.abspath(args.workspace)
     manager = create_manager(
-        workspace, store_url=_url(args), workspace_id=args.workspace_id, session="cli", create_key=False
+        workspace,
+        store_url=_url(args),
+        workspace_id=args.workspace_id or resolve(workspace).settings.workspace_id,
+        session="cli",
+        create_key=False,
     )
     try:
         store = manager.store

@@ -17,15 +17,29 @@ NO_WORKSPACE = "groundhog:no-workspace"
 
 
 def default_store_dir() -> Path:
-    """``GROUNDHOG_HOME`` if set, else the platform's user data dir."""
-    env = os.environ.get("GROUNDHOG_HOME")
-    return Path(env) if env else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    """Where workspace stores live: ``GROUNDHOG_HOME``, else the user's configuration file's
+    ``store_dir``, else the platform's user data dir."""
+    from groundhog.userconfig import user_setting
+
+    chosen = user_setting("store_dir")
+    return Path(chosen) if chosen else platform_store_dir()
 
 
 def default_config_dir() -> Path:
-    """``GROUNDHOG_CONFIG_DIR`` if set, else the platform's user config dir (master key, tokens)."""
-    env = os.environ.get("GROUNDHOG_CONFIG_DIR")
-    return Path(env) if env else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    """Where keys and the transport token live: ``GROUNDHOG_CONFIG_DIR``, else the configuration
+    file's ``key_dir``, else the platform's user config dir (where the configuration file is)."""
+    from groundhog.userconfig import user_setting
+
+    chosen = user_setting("key_dir")
+    return Path(chosen) if chosen else platform_config_dir()
+
+
+def platform_store_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def platform_config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
 def canonical_root(root: str | os.PathLike[str] | None) -> str:
@@ -56,13 +70,12 @@ def workspace_id_for(root: str | os.PathLike[str] | None) -> str:
 # never shared by accident; an explicit id (`--workspace-id`, `workspaceId`, GROUNDHOG_WORKSPACE_ID)
 # overrides both.
 
-WORKSPACE_ID_ENV = "GROUNDHOG_WORKSPACE_ID"
 _EXPLICIT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,127}")
 
 
 def shared_identity(root: str | os.PathLike[str] | None, explicit: str | None = None) -> str:
-    """The text a shared store names this workspace by (hashed into its id, never stored)."""
-    explicit = explicit or os.environ.get(WORKSPACE_ID_ENV) or None
+    """The text a shared store names this workspace by (hashed into its id, never stored); the
+    explicit id comes resolved from its sources (settings.py)."""
     if explicit is not None:
         if not _EXPLICIT_ID.fullmatch(explicit):
             raise ValueError(

@@ -298,5 +298,5 @@ def test_mcp_rejects_a_bad_context_name_before_starting(env: Env) -> None:
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
-    assert done.returncode == 1 and done.stdout == ""
+    assert done.returncode == 2 and done.stdout == ""  # a usage error, as for every flag's bad value
     assert "--context" in done.stderr and "Traceback" not in done.stderr

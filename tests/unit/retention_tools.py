@@ -13,17 +13,14 @@ from groundhog import ContextManager, TrackerConfig
 from groundhog.changes import Change
 from groundhog.manager import ContextManager as Manager
 from groundhog.manager import open_store
+from groundhog.settings import Settings
 from groundhog.store.sqlite import StoreSettings
 from groundhog.timeutil import format_time
 
 
 def open_with(env: StoreEnv, **settings: Any) -> ContextManager:
-    store = open_store(
-        env.workspace,
-        StoreSettings(config_dir=env.config_dir, **settings),
-        store_dir=env.store_dir,
-        store_url=env.store_url,
-    )
+    chosen = Settings(store_dir=str(env.store_dir), store_url=env.store_url)
+    store = open_store(env.workspace, StoreSettings(config_dir=env.config_dir, **settings), chosen)
     manager = Manager(store, TrackerConfig())
     manager.check_on_open()
     return manager

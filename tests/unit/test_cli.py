@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from groundhog.cli import _parser
+from groundhog.flags import given
+from groundhog.settings import DEFAULTS
 
 
 def test_serve_accepts_stdio_flag_that_language_clients_append() -> None:
@@ -29,9 +31,10 @@ def test_serve_refuses_two_transports() -> None:
 
 def test_mcp_takes_the_editors_size_and_history_limits() -> None:
     args = _parser().parse_args(["mcp", "--snapshot-max-bytes", "67108864", "--history-limit", "10"])
-    assert (args.snapshot_max_bytes, args.history_limit) == (64 * 1024 * 1024, 10)
+    assert given(args, "mcp") == {"snapshot_max_bytes": 64 * 1024 * 1024, "history_limit": 10}
     defaults = _parser().parse_args(["mcp"])
-    assert (defaults.snapshot_max_bytes, defaults.history_limit) == (1024 * 1024, 1000)
+    assert given(defaults, "mcp") == {}  # not given: the configuration file or the defaults decide
+    assert (DEFAULTS.snapshot_max_bytes, DEFAULTS.history_limit) == (1024 * 1024, 1000)
 
 
 def test_mcp_refuses_limits_out_of_range_naming_the_flag() -> None:

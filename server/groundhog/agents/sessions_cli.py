@@ -13,7 +13,8 @@ import orjson
 
 from groundhog.agents import capture
 from groundhog.errors import ContextNotFound, InvalidParams, PersistenceError
-from groundhog.manager import STORE_URL_ENV, ContextManager, create_manager, locate_store
+from groundhog.manager import ContextManager, create_manager, locate_store
+from groundhog.userconfig import resolve
 
 AGENTS_WITH_SESSIONS = ("claude-code", "codex", "cursor", "gemini")
 
@@ -26,9 +27,10 @@ def run(args: argparse.Namespace) -> int:
         if not args.target:
             raise InvalidParams("Give the session id: groundhog agent-sessions restore ID.", field="id")
         capture.plain_id(args.target)
-    if not os.environ.get(STORE_URL_ENV) and not locate_store(root).exists:
+    chosen = resolve(root).settings
+    if not chosen.store_url and not locate_store(root, chosen.store_dir).exists:
         raise PersistenceError(f"No Groundhog store exists for the workspace {root}.")
-    manager = create_manager(root, read_only=True, session="cli", create_key=False)
+    manager = create_manager(root, settings=chosen, read_only=True, session="cli", create_key=False)
     try:
         if args.action == "restore":
             return _restore(manager, args, root)

@@ -18,12 +18,13 @@ from groundhog.editor import EMPTY_EDITOR
 from groundhog.errors import AccessDenied, ContextError, PersistenceError
 from groundhog.lsp.protocol import GroundhogProtocol, RpcError
 from groundhog.model import Selection
-from groundhog.options import Options, parse_options
 from groundhog.params import EditorChangeParams, parse
 from groundhog.processes import process_alive
 from groundhog.reports import RecoveryReport
 from groundhog.requests import REQUESTS
 from groundhog.session import Session, open_session
+from groundhog.settings import DEFAULTS, Settings, parse_wire
+from groundhog.userconfig import resolve
 from groundhog.workspace import NO_WORKSPACE, canonical_root
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,12 @@ class GroundhogServer(LanguageServer):
         *,
         token: str | None = None,
         allowed_roots: tuple[str, ...] = (),
-        store_dir: str | None = None,
-        store_url: str | None = None,
+        flags: dict[str, Any] | None = None,
     ) -> None:
         super().__init__("groundhog", __version__, protocol_cls=GroundhogProtocol, max_workers=2)
         self.required_token = token  # set on TCP / WebSocket transports
         self.allowed_roots = tuple(canonical_root(root) for root in allowed_roots)
-        self.default_store_dir = store_dir
-        self.default_store_url = store_url
+        self.flags = dict(flags or {})  # the settings `groundhog serve` was given as flags
         self.session: Session | None = None
         self.ready = asyncio.Event()
         self.initializing = False  # between a successful `initialize` and `initialized`
@@ -143,7 +142,8 @@ class GroundhogServer(LanguageServer):
     async def _on_initialize(self, params: types.InitializeParams) -> None:
         if self.session is not None:  # one connection, one session: never a second, leaked one
             raise RpcError(-32600, "The session is already initialized.", {"kind": "InvalidRequest"})
-        options, problems = parse_options(params.initialization_options)
+        raw = params.initialization_options
+        options, _ = parse_wire(raw, DEFAULTS)  # the token first: nothing else for a stranger
         if self.required_token is not None and not hmac.compare_digest(
             (options.token or "").encode(), self.required_token.encode()
         ):
@@ -152,10 +152,16 @@ class GroundhogServer(LanguageServer):
             raise RpcError(
                 AccessDenied.code, "A valid token is required on this transport.", {"kind": "AccessDenied"}
             )
+        root = _workspace_root(params)
+        try:  # the user's configuration file and environment, then this editor's options over them
+            resolved = resolve(root, self.flags)
+            options, problems = parse_wire(raw, resolved.settings)
+            problems = [f"configuration file: {problem}" for problem in resolved.config.problems] + problems
+        except ContextError as error:
+            raise RpcError(error.code, error.message, error.to_data()) from None
         if problems:
             text = "Groundhog: " + "; ".join(problems) + "."
             self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, text))
-        root = _workspace_root(params)
         client = {
             "name": params.client_info.name if params.client_info else "unknown",
             "version": params.client_info.version if params.client_info else None,
@@ -179,15 +185,13 @@ class GroundhogServer(LanguageServer):
         if params.process_id:
             self._tasks.append(asyncio.ensure_future(self._watch_parent(params.process_id)))
 
-    def _open_session(self, options: Options, root: str, client: dict[str, Any]) -> Session:
+    def _open_session(self, options: Settings, root: str, client: dict[str, Any]) -> Session:
         if self.allowed_roots and canonical_root(root) not in self.allowed_roots:
             raise RpcError(
                 AccessDenied.code, "This workspace is outside the server's scope.", {"kind": "AccessDenied"}
             )
 
-        return open_session(
-            root, options, client, store_dir=self.default_store_dir, store_url=self.default_store_url
-        )
+        return open_session(root, options, client)
 
     async def _on_initialized(self, params: Any) -> None:
         session = self.session

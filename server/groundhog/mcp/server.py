@@ -15,7 +15,7 @@ import os
 import signal
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -44,12 +44,12 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from groundhog import __version__
 from groundhog.brief import resume as resume_brief
 from groundhog.errors import ContextError, InvalidParams
-from groundhog.limits import DEFAULT_HISTORY_LIMIT, DEFAULT_SNAPSHOT_MAX_BYTES
 from groundhog.mcp import resources as res
 from groundhog.mcp.tools import TOOLS, capped, summary
-from groundhog.options import Options
 from groundhog.params import ResumeParams, parse
 from groundhog.session import Session, open_session
+from groundhog.settings import DEFAULTS
+from groundhog.userconfig import resolve
 
 log = logging.getLogger(__name__)
 FEED_POLL_S = 0.05  # another process's change reaches subscribers within ~50 ms (+ load)
@@ -65,14 +65,7 @@ INSTRUCTIONS = (
 @dataclass(frozen=True)
 class McpSettings:
     workspace: str | None = None  # None: the client's first file root, else the current directory
-    read_only: bool = False
-    context: str | None = None
-    max_result_bytes: int = 65536
-    store_dir: str | None = None
-    store_url: str | None = None  # a shared PostgreSQL store (else GROUNDHOG_STORE_URL, else SQLite)
-    workspace_id: str | None = None  # the workspace's name in a shared store
-    history_limit: int = DEFAULT_HISTORY_LIMIT
-    snapshot_max_bytes: int = DEFAULT_SNAPSHOT_MAX_BYTES
+    flags: dict[str, Any] = field(default_factory=dict)  # settings given as flags (settings.py)
 
 
 class GroundhogMCP(MCPServer):
@@ -86,6 +79,7 @@ class GroundhogMCP(MCPServer):
             log_level="WARNING",
         )
         self.config = settings
+        self.options = DEFAULTS  # resolved when the session opens (the workspace may be a root)
         self.session: Session | None = None
         self._opening = asyncio.Lock()
         self._peer: ServerSession | None = None  # the connection's back-channel (handshake era)
@@ -113,16 +107,12 @@ class GroundhogMCP(MCPServer):
         async with self._opening:
             if self.session is None:
                 root = self.config.workspace or await self._client_root() or os.getcwd()
-                options = Options(
-                    store_dir=self.config.store_dir,
-                    store_url=self.config.store_url,
-                    workspace_id=self.config.workspace_id,
-                    read_only=self.config.read_only,
-                    history_limit=self.config.history_limit,
-                    snapshot_max_bytes=self.config.snapshot_max_bytes,
-                    editor_tracking=False,
-                    context=self.config.context,
-                )
+                # the user's configuration file and environment for that workspace, then the flags
+                resolved = await asyncio.to_thread(resolve, root, self.config.flags)
+                for problem in resolved.config.problems:
+                    log.warning("configuration file: %s", problem)
+                options = replace(resolved.settings, editor_tracking=False)
+                self.options = options
                 session = await asyncio.to_thread(open_session, root, options, self._client())
                 self.session = session
                 loop = asyncio.get_running_loop()
@@ -231,7 +221,7 @@ class GroundhogMCP(MCPServer):
                 result = await session.run(lambda: spec.handler(session, params))
             finally:
                 session.outbox.clear()  # editors' notifications: an agent sees changes as resource events
-            shaped = capped(spec.verb, result, self.config.max_result_bytes)
+            shaped = capped(spec.verb, result, self.options.max_result_bytes)
         except ContextError as error:
             await self._audit(name, error)
             return _error_result(error)
