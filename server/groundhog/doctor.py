@@ -34,9 +34,11 @@ from typing import Any
 
 import orjson
 
-from groundhog import __version__
+from groundhog import __version__, doctor_settings
 from groundhog.config import ROTATE_TOKEN, TOKEN_FILE
 from groundhog.errors import ContextError
+from groundhog.flags import add_flags, given
+from groundhog.settings import Settings
 from groundhog.store import keys
 from groundhog.store.keys import KEY_BYTES, MASTER_KEY_FILE
 from groundhog.store.paths import (
@@ -47,10 +49,10 @@ from groundhog.store.paths import (
     secret_problem,
     unsafe_ancestor,
 )
+from groundhog.userconfig import ConfigFile, read_config
 from groundhog.workspace import (
-    default_config_dir,
-    default_store_dir,
-    is_postgres_url,
+    platform_config_dir,
+    platform_store_dir,
     shared_identity,
     shared_workspace_id,
 )
@@ -83,7 +85,7 @@ def add_command(commands: Any) -> None:
         allow_abbrev=False,
     )
     parser.add_argument("--workspace", default=".", help="the workspace root (default: .)")
-    parser.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
+    add_flags(parser, "doctor")
     parser.add_argument(
         "--log-file",
         dest="server_log_file",  # not log_file: the CLI would open that to write its own log
@@ -106,7 +108,7 @@ class Findings:
 
 
 def run(args: argparse.Namespace) -> int:
-    report = diagnose(str(args.workspace), args.store_dir, args.server_log_file)
+    report = diagnose(str(args.workspace), given(args, "doctor"), args.server_log_file)
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -114,34 +116,50 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
-def diagnose(workspace: str, store_dir: str | None = None, log_file: str | None = None) -> dict[str, Any]:
-    """The whole report as JSON-ready data; reads only."""
+def diagnose(
+    workspace: str, flags: dict[str, Any] | None = None, log_file: str | None = None
+) -> dict[str, Any]:
+    """The whole report as JSON-ready data; reads only. ``flags``: settings given on the command
+    line (``store_dir``, ``key_dir``, ``store_url``, ``workspace_id``) over the user's own."""
     found = Findings()
+    root = os.path.abspath(workspace)
     with _quiet_paths_log():
         versions = _versions(found)
         server = _server(found)
-        store = _store_dir(store_dir)
-        config = _config_dir(found)
+        settings_report, chosen = doctor_settings.settings_report(root, flags or {}, found.problem)
+        sources = {item["name"]: item["from"] for item in settings_report["settings"]}
+        store = _store_dir(chosen.store_dir, sources["store_dir"])
+        config = _config_dir(chosen.key_dir, sources["key_dir"], found)
         workspace_report = _workspace(workspace, Path(store["path"]), found)
         key = _master_key(Path(config["path"]), Path(store["path"]), workspace_report, found)
         _token(Path(config["path"]), found)
-        shared = _shared_store(workspace, Path(config["path"]), found)
-        clients = _clients(Path(os.path.abspath(workspace)), found)
-        log = _log(log_file, found)
+        shared = _shared_store(workspace, chosen, Path(config["path"]), found)
+        clients = _clients(Path(root), found)
+        agents = doctor_settings.agent_environment(Path(root), _config_or_none(), found.problem)
+        log = _log(log_file or chosen.log_file, found)
     return {
         "ok": not found.problems,
         "versions": versions,
         "server": server,
+        "configFile": settings_report,
         "storeDir": store,
         "configDir": config,
         "masterKey": key,
         "workspace": workspace_report,
         "clients": clients,
+        "agentEnvironment": agents,
         "log": log,
         "sharedStore": shared,
         "problems": found.problems,
         "notes": found.notes,
     }
+
+
+def _config_or_none() -> ConfigFile | None:
+    try:
+        return read_config()
+    except ContextError:  # already a problem of the report
+        return None
 
 
 # -- versions and the installation ----------------------------------------------------------------
@@ -195,21 +213,13 @@ def _server(found: Findings) -> dict[str, str | None]:
 # -- directories and files ------------------------------------------------------------------------
 
 
-def _store_dir(option: str | None) -> dict[str, Any]:
-    path = Path(option) if option is not None else default_store_dir()
-    origin = (
-        "--store-dir"
-        if option is not None
-        else "GROUNDHOG_HOME"
-        if os.environ.get("GROUNDHOG_HOME")
-        else "default"
-    )
+def _store_dir(chosen: str | None, origin: str) -> dict[str, Any]:
+    path = Path(chosen) if chosen else platform_store_dir()
     return {**_describe(Path(os.path.abspath(path))), "from": origin}
 
 
-def _config_dir(found: Findings) -> dict[str, Any]:
-    path = Path(os.path.abspath(default_config_dir()))
-    origin = "GROUNDHOG_CONFIG_DIR" if os.environ.get("GROUNDHOG_CONFIG_DIR") else "default"
+def _config_dir(chosen: str | None, origin: str, found: Findings) -> dict[str, Any]:
+    path = Path(os.path.abspath(chosen or platform_config_dir()))
     described = {**_describe(path), "from": origin}
     _judge_dir(path, "The key directory", "config dir", "GROUNDHOG_CONFIG_DIR", found)
     return described
@@ -267,27 +277,19 @@ def _master_key(
     return described
 
 
-def _shared_store(workspace: str, config_dir: Path, found: Findings) -> dict[str, Any] | None:
-    """With GROUNDHOG_STORE_URL set: the database (without its password), the name this folder has
-    there, and whether this machine holds that workspace's key. Never connects."""
-    url = os.environ.get("GROUNDHOG_STORE_URL")
+def _shared_store(
+    workspace: str, chosen: Settings, config_dir: Path, found: Findings
+) -> dict[str, Any] | None:
+    """With a shared store chosen (its URL checked by the settings already): the database (without
+    its password), the name this folder has there, and whether this machine holds that workspace's
+    key. Never connects."""
+    url = chosen.store_url
     if not url:
         return None
-    if not is_postgres_url(url):
-        found.problem(
-            "shared store",
-            "GROUNDHOG_STORE_URL is set but is not a postgresql:// URL, so every server refuses to start.",
-            "Set it to postgresql://user@host:port/database, or unset it for the embedded store.",
-        )
-        return {"url": None}
     from groundhog.store.postgres import describe_url
 
-    try:
-        identity = shared_identity(os.path.abspath(workspace))
-    except ValueError as error:
-        found.problem("shared store", f"GROUNDHOG_WORKSPACE_ID is not valid: {error}", "Fix or unset it.")
-        return {"url": describe_url(url)}
-    workspace_id = shared_workspace_id(os.path.abspath(workspace))
+    identity = shared_identity(os.path.abspath(workspace), chosen.workspace_id)
+    workspace_id = shared_workspace_id(os.path.abspath(workspace), chosen.workspace_id)
     key_path = keys.workspace_key_path(config_dir, workspace_id)
     in_env = bool(os.environ.get(keys.WORKSPACE_KEY_ENV))
     report = {
@@ -627,6 +629,12 @@ def _print(report: dict[str, Any]) -> None:
         "  versions "
         + ", ".join(
             f"{name} {versions[name] or 'MISSING'}" for name in ("sqlite", "pygls", "lsprotocol", "mcp")
+        ),
+        f"config     {report['configFile']['path']}"
+        + ("" if report["configFile"]["exists"] else "  (none: defaults and the environment)"),
+        *(
+            f"  {item['name']:<12} {item['value'] if item['value'] is not None else '-'}  ({item['from']})"
+            for item in report["configFile"]["settings"]
         ),
         _place("store dir", report["storeDir"]),
         _place("config dir", report["configDir"]),

@@ -83,7 +83,8 @@ def test_a_healthy_setup_passes_with_every_field(setup: Setup, capsys: pytest.Ca
     assert Path(report["server"]["module"]) == Path(sys.modules["groundhog"].__file__ or "").resolve().parent
     assert report["server"]["python"] == sys.executable
     assert (
-        report["storeDir"] | {"from": "GROUNDHOG_HOME", "exists": True, "mode": "0700"} == report["storeDir"]
+        report["storeDir"] | {"from": "environment (GROUNDHOG_HOME)", "exists": True, "mode": "0700"}
+        == report["storeDir"]
     )
     assert report["storeDir"]["path"] == str(setup.store)
     assert report["storeDir"]["uid"] == os.geteuid()
@@ -433,4 +434,5 @@ def test_a_shared_store_shows_its_url_without_the_password_and_the_workspace_key
     assert code == 1 and subjects(report) == ["shared store"]
     monkeypatch.setenv("GROUNDHOG_STORE_URL", "/srv/not-a-url")
     code, report = setup.doctor(capsys)
-    assert code == 1 and "postgresql://" in report["problems"][-1]["fix"]
+    assert code == 1 and "postgresql://" in report["problems"][-1]["problem"]
+    assert "GROUNDHOG_STORE_URL" in report["problems"][-1]["problem"]
