@@ -26,6 +26,7 @@ from groundhog.limits import (
     DEFAULT_EDITOR_FLUSH_MS,
     DEFAULT_FEED_KEEP,
     DEFAULT_HISTORY_LIMIT,
+    DEFAULT_HOOK_BRIEF_BYTES,
     DEFAULT_MAX_RESULT_BYTES,
     DEFAULT_RECOVERY_POINTS_KEEP,
     DEFAULT_SNAPSHOT_MAX_BYTES,
@@ -33,6 +34,7 @@ from groundhog.limits import (
     EDITOR_FLUSH_MS_RANGE,
     FEED_KEEP_RANGE,
     HISTORY_LIMIT_RANGE,
+    HOOK_BRIEF_BYTES_RANGE,
     MAX_RESULT_BYTES_RANGE,
     RECOVERY_POINTS_KEEP_RANGE,
     SNAPSHOT_MAX_BYTES_RANGE,
@@ -250,6 +252,15 @@ class Settings:
         flag="--max-result-bytes",
         bounds=MAX_RESULT_BYTES_RANGE,
         commands=frozenset({"mcp"}),
+    )
+    hook_brief_bytes: int = declare(
+        DEFAULT_HOOK_BRIEF_BYTES,
+        int,
+        "the size of the brief an agent's SessionStart hook hands the model (UTF-8 bytes)",
+        flag="--brief-max-bytes",
+        env="GROUNDHOG_HOOK_BRIEF_BYTES",
+        bounds=HOOK_BRIEF_BYTES_RANGE,
+        commands=frozenset({"hook"}),
     )
     log_level: str = declare(
         "warning",

@@ -233,6 +233,17 @@ def test_the_brief_stays_within_its_size(env: Env) -> None:
         assert text.endswith("the resume tool has the rest.]")
 
 
+def test_the_brief_size_comes_from_the_configuration_file_for_the_workspace(env: Env) -> None:
+    _seed(env, plan="x" * 50_000)
+    (env.config_dir / "config.toml").write_text(f'[workspace."{env.workspace}"]\nhook_brief_bytes = 700\n')
+    (env.config_dir / "config.toml").chmod(0o600)
+    start = claude_input(env, "SessionStart", source="startup")
+    text = _context(env, run_hook(env, "claude-code", "SessionStart", start))
+    assert 500 < len(text.encode()) <= 700
+    flagged = _context(env, run_hook(env, "claude-code", "SessionStart", start, "--brief-max-bytes", "2000"))
+    assert 700 < len(flagged.encode()) <= 2000  # the flag wins over the file
+
+
 # -- bad input: exit 0, one line on stderr, the store as it was ----------------------------------
 
 

@@ -6,20 +6,13 @@ agent; fails open), ``groundhog hook install|uninstall claude-code [--project [D
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 from typing import Any
 
-from groundhog.limits import (
-    DEFAULT_HOOK_BRIEF_BYTES,
-    DEFAULT_HOOK_TIMEOUT_S,
-    HOOK_BRIEF_BYTES_RANGE,
-    HOOK_TIMEOUT_S_RANGE,
-    within,
-)
+from groundhog.flags import add_flags, given
+from groundhog.limits import DEFAULT_HOOK_TIMEOUT_S, HOOK_TIMEOUT_S_RANGE
 
-BRIEF_BYTES_ENV = "GROUNDHOG_HOOK_BRIEF_BYTES"
 MAX_INPUT_BYTES = 16 << 20
 
 
@@ -34,7 +27,7 @@ def add_commands(commands: Any) -> None:
         "event", help="the agent's event name (SessionStart, Stop, ...), or the agent to install"
     )
     hook.add_argument("payload", nargs="?", help="the hook JSON as an argument (Codex's notify), else stdin")
-    hook.add_argument("--brief-max-bytes", type=int, default=None, metavar="N", help=_brief_help())
+    add_flags(hook, "hook")  # --brief-max-bytes (settings.py)
     hook.add_argument("--timeout", type=float, default=DEFAULT_HOOK_TIMEOUT_S, metavar="SECONDS")
     hook.add_argument(
         "--project", nargs="?", const=".", default=None, metavar="DIR", help="install: the project's settings"
@@ -61,26 +54,12 @@ def add_commands(commands: Any) -> None:
     sessions.set_defaults(run=_agent_sessions)
 
 
-def _brief_help() -> str:
-    low, high = HOOK_BRIEF_BYTES_RANGE
-    default = f"{BRIEF_BYTES_ENV}, else {DEFAULT_HOOK_BRIEF_BYTES}"
-    return f"the SessionStart brief's size, {low} to {high} bytes (default {default})"
-
-
 def _hook(args: argparse.Namespace) -> int:
     if args.agent in ("install", "uninstall"):
         return _install(args)
     from groundhog.agents import run
 
-    return run.main(args.agent, args.event, _brief_bytes(args), _timeout(args), args.payload)
-
-
-def _brief_bytes(args: argparse.Namespace) -> int:
-    value: Any = args.brief_max_bytes
-    if value is None:
-        text = os.environ.get(BRIEF_BYTES_ENV, "")
-        value = int(text) if text.isdigit() else DEFAULT_HOOK_BRIEF_BYTES
-    return value if within(value, HOOK_BRIEF_BYTES_RANGE) else DEFAULT_HOOK_BRIEF_BYTES
+    return run.main(args.agent, args.event, given(args, "hook"), _timeout(args), args.payload)
 
 
 def _timeout(args: argparse.Namespace) -> float:

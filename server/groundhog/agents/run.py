@@ -10,7 +10,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -30,6 +30,8 @@ from groundhog.agents.contracts import (
 from groundhog.agents.transcript import read_lines, summarize
 from groundhog.errors import ContextError, LockError
 from groundhog.limits import HOOK_LOCK_TIMEOUT_S
+from groundhog.settings import Settings
+from groundhog.userconfig import resolve
 
 if TYPE_CHECKING:
     from groundhog.manager import ContextManager
@@ -39,8 +41,11 @@ HOOK_SNAPSHOT_MAX_BYTES = 64 << 20  # a captured transcript line can be large (a
 PROJECT_DIR_ENV = ("CLAUDE_PROJECT_DIR", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR")
 
 
-def main(agent_name: str, event: str, brief_bytes: int, timeout_s: float, argument: str | None = None) -> int:
-    """Run one hook; ``argument``: the hook JSON given as an argument (Codex's notify) instead of stdin."""
+def main(
+    agent_name: str, event: str, flags: dict[str, Any], timeout_s: float, argument: str | None = None
+) -> int:
+    """Run one hook; ``flags``: settings given on its command line (settings.py); ``argument``: the
+    hook JSON given as an argument (Codex's notify) instead of stdin."""
     try:
         agent, kind = contract(agent_name, event)
     except HookProblem as problem:
@@ -69,7 +74,7 @@ def main(agent_name: str, event: str, brief_bytes: int, timeout_s: float, argume
     timer.start()
     try:
         hook = parse_input(agent, event, kind, _read_input(argument))
-        _run(hook, agent, brief_bytes, say)
+        _run(hook, agent, flags, say)
     except HookProblem as problem:
         _warn(str(problem))
     except ContextError as error:
@@ -108,11 +113,12 @@ def workspace_root(hook: HookInput) -> str:
     return hook.cwd
 
 
-def open_store(root: str, *, read_only: bool = False) -> ContextManager:
+def open_store(root: str, settings: Settings, *, read_only: bool = False) -> ContextManager:
     from groundhog.manager import create_manager
 
     return create_manager(
         root,
+        settings=settings,
         lock_timeout_s=HOOK_LOCK_TIMEOUT_S,
         snapshot_max_bytes=HOOK_SNAPSHOT_MAX_BYTES,
         session="hook",
@@ -122,15 +128,16 @@ def open_store(root: str, *, read_only: bool = False) -> ContextManager:
 
 
 def _start(
-    hook: HookInput, agent: Contract, root: str, brief_bytes: int, say: Callable[[str | None], None]
+    hook: HookInput, agent: Contract, root: str, settings: Settings, say: Callable[[str | None], None]
 ) -> None:
     """The brief first (a store another process holds locked is still read), then the record."""
     from groundhog.agents import progress
 
+    brief_bytes = settings.hook_brief_bytes
     try:
-        manager = open_store(root)
+        manager = open_store(root, settings)
     except LockError:
-        manager = open_store(root, read_only=True)
+        manager = open_store(root, settings, read_only=True)
     try:
         tracker = progress.active_tracker(manager, hook, create=False)
         say(answer(agent, START, progress.start_brief(manager, tracker, root, hook, brief_bytes)))
@@ -142,20 +149,21 @@ def _start(
         manager.close()
 
 
-def _run(hook: HookInput, agent: Contract, brief_bytes: int, say: Callable[[str | None], None]) -> None:
+def _run(hook: HookInput, agent: Contract, flags: dict[str, Any], say: Callable[[str | None], None]) -> None:
     if hook.kind == PROMPT:  # nothing to add per prompt: Stop records the turn
         return
     from groundhog.agents import progress
 
     root = workspace_root(hook)
+    settings = resolve(root, flags).settings  # the user's configuration file and environment too
     if hook.kind == START:
-        _start(hook, agent, root, brief_bytes, say)
+        _start(hook, agent, root, settings, say)
         return
     recorded = hook.kind in (COMPACT, STOP, END) and hook.event != "notify"  # notify has no transcript
     fmt = agent.transcript_format if recorded else None
     if fmt is not None:  # a missing or foreign transcript changes nothing: checked before opening
         _check_transcript(hook, fmt, root)
-    manager = open_store(root)
+    manager = open_store(root, settings)
     try:
         summary, offset = None, None
         tracker = progress.active_tracker(manager, hook, create=False)
