@@ -5,6 +5,7 @@ recovery-point pruning and budget passes reads back every snapshot and kept vers
 
 from __future__ import annotations
 
+import gc
 import itertools
 from typing import Any
 
@@ -20,7 +21,7 @@ from groundhog.changes import Change
 from groundhog.store import snapshots
 from groundhog.store.codec import Payload, values_size
 from groundhog.store.records import StoredState
-from groundhog.undo import MAX_BYTES, MAX_ENTRIES, UndoLog
+from groundhog.undo import MAX_BYTES, MAX_ENTRIES, PROCESS_MAX_BYTES, UndoLog, held_bytes, step_cost
 
 STATE = {f"src/file_{i:03d}.py": f"summary {i} " + "s" * 200 for i in range(300)}
 
@@ -335,6 +336,31 @@ def test_the_undo_log_keeps_a_bounded_number_of_steps_and_bytes() -> None:
     after = _state(big.version + 1, k=b"y")
     log.record("u", big, after, ["k"])  # would keep the big value alive: the log holds no more than its bound
     assert log.back_to("u", after, big.version) is None
+
+
+def test_undo_logs_count_the_bytes_they_hold_and_share_one_bound_per_process() -> None:
+    """Four trackers' logs on 1 MB states rewritten whole: each step holds ~1 MB of old values, and
+    all the logs together stay within the process's bound, each keeping its newest step."""
+    gc.collect()
+    others = held_bytes()  # logs of trackers other tests left alive (ours may trim them too)
+    logs = [UndoLog() for _ in range(4)]
+    for version in range(1, 12):
+        for number, log in enumerate(logs):
+            old = StoredState(
+                version, "t", {f"k{i}": bytes(1000) + bytes([version, number]) for i in range(1000)}
+            )
+            new = StoredState(
+                version + 1, "t", {f"k{i}": bytes(1000) + bytes([version + 1]) for i in range(1000)}
+            )
+            log.record(f"u{number}", old, new, list(old.values))
+            assert log.back_to(f"u{number}", new, version) is not None  # the newest step stays
+    cost = step_cost(dict(old.values))
+    assert cost > 1000 * 1000 + 1000 * 33  # each bytes object's header counts, not only its length
+    assert held_bytes() <= PROCESS_MAX_BYTES
+    assert held_bytes() - sum(each.held for each in logs) <= others
+    del logs, log
+    gc.collect()
+    assert held_bytes() <= others  # a log that goes counts no more
 
 
 def test_recovery_points_without_a_user_snapshot_build_on_a_hidden_base(store_env: StoreEnv) -> None:

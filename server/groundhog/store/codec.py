@@ -31,12 +31,22 @@ _U32 = struct.Struct(">I")  # the length prefixes of the framing
 
 
 def encode_value(value: Any, key: str) -> bytes:
-    """Compact JSON of one value; anything that is not plain JSON is InvalidParams naming the key."""
+    """Compact JSON of one value; anything that is not plain JSON is InvalidParams naming the key.
+
+    The bytes are a copy of exactly their length: orjson never shrinks the buffer it wrote into,
+    which it sizes for the worst case (8 KB for a 1 KB string, 133 MB for a 10 MB one, 4 KB at the
+    least), and encoded values live on in heads, undo logs and snapshot digests. Kept as orjson
+    returned them, a 1 MB state of 1,000 values held 8 MB (issue 23). The copy costs ~0.2 us/KB."""
     try:
         raw = orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError):
         raise InvalidParams(f"The value of key {key!r} is not JSON.", field=key) from None
-    return raw
+    return exact(raw)
+
+
+def exact(raw: bytes) -> bytes:
+    """``raw`` in a buffer of its own length (``bytes(raw)`` would hand back the same object)."""
+    return bytes(memoryview(raw))
 
 
 def encode_value_strict(value: Any, key: str) -> bytes:
