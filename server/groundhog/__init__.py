@@ -23,7 +23,8 @@ from groundhog.errors import (
 )
 from groundhog.manager import ContextManager, create_manager
 from groundhog.model import ContextSnapshot, ContextState, EditorState, HistoryEntry
-from groundhog.tracker import ContextSubscriber, ContextTracker, ContextTrackerFactory, TrackerConfig
+from groundhog.subscriptions import ContextSubscriber
+from groundhog.tracker import ContextTracker, ContextTrackerFactory, TrackerConfig
 
 __version__ = "0.1.0"
 

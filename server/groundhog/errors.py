@@ -103,3 +103,15 @@ class DataDamaged(RecoveryError):
     def __init__(self, message: str, **details: Any) -> None:
         details.setdefault("reason", "Damaged")
         super().__init__(message, **details)
+
+
+def error_of_kind(kind: str, message: str, **details: Any) -> ContextError:
+    """An error of the class whose ``kind`` is ``kind`` (a ContextError when none is), to hand on a
+    failure known by its kind and message alone (an audit record of another process's failure)."""
+    found: list[type[ContextError]] = [ContextError]
+    for cls in found:
+        found.extend(cls.__subclasses__())
+    for cls in found:
+        if cls.kind == kind and cls not in (NoValidSnapshot, DataDamaged):
+            return cls(message, **details)
+    return ContextError(message, **details)

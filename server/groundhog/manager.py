@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from groundhog.auditing import AuditQueue
 from groundhog.errors import (
     AccessDenied,
     AlreadyExists,
@@ -112,10 +114,18 @@ class ContextManager:
     def __init__(self, store: Store, config: TrackerConfig | None = None) -> None:
         self.store = store
         self.config = config or TrackerConfig()
+        self.origin = uuid.uuid4().hex[:12]  # marks this manager's audit records (subscriptions.py)
+        self._audits = AuditQueue(store)
         self.factory = ContextTrackerFactory(
             store,
             self.config,
-            Hooks(on_commit=self._committed, on_recover=self._recovered, on_subscribe=self._follow),
+            Hooks(
+                on_commit=self._committed,
+                on_recover=self._recovered,
+                on_subscribe=self._follow,
+                on_error=self._failed,
+                audit=self.audit,
+            ),
         )
         self._commit_listeners: list[Callable[[], None]] = []
         self._recover_listeners: list[Callable[[RecoveryReport], None]] = []
@@ -354,18 +364,21 @@ class ContextManager:
         return StorageInfo(used, limit, over is not None)
 
     def audit_records(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest audit records, decrypted, newest first."""
+        """The newest audit records, decrypted, newest first (this manager's queued ones included,
+        unless another process holds the store locked longer than the lock timeout)."""
+        self._audits.flush(self.store_lock_timeout())
         with self.store.read() as tx:
             return tx.audit_records(limit)
 
     def audit(self, event: str, session: str, details: dict[str, Any]) -> None:
-        """Append to the audit log. Read-only sessions audit too: the log is the security record
-        (issue 3: a read-only session's refused writes are audited), not context state."""
-        try:
-            with self.store.write() as tx:
-                tx.audit(event, session, details)
-        except ContextError:
-            log.warning("could not write an audit record for %s", event)
+        """Append to the audit log, without waiting: the record is written behind the caller
+        (auditing.py), so a refusal answers at once even while another process holds the lock.
+        Read-only sessions audit too: the log is the security record (issue 3: a read-only
+        session's refused writes are audited), not context state."""
+        self._audits.put(event, session, {**details, "origin": self.origin} if event == "error" else details)
+
+    def store_lock_timeout(self) -> float:
+        return float(getattr(getattr(self.store, "settings", None), "busy_timeout_s", 5.0))
 
     # -- listeners ------------------------------------------------------------------------------
 
@@ -376,6 +389,8 @@ class ContextManager:
         self._recover_listeners.append(listener)
 
     def _committed(self) -> None:
+        if self._follower is not None:
+            self._follower.poke()
         for listener in list(self._commit_listeners):
             try:
                 listener()
@@ -394,18 +409,25 @@ class ContextManager:
     def _check_writable(self, action: str, session: str, name: str) -> None:
         if self.read_only:
             error = AccessDenied(f"This session is read-only; {action} of context {name!r} is refused.")
-            self.audit("error", session, {"action": action, "kind": error.kind})
+            details = {"action": action, "context": name, "kind": error.kind, "message": error.message}
+            self.audit("error", session, details)
             error.audited = True
             raise error
 
     def _follow(self, tracker: ContextTracker) -> None:
-        if self._follower is None:
-            self._follower = FeedFollower(self.store)
+        with self._lock:
+            if self._follower is None:
+                self._follower = FeedFollower(self.store, self.origin)
         self._follower.follow(tracker)
+
+    def _failed(self, tracker: ContextTracker, error: ContextError) -> None:
+        if self._follower is not None:
+            self._follower.tell_error(tracker.name, error, tracker)
 
     def close(self) -> None:
         if self._follower is not None:
             self._follower.stop()
+        self._audits.close(self.store_lock_timeout())
         self.store.close()
 
 

@@ -20,6 +20,7 @@ class WorkspaceChanges:
     events: list[FeedEvent] = field(default_factory=list)  # new versions, oldest first
     contexts_changed: bool = False  # a context was created or deleted
     editors_changed: bool = False  # a session persisted its editor state, or ended
+    looked: bool = False  # something was committed since the last poll (the store was read)
 
 
 class ChangeFeed:
@@ -53,4 +54,4 @@ class ChangeFeed:
         if events:
             self.cursor = events[-1].seq
         (old_contexts, old_editors), self._marks = self._marks, marks
-        return WorkspaceChanges(events, marks[0] != old_contexts, marks[1] != old_editors)
+        return WorkspaceChanges(events, marks[0] != old_contexts, marks[1] != old_editors, looked=True)

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import logging
 import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 from groundhog.changes import Change, apply_change
 from groundhog.errors import (
@@ -41,23 +39,14 @@ from groundhog.store.codec import Payload, decode_value, decode_values, size_aft
 from groundhog.store.interface import Store, Transaction
 from groundhog.store.records import ContextRow, SnapshotInfo, StoredState
 from groundhog.store.splices import apply_deltas
-from groundhog.subscriptions import Deliveries
+from groundhog.subscriptions import ABSENT, ContextSubscriber, Subscribers
 from groundhog.undo import UndoLog
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 OnConflict = Literal["merge", "fail", "overwrite"]
 Validator = Callable[[ContextState], None]
 RECOVERY_POINT_LABEL = "recovery point"
 CATCH_UP_LIMIT = 200  # beyond this many new versions, reload the head instead of replaying deltas
-
-
-class ContextSubscriber(Protocol):
-    """Told about every change a tracker makes; a subscriber that raises never breaks anything."""
-
-    def on_state_change(self, old_state: ContextState, new_state: ContextState) -> None: ...
-
-    def on_error(self, error: ContextError) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -90,11 +79,15 @@ class RollbackResult:
 
 @dataclass(frozen=True)
 class Hooks:
-    """How a tracker tells its manager about commits and recoveries (to wake the change feed)."""
+    """How a tracker tells its manager about commits, recoveries and failures (to wake the change
+    feed, tell the other trackers' subscribers) and audits a failure (auditing.py: without waiting
+    for the write lock). Without a manager, a failure is audited in the failing call."""
 
     on_commit: Callable[[], None] = lambda: None
     on_recover: Callable[[RecoveryReport], None] = lambda report: None
     on_subscribe: Callable[[ContextTracker], None] = lambda tracker: None  # follow the feed for it
+    on_error: Callable[[ContextTracker, ContextError], None] = lambda tracker, error: None
+    audit: Callable[[str, str, dict[str, Any]], None] | None = None  # (event, session, details)
 
 
 class ContextTracker:
@@ -113,8 +106,7 @@ class ContextTracker:
         self.config = config or TrackerConfig()
         self.hooks = hooks or Hooks()
         self._validators: list[Validator] = list(self.config.validators)
-        self._subscribers: list[ContextSubscriber] = []
-        self.deliveries = Deliveries(self.read, self._tell_pair)
+        self.subscribers = Subscribers(store, name, self._heard_head)
         self._lock = threading.RLock()
         self._row: ContextRow | None = None
         self._head: StoredState | None = None
@@ -413,19 +405,20 @@ class ContextTracker:
         self._validators.append(validator)
 
     def subscribe(self, subscriber: ContextSubscriber) -> Callable[[], None]:
-        """``subscriber`` hears of every later change to this context, from this tracker, another
-        one, another session or process (within ~50 ms), and of recoveries, in version order."""
-        with self._lock:
-            self._subscribers.append(subscriber)
-        self.deliveries.start(self.version)
+        """``subscriber`` hears of every later change, recovery, deletion and failure of this
+        context, from this tracker, another one, another session or process (subscriptions.py)."""
+        self.subscribers.add(subscriber)
         self.hooks.on_subscribe(self)
+        return lambda: self.subscribers.remove(subscriber)
 
-        def unsubscribe() -> None:
-            with self._lock:
-                if subscriber in self._subscribers:
-                    self._subscribers.remove(subscriber)
-
-        return unsubscribe
+    def _heard_head(self) -> tuple[str | None, StoredState]:
+        """The head as a new subscriber starts from (the context's uid and state)."""
+        try:
+            head = self.read()
+        except ContextNotFound:
+            return None, ABSENT
+        row = self._row
+        return (None, ABSENT) if row is None else (row.uid, head)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -434,8 +427,12 @@ class ContextTracker:
             with self.store.read() as tx:
                 return body(tx, self._find(tx))
 
-        with self._lock:
-            return self._with_recovery(attempt)
+        try:
+            with self._lock:
+                return self._with_recovery(attempt)
+        except ContextError as error:
+            self._tell_error(error)
+            raise
 
     def _writing(
         self,
@@ -466,14 +463,23 @@ class ContextTracker:
         except ContextError as error:
             refused = isinstance(error, AccessDenied)  # refusals are always audited, read-only included
             if (audit_errors or refused) and not error.audited:
-                self.store.audit_error(self.session, action, self.name, error)
-                error.audited = True
+                self._audit_failure(action, error)
             self._tell_error(error)
             raise
         if committed is not None:
             self.hooks.on_commit()
-            self._tell_change(old, new)
+            if self.subscribers:
+                self.subscribers.committed(new_row.uid, old, new)
         return result
+
+    def _audit_failure(self, action: str, error: ContextError) -> None:
+        """Audit a failed write; through the manager's queue (no wait for the lock) when there is one."""
+        if self.hooks.audit is None:
+            self.store.audit_error(self.session, action, self.name, error)
+        else:
+            details = {"action": action, "context": self.name, "kind": error.kind, "message": error.message}
+            self.hooks.audit("error", self.session, details)
+        error.audited = True
 
     def _with_recovery(self, attempt: Callable[[], T]) -> T:
         """Run ``attempt``; if it meets damage at the head, recover once and run it again."""
@@ -621,36 +627,14 @@ class ContextTracker:
                     context=self.name,
                 ) from None
 
-    def _tell_change(self, old: StoredState, new: StoredState) -> None:
-        if self._subscribers:
-            self.deliveries.upto(new.version, (old, new))
-
-    def _tell_pair(self, old: StoredState, new: StoredState) -> None:
-        before, after = to_context_state(old), to_context_state(new)
-        for subscriber in list(self._subscribers):
-            try:
-                subscriber.on_state_change(before.copy_state(), after.copy_state())
-            except Exception as failure:
-                _log_subscriber_failure("a subscriber's on_state_change", failure)
-
     def _tell_error(self, error: ContextError) -> None:
-        for subscriber in list(self._subscribers):
-            try:
-                subscriber.on_error(error)
-            except Exception as failure:
-                _log_subscriber_failure("a subscriber's on_error", failure)
+        """Our subscribers at once, the other trackers' of this manager through it."""
+        self.subscribers.error(error)
+        self.hooks.on_error(self, error)
 
 
 def _only(values: dict[str, bytes], keys: set[str]) -> dict[str, bytes]:
     return {key: values[key] for key in keys if key in values}
-
-
-def _log_subscriber_failure(what: str, failure: Exception) -> None:
-    """Log where a subscriber failed, but not its message or chained exceptions: those carry the
-    states and ContextError messages it was handed (context names, keys, values), and user data
-    stays out of logs."""
-    frames = "".join(traceback.format_tb(failure.__traceback__))
-    log.warning("%s failed with %s; ignored\n%s", what, type(failure).__name__, frames)
 
 
 def to_context_state(state: StoredState) -> ContextState:

@@ -1,15 +1,23 @@
 """A store another process holds locked: a write gives up with LockError after the configured
-timeout (not a fixed 10 s, and not twice: the failure is not audited through the same lock), and
-nothing changes; once the lock is released, writes go through again."""
+timeout (not a fixed 10 s), nothing changes, and the failure is audited once the lock is free (its
+record waits in the manager's audit queue, not in the request: auditing.py); once the lock is
+released, writes go through again. A read-only session's refused write answers at once, whoever
+holds the lock, and its audit record follows."""
 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from tests.conftest import StoreEnv
 
-from groundhog import InvalidParams, LockError
+from groundhog import AccessDenied, ContextManager, InvalidParams, LockError
 from groundhog.changes import Change
 
 pytestmark = pytest.mark.sqlite_only  # the SQLite file, its directory and its locks
@@ -28,7 +36,8 @@ def test_a_held_lock_surfaces_as_lock_error_and_changes_nothing(store_env: Store
         holder.execute("ROLLBACK")
         holder.close()
     assert tracker.read().version == 1
-    assert [r for r in manager.audit_records(50) if r["event"] == "error"] == []  # not audited twice over
+    failures = [r["details"] for r in manager.audit_records(50) if r["event"] == "error"]
+    assert [(f["kind"], f["action"], f["context"]) for f in failures] == [("LockError", "update", "default")]
     tracker.update(Change(set={"a": 1}))
     assert tracker.read().version == 2
     manager.close()
@@ -59,3 +68,61 @@ def test_readers_open_and_verify_while_a_writer_holds_the_lock(store_env: StoreE
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+@contextmanager
+def locked_by_another_process(database: Path) -> Iterator[subprocess.Popen[str]]:
+    """A real second process holding the store's write lock (BEGIN IMMEDIATE) until released."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(database)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        if holder.poll() is None:
+            holder.communicate("release\n", timeout=30)
+
+
+HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
+
+
+def _refusals(manager: ContextManager) -> list[dict[str, object]]:
+    return [
+        r["details"]
+        for r in manager.audit_records(100)
+        if r["event"] == "error" and r["details"].get("kind") == "AccessDenied"
+    ]
+
+
+def test_a_read_only_refusal_answers_while_another_process_holds_the_lock(store_env: StoreEnv) -> None:
+    writer = store_env.open()
+    writer.create_context("plan")
+    path = writer.store.path
+    writer.close()
+    reader = store_env.open(read_only=True)  # the default lock timeout: 5 s
+    tracker = reader.tracker("plan")
+    with locked_by_another_process(path):
+        with pytest.raises(AccessDenied):
+            tracker.update(Change(set={"a": 1}))
+        with pytest.raises(AccessDenied):
+            reader.create_context("other")
+        assert tracker.read().version == 1  # reads go on too
+        # answered, and nothing written yet: the records wait for the lock
+        assert reader._audits.flush(0) is False
+    deadline = time.monotonic() + 60  # only stops a hung test: the records follow the lock's release
+    while len(_refusals(reader)) < 2 and time.monotonic() < deadline:
+        pass
+    refused = _refusals(reader)
+    assert sorted((r["action"], r["context"]) for r in refused) == [("create", "other"), ("update", "plan")]
+    reader.close()

@@ -132,7 +132,7 @@ class GroundhogServer(LanguageServer):
         return self.session
 
     async def _audit_error(self, session: Session, method: str, error: ContextError) -> None:
-        if getattr(error, "audited", False) or error.kind == "LockError":  # a lock is not waited for twice
+        if getattr(error, "audited", False):  # the engine audited it (queued: no wait for the lock)
             return
         details = {"action": method, "kind": error.kind, "message": error.message}
         await session.run(lambda: session.manager.audit("error", session.id, details))

@@ -237,7 +237,7 @@ class GroundhogMCP(MCPServer):
 
     async def _audit(self, tool: str, error: ContextError) -> None:
         session = self.session
-        if session is None or getattr(error, "audited", False) or error.kind == "LockError":
+        if session is None or getattr(error, "audited", False):
             return
         details = {"action": tool, "kind": error.kind, "message": error.message}
         with contextlib.suppress(Exception):

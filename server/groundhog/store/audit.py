@@ -69,6 +69,23 @@ class AuditRows(Rows):
             return 0, AUDIT_GENESIS
         return int(anchor["seq"]), bytes.fromhex(str(anchor["hash"]))
 
+    def audit_head(self) -> int:
+        """The newest audit record's number (0: none yet)."""
+        return int(self.conn.execute("SELECT coalesce(max(seq), 0) FROM audit").fetchone()[0])
+
+    def audit_after(self, seq: int, events: tuple[str, ...], limit: int = 500) -> list[dict[str, Any]]:
+        """Records after ``seq`` whose event is one of ``events``, decrypted, oldest first."""
+        marks = ",".join("?" * len(events))
+        return [
+            {"seq": number, "timestamp": ts, "event": event, "session": session,
+             "details": self.cipher.open_json(blob, "audit", number)}
+            for number, ts, event, session, blob in self.conn.execute(
+                f"SELECT seq, ts, event, session, blob FROM audit WHERE seq > ? AND event IN ({marks})"
+                " ORDER BY seq LIMIT ?",
+                (seq, *events, limit),
+            )
+        ]  # fmt: skip
+
     def audit_records(self, limit: int) -> list[dict[str, Any]]:
         """The newest audit records, decrypted, newest first."""
         return [

@@ -210,6 +210,18 @@ class VersionRows(Rows):
             out.append((number, ts, self.open_delta(row, number, blob)))
         return out
 
+    def deltas_between(self, row: ContextRow, after: int, upto: int) -> dict[int, Payload]:
+        """The deltas of the versions after ``after`` up to ``upto`` that have one (a version
+        written as a checkpoint has none), by version."""
+        return {
+            number: self.open_delta(row, number, blob)
+            for number, blob in self.conn.execute(
+                "SELECT version, delta_blob FROM versions WHERE context_id = ? AND version > ?"
+                " AND version <= ? AND delta_blob IS NOT NULL ORDER BY version",
+                (row.id, after, upto),
+            )
+        }
+
     def version_infos(self, row: ContextRow, limit: int, before: int | None = None) -> list[VersionInfo]:
         """History entries, newest first, never older than the kept history."""
         upper = row.head + 1 if before is None else before
