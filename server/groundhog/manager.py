@@ -349,9 +349,12 @@ class ContextManager:
             return bool(tx.list_contexts())
 
     def record_budget(self, budget: int) -> None:
-        """Remember the budget this (writable) process enforces, for ``storage`` readers."""
+        """Remember the budget this (writable) process enforces, for ``storage`` readers. A process
+        on the default budget (a hook, an agent not told otherwise) does not replace one an editor
+        chose: the chosen one is what the user asked for."""
         with self.store.write() as tx:
-            if tx.get_setting(BUDGET) != budget:
+            recorded = tx.get_setting(BUDGET)
+            if recorded != budget and (budget != DEFAULT_STORE_BUDGET_BYTES or recorded is None):
                 tx.put_setting(BUDGET, budget)
 
     def storage(self) -> StorageInfo:

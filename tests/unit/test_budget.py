@@ -63,3 +63,18 @@ def test_a_workspace_that_cannot_fit_says_so_and_keeps_accepting_writes(store_en
     assert events.count("over-budget") == 1  # said once, not on every write
     assert len(tracker.snapshots()) == 3
     manager.close()
+
+
+def test_a_process_on_the_default_budget_does_not_replace_a_chosen_one(store_env: StoreEnv) -> None:
+    chosen = store_env.open(store_budget_bytes=2 << 30)
+    chosen.close()
+    hook = store_env.open()  # a hook or an agent not told the editor's budget
+    try:
+        assert hook.storage().budget_bytes == 2 << 30
+    finally:
+        hook.close()
+    smaller = store_env.open(store_budget_bytes=1 << 29)
+    try:
+        assert smaller.storage().budget_bytes == 1 << 29  # a chosen budget replaces another
+    finally:
+        smaller.close()
