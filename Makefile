@@ -40,8 +40,11 @@ typecheck: $(STAMP)
 lint-lua:
 	luacheck --config clients/neovim/.luacheckrc clients/neovim tests/neovim/lua
 
+# Two workers (pytest-xdist; each starts its own throwaway PostgreSQL cluster when it needs one):
+# most tests wait on server processes, fsync and subprocess start-up. PYTEST_WORKERS=0 runs in one.
+PYTEST_WORKERS ?= 2
 test-python: $(STAMP) $(AGENTS_NPM)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 # The package as users get it: build the sdist and the wheel, install the wheel alone into a new venv
 # under a temporary directory and smoke-test `groundhog --version`, `serve`, `mcp` and `doctor` there.
