@@ -1,0 +1,72 @@
+"""Every relative link in the repository's Markdown resolves: the file exists, and an anchor names a
+heading of that file (GitHub's slugs). A reader who follows the README never lands on nothing."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
+
+
+def _markdown_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "*.md"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [ROOT / name for name in listed if "node_modules" not in name and (ROOT / name).exists()]
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, markup and punctuation dropped, spaces to '-'."""
+    text = re.sub(r"`|\*|_(?=\w)|(?<=\w)_", "", heading)  # code and emphasis marks
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links keep their text
+    text = text.strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    anchors: set[str] = set()
+    seen: dict[str, int] = {}
+    fenced = False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        match = None if fenced else HEADING.match(line)
+        if match:
+            base = slug(match.group(1))
+            count = seen.get(base, 0)
+            seen[base] = count + 1
+            anchors.add(base if count == 0 else f"{base}-{count}")
+    return anchors
+
+
+def test_every_relative_link_resolves() -> None:
+    broken = []
+    for path in _markdown_files():
+        text = path.read_text()
+        text = re.sub(r"```.*?```", "", text, flags=re.S)  # links in code samples are not links
+        for target in LINK.findall(text):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):  # http:, https:, mailto:, ...
+                continue
+            file_part, _, anchor = target.partition("#")
+            linked = (path.parent / file_part).resolve() if file_part else path
+            if not linked.exists():
+                broken.append(f"{path.relative_to(ROOT)}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+                broken.append(f"{path.relative_to(ROOT)}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
+
+
+def test_the_slugs_follow_githubs_rule() -> None:
+    assert slug("Codex CLI (`~/.codex/config.toml`)") == "codex-cli-codexconfigtoml"
+    assert slug("Claude Code and other agents (MCP)") == "claude-code-and-other-agents-mcp"
+    assert slug("Agents (MCP): mcphub.nvim") == "agents-mcp-mcphubnvim"
