@@ -13,6 +13,7 @@ from typing import Any
 
 from groundhog import patch as jsonpatch
 from groundhog.errors import InvalidParams
+from groundhog.labels import check_merged_metadata, check_metadata
 from groundhog.store.codec import (
     Payload,
     Values,
@@ -166,6 +167,9 @@ def _new_metadata(current: dict[str, Any], change: Change) -> dict[str, Any]:
         raise InvalidParams("The field 'metadata' must be an object.", field="metadata")
     if not change.trusted_json:
         encode_value_strict(change.metadata, "metadata")
+    check_metadata(change.metadata)
     if change.replace_metadata:
         return dict(change.metadata)
-    return {**current, **change.metadata}
+    merged = {**current, **change.metadata}
+    check_merged_metadata(merged)
+    return merged

@@ -26,6 +26,7 @@ from groundhog.errors import (
     InvalidState,
     RecoveryError,
 )
+from groundhog.labels import check_metadata
 from groundhog.limits import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_STORE_BUDGET_BYTES
 from groundhog.model import ContextSnapshot, ContextState
 from groundhog.names import DEFAULT_CONTEXT, validate_name
@@ -162,6 +163,7 @@ class ContextManager:
         self._check_writable("create", session, name)
         if not isinstance(metadata, dict | None):
             raise InvalidParams("The field 'metadata' must be an object.", field="metadata")
+        check_metadata(metadata)
         state = self._initial_state(data, metadata, source, session, trusted_json)
         tracker = self.factory.create(name, session)
         tracker._check_size(state.measured_size())

@@ -31,6 +31,7 @@ from groundhog.errors import (
     TooLarge,
     VersionConflict,
 )
+from groundhog.labels import check_label, check_metadata
 from groundhog.limits import DEFAULT_SNAPSHOT_MAX_BYTES
 from groundhog.model import ContextSnapshot, ContextState, HistoryEntry
 from groundhog.patch import changed_keys, key_diff, same_encoded
@@ -343,8 +344,10 @@ class ContextTracker:
     def _capture(
         self, label: str | None, metadata: dict[str, Any] | None, editor: dict[str, Any] | None, *, kind: str
     ) -> tuple[SnapshotInfo, StoredState, dict[str, Any] | None]:
+        check_label(label)
         if metadata is not None:
             values_from_object({"metadata": metadata}, strict=True)
+            check_metadata(metadata)
 
         def body(
             tx: Transaction, row: ContextRow, head: StoredState
