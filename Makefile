@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYDIRS := $(wildcard server tests bench scripts)
 
-.PHONY: install run test test-python test-package test-vscode lint lint-lua typecheck dist bench clean agents-npm
+.PHONY: install run test test-python test-package test-vscode lint lint-lua typecheck dist bench clean agents-npm mcp-clients-npm
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ $(AGENTS_NPM): tests/agents/package-lock.json
 	touch $(AGENTS_NPM)
 
 agents-npm: $(AGENTS_NPM)
+
+# The MCP client libraries the agents' face is tested with (TypeScript SDK 1.x and 2.x, MCP
+# Inspector 0.15): `npm ci` again only when the lock file changed.
+MCP_CLIENTS_NPM := tests/mcp_clients/node_modules/.installed
+$(MCP_CLIENTS_NPM): tests/mcp_clients/package-lock.json
+	cd tests/mcp_clients && npm ci --no-audit --no-fund --loglevel=error
+	touch $(MCP_CLIENTS_NPM)
+
+mcp-clients-npm: $(MCP_CLIENTS_NPM)
 
 # Start the server for an editor (stdio, embedded default store, no configuration).
 run:
@@ -43,7 +52,7 @@ lint-lua:
 # Two workers (pytest-xdist; each starts its own throwaway PostgreSQL cluster when it needs one):
 # most tests wait on server processes, fsync and subprocess start-up. PYTEST_WORKERS=0 runs in one.
 PYTEST_WORKERS ?= 2
-test-python: $(STAMP) $(AGENTS_NPM)
+test-python: $(STAMP) $(AGENTS_NPM) $(MCP_CLIENTS_NPM)
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 # The package as users get it: build the sdist and the wheel, install the wheel alone into a new venv

@@ -121,7 +121,7 @@ class DiffParams(ContextScoped):
 class ResumeParams(Params):
     """The agents' ``resume`` (MCP.md)."""
 
-    since_version: StrictInt | None = Field(None, alias="sinceVersion")
+    since_version: StrictInt | None = Field(None, alias="sinceVersion", ge=0, le=2**63 - 1)
 
 
 class EditorChangeParams(Params):

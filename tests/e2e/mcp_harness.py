@@ -5,6 +5,7 @@ server sent (handshake era) for the change-event tests."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -33,22 +34,27 @@ class Agent:
         return await self.client.call_tool(tool, arguments or {})
 
     async def ok(self, tool: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
-        """A tool call that must succeed: its structured result."""
+        """A tool call that must succeed: its structured result, which its text copy repeats."""
         result = await self.call(tool, arguments)
         assert not result.is_error, result.content
         assert isinstance(result.structured_content, dict), result
-        assert len(result.content) == 1 and result.content[0].type == "text", result.content
+        summary, copy = result.content
+        assert summary.type == "text" and copy.type == "text", result.content
+        assert "\n" not in summary.text, summary.text
+        assert json.loads(copy.text) == result.structured_content, copy.text[:200]
         return result.structured_content
 
     async def fail(self, tool: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
-        """A tool call that must fail: ``{kind, code, message, ...}`` (checked for leaks)."""
+        """A tool call that must fail: ``{kind, code, message, ...}`` read from the text alone (no
+        structuredContent, checked for leaks)."""
         result = await self.call(tool, arguments)
-        assert result.is_error, result
-        text = result.content[0].text  # type: ignore[union-attr]
-        error = (result.structured_content or {})["error"]
-        assert error["kind"] in text and str(error["code"]) in text and error["message"] in text, result
+        assert result.is_error and result.structured_content is None, result
+        line, body = result.content
+        assert line.type == "text" and body.type == "text", result.content
+        error = json.loads(body.text)["error"]
+        assert line.text == f"{error['kind']} ({error['code']}): {error['message']}", result
         for leak in ("Traceback", 'File "', SERVER_DIR, sys.prefix, "site-packages"):
-            assert leak not in text + repr(error), result
+            assert leak not in line.text + body.text, result
         return dict(error)
 
     async def wait_for(

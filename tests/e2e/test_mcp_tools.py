@@ -5,14 +5,16 @@ session starts and ends."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from groundhog import create_manager
+from groundhog import ContextManager, create_manager
 from tests.e2e.harness import VERBS, Env, cli_json, start_client
 from tests.e2e.mcp_harness import ERAS, LEGACY, MODERN, open_agent
 
@@ -21,7 +23,9 @@ pytestmark = [pytest.mark.one_profile, pytest.mark.postgresql_too]
 READ_ONLY_VERBS = {"status", "list", "info", "get", "snapshots", "history", "diff", "editor"}
 
 
-def live_sessions(env: Env) -> list[Any]:
+@contextlib.contextmanager
+def reader(env: Env) -> Iterator[ContextManager]:
+    """The workspace's store as the test sees it, read-only."""
     manager = create_manager(
         env.workspace,
         store_dir=env.store_dir,
@@ -30,9 +34,14 @@ def live_sessions(env: Env) -> list[Any]:
         read_only=True,
     )
     try:
-        return manager.live_sessions()
+        yield manager
     finally:
         manager.close()
+
+
+def live_sessions(env: Env) -> list[Any]:
+    with reader(env) as manager:
+        return manager.live_sessions()
 
 
 @pytest.mark.parametrize("mode", ERAS)
@@ -300,3 +309,129 @@ def test_mcp_rejects_a_bad_context_name_before_starting(env: Env) -> None:
     )
     assert done.returncode == 2 and done.stdout == ""  # a usage error, as for every flag's bad value
     assert "--context" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_input_schemas_declare_plain_types_and_describe_every_parameter(env: Env) -> None:
+    """Clients that convert arguments by the schema's ``type`` (MCP Inspector 0.15) need a type on
+    every parameter: no ``anyOf`` with null, no ``$ref``; the model reads every description."""
+    async with open_agent(env) as agent:
+        tools = (await agent.client.list_tools()).tools
+
+    def walk(schema: Any, path: str) -> None:
+        assert isinstance(schema, dict), path
+        assert "anyOf" not in schema and "$ref" not in schema and schema.get("type") != "null", (path, schema)
+        assert "title" not in schema, path
+        for name, sub in schema.get("properties", {}).items():
+            assert "type" in sub, (path, name)
+            assert len(sub.get("description", "")) > 20, (path, name)
+            walk(sub, f"{path}.{name}")
+
+    for tool in tools:
+        assert tool.description and len(tool.description) > 40 and "``" not in tool.description, tool.name
+        walk(tool.input_schema, tool.name)
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "field"),
+    [
+        ("context_get", {"context": None}, "context"),
+        ("context_history", {"limit": None}, "limit"),
+        ("context_update", {"set": None}, "set"),
+        ("context_create", {"name": "x", "from": {"version": None}}, "from.version"),
+        ("resume", {"sinceVersion": None}, "sinceVersion"),
+    ],
+)
+async def test_null_is_refused_naming_the_field_on_the_agents_face(
+    env: Env, tool: str, arguments: dict[str, Any], field: str
+) -> None:
+    async with open_agent(env) as agent:
+        error = await agent.fail(tool, arguments)
+        assert (error["kind"], error.get("field")) == ("InvalidParams", field), error
+        assert "null" in error["message"]
+        assert (await agent.ok("context_list"))["contexts"] == [
+            {"name": "default", "version": 1, "lastModified": ANY_TIME, "status": "active", "sessions": 1}
+        ]
+
+
+class _AnyTime(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and re.match(r"^\d{4}-\d\d-\d\dT", other) is not None
+
+    __hash__ = str.__hash__
+
+
+ANY_TIME = _AnyTime("<time>")
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_the_whole_answer_stays_within_the_cap_with_its_text_copy(env: Env, mode: str) -> None:
+    cap = 8192
+    values = {f"k{i:02}": 'say "hi"\n' * 120 for i in range(30)}  # quotes and newlines: costly as text
+    async with open_agent(env, "--max-result-bytes", str(cap), mode=mode) as agent:
+        await agent.ok("context_update", {"set": values})
+        for tool, arguments in (
+            ("context_get", {}),
+            ("context_switch", {"name": "default"}),
+            ("context_history", {"limit": 100}),
+            ("resume", {"sinceVersion": 1}),
+        ):
+            result = await agent.call(tool, arguments)
+            assert not result.is_error, result.content
+            wire = result.model_dump_json(by_alias=True, exclude_none=True)
+            assert len(wire.encode()) <= cap, (tool, len(wire))
+            assert json.loads(result.content[1].text) == result.structured_content  # type: ignore[union-attr]
+        got = await agent.ok("context_get")
+        assert got["data"] and set(got["data"]) | set(got["truncated"]["omittedKeys"]) == set(values)
+
+
+async def test_a_label_or_metadata_over_its_limit_is_refused_before_anything_is_written(env: Env) -> None:
+    editor = await start_client(env)
+    try:
+        async with open_agent(env) as agent:
+            await agent.ok("context_update", {"set": {"a": 1}})
+            error = await agent.fail("context_snapshot", {"label": "x" * 70_000})
+            assert (error["kind"], error["field"], error["limit"]) == ("InvalidParams", "label", 1024), error
+            error = await agent.fail("context_snapshot", {"metadata": {"m": "y" * 5000}})
+            assert (error["kind"], error["field"]) == ("InvalidParams", "metadata"), error
+            error = await agent.fail("context_create", {"name": "n", "metadata": {"m": "y" * 5000}})
+            assert (error["kind"], error["field"]) == ("InvalidParams", "metadata"), error
+            await agent.ok("context_update", {"metadata": {"m1": "z" * 3000}})
+            error = await agent.fail("context_update", {"metadata": {"m2": "z" * 3000}})  # merged: 6 KB
+            assert (error["kind"], error["field"], error["limit"]) == ("TooLarge", "metadata", 4096), error
+            # the editors' face has the same limits
+            lsp = await editor.error("context/snapshot", {"label": "x" * 70_000})
+            assert (lsp["code"], lsp["data"]["field"]) == (-32602, "label"), lsp
+            assert (await agent.ok("context_snapshots"))["snapshots"] == []
+            assert (await agent.ok("context_get"))["version"] == 3
+            assert [c["name"] for c in (await agent.ok("context_list"))["contexts"]] == ["default"]
+    finally:
+        await editor.close()
+
+
+async def test_writes_answer_their_result_shaped_to_the_cap_never_an_error(env: Env) -> None:
+    async with open_agent(env, "--max-result-bytes", "1024") as agent:
+        await agent.ok("context_update", {"set": {f"key-{i:04}": i for i in range(2000)}})
+        rolled = await agent.ok("context_rollback", {"toVersion": 1})  # 2,000 keys change
+        assert rolled["version"] == 3 and rolled["truncated"]["omittedItems"] == 2000 - len(
+            rolled["changedKeys"]
+        )
+        label = '"\u0001' * 512  # 1,024 characters, ~4 KB of JSON (and more as text)
+        made = await agent.ok("context_snapshot", {"label": label})
+        assert made["label"].endswith("…") and label.startswith(made["label"][:-1])
+        switched = await agent.ok("context_switch", {"name": "default"})
+        assert switched["version"] == 3
+        snapshots = await agent.ok("context_snapshots")
+        assert snapshots["snapshots"][0]["id"] == made["id"]
+    assert cli_json(env, "show", "default")["data"] == {}  # the rollback happened, once
+    with reader(env) as manager:  # the snapshot keeps its whole label; only the answer was cut
+        assert label in [s.label for s in manager.tracker("default").snapshots()]
+
+
+async def test_an_oversized_newest_snapshot_never_hides_the_older_ones(env: Env) -> None:
+    async with open_agent(env, "--max-result-bytes", "4096") as agent:
+        for i in range(3):
+            await agent.ok("context_snapshot", {"label": f"old {i}"})
+        newest = await agent.ok("context_snapshot", {"label": "\u0002" * 1024})
+        listed = (await agent.ok("context_snapshots"))["snapshots"]
+        assert [s["id"] for s in listed][:1] == [newest["id"]]
+        assert [s["label"] for s in listed[1:]] == ["old 2", "old 1", "old 0"]

@@ -34,7 +34,6 @@ from mcp_types import (
     Resource,
     ResourceTemplate,
     SubscribeRequestParams,
-    TextContent,
     Tool,
     ToolAnnotations,
     UnsubscribeRequestParams,
@@ -44,8 +43,9 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from groundhog import __version__
 from groundhog.brief import resume as resume_brief
 from groundhog.errors import ContextError, InvalidParams
+from groundhog.mcp import answers
 from groundhog.mcp import resources as res
-from groundhog.mcp.tools import TOOLS, capped, summary
+from groundhog.mcp.tools import TOOLS, refuse_nulls
 from groundhog.params import ResumeParams, parse
 from groundhog.session import Session, open_session
 from groundhog.settings import DEFAULTS
@@ -196,7 +196,7 @@ class GroundhogMCP(MCPServer):
             Tool(
                 name=spec.name,
                 description=spec.description,
-                input_schema=spec.input_schema(),
+                input_schema=spec.input_schema,
                 output_schema=spec.output_schema,
                 annotations=ToolAnnotations(
                     read_only_hint=spec.read_only,
@@ -213,27 +213,24 @@ class GroundhogMCP(MCPServer):
     ) -> CallToolResult:
         spec = TOOLS.get(name)
         if spec is None:
-            return _error_result(InvalidParams(f"There is no tool named {name!r}.", field="name"))
+            return answers.failure(InvalidParams(f"There is no tool named {name!r}.", field="name"))
         try:
-            session = await self.open()
+            refuse_nulls(spec.model, arguments)
             params = parse(spec.model, arguments)
+            session = await self.open()
             try:
                 result = await session.run(lambda: spec.handler(session, params))
             finally:
                 session.outbox.clear()  # editors' notifications: an agent sees changes as resource events
-            shaped = capped(spec.verb, result, self.options.max_result_bytes)
+            return answers.success(spec.verb, result, self.options.max_result_bytes, writes=spec.writes)
         except ContextError as error:
             await self._audit(name, error)
-            return _error_result(error)
+            return answers.failure(error)
         except Exception:
             log.exception("internal error in tool %s", name)
-            return _error_result(
+            return answers.failure(
                 ContextError(f"Internal error in {name}."), kind="InternalError", code=-32603
             )
-        return CallToolResult(
-            content=[TextContent(type="text", text=summary(spec.verb, shaped))],
-            structured_content=shaped,
-        )
 
     async def _audit(self, tool: str, error: ContextError) -> None:
         session = self.session
@@ -349,17 +346,6 @@ class GroundhogMCP(MCPServer):
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], Any]) -> None:
     with contextlib.suppress(RuntimeError):  # the loop already closed: the server is ending
         loop.call_soon_threadsafe(callback)
-
-
-def _error_result(error: ContextError, *, kind: str | None = None, code: int | None = None) -> CallToolResult:
-    kind = kind or error.kind
-    code = code or error.code
-    details = {key: value for key, value in error.to_data().items() if key != "kind"}
-    return CallToolResult(
-        content=[TextContent(type="text", text=f"{kind} ({code}): {error.message}")],
-        structured_content={"error": {"kind": kind, "code": code, "message": error.message, **details}},
-        is_error=True,
-    )
 
 
 def serve(settings: McpSettings) -> int:
