@@ -248,7 +248,8 @@ class Settings:
     max_result_bytes: int = declare(
         DEFAULT_MAX_RESULT_BYTES,
         int,
-        "no MCP tool result's JSON is longer; context_get returns the keys that fit and names the rest",
+        "no MCP tool answer is longer (the result and its text copy together); context_get returns "
+        "the keys that fit and names the rest",
         flag="--max-result-bytes",
         bounds=MAX_RESULT_BYTES_RANGE,
         commands=frozenset({"mcp"}),
