@@ -33,7 +33,7 @@ from groundhog.names import DEFAULT_CONTEXT, validate_name
 from groundhog.reports import RecoveryReport, VerifyReport
 from groundhog.settings import Settings, with_overrides
 from groundhog.store.codec import values_from_object
-from groundhog.store.interface import Store
+from groundhog.store.interface import Store, Transaction
 from groundhog.store.paths import StoreLocation
 from groundhog.store.records import StoredState
 from groundhog.store.sqlite import SqliteStore, StoreSettings
@@ -145,8 +145,7 @@ class ContextManager:
 
     def exists(self, name: str) -> bool:
         validate_name(name)
-        with self.store.read() as tx:
-            return tx.find_context(name) is not None
+        return self.store.reading(lambda tx: tx.find_context(name) is not None)
 
     def create_context(
         self,
@@ -217,12 +216,14 @@ class ContextManager:
             tx.audit("delete", session, {"context": name, "version": row.head})
 
     def list_contexts(self) -> list[ContextInfo]:
-        with self.store.read() as tx:
+        def body(tx: Transaction) -> list[ContextInfo]:
             counts = tx.sessions_by_context()
             return [
                 ContextInfo(r.name, r.head, r.modified, counts.get(tx.name_mac(r.name), 0))
                 for r in tx.list_contexts()
             ]
+
+        return self.store.reading(body)
 
     def load_state(self, name: str, version: int | None = None) -> ContextState:
         from groundhog.tracker import to_context_state
@@ -291,31 +292,36 @@ class ContextManager:
 
     def live_sessions(self) -> list[LiveSession]:
         """The sessions open on this workspace in live processes, oldest first."""
-        with self.store.read() as tx:
-            names = {tx.name_mac(row.name): row.name for row in tx.list_contexts()}
-            return [
-                LiveSession(
-                    id=record.id,
-                    kind=str(record.client.get("kind") or ("lsp" if record.client else "library")),
-                    client=str(record.client.get("name") or "unknown"),
-                    client_version=record.client.get("version"),
-                    started=record.started,
-                    context=None if record.active_mac is None else names.get(record.active_mac),
-                    editor=record.editor,
-                    editor_saved=record.editor_saved,
-                )
-                for record in tx.live_sessions()
-            ]
+        return self.store.reading(self._live_sessions)
+
+    def _live_sessions(self, tx: Transaction) -> list[LiveSession]:
+        names = {tx.name_mac(row.name): row.name for row in tx.list_contexts()}
+        return [
+            LiveSession(
+                id=record.id,
+                kind=str(record.client.get("kind") or ("lsp" if record.client else "library")),
+                client=str(record.client.get("name") or "unknown"),
+                client_version=record.client.get("version"),
+                started=record.started,
+                context=None if record.active_mac is None else names.get(record.active_mac),
+                editor=record.editor,
+                editor_saved=record.editor_saved,
+            )
+            for record in tx.live_sessions()
+        ]
 
     def last_saved_editor(self) -> SavedEditor | None:
         """The editor state most recently persisted into any context of the workspace."""
-        with self.store.read() as tx:
+
+        def body(tx: Transaction) -> SavedEditor | None:
             record = tx.newest_editor_record()
             row = None if record is None else tx.context_by_id(record.context_id)
             if record is None or row is None:
                 return None
             editor = tx.load_editor(row)
             return None if editor is None else SavedEditor(row.name, editor, record.saved)
+
+        return self.store.reading(body)
 
     def session_activated(self, session: str, name: str | None) -> None:
         """Record which context ``session`` has active; the last switch wins for the next session."""
@@ -328,8 +334,7 @@ class ContextManager:
 
     def last_active(self) -> str | None:
         try:
-            with self.store.read() as tx:
-                name = tx.get_setting(LAST_ACTIVE)
+            name = self.store.reading(lambda tx: tx.get_setting(LAST_ACTIVE))
         except DataDamaged:  # a replaced record must not choose the context: start from default
             log.warning("the last-active record was replaced; ignoring it")
             return None
@@ -347,8 +352,7 @@ class ContextManager:
             tx.audit("setting", session, {"setting": key, "value": value})
 
     def has_state(self) -> bool:
-        with self.store.read() as tx:
-            return bool(tx.list_contexts())
+        return self.store.reading(lambda tx: bool(tx.list_contexts()))
 
     def record_budget(self, budget: int) -> None:
         """Remember the budget this (writable) process enforces, for ``storage`` readers. A process
@@ -372,8 +376,7 @@ class ContextManager:
         """The newest audit records, decrypted, newest first (this manager's queued ones included,
         unless another process holds the store locked longer than the lock timeout)."""
         self._audits.flush(self.store_lock_timeout())
-        with self.store.read() as tx:
-            return tx.audit_records(limit)
+        return self.store.reading(lambda tx: tx.audit_records(limit))
 
     def audit(self, event: str, session: str, details: dict[str, Any]) -> None:
         """Append to the audit log, without waiting: the record is written behind the caller

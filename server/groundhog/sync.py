@@ -47,9 +47,8 @@ class ChangeFeed:
         version = self.store.data_version()
         if version == self._data_version and not self._poked:
             return WorkspaceChanges()
-        with self.store.read() as tx:  # a failed read leaves the signal unconsumed: the next poll reads
-            events = tx.feed_after(self.cursor)
-            marks = tx.change_marks()
+        # a failed read leaves the signal unconsumed: the next poll reads
+        events, marks = self.store.reading(lambda tx: (tx.feed_after(self.cursor), tx.change_marks()))
         self._data_version, self._poked = version, False
         if events:
             self.cursor = events[-1].seq

@@ -427,8 +427,7 @@ class ContextTracker:
 
     def _reading(self, body: Callable[[Transaction, ContextRow], T]) -> T:
         def attempt() -> T:
-            with self.store.read() as tx:
-                return body(tx, self._find(tx))
+            return self.store.reading(lambda tx: body(tx, self._find(tx)))
 
         try:
             with self._lock:

@@ -20,7 +20,18 @@ import psycopg
 
 from groundhog import ContextManager, ContextTracker
 from groundhog.store.codec import decode_values
-from groundhog.store.postgres import PgConnection, PostgresStore
+from groundhog.store.pgwire import pg_sql
+from groundhog.store.postgres import PostgresStore
+
+
+class RawPg:
+    """A psycopg connection taking the row layer's ``?`` SQL, each statement sent at once."""
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, parameters: Any = ()) -> Any:
+        return self.raw.execute(pg_sql(sql), parameters)
 
 
 @contextlib.contextmanager
@@ -31,7 +42,7 @@ def raw_db(where: Path | Any) -> Iterator[Any]:
         pg = psycopg.connect(where.url, autocommit=True)
         pg.execute(f'SET search_path TO "{where.schema}"')
         try:
-            yield PgConnection(pg)
+            yield RawPg(pg)
         finally:
             pg.close()
         return
@@ -43,7 +54,7 @@ def raw_db(where: Path | Any) -> Iterator[Any]:
 
 
 def tables(conn: Any) -> list[str]:
-    if isinstance(conn, PgConnection):
+    if isinstance(conn, RawPg):
         query = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
     else:
         query = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"

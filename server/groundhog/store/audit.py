@@ -21,7 +21,7 @@ class AuditRows(Rows):
 
     def audit(self, event: str, session: str, details: dict[str, Any]) -> None:
         """Append one record to the encrypted, hash-chained audit log."""
-        last = self.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        last = self._audit_last()
         seq, prev = (1, AUDIT_GENESIS) if last is None else (last[0] + 1, last[1])
         ts = now()
         blob = self.cipher.seal_json(details, "audit", seq)
@@ -30,14 +30,27 @@ class AuditRows(Rows):
             "INSERT INTO audit(seq, ts, event, session, blob, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (seq, ts, event, session, blob, prev, digest),
         )
+        self._audit_appended(seq, digest, ts)
         self._apply_audit_retention(seq)
+
+    # The log's two ends; a shared store reads them with the transaction's opening (store/pgrows.py).
+    def _audit_last(self) -> tuple[int, bytes] | None:
+        found = self.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if found is None else (int(found[0]), bytes(found[1]))
+
+    def _audit_first(self) -> tuple[int, str] | None:
+        found = self.conn.execute("SELECT seq, ts FROM audit ORDER BY seq LIMIT 1").fetchone()
+        return None if found is None else (int(found[0]), str(found[1]))
+
+    def _audit_appended(self, seq: int, digest: bytes, ts: str) -> None:
+        """``seq`` is the log's newest record now."""
 
     def _apply_audit_retention(self, newest: int) -> None:
         """Keep the newest ``audit_keep`` records, and none older than ``audit_max_age_s``. Each rule
         cuts a prefix of the log with some slack (a tenth), so most appends only look at its oldest
         record. The kept chain stays verifiable: the link of the last record removed is kept, sealed,
         as the anchor the first kept record must chain to."""
-        found = self.conn.execute("SELECT seq, ts FROM audit ORDER BY seq LIMIT 1").fetchone()
+        found = self._audit_first()
         if found is None:
             return
         oldest, oldest_ts = found

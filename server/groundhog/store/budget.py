@@ -27,9 +27,13 @@ class BudgetRows(Rows):
         size = self.conn.execute("PRAGMA page_size").fetchone()[0]
         return int((pages - free) * size)
 
+    def size_for_budget(self) -> int:
+        """The size the pass starts from (a shared store reuses a recent measure: store/pgrows.py)."""
+        return self.live_bytes()
+
     def budget_pass(self) -> None:
         budget = self.settings.budget_bytes
-        if self.live_bytes() <= budget:
+        if self.size_for_budget() <= budget:
             self._mark_fits()
             return
         for context_id, anchor, cp_version in self.conn.execute(
@@ -73,5 +77,4 @@ class BudgetRows(Rows):
         self.put_setting(OVER_BUDGET, {"used": used, "budget": budget})
 
     def _mark_fits(self) -> None:
-        if self.conn.execute("SELECT 1 FROM settings WHERE key = ?", (OVER_BUDGET,)).fetchone():
-            self.conn.execute("DELETE FROM settings WHERE key = ?", (OVER_BUDGET,))
+        self.delete_setting(OVER_BUDGET)

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from groundhog.errors import ContextError
 from groundhog.reports import RecoveryReport, VerifyReport
 from groundhog.store.codec import Payload
 from groundhog.store.records import ContextRow, FeedEvent, SnapshotInfo, StoredState, VersionInfo
 from groundhog.store.sessions import EditorRecord, SessionRecord
+
+T = TypeVar("T")
 
 
 class Transaction(Protocol):
@@ -106,6 +108,13 @@ class Store(Protocol):
     def where(self) -> str: ...  # for people: a file path, or a database URL without its password
     def read(self) -> AbstractContextManager[Transaction]: ...
     def write(self) -> AbstractContextManager[Transaction]: ...
+    def reading(self, body: Callable[[Transaction], T]) -> T:
+        """``body`` in a read transaction, possibly run more than once: a shared store answers a
+        one-statement read outside any transaction, and runs ``body`` again inside one if the
+        state it first saw changed before its second statement (no side effects in ``body``
+        beyond caching what it read)."""
+        ...
+
     def data_version(self) -> int: ...
     def on_change(self, callback: Callable[[], None]) -> None: ...  # pushed changes (may never call)
     def checkpoint_in_background(self) -> None: ...

@@ -18,17 +18,11 @@ embedded SQLite store, for a team whose editors and agents run on several machin
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import logging
-import os
-import re
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -39,6 +33,9 @@ from groundhog.store import integrity, keys
 from groundhog.store.background import BackgroundThread
 from groundhog.store.codec import Cipher
 from groundhog.store.connections import PerThread
+from groundhog.store.pgpipe import RawConnection
+from groundhog.store.pgrows import AUDIT_ENDS, PgTxn, Upkeep
+from groundhog.store.pgwire import Exchanges, Mode, PgConnection, Statement, TornRead
 from groundhog.store.rows import Txn
 from groundhog.store.schema import SCHEMA, SCHEMA_VERSION, TABLES
 from groundhog.store.sqlite import KEY_ID, StoreSettings
@@ -47,6 +44,7 @@ from groundhog.timeutil import now
 from groundhog.workspace import default_config_dir
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 REGISTRY = "groundhog"  # the database-wide schema: the format, written by `groundhog store init`
 CONNECT_TIMEOUT_S = 5
 # libpq's TCP keepalives: a server that vanished without closing (a network partition) is noticed
@@ -127,108 +125,6 @@ def translate(error: psycopg.Error, url: str) -> PersistenceError:
     return PersistenceError(f"The PostgreSQL store failed ({state}).")
 
 
-# -- the row layer's connection -----------------------------------------------------------------
-
-
-@lru_cache(maxsize=512)
-def _pg_sql(sql: str) -> str:
-    if "%" in sql:  # psycopg reads % as a placeholder; the row layer never writes one
-        raise AssertionError("a statement of the row layer contains '%'")
-    return _NAMED.sub(r"%(\1)s", sql.replace("?", "%s"))
-
-
-_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # sqlite's :name, not PostgreSQL's ::type
-
-
-_cursor_names = itertools.count()
-
-
-class _Selected:
-    """A SELECT's result, run when first read: ``fetchone``/``fetchall`` on the connection,
-    iteration through a server-side cursor, so that streaming a large table (verify) holds one
-    batch at a time and other statements may run on the connection meanwhile."""
-
-    def __init__(self, conn: psycopg.Connection[Any], sql: str, parameters: Any) -> None:
-        self._conn, self._sql, self._parameters = conn, sql, parameters
-        self._cursor: psycopg.Cursor[Any] | None = None
-
-    def _run(self) -> psycopg.Cursor[Any]:
-        if self._cursor is None:
-            self._cursor = self._conn.execute(self._sql, self._parameters)
-        return self._cursor
-
-    def fetchone(self) -> Any:
-        return self._run().fetchone()
-
-    def fetchall(self) -> list[Any]:
-        return self._run().fetchall()
-
-    @property
-    def rowcount(self) -> int:
-        return self._run().rowcount
-
-    @property
-    def description(self) -> Any:
-        return self._run().description
-
-    def __iter__(self) -> Iterator[Any]:
-        if self._cursor is not None or self._conn.info.transaction_status == TransactionStatus.IDLE:
-            yield from self._run()  # already run, or outside a transaction (where a cursor cannot live)
-            return
-        with self._conn.cursor(name=f"gh_rows_{next(_cursor_names)}") as cursor:
-            cursor.itersize = 64
-            cursor.execute(self._sql, self._parameters)
-            yield from cursor
-
-
-class PgConnection:
-    """The two DB-API calls the row layer makes, on psycopg: ``?`` placeholders become ``%s``."""
-
-    def __init__(self, raw: psycopg.Connection[Any]) -> None:
-        self.raw = raw
-
-    def execute(self, sql: str, parameters: Any = (), /) -> Any:
-        statement = _pg_sql(sql)
-        if statement.lstrip().upper().startswith("SELECT"):
-            return _Selected(self.raw, statement, parameters)
-        return self.raw.execute(statement, parameters)
-
-    def executemany(self, sql: str, parameters: Any, /) -> Any:
-        cursor = self.raw.cursor()
-        cursor.executemany(_pg_sql(sql), parameters)
-        return cursor
-
-
-class PgTxn(Txn):
-    """The row layer on PostgreSQL: only what SQLite answers with a PRAGMA or a pid differs."""
-
-    def live_bytes(self) -> int:
-        found = self.conn.execute(
-            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()"
-            " AND c.relkind = 'r'"
-        ).fetchone()
-        return int(found[0])
-
-    def database_check(self) -> str | None:
-        return None  # PostgreSQL checks its own pages (data checksums, where the cluster enables them)
-
-    # A session's pid is only meaningful on its own machine: the column holds a machine tag in its
-    # high bits, and sessions of other machines are judged alive (they end themselves on exit).
-    def session_pid(self) -> int:
-        return (_machine_tag() << 32) | os.getpid()
-
-    def session_alive(self, stored_pid: int) -> bool:
-        if stored_pid >> 32 != _machine_tag():
-            return True
-        return super().session_alive(stored_pid & 0xFFFFFFFF)
-
-
-@lru_cache(maxsize=1)
-def _machine_tag() -> int:
-    return int.from_bytes(hashlib.sha256(socket.gethostname().encode()).digest()[:3], "big")
-
-
 # -- the store ----------------------------------------------------------------------------------
 
 
@@ -246,6 +142,8 @@ class PostgresStore(integrity.Checks):
         self._lock_key = int(workspace_id[:15], 16)  # the workspace's advisory lock (60 bits)
         self._connections = PerThread(self._connect, lambda conn: not (conn.closed or conn.broken))
         self._listener: Listener | None = None
+        self.exchanges = Exchanges()  # round trips, for the tests that count them
+        self.upkeep = Upkeep()
         self.cipher, self.subkeys = self._open_keys()
         self.digests = ValueDigests(self.subkeys["value-digest"])
 
@@ -261,74 +159,107 @@ class PostgresStore(integrity.Checks):
 
     @contextmanager
     def write(self) -> Iterator[Txn]:
-        with self._transaction(write=True) as txn:
+        with self._transaction("write") as txn:
             yield txn
 
     @contextmanager
     def read(self) -> Iterator[Txn]:
-        with self._transaction(write=False) as txn:
+        with self._transaction("read") as txn:
             yield txn
 
-    @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Txn]:
-        conn = self._connection()
-        try:
-            self._begin(conn, write=write)
-            txn = PgTxn(PgConnection(conn), self.cipher, self.subkeys, self.settings, self.digests)
-            yield txn
-            # a write NOTIFYs the workspace's listeners on every machine, delivered at COMMIT; one
-            # round trip (the channel is our own schema name: no quoting needed)
-            conn.execute(f'NOTIFY "{self.schema}"; COMMIT' if write else "COMMIT")
+    def reading(self, body: Callable[[Txn], T]) -> T:
+        """``body`` in a read: one statement alone is its own snapshot (one round trip); a read of
+        more runs in a transaction, and runs again from its start if its first answer had changed
+        by the time the transaction began (store/pgwire.py)."""
+        raw = self._connection()
+        conn = PgConnection(raw, "lazy", self.exchanges)
+        try:  # not through _transaction: its context manager cost a tenth of a one-row read
+            result = body(self._txn(conn))
+            conn.finish()
+            return result
+        except TornRead:
+            self._abandon(raw)
         except BaseException as error:
-            self._abandon(conn)
+            self._abandon(raw)
             if isinstance(error, psycopg.Error):
                 raise translate(error, self.url) from None
             raise
+        with self._transaction("read") as txn:
+            return body(txn)
+
+    def _txn(self, conn: PgConnection, audit_ends: Statement | None = None) -> PgTxn:
+        return PgTxn(
+            conn,
+            self.cipher,
+            self.subkeys,
+            self.settings,
+            self.digests,
+            upkeep=self.upkeep,
+            audit_ends=audit_ends,
+        )
+
+    @contextmanager
+    def _transaction(self, mode: Mode) -> Iterator[PgTxn]:
+        raw = self._connection()
+        conn = PgConnection(raw, mode, self.exchanges)
+        ends = None
+        if mode == "write":  # sent with the first statement that must go: one round trip
+            *_, ends = conn.open(
+                "BEGIN ISOLATION LEVEL READ COMMITTED",
+                f"SELECT pg_advisory_xact_lock({int(self._lock_key)})",  # waits up to lock_timeout
+                AUDIT_ENDS,
+            )
+        elif mode == "read":
+            conn.open("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            txn = self._txn(conn, ends)
+            yield txn
+            # a write NOTIFYs the workspace's listeners on every machine, delivered at COMMIT and
+            # sent with it (the channel is our own schema name: no quoting needed)
+            conn.finish((f'NOTIFY "{self.schema}"',) if conn.wrote else ())
+        except BaseException as error:
+            self._abandon(raw)
+            if isinstance(error, psycopg.Error):
+                raise translate(error, self.url) from None
+            raise
+        self.upkeep.wrote(conn.written)
         for committed in txn.after_commit:  # outside the try: the transaction is durable by now
             committed()
 
-    def _begin(self, conn: psycopg.Connection[Any], *, write: bool) -> None:
-        if write:  # one round trip: the statements hold only numbers of ours, no quoting needed
-            timeout_ms = max(1, int(self.settings.busy_timeout_s * 1000))
-            conn.execute(
-                "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                f" SET LOCAL lock_timeout = {timeout_ms};"
-                f" SELECT pg_advisory_xact_lock({int(self._lock_key)})"
-            )
-        else:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-
-    def _abandon(self, conn: psycopg.Connection[Any]) -> None:
+    def _abandon(self, conn: RawConnection) -> None:
         """Roll back whatever is open; a broken connection is dropped so the next call reconnects."""
         if conn.closed or conn.broken:
             self._forget(conn)
             return
         if conn.info.transaction_status != TransactionStatus.IDLE:
             try:
+                self.exchanges.add()
                 conn.execute("ROLLBACK")
             except psycopg.Error:
                 self._forget(conn)
 
     # -- connections ----------------------------------------------------------------------------
 
-    def _connection(self) -> psycopg.Connection[Any]:
+    def _connection(self) -> RawConnection:
         return self._connections.get()  # a closed or broken connection is replaced
 
-    def _connect(self) -> psycopg.Connection[Any]:
+    def _connect(self) -> RawConnection:
         try:
-            conn = psycopg.connect(
+            conn = RawConnection.connect(
                 self.url,
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT_S,
                 application_name="groundhog",
                 **KEEPALIVES,
             )
-            conn.execute(f'SET search_path TO "{self.schema}"')
+            # our statements wait for no lock but the workspace's, so the session's timeout is its
+            timeout_ms = max(1, int(self.settings.busy_timeout_s * 1000))
+            conn.execute(f'SET search_path TO "{self.schema}"; SET lock_timeout = {timeout_ms}')
         except psycopg.Error as error:
             raise translate(error, self.url) from None
         return conn
 
-    def _forget(self, conn: psycopg.Connection[Any]) -> None:
+    def _forget(self, conn: RawConnection) -> None:
         self._connections.forget(conn)
         with suppress(psycopg.Error):
             conn.close()

@@ -37,6 +37,8 @@ class Rows:
     settings: Any
     digests: ValueDigests
     after_commit: list[Callable[[], None]]
+    setting_rows: dict[str, bytes | None]  # the settings rows this transaction read or wrote
+    settings_asked: dict[str, Cursor]  # and those it asked for, not read yet
 
     # Defined by another group; declared here (last in the MRO) for the type checker.
     def name_mac(self, name: str) -> bytes:
@@ -54,10 +56,19 @@ class Rows:
     def prune_feed(self, newest: int | None = None) -> None:
         raise NotImplementedError
 
+    def _append_feed(self, context_id: int, version: int, kind: str, session: str) -> None:
+        raise NotImplementedError
+
     def put_setting(self, key: str, value: Any) -> None:
         raise NotImplementedError
 
     def get_setting(self, key: str) -> Any:
+        raise NotImplementedError
+
+    def delete_setting(self, key: str) -> None:
+        raise NotImplementedError
+
+    def want_settings(self, *keys: str) -> None:
         raise NotImplementedError
 
     def drop_unreferenced_values(self, row: ContextRow) -> None:

@@ -6,7 +6,6 @@ the way in; no business rules live here (see tracker.py for those)."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import uuid
@@ -23,7 +22,7 @@ from groundhog.store.records import (
     StoredState,
     VersionInfo,
 )
-from groundhog.store.rowbase import Connection
+from groundhog.store.rowbase import Connection, Cursor
 from groundhog.store.sessions import SessionRows
 from groundhog.store.snapshots import SnapshotRows
 from groundhog.store.values import ValueDigests
@@ -51,9 +50,11 @@ class Txn(VersionRows, SnapshotRows, AuditRows, SessionRows, BudgetRows):
         self.settings = settings
         self.digests = digests
         self.after_commit: list[Callable[[], None]] = []  # run once the transaction has committed
+        self.setting_rows: dict[str, bytes | None] = {}
+        self.settings_asked: dict[str, Cursor] = {}
 
     def name_mac(self, name: str) -> bytes:
-        return hmac.new(self.mac_key, name.encode(), hashlib.sha256).digest()
+        return hmac.digest(self.mac_key, name.encode(), "sha256")  # one call into OpenSSL
 
     def find_context(self, name: str) -> ContextRow | None:
         """The context named ``name``: found by the name's MAC, then proven by its sealed name (bound

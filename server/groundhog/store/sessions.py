@@ -147,6 +147,7 @@ class SessionRows(Rows):
         self._bind(f"editor:{row.uid}", blob)
 
     def load_editor(self, row: ContextRow) -> dict[str, Any] | None:
+        self.want_settings(BINDINGS)  # with the editor's row: its check reads them
         found = self.conn.execute("SELECT blob FROM editors WHERE context_id = ?", (row.id,)).fetchone()
         if found is None:
             return None
@@ -156,15 +157,42 @@ class SessionRows(Rows):
 
     def put_setting(self, key: str, value: Any) -> None:
         blob = self.cipher.seal_json(value, "settings", key)
-        self.conn.execute(_PUT_SETTING, (key, blob))
+        self._put_setting_row(key, blob)
         self._bind(f"setting:{key}", blob)
 
     def get_setting(self, key: str) -> Any:
-        found = self.conn.execute("SELECT blob FROM settings WHERE key = ?", (key,)).fetchone()
-        if found is None:
+        blob = self._setting_row(key)
+        if blob is None:
             return None
-        self._check_bound(f"setting:{key}", found[0], f"the setting {key!r}")
-        return self.cipher.open_json(found[0], "settings", key)
+        self._check_bound(f"setting:{key}", blob, f"the setting {key!r}")
+        return self.cipher.open_json(blob, "settings", key)
+
+    # A transaction reads a settings row once (snapshots and rollbacks read a few several times; on
+    # a shared store each read is a round trip): what it wrote or read stays true until it ends.
+    # ``want_settings`` asks for rows before they are read, so that on a shared store the question
+    # travels with the next statement that must be answered (store/pgwire.py).
+    def want_settings(self, *keys: str) -> None:
+        for key in keys:
+            if key not in self.setting_rows and key not in self.settings_asked:
+                asked = self.conn.execute("SELECT blob FROM settings WHERE key = ?", (key,))
+                self.settings_asked[key] = asked
+
+    def _setting_row(self, key: str) -> bytes | None:
+        if key not in self.setting_rows:
+            self.want_settings(key)
+            found = self.settings_asked.pop(key).fetchone()
+            self.setting_rows[key] = None if found is None else bytes(found[0])
+        return self.setting_rows[key]
+
+    def _put_setting_row(self, key: str, blob: bytes) -> None:
+        self.conn.execute(_PUT_SETTING, (key, blob))
+        self.setting_rows[key] = blob
+        self.settings_asked.pop(key, None)
+
+    def delete_setting(self, key: str) -> None:
+        self.conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+        self.setting_rows[key] = None
+        self.settings_asked.pop(key, None)
 
     def unbound_rows(self) -> list[str]:
         """For ``verify``: the editor records and settings that are not the last ones written."""
@@ -186,17 +214,17 @@ class SessionRows(Rows):
         return problems
 
     def _bindings(self) -> dict[str, str]:
-        found = self.conn.execute("SELECT blob FROM settings WHERE key = ?", (BINDINGS,)).fetchone()
+        found = self._setting_row(BINDINGS)
         if found is None:
             return {}
-        bindings: dict[str, str] = self.cipher.open_json(found[0], "settings", BINDINGS)
+        bindings: dict[str, str] = self.cipher.open_json(found, "settings", BINDINGS)
         return bindings
 
     def _bind(self, name: str, blob: bytes) -> None:
         bindings = self._bindings()
         bindings[name] = _digest(blob)
         sealed = self.cipher.seal_json(bindings, "settings", BINDINGS)
-        self.conn.execute(_PUT_SETTING, (BINDINGS, sealed))
+        self._put_setting_row(BINDINGS, sealed)
 
     def _check_bound(self, name: str, blob: bytes, what: str) -> None:
         expected = self._bindings().get(name)  # absent: written before rows were bound
@@ -224,6 +252,14 @@ class SessionRows(Rows):
                 events.append(FeedEvent(number, row.name, version, kind, session, keys))
         return events
 
+    def _append_feed(self, context_id: int, version: int, kind: str, session: str) -> None:
+        """The feed row of a new version, pruning the feed now and then."""
+        seq = self.conn.execute(
+            "INSERT INTO feed(context_id, version, kind, session) VALUES (?, ?, ?, ?) RETURNING seq",
+            (context_id, version, kind, session),
+        ).fetchone()[0]
+        self.prune_feed(newest=int(seq))
+
     def prune_feed(self, newest: int | None = None) -> None:
         """Keep what a lagging session can still use (limits.py says why): the newest ``feed_keep``
         rows, and older ones while their version is kept and younger than ``feed_max_age_s``. A pass
@@ -234,10 +270,21 @@ class SessionRows(Rows):
         if newest <= keep or newest % max(1, keep // 10):
             return
         self.conn.execute(
-            "DELETE FROM feed WHERE seq <= ? AND NOT EXISTS (SELECT 1 FROM versions v"
-            " WHERE v.context_id = feed.context_id AND v.version = feed.version AND v.ts >= ?)",
-            (newest - keep, ago(self.settings.feed_max_age_s)),
+            f"DELETE FROM feed WHERE seq <= :upto AND {FEED_ROW_USELESS}",
+            {"upto": newest - keep, "cutoff": feed_cutoff(self.settings)},
         )
+
+
+# A feed row no lagging reader can use: its version is no longer kept, or older than the cutoff.
+FEED_ROW_USELESS = (
+    "NOT EXISTS (SELECT 1 FROM versions v WHERE v.context_id = feed.context_id"
+    " AND v.version = feed.version AND v.ts >= :cutoff)"
+)
+
+
+def feed_cutoff(settings: Any) -> str:
+    """Feed rows of versions written before this time are past their age."""
+    return ago(settings.feed_max_age_s)
 
 
 BINDINGS = ".bindings"  # the settings row holding the digests of the editor records and settings

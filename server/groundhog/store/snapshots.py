@@ -28,7 +28,7 @@ import orjson
 from groundhog.errors import DataDamaged
 from groundhog.store.codec import Payload, Values
 from groundhog.store.records import ContextRow, SnapshotInfo, StoredState
-from groundhog.store.rowbase import Rows
+from groundhog.store.rowbase import Cursor, Rows
 from groundhog.store.values import by_digest, chunks, pack_manifest, unpack_manifest
 from groundhog.timeutil import now
 
@@ -116,10 +116,12 @@ class SnapshotRows(Rows):
         of the keys the versions in between changed, and the keys they removed. None when a whole
         manifest is due (no parent, the versions between are not all kept and chained, or the chain
         would grow past its bounds)."""
+        self.want_settings(_generation_key(row))  # asked together (one round trip on a shared store)
+        parent_rows = self._ask_newest_parent(row)
         self.digests.sync(row.uid, self._values_generation(row))
         if not self.digests.knows(row.uid):
             return None
-        parent = self._newest_parent(row)
+        parent = self._newest_parent(row, parent_rows.fetchone())
         if parent is None:
             return None
         parent_id, parent_version, depth, entries = parent
@@ -136,15 +138,18 @@ class SnapshotRows(Rows):
         manifest = self.digests.digests_of(state.values, sorted(present))
         return manifest, removed, [parent_id, depth + 1, grown]
 
-    def _newest_parent(self, row: ContextRow) -> tuple[str, int, int, int] | None:
-        """(id, version, depth, chain entries) of the context's newest user snapshot or base row, if
-        it can be a parent: written with its chain recorded. Recovery points are never parents: they
-        are pruned; user snapshots never are, and a base row goes only once no row refers to it."""
-        found = self.conn.execute(
+    def _ask_newest_parent(self, row: ContextRow) -> Cursor:
+        return self.conn.execute(
             "SELECT id, version, ts, size, kind, info_blob FROM snapshots WHERE context_id = ?"
             " AND kind IN ('snapshot', 'base') ORDER BY ts DESC, rowid DESC LIMIT 1",
             (row.id,),
-        ).fetchone()
+        )
+
+    def _newest_parent(self, row: ContextRow, found: Any) -> tuple[str, int, int, int] | None:
+        """(id, version, depth, chain entries) of the context's newest user snapshot or base row
+        (``found``), if it can be a parent: written with its chain recorded. Recovery points are
+        never parents: they are pruned; user snapshots never are, and a base row goes only once no
+        row refers to it."""
         if found is None:
             return None
         sid, version, ts, size, kind, blob = found
@@ -162,6 +167,8 @@ class SnapshotRows(Rows):
         records one; user snapshots are never pruned), then drop the stored values no remaining
         snapshot refers to."""
         keep = self.settings.recovery_points_keep
+        counter = f".values-pruned:{row.uid}"
+        self.want_settings(counter)  # with the prune: one round trip on a shared store
         pruned = self.conn.execute(
             "DELETE FROM snapshots WHERE context_id = ? AND kind = 'recoveryPoint' AND id NOT IN"
             " (SELECT id FROM snapshots WHERE context_id = ? AND kind = 'recoveryPoint'"
@@ -172,7 +179,6 @@ class SnapshotRows(Rows):
             return
         # Finding unreferenced values reads every manifest of the context (~14 ms each at 20,000
         # keys): do it once per `keep` pruned recovery points, not on every rollback.
-        counter = f".values-pruned:{row.uid}"
         since = self.get_setting(counter)
         since = (since if isinstance(since, int) else 0) + pruned
         if since >= keep:

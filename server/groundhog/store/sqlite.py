@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from groundhog.errors import DataDamaged, LockError, PersistenceError
 from groundhog.limits import (
@@ -38,6 +38,7 @@ from groundhog.timeutil import now
 from groundhog.workspace import default_config_dir
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 KEY_ID = 1
 
 
@@ -107,6 +108,11 @@ class SqliteStore(integrity.Checks):
         """A read transaction: one consistent WAL snapshot for several statements."""
         with self._transaction("BEGIN") as txn:
             yield txn
+
+    def reading(self, body: Callable[[Txn], T]) -> T:
+        """``body`` in a read transaction (run once here; see the Store protocol)."""
+        with self.read() as txn:
+            return body(txn)
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[Txn]:

@@ -91,11 +91,7 @@ class VersionRows(Rows):
             wrote_checkpoint = True
         else:
             wrote_checkpoint = False
-        seq = self.conn.execute(
-            "INSERT INTO feed(context_id, version, kind, session) VALUES (?, ?, ?, ?) RETURNING seq",
-            (row.id, version, kind, session),
-        ).fetchone()[0]
-        self.prune_feed(newest=int(seq))
+        self._append_feed(row.id, version, kind, session)
         self.conn.execute(
             "UPDATE contexts SET head = ?, head_hash = ?, cp_version = ?, cp_bytes = ?, modified = ?"
             " WHERE id = ?",
