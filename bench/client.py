@@ -177,6 +177,8 @@ class Server:
     counts: dict[str, int] = field(default_factory=dict)
     # called with (method, params) on every Groundhog notification, as it arrives
     listeners: list[Callable[[str, Any], None]] = field(default_factory=list)
+    store: Store | None = None  # where it was started (another server can join the same workspace)
+    workspace: Path | None = None
 
     @property
     def pid(self) -> int:
@@ -240,7 +242,7 @@ class Server:
         if expect_restore:
             await asyncio.wait_for(restored, 30)
             restored_ms = (time.perf_counter() - start) * 1000
-        return cls(client, process, Startup(initialized_ms, restored_ms), counts, listeners)
+        return cls(client, process, Startup(initialized_ms, restored_ms), counts, listeners, store, workspace)
 
     async def request(self, method: str, params: Any = None) -> Any:
         return await self.client.protocol.send_request_async(method, params)

@@ -392,32 +392,48 @@ def _changed_states(state: dict[str, Any], keys: int, count: int, values: Values
 
 async def rollbacks(server: Server, name: str, git: ShadowGit, plan: Plan, results: Results) -> None:
     """Rollback to head-k: Groundhog records a recovery point and appends a version; git checks the
-    file out. The depths take turns (1, 500, 999, 1, ...), each followed by the same git rollback, so
-    that the history (which every rollback extends) and the machine's load evolve alike for all."""
-    head = int((await server.request("context/info", {"name": name}))["version"])
-    depths = [d for d in ROLLBACK_DEPTHS if d < plan.history]
-    ours: dict[int, list[float]] = {d: [] for d in depths}
-    theirs: dict[int, list[float]] = {d: [] for d in depths}
-    changed: dict[int, list[int]] = {d: [] for d in depths}
-    warmup = max(5, plan.warmup // 4)
-    with quiet_gc():
-        for i in range(warmup + plan.rollback_ops):
-            for depth in depths:
-                start = time.perf_counter()
-                result = await server.request("context/rollback", {"toVersion": head - depth})
-                elapsed = (time.perf_counter() - start) * 1000
-                head = int(result["version"])
-                start = time.perf_counter()
-                git.rollback(git.commits[-1 - depth])
-                git_elapsed = (time.perf_counter() - start) * 1000
-                if i >= warmup:
-                    ours[depth].append(elapsed)
-                    theirs[depth].append(git_elapsed)
-                    changed[depth].append(len(result["changedKeys"]))
+    file out. The depths take turns (1, 500, 999, 1, ...), each followed by the same git rollback and
+    by a rollback from a second server process on the same workspace (``groundhog_other_process``:
+    its tracker made none of the versions before its own, so it has no undo steps and rebuilds the
+    target from a checkpoint), so that the history (which every rollback extends) and the machine's
+    load evolve alike for all."""
+    assert server.store is not None and server.workspace is not None
+    other = await Server.start(server.store, server.workspace, name="other-process")
+    try:
+        await other.request("context/switch", {"name": name})
+        head = int((await server.request("context/info", {"name": name}))["version"])
+        depths = [d for d in ROLLBACK_DEPTHS if d < plan.history]
+        ours: dict[int, list[float]] = {d: [] for d in depths}
+        theirs: dict[int, list[float]] = {d: [] for d in depths}
+        elsewhere: dict[int, list[float]] = {d: [] for d in depths}
+        changed: dict[int, list[int]] = {d: [] for d in depths}
+        warmup = max(5, plan.warmup // 4)
+        with quiet_gc():
+            for i in range(warmup + plan.rollback_ops):
+                for depth in depths:
+                    start = time.perf_counter()
+                    result = await server.request("context/rollback", {"toVersion": head - depth})
+                    elapsed = (time.perf_counter() - start) * 1000
+                    head = int(result["version"])
+                    start = time.perf_counter()
+                    git.rollback(git.commits[-1 - depth])
+                    git_elapsed = (time.perf_counter() - start) * 1000
+                    start = time.perf_counter()
+                    answer = await other.request("context/rollback", {"toVersion": head - depth})
+                    head = int(answer["version"])
+                    other_elapsed = (time.perf_counter() - start) * 1000
+                    if i >= warmup:
+                        ours[depth].append(elapsed)
+                        theirs[depth].append(git_elapsed)
+                        elsewhere[depth].append(other_elapsed)
+                        changed[depth].append(len(result["changedKeys"]))
+    finally:
+        await other.close()
     for depth in depths:
         mean_changed = round(sum(changed[depth]) / len(changed[depth]), 1)
         results.add(f"rollback.1m.head-{depth}", "groundhog", ours[depth], mean_changed_keys=mean_changed)
         results.add(f"rollback.1m.head-{depth}", git.name, theirs[depth])
+        results.add(f"rollback.1m.head-{depth}", "groundhog_other_process", elsewhere[depth])
     if plan.history == 1000:
         results.workloads[f"growth.rollback.h{plan.history}"] = {
             "groundhog": {

@@ -94,3 +94,13 @@ def test_library_bench_runs_every_workload() -> None:
         f"{op}/{size}" for op in ("update", "snapshot", "rollback", "get") for size in SIZES_KB
     }
     assert all(stats["n"] >= 10 and is_measure(stats["p50"]) for stats in results.values())
+
+
+async def test_history_workloads_roll_back_from_this_and_another_server_process(tmp_path: Path) -> None:
+    plan = Plan.make(quick=True)
+    plan = Plan(**{**plan.__dict__, "history": 12, "ops": 4, "warmup": 2, "rollback_ops": 3, "growth_ops": 2})
+    result = await run(plan, Store(tmp_path / "run"), only=("history",))
+    rollback = result["workloads"]["rollback.1m.head-1"]
+    assert set(rollback) == {"groundhog", "git", "groundhog_other_process"}
+    assert all(rollback[system]["n"] == 3 and is_measure(rollback[system]["p99"]) for system in rollback)
+    assert "| rollback.1m.head-1 | groundhog_other_process | 3 |" in table(result)

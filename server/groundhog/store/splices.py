@@ -34,6 +34,9 @@ def spliced(delta: Payload, old: Values) -> Payload:
         known = delta.known_splices.get(key)
         if known is not None and known[0] + known[1] <= min(len(previous), len(new)):
             prefix, suffix = known  # an append on the encoded bytes: no compare of the whole value
+        elif not _may_share_half(previous, new):
+            values[key] = new  # a new value, not an edit: no search for the common ends (issue 23)
+            continue
         else:
             prefix = _common_prefix(previous, new)
             suffix = _common_suffix(previous, new, min(len(previous), len(new)) - prefix)
@@ -48,6 +51,17 @@ def spliced(delta: Payload, old: Values) -> Payload:
     extra = dict(delta.extra or {})
     extra["s"] = splices
     return Payload(values, delta.removed, delta.metadata, extra)
+
+
+def _may_share_half(old: bytes, new: bytes) -> bool:
+    """Whether ``old`` and ``new`` can share half of ``new`` as common ends: one end must then be a
+    quarter of it at least. Two compares of a quarter, instead of the binary searches that cost a
+    rollback replacing 500 values of 1 KB ~10 ms (issue 23)."""
+    quarter = len(new) // 4
+    if quarter > min(len(old), len(new)):
+        return False
+    view = memoryview(old)
+    return new.startswith(view[:quarter]) or new.endswith(view[len(old) - quarter :])
 
 
 def apply_deltas(state: StoredState, deltas: Iterable[Payload]) -> None:

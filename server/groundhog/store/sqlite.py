@@ -52,9 +52,14 @@ class StoreSettings:
     # delta of half the state or more (and over that floor) is written as a checkpoint instead.
     # Deltas are splices (store/splices.py), so an append log's deltas never add up to its state:
     # the count bounds how far a rebuild goes (~1000 small deltas) and how often the state is
-    # written whole (once per 1000 versions, about the kept history).
+    # written whole (once per 1000 versions, about the kept history). Each delta costs a rebuild
+    # ~10 us (a row, a decrypt, an unpack) whatever its size, about what `checkpoint_delta_bytes`
+    # of checkpoint cost: a checkpoint also once the deltas since the last one, counted so, reach
+    # the state's size, so that no rebuild of a 1 MB state goes through more than 256 deltas (a
+    # rollback's tail, issue 23: 1000 deltas took ~12 ms) while a 16 MB state keeps its 1000.
     checkpoint_every: int = 1000
     checkpoint_min_bytes: int = 64 * 1024
+    checkpoint_delta_bytes: int = 4096
     feed_keep: int = DEFAULT_FEED_KEEP
     feed_max_age_s: float = DEFAULT_FEED_MAX_AGE_S
     audit_keep: int = DEFAULT_AUDIT_KEEP
