@@ -368,6 +368,13 @@ class ContextTracker:
 
         return self._writing("snapshot", body)
 
+    def delete_snapshot(self, snapshot_id: str) -> SnapshotInfo:
+        """Delete one of the context's snapshots (not a recovery point); answers what it was.
+        The rules and what happens to the snapshots built on it: deletions.py."""
+        from groundhog.deletions import delete_snapshot
+
+        return delete_snapshot(self, snapshot_id)
+
     def save_editor(self, editor: dict[str, Any]) -> None:
         """Persist the editor record of this context (not a version: keystrokes never make one)."""
 
@@ -435,6 +442,13 @@ class ContextTracker:
         except ContextError as error:
             self._tell_error(error)
             raise
+
+    def write_with(
+        self, action: str, body: Callable[[Transaction, ContextRow, StoredState], tuple[T, Any]]
+    ) -> T:
+        """Run ``body`` as one of this tracker's writes (for the engine's other modules): refused in
+        a read-only session, recovered on damage, audited on failure, subscribers told."""
+        return self._writing(action, body)
 
     def _writing(
         self,

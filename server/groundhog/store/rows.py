@@ -1,8 +1,9 @@
 """The transaction: every row-level operation available inside one store transaction. Contexts live
 here; versions, checkpoints and retention in versions.py; snapshots and their shared values in
-snapshots.py; the audit log and quarantine in audit.py; sessions, settings and the change feed in
-sessions.py; the hash chains in chains.py. Everything is decrypted on the way out and encrypted on
-the way in; no business rules live here (see tracker.py for those)."""
+snapshots.py (deleting one: snapshot_deletion.py); the audit log and quarantine in audit.py;
+sessions, settings and the change feed in sessions.py; the hash chains in chains.py. Everything is
+decrypted on the way out and encrypted on the way in; no business rules live here (see tracker.py
+for those)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from groundhog.store.records import (
 )
 from groundhog.store.rowbase import Connection, Cursor
 from groundhog.store.sessions import SessionRows
-from groundhog.store.snapshots import SnapshotRows
+from groundhog.store.snapshot_deletion import SnapshotDeletion
 from groundhog.store.values import ValueDigests
 from groundhog.store.versions import VersionRows
 from groundhog.timeutil import now
@@ -32,7 +33,7 @@ from groundhog.timeutil import now
 _CONTEXT_COLUMNS = "id, uid, head, head_hash, anchor, cp_version, cp_bytes, created, modified"
 
 
-class Txn(VersionRows, SnapshotRows, AuditRows, SessionRows, BudgetRows):
+class Txn(VersionRows, SnapshotDeletion, AuditRows, SessionRows, BudgetRows):
     """The operations available inside one store transaction."""
 
     def __init__(
