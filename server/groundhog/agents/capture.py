@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from groundhog.agents.contracts import HookInput, HookProblem
+from groundhog.agents.contracts import SESSION_ID, HookInput, HookProblem
 from groundhog.agents.transcript import read_lines
 from groundhog.changes import Change
 from groundhog.errors import AlreadyExists, ContextNotFound, InvalidParams, VersionConflict
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 PREFIX = "agent-sessions"
 CAPTURE_SETTING = "agentSessions.capture"
 PAGE_BYTES = 128 * 1024
-SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 _TIMESTAMP = re.compile(rb'"timestamp"\s*:\s*"([^"]{10,40})"')
 WRITE_TRIES = 3
 

@@ -19,10 +19,15 @@ the SessionStart context answered. Everything else of a hook is agent-neutral (`
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
 START, PROMPT, COMPACT, STOP, END = "start", "prompt", "compact", "stop", "end"
+# A session id as the agents make them (a UUID, a rollout or conversation id): it names the
+# session's record, its snapshot and its captured transcript, so it is never a path or a blob.
+SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")  # source, reason, trigger: one short word
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ def parse_input(agent: Contract, event: str, kind: str, payload: Any) -> HookInp
         session = _text(payload, "session_id")
     if session is None:
         raise HookProblem("the hook input has no session id")
+    if not SESSION_ID.fullmatch(session) or ".." in session:
+        raise HookProblem("the hook input's session id is not a plain id (letters, digits, '.', '_', '-')")
     cwd = _cwd(payload)
     if cwd is None:
         raise HookProblem("the hook input has no absolute working directory ('cwd')")
@@ -122,11 +129,11 @@ def parse_input(agent: Contract, event: str, kind: str, payload: Any) -> HookInp
         kind=kind,
         session_id=session,
         cwd=cwd,
-        transcript=_text(payload, "transcript_path"),
-        source=_text(payload, "source") or _text(payload, "trigger") if kind == START else None,
+        transcript=_path(payload, "transcript_path"),
+        source=_word(payload, "source") or _word(payload, "trigger") if kind == START else None,
         prompt=_text(payload, "prompt"),
         last_message=_text(payload, "last_assistant_message") or _text(payload, "prompt_response"),
-        reason=_text(payload, "reason") or _text(payload, "trigger"),
+        reason=_word(payload, "reason") or _word(payload, "trigger"),
     )
 
 
@@ -145,18 +152,35 @@ def _from_notify(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _text(payload: dict[str, Any], key: str) -> str | None:
     value = payload.get(key)
-    return value if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\\ud800"): stored as U+FFFD
+        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
+def _word(payload: dict[str, Any], key: str) -> str | None:
+    value = _text(payload, key)
+    return value if value is not None and _WORD.fullmatch(value) else None
+
+
+def _path(payload: dict[str, Any], key: str) -> str | None:
+    """An absolute path (a relative one would be read against wherever the hook was started)."""
+    value = _text(payload, key)
+    if value is None or not os.path.isabs(value) or "\0" in value:
+        return None
+    return os.path.normpath(value)
 
 
 def _cwd(payload: dict[str, Any]) -> str | None:
-    cwd = _text(payload, "cwd")
-    if cwd is None:  # Cursor: the workspace's roots
+    cwd = _path(payload, "cwd")
+    if cwd is None and "cwd" not in payload:  # Cursor: the workspace's roots
         roots = payload.get("workspace_roots")
-        if isinstance(roots, list) and roots and isinstance(roots[0], str):
-            cwd = roots[0]
-    if cwd is None or not os.path.isabs(cwd) or "\0" in cwd:
-        return None
-    return os.path.normpath(cwd)
+        if isinstance(roots, list) and roots:
+            cwd = _path({"root": roots[0]}, "root")
+    return cwd
 
 
 def answer(agent: Contract, kind: str, context: str | None) -> str | None:

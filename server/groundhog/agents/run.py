@@ -6,7 +6,9 @@ exits 0 and says why in one line on stderr; a failed write leaves the store as i
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import sys
 import threading
 from collections.abc import Callable
@@ -98,6 +100,10 @@ def _read_input(argument: str | None) -> object:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
+        pass
+    try:  # JSON may escape a lone surrogate ("\\ud800"), which orjson refuses; the fields read clean it
+        return json.loads(data)
+    except (ValueError, RecursionError):
         raise HookProblem("the hook input is not JSON") from None
 
 
@@ -111,6 +117,20 @@ def workspace_root(hook: HookInput) -> str:
             if hook.cwd == project or hook.cwd.startswith(project.rstrip("/") + "/"):
                 return project
     return hook.cwd
+
+
+def _check_folder(cwd: str) -> None:
+    """The hook's folder names the workspace whose store is opened (and created): it must be a
+    directory, and not another user's one reached through a symlink (the agents give the real
+    path). The message never names the folder."""
+    try:
+        info = os.stat(cwd)
+    except OSError:
+        raise HookProblem("the hook's working directory ('cwd') does not exist") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise HookProblem("the hook's working directory ('cwd') is not a directory")
+    if info.st_uid != os.geteuid() and os.path.realpath(cwd) != cwd:
+        raise HookProblem("the hook's working directory ('cwd') is a symlink to another user's folder")
 
 
 def open_store(root: str, settings: Settings, *, read_only: bool = False) -> ContextManager:
@@ -154,6 +174,7 @@ def _run(hook: HookInput, agent: Contract, flags: dict[str, Any], say: Callable[
         return
     from groundhog.agents import progress
 
+    _check_folder(hook.cwd)
     root = workspace_root(hook)
     settings = resolve(root, flags).settings  # the user's configuration file and environment too
     if hook.kind == START:
