@@ -44,8 +44,13 @@ DEFAULT_LOCK_TIMEOUT_S = 5.0  # how long a write waits for another's lock before
 # Agent hooks (groundhog.agents): a hook runs at every session start and after every turn, so it
 # waits for a locked store only briefly, gives up as a whole well within the agents' own hook
 # timeouts (Claude Code: 60 s, our plugin asks for 10 s), and hands the model a brief of a few KB.
-HOOK_LOCK_TIMEOUT_S = 1.0
+HOOK_LOCK_TIMEOUT_S = 1.0  # SessionStart: a locked store is still read for the brief; its record is skipped
 DEFAULT_HOOK_TIMEOUT_S = 8.0
+# The records of PreCompact, Stop and SessionEnd are written by a worker that outlives the hook
+# when the agent stops waiting (agents/background.py): it waits for other writers like any writer
+# (ten sessions stopping at once queue for the lock), and gives up as a whole after 30 s.
+HOOK_WORKER_LOCK_TIMEOUT_S = DEFAULT_LOCK_TIMEOUT_S
+HOOK_WORKER_TIMEOUT_S = 30.0
 HOOK_TIMEOUT_S_RANGE = (1, 600)
 DEFAULT_HOOK_BRIEF_BYTES = 6 * 1024  # the SessionStart brief's size (UTF-8 bytes of text)
 HOOK_BRIEF_BYTES_RANGE = (512, 1 << 20)

@@ -34,7 +34,7 @@ PREFIX = "agent-sessions"
 CAPTURE_SETTING = "agentSessions.capture"
 PAGE_BYTES = 128 * 1024
 _TIMESTAMP = re.compile(rb'"timestamp"\s*:\s*"([^"]{10,40})"')
-WRITE_TRIES = 3
+WRITE_TRIES = 50  # a conflict means another writer committed: ten sessions stopping at once
 
 
 def plain_id(session_id: str) -> str:

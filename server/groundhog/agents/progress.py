@@ -34,7 +34,7 @@ PROGRESS_KEY = "agentSessions"
 KEEP_SESSIONS = 10
 NOTE_KEYS = ("task", "goal", "plan", "notes", "decisions", "todo", "next", "status")
 NOTE_CHARS = 1200
-WRITE_TRIES = 3
+WRITE_TRIES = 50  # a conflict means another writer committed: ten sessions stopping at once
 AUDIT_LOOKBACK = 200  # audit records searched for the clients of the sessions that changed things
 
 

@@ -11,11 +11,14 @@ import os
 import stat
 import sys
 import threading
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
+from groundhog.agents import background
 from groundhog.agents.contracts import (
     COMPACT,
     END,
@@ -31,7 +34,7 @@ from groundhog.agents.contracts import (
 )
 from groundhog.agents.transcript import read_lines, summarize
 from groundhog.errors import ContextError, LockError
-from groundhog.limits import HOOK_LOCK_TIMEOUT_S
+from groundhog.limits import HOOK_LOCK_TIMEOUT_S, HOOK_WORKER_LOCK_TIMEOUT_S, HOOK_WORKER_TIMEOUT_S
 from groundhog.settings import Settings
 from groundhog.userconfig import resolve
 
@@ -41,19 +44,23 @@ if TYPE_CHECKING:
 MAX_INPUT_BYTES = 16 << 20
 HOOK_SNAPSHOT_MAX_BYTES = 64 << 20  # a captured transcript line can be large (a file's contents)
 PROJECT_DIR_ENV = ("CLAUDE_PROJECT_DIR", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR")
+RECORDED = (COMPACT, STOP, END)  # the events whose work is finished by a worker (background.py)
+T = TypeVar("T")
 
 
 def main(
     agent_name: str, event: str, flags: dict[str, Any], timeout_s: float, argument: str | None = None
 ) -> int:
     """Run one hook; ``flags``: settings given on its command line (settings.py); ``argument``: the
-    hook JSON given as an argument (Codex's notify) instead of stdin."""
+    hook JSON given as an argument (Codex's notify) instead of stdin. ``timeout_s`` runs from the
+    process's start, as the agent's own timeout does."""
     try:
         agent, kind = contract(agent_name, event)
     except HookProblem as problem:
         _warn(str(problem))
         return 0
     fallback = answer(agent, kind, None)
+    left = max(0.5, timeout_s - background.process_age())
     answered = threading.Event()
     lock = threading.Lock()
 
@@ -71,26 +78,43 @@ def main(
         say(fallback)
         os._exit(0)
 
-    timer = threading.Timer(timeout_s, give_up)
+    timer = threading.Timer(left, give_up)
     timer.daemon = True
     timer.start()
-    try:
-        hook = parse_input(agent, event, kind, _read_input(argument))
-        _run(hook, agent, flags, say)
-    except HookProblem as problem:
-        _warn(str(problem))
-    except ContextError as error:
-        _warn(error.message)
-    except Exception as error:  # fail open: never a traceback in the agent's session
-        _warn(f"failed ({type(error).__name__}); nothing was recorded")
-    finally:
+    began = time.monotonic()
+    hook = _guarded(lambda: parse_input(agent, event, kind, _read_input(argument)))
+    if hook is not None and hook.kind in RECORDED and background.can_detach():
         timer.cancel()
+        timer.join()  # no thread of ours runs while the worker is forked
+        background.finish(
+            lambda: _guarded(lambda: _run(hook, agent, flags, say, HOOK_WORKER_LOCK_TIMEOUT_S)),
+            wait_s=left - (time.monotonic() - began),
+            worker_s=HOOK_WORKER_TIMEOUT_S,
+            warn=_warn,
+        )
+    elif hook is not None:
+        _guarded(lambda: _run(hook, agent, flags, say, HOOK_LOCK_TIMEOUT_S))
+    timer.cancel()
     say(fallback)
     return 0
 
 
+def _guarded(work: Callable[[], T]) -> T | None:
+    """``work``'s result, or None with one line on stderr: a hook fails open, never a traceback."""
+    try:
+        return work()
+    except HookProblem as problem:
+        _warn(str(problem))
+    except ContextError as error:
+        _warn(error.message)
+    except Exception as error:
+        _warn(f"failed ({type(error).__name__}); nothing was recorded")
+    return None
+
+
 def _warn(text: str) -> None:
-    print(f"groundhog hook: {text}", file=sys.stderr)
+    with suppress(OSError):  # a background worker whose hook has gone: nobody is listening
+        print(f"groundhog hook: {text}", file=sys.stderr)
 
 
 def _read_input(argument: str | None) -> object:
@@ -133,13 +157,15 @@ def _check_folder(cwd: str) -> None:
         raise HookProblem("the hook's working directory ('cwd') is a symlink to another user's folder")
 
 
-def open_store(root: str, settings: Settings, *, read_only: bool = False) -> ContextManager:
+def open_store(
+    root: str, settings: Settings, *, read_only: bool = False, lock_timeout_s: float = HOOK_LOCK_TIMEOUT_S
+) -> ContextManager:
     from groundhog.manager import create_manager
 
     return create_manager(
         root,
         settings=settings,
-        lock_timeout_s=HOOK_LOCK_TIMEOUT_S,
+        lock_timeout_s=lock_timeout_s,
         snapshot_max_bytes=HOOK_SNAPSHOT_MAX_BYTES,
         session="hook",
         read_only=read_only,
@@ -169,7 +195,13 @@ def _start(
         manager.close()
 
 
-def _run(hook: HookInput, agent: Contract, flags: dict[str, Any], say: Callable[[str | None], None]) -> None:
+def _run(
+    hook: HookInput,
+    agent: Contract,
+    flags: dict[str, Any],
+    say: Callable[[str | None], None],
+    lock_timeout_s: float,
+) -> None:
     if hook.kind == PROMPT:  # nothing to add per prompt: Stop records the turn
         return
     from groundhog.agents import progress
@@ -180,11 +212,11 @@ def _run(hook: HookInput, agent: Contract, flags: dict[str, Any], say: Callable[
     if hook.kind == START:
         _start(hook, agent, root, settings, say)
         return
-    recorded = hook.kind in (COMPACT, STOP, END) and hook.event != "notify"  # notify has no transcript
+    recorded = hook.kind in RECORDED and hook.event != "notify"  # notify has no transcript
     fmt = agent.transcript_format if recorded else None
     if fmt is not None:  # a missing or foreign transcript changes nothing: checked before opening
         _check_transcript(hook, fmt, root)
-    manager = open_store(root, settings)
+    manager = open_store(root, settings, lock_timeout_s=lock_timeout_s)
     try:
         summary, offset = None, None
         tracker = progress.active_tracker(manager, hook, create=False)
@@ -209,7 +241,7 @@ def _check_transcript(hook: HookInput, fmt: str, root: str) -> None:
 def _capture(manager: ContextManager, hook: HookInput, root: str) -> None:
     from groundhog.agents import capture
 
-    if hook.kind in (COMPACT, STOP, END) and hook.transcript and capture.capture_enabled(manager):
+    if hook.kind in RECORDED and hook.transcript and capture.capture_enabled(manager):
         try:
             capture.capture(manager, hook, root)
         except HookProblem as problem:

@@ -1,0 +1,148 @@
+"""Hooks cut short or crowded: a SessionEnd hook whose process group the agent kills (Claude Code
+gives a plugin's SessionEnd hooks 1.5 s, then kills the group) still records the session's end
+and its snapshot; ten sessions stopping at once next to an editor that keeps writing, on a store
+another process holds locked for a while, lose nothing and every hook exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from groundhog.manager import locate_store
+from tests.agents.agent_harness import claude_input, claude_transcript, clean_environ, context_data
+from tests.e2e.harness import Env, start_client
+
+HANG_GUARD_S = 60.0
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    env = Env.make(tmp_path)
+    from groundhog import create_manager
+    from groundhog.changes import Change
+
+    manager = create_manager(env.workspace, store_dir=env.store_dir, config_dir=env.config_dir)
+    try:
+        manager.create_context("default")
+        manager.tracker("default").update(Change(set={"plan": "p"}))
+    finally:
+        manager.close()
+    return env
+
+
+def _hold_lock(env: Env) -> sqlite3.Connection:
+    """Another process's long write: the store's write lock, held until released."""
+    holder = sqlite3.connect(locate_store(env.workspace, env.store_dir).path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def _spawn_hook(env: Env, event: str, payload: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """As the agents start a hook: a shell's process group of its own, the JSON on stdin."""
+    given = env.root / f"input-{os.urandom(4).hex()}.json"
+    given.write_text(json.dumps(payload))
+    with given.open("rb") as stdin:
+        return subprocess.Popen(
+            [sys.executable, "-m", "groundhog", "hook", "claude-code", event],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=clean_environ(env),
+            cwd=env.root,
+            start_new_session=True,
+        )
+
+
+def _busy(hook: subprocess.Popen[bytes]) -> None:
+    """Wait until the hook has started its work (a worker of its own) or has finished."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while hook.poll() is None and time.monotonic() < deadline:
+        try:
+            children = Path(f"/proc/{hook.pid}/task/{hook.pid}/children").read_text().split()
+        except OSError:
+            continue
+        if children:
+            return
+        time.sleep(0.02)
+
+
+def _record(env: Env, session: str, until: str) -> dict[str, Any]:
+    """The session's record once it has ``until`` (a hang guard, not a timing check)."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while True:
+        record: dict[str, Any] = (
+            context_data(env)["data"].get("agentSessions", {}).get(f"claude-code/{session}", {})
+        )
+        if record.get(until) or time.monotonic() > deadline:
+            return record
+        time.sleep(0.1)
+
+
+def test_a_session_end_hook_killed_with_its_process_group_still_records_the_end(env: Env) -> None:
+    transcript = claude_transcript(env.root / "t.jsonl", env.workspace, "s", [("p", "a", ["x.py"])])
+    holder = _hold_lock(env)  # the hook is still at work when the agent's patience ends
+    try:
+        hook = _spawn_hook(env, "SessionEnd", claude_input(env, "SessionEnd", "s", transcript, reason="exit"))
+        _busy(hook)
+        os.killpg(hook.pid, signal.SIGKILL)  # what Claude Code does once a SessionEnd hook outlives 1.5 s
+        hook.communicate(timeout=HANG_GUARD_S)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    record = _record(env, "s", until="ended")
+    assert record.get("ended") and record["endReason"] == "exit" and record["filesTouched"] == ["x.py"]
+    from groundhog import create_manager
+
+    manager = create_manager(env.workspace, store_dir=env.store_dir, config_dir=env.config_dir)
+    try:
+        assert [s.label for s in manager.tracker("default").snapshots()] == ["after claude-code session s"]
+    finally:
+        manager.close()
+
+
+async def test_ten_sessions_stopping_at_once_beside_an_editor_lose_nothing(env: Env) -> None:
+    sessions = [f"s{i}" for i in range(10)]
+    transcripts = {
+        s: claude_transcript(env.root / f"{s}.jsonl", env.workspace, s, [(f"prompt {s}", "a", [f"{s}.py"])])
+        for s in sessions
+    }
+    editor = await start_client(env, client_name="the-editor")
+    writes = 0
+    stopping = asyncio.Event()
+
+    async def keep_writing() -> None:
+        nonlocal writes
+        while not stopping.is_set():
+            await editor.request("context/update", {"context": "default", "set": {"typed": writes}})
+            writes += 1
+
+    holder = _hold_lock(env)
+    try:
+        hooks = [_spawn_hook(env, "Stop", claude_input(env, "Stop", s, transcripts[s])) for s in sessions]
+        for hook in hooks:
+            await asyncio.to_thread(_busy, hook)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    writer = asyncio.create_task(keep_writing())
+    try:
+        done = [await asyncio.to_thread(hook.communicate, None, HANG_GUARD_S) for hook in hooks]
+    finally:
+        stopping.set()
+        await writer
+        await editor.close()
+    assert [hook.returncode for hook in hooks] == [0] * len(hooks), [err for _, err in done]
+    data = context_data(env)["data"]
+    assert {k for k in data["agentSessions"]} == {f"claude-code/{s}" for s in sessions}
+    assert all(data["agentSessions"][f"claude-code/{s}"]["lastPrompt"] == f"prompt {s}" for s in sessions)
+    assert data["typed"] == writes - 1
