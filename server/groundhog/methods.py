@@ -18,6 +18,7 @@ ROLLBACK = "context/rollback"
 HISTORY = "context/history"
 DIFF = "context/diff"
 EDITOR = "context/editor"
+DELETE_SNAPSHOT = "context/deleteSnapshot"
 
 REQUESTS = (
     STATUS,
@@ -35,6 +36,7 @@ REQUESTS = (
     HISTORY,
     DIFF,
     EDITOR,
+    DELETE_SNAPSHOT,
 )
 
 # notifications (client -> server)

@@ -96,6 +96,10 @@ class SnapshotParams(ContextScoped):
     metadata: dict[str, Any] | None = None
 
 
+class DeleteSnapshotParams(ContextScoped):
+    snapshot_id: StrictStr = Field(alias="snapshotId")
+
+
 class RollbackParams(ContextScoped):
     to_version: StrictInt | None = Field(None, alias="toVersion")
     snapshot_id: StrictStr | None = Field(None, alias="snapshotId")

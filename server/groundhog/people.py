@@ -1,7 +1,11 @@
-"""The people CLI: read-only views of a workspace's store (``verify --discard-damaged`` aside).
+"""The people CLI: read-only views of a workspace's store, but for two explicit acts of cleaning up
+(``verify --discard-damaged``, ``snapshot delete``).
 
 Each command opens the store of ``--workspace`` (default: the current directory) without recovering
-or creating anything, prints a readable table, or JSON with ``--json``.
+or creating anything, prints a readable table, or JSON with ``--json``. ``snapshot delete`` writes
+because it is the one way to remove a snapshot for someone without an editor or an agent at hand
+(say one that captured a secret): like discarding damage, it is a deliberate, named act on one row,
+audited, and it goes through the same library call as every other face.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import Any
 
 import orjson
 
-from groundhog.errors import PersistenceError
+from groundhog.briefing import snapshot_wire
+from groundhog.deletions import context_of_snapshot
+from groundhog.errors import PersistenceError, SnapshotNotFound
 from groundhog.flags import add_flags, given
 from groundhog.manager import ContextManager, create_manager, locate_store
 from groundhog.names import DEFAULT_CONTEXT
@@ -46,6 +52,12 @@ def add_commands(commands: Any) -> None:
     )
     audit = command("audit", "the audit log, newest first", _audit)
     audit.add_argument("--limit", type=int, default=100)
+    listing = command("snapshots", "the snapshots and recovery points of a context", _snapshots)
+    listing.add_argument("context", nargs="?", help="default: the last active context")
+    snapshot = command("snapshot", "act on one snapshot: 'snapshot delete ID'", _snapshot)
+    snapshot.add_argument("action", choices=["delete"])
+    snapshot.add_argument("id", help="the snapshot's id (groundhog snapshots)")
+    snapshot.add_argument("--context", help="the context holding it (default: found by its id)")
 
 
 def _open(args: argparse.Namespace, *, writable: bool = False) -> ContextManager:
@@ -238,6 +250,38 @@ def _audit(args: argparse.Namespace) -> int:
             ],
         ),
     )
+    return 0
+
+
+def _snapshots(args: argparse.Namespace) -> int:
+    manager = _open(args)
+    name = args.context or manager.last_active() or DEFAULT_CONTEXT
+    rows = [snapshot_wire(s) | {"kind": s.kind} for s in manager.tracker(name).snapshots()]
+    _emit(
+        args,
+        {"context": name, "snapshots": rows},
+        lambda: _table(
+            ["id", "version", "timestamp", "kind", "label"],
+            [[r["id"], str(r["version"]), r["timestamp"], r["kind"], r["label"] or "-"] for r in rows],
+        ),
+    )
+    return 0
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    manager = _open(args, writable=True)
+    try:
+        name = args.context or context_of_snapshot(manager, args.id)
+        if name is None:
+            raise SnapshotNotFound(
+                f"No context of this workspace has the snapshot {args.id!r}.", snapshotId=args.id
+            )
+        deleted = manager.tracker(name, "cli").delete_snapshot(args.id)
+    finally:
+        manager.close()  # the audit record (of the deletion or the refusal) is written first
+    value = {"deleted": True, "id": deleted.id, "context": name}
+    said = f"Deleted snapshot {deleted.id} of {name!r} (version {deleted.version})."
+    _emit(args, value, lambda: print(said))
     return 0
 
 

@@ -184,6 +184,11 @@ def rollback(session: Session, params: p.RollbackParams) -> dict[str, Any]:
     }
 
 
+def delete_snapshot(session: Session, params: p.DeleteSnapshotParams) -> dict[str, Any]:
+    deleted = session.tracker(params.context).delete_snapshot(params.snapshot_id)
+    return {"deleted": True, "id": deleted.id}
+
+
 def history(session: Session, params: p.HistoryParams) -> dict[str, Any]:
     before = params.before_version
     if before is not None:
@@ -247,5 +252,6 @@ REQUESTS: dict[str, tuple[type[p.Params], Handler]] = {
     names.HISTORY: (p.HistoryParams, history),
     names.DIFF: (p.DiffParams, diff),
     names.EDITOR: (p.Empty, editor),
+    names.DELETE_SNAPSHOT: (p.DeleteSnapshotParams, delete_snapshot),
 }
 assert set(REQUESTS) == set(names.REQUESTS)

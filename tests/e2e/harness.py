@@ -29,7 +29,7 @@ from pytest_lsp.client import LanguageClient as TestClient
 from pytest_lsp.client import register_lsp_features
 from pytest_lsp.protocol import LanguageClientProtocol
 
-# The 15 verbs of PROTOCOL.md, written out (not taken from the server) so tests check the contract.
+# The 16 verbs of PROTOCOL.md, written out (not taken from the server) so tests check the contract.
 VERBS = (
     "status",
     "list",
@@ -46,7 +46,15 @@ VERBS = (
     "history",
     "diff",
     "editor",
+    "deleteSnapshot",
 )
+
+
+def tool_name(verb: str) -> str:
+    """The MCP tool of a request (MCP.md): ``deleteSnapshot`` -> ``context_delete_snapshot``."""
+    return "context_" + "".join(f"_{c.lower()}" if c.isupper() else c for c in verb)
+
+
 PROFILES = {"vscode": "visual-studio-code", "neovim": "neovim@v0.11.0"}
 NOTIFICATIONS = ("context/didChange", "context/didSwitch", "context/didRestore", "context/didRecover")
 

@@ -20,6 +20,7 @@ VALID = {
     "switch": {"name": "default"},
     "rollback": {"toVersion": 1},
     "diff": {"fromVersion": 1},
+    "deleteSnapshot": {"snapshotId": "x"},
 }
 WRONG_TYPES: dict[str, list[dict[str, Any]]] = {
     "info": [{"name": 1}, {"name": ["default"]}, {"name": {"x": 1}}, {"name": True}],
@@ -33,6 +34,7 @@ WRONG_TYPES: dict[str, list[dict[str, Any]]] = {
         {"name": "n", "from": {"context": 5}},
     ],
     "delete": [{"name": None}, {"name": 0}],
+    "deleteSnapshot": [{}, {"snapshotId": None}, {"snapshotId": 1}, {"snapshotId": ["x"]}],
     "switch": [{"name": "default", "create": "false"}, {"name": "default", "create": 0}],
     "get": [{"version": "1"}, {"version": 1.5}, {"version": False}, {"keys": [None]}, {"keys": {"a": 1}}],
     "update": [
@@ -90,7 +92,7 @@ async def test_wrong_types_are_invalid_params(client: Client, env: Env) -> None:
             error = await client.error(f"context/{verb}", params)
             assert_error(error, -32602, "InvalidParams", env=env)
             assert error["data"].get("field"), (verb, params, error)
-    for verb in ("get", "update", "snapshot", "snapshots", "history", "diff", "rollback"):
+    for verb in ("get", "update", "snapshot", "snapshots", "history", "diff", "rollback", "deleteSnapshot"):
         for context in ("", ".x", "a//b", "a/../b", "x" * 129, 7, ["default"]):
             params = {**VALID.get(verb, {}), "context": context}
             assert_error(await client.error(f"context/{verb}", params), -32602, "InvalidParams")

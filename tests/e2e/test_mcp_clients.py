@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from groundhog import create_manager
 from tests.e2e.harness import Env, cli_json
 from tests.e2e.ts_clients import SDKS, inspector, read_error, read_result, run_plan, texts
 
@@ -65,15 +66,22 @@ FAILURES: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("sdk", "era"), SDKS)
 def test_every_tool_answers_the_typescript_clients(env: Env, sdk: str, era: str) -> None:
-    steps = [{"op": "listTools"}] + [{"op": "call", "name": n, "arguments": a} for n, a in SUCCESSES]
+    # a plan cannot carry one answer into a later call: the snapshot to delete is made beforehand
+    manager = create_manager(env.workspace, store_dir=env.store_dir, config_dir=env.config_dir)
+    manager.create_context("default")  # as the first session would
+    doomed = manager.tracker("default").take_snapshot("doomed").id
+    manager.close()
+    calls = [*SUCCESSES[:-1], ("context_delete_snapshot", {"snapshotId": doomed}), SUCCESSES[-1]]
+    steps = [{"op": "listTools"}] + [{"op": "call", "name": n, "arguments": a} for n, a in calls]
     outcomes = run_plan(env, sdk, era, steps)
     listed = {tool["name"] for tool in outcomes[0]["result"]["tools"]}
-    assert listed == {name for name, _ in SUCCESSES}  # every tool was called
+    assert listed == {name for name, _ in calls}  # every tool was called
     results = [read_result(outcome) for outcome in outcomes[1:]]
     assert results[3] == {"name": "work", "version": 1, "lastModified": results[3]["lastModified"]}
     assert results[9]["data"] == {"plan": ["read", "write"], "class": {"from": 1}, "notes": "n"}
     assert results[9]["metadata"] == {"owner": "ts", "t": 1}
     assert results[10]["data"] == {"plan": ["read"]}
+    assert results[-2] == {"deleted": True, "id": doomed}
     assert results[-1] == {"deleted": True}
 
 

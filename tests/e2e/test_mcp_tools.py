@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from groundhog import ContextManager, create_manager
-from tests.e2e.harness import VERBS, Env, cli_json, start_client
+from tests.e2e.harness import VERBS, Env, cli_json, start_client, tool_name
 from tests.e2e.mcp_harness import ERAS, LEGACY, MODERN, open_agent
 
 pytestmark = [pytest.mark.one_profile, pytest.mark.postgresql_too]
@@ -50,7 +50,7 @@ async def test_every_protocol_request_is_a_tool_with_schemas_and_truthful_annota
 ) -> None:
     async with open_agent(env, mode=mode) as agent:
         tools = {tool.name: tool for tool in (await agent.client.list_tools()).tools}
-    assert set(tools) == {f"context_{verb}" for verb in VERBS} | {"editor_state", "resume"}
+    assert set(tools) == {tool_name(verb) for verb in VERBS} | {"editor_state", "resume"}
     for name, tool in tools.items():
         verb = name.removeprefix("context_")
         assert tool.description and tool.input_schema["type"] == "object", name
@@ -59,7 +59,7 @@ async def test_every_protocol_request_is_a_tool_with_schemas_and_truthful_annota
         assert hints is not None
         read_only = verb in READ_ONLY_VERBS or name in ("editor_state", "resume")
         assert hints.read_only_hint is read_only, name
-        assert hints.destructive_hint is (name == "context_delete"), name
+        assert hints.destructive_hint is (name in ("context_delete", "context_delete_snapshot")), name
     # the arguments are exactly the LSP params: camelCase, nothing else accepted
     update = tools["context_update"].input_schema
     assert {"context", "baseVersion", "set", "remove", "patch", "metadata", "onConflict"} == set(

@@ -245,6 +245,8 @@ def _describe(verb: str, result: dict[str, Any]) -> str:
         return f"Session {result['session']['id']}: {where}; {result['contexts']} context(s)."
     if verb == "snapshot":
         return f"Snapshot {result['id']} of {result['context']!r} at version {result['version']}."
+    if verb == "delete_snapshot":
+        return f"Snapshot {result['id']} was deleted."
     if verb == "rollback":
         changed = len(result["changedKeys"]) + result.get("truncated", {}).get("omittedItems", 0)
         return f"Context {result['context']!r} is at version {result['version']} ({changed} key(s) changed)."

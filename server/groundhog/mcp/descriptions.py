@@ -60,6 +60,10 @@ TOOLS: dict[str, str] = {
     "snapshots": (
         "List a context's snapshots and recovery points, newest first (id, version, time, label, size)."
     ),
+    "delete_snapshot": (
+        "Delete one of a context's snapshots by id (from context_snapshots); the other snapshots are "
+        "kept intact. Recovery points cannot be deleted (the store prunes them). Cannot be undone."
+    ),
     "rollback": (
         "Restore a context's data to an earlier version ('toVersion') or a snapshot ('snapshotId'). "
         "It appends a new version and records a recovery point first, so it can itself be undone. "
@@ -140,6 +144,10 @@ PARAMETERS: dict[str, dict[str, str]] = {
         "metadata": "A small JSON object stored with the snapshot (at most 4,096 bytes as JSON).",
     },
     "snapshots": {"context": CONTEXT},
+    "delete_snapshot": {
+        "context": CONTEXT,
+        "snapshotId": "The id of the snapshot to delete (from context_snapshots; not a recovery point).",
+    },
     "rollback": {
         "context": CONTEXT,
         "toVersion": "Restore the data of this version (give this or 'snapshotId', not both).",

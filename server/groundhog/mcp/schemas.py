@@ -161,6 +161,7 @@ OUTPUTS: dict[str, dict[str, Any]] = {
     ),
     "create": obj({"name": STR, "version": INT, "lastModified": STR}),
     "delete": obj({"deleted": BOOL}),
+    "delete_snapshot": obj({"deleted": BOOL, "id": STR}),
     "switch": obj({"name": STR, "version": INT, "data": OBJ, "truncated": TRUNCATED}, "truncated"),
     "deactivate": obj({"deactivated": STR}),
     "get": obj(
