@@ -71,6 +71,8 @@ async def test_plugin_session_gets_the_brief_records_progress_and_the_editor_see
         # installed as docs/agents.md says: the repository is the marketplace
         run_claude_cli(environ, env.root, "plugin", "marketplace", "add", str(PLUGIN.parents[1]))
         run_claude_cli(environ, env.root, "plugin", "install", "groundhog@groundhog")
+        # installed twice: the settings' hooks too (docs/agents.md's other way); each event runs once
+        _groundhog(environ, "hook", "install", "claude-code", cwd=env.workspace)
         result = run_claude(
             environ,
             env.workspace,
@@ -84,6 +86,7 @@ async def test_plugin_session_gets_the_brief_records_progress_and_the_editor_see
         session = result["session_id"]
         first = api.main_requests()[0]
         assert MARKER in request_text(first)  # the brief reached the model before its first turn
+        assert request_text(first).count("Groundhog: the saved context") == 1
         # the plugin's MCP server is connected: its tools are offered (deferred: named in the request)
         assert "mcp__plugin_groundhog_groundhog__resume" in json.dumps(first)
 

@@ -1,7 +1,8 @@
-"""Hooks cut short or crowded: a SessionEnd hook whose process group the agent kills (Claude Code
-gives a plugin's SessionEnd hooks 1.5 s, then kills the group) still records the session's end
-and its snapshot; ten sessions stopping at once next to an editor that keeps writing, on a store
-another process holds locked for a while, lose nothing and every hook exits 0."""
+"""Hooks cut short, crowded or doubled: a SessionEnd hook whose process group the agent kills
+(Claude Code gives a plugin's SessionEnd hooks 1.5 s, then kills the group) still records the
+session's end and its snapshot; ten sessions stopping at once next to an editor that keeps
+writing, on a store another process holds locked for a while, lose nothing and every hook exits
+0; copies of one hook run side by side for one event (installed twice) record it once."""
 
 from __future__ import annotations
 
@@ -64,14 +65,16 @@ def _spawn_hook(env: Env, event: str, payload: dict[str, Any]) -> subprocess.Pop
 
 
 def _busy(hook: subprocess.Popen[bytes]) -> None:
-    """Wait until the hook has started its work (a worker of its own) or has finished."""
+    """Wait until the hook has handed its work to a worker in a session of its own (out of the
+    reach of a kill aimed at the hook's group), or has finished."""
     deadline = time.monotonic() + HANG_GUARD_S
     while hook.poll() is None and time.monotonic() < deadline:
         try:
             children = Path(f"/proc/{hook.pid}/task/{hook.pid}/children").read_text().split()
-        except OSError:
+            sessions = [Path(f"/proc/{c}/stat").read_text().rsplit(")", 1)[1].split()[3] for c in children]
+        except (OSError, IndexError):
             continue
-        if children:
+        if any(session == child for session, child in zip(sessions, children, strict=True)):
             return
         time.sleep(0.02)
 
@@ -146,3 +149,27 @@ async def test_ten_sessions_stopping_at_once_beside_an_editor_lose_nothing(env: 
     assert {k for k in data["agentSessions"]} == {f"claude-code/{s}" for s in sessions}
     assert all(data["agentSessions"][f"claude-code/{s}"]["lastPrompt"] == f"prompt {s}" for s in sessions)
     assert data["typed"] == writes - 1
+
+
+def test_copies_of_a_hook_installed_twice_record_the_event_once(env: Env) -> None:
+    """Claude Code starts every copy of a hook at once with the same JSON (the plugin beside the
+    settings' entry, two marketplaces): the copies that find the first at work answer nothing; a
+    later run of the same input, once the first has ended, is not a copy."""
+    transcript = claude_transcript(env.root / "t.jsonl", env.workspace, "s", [("one", "first", [])])
+    stop = claude_input(env, "Stop", "s", transcript)
+    holder = _hold_lock(env)  # keeps the first copy at work while the others start
+    try:
+        first = _spawn_hook(env, "Stop", stop)
+        _busy(first)
+        copies = [_spawn_hook(env, "Stop", stop) for _ in range(2)]
+        said = [copy.communicate(timeout=HANG_GUARD_S) for copy in copies]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    first.communicate(timeout=HANG_GUARD_S)
+    assert [c.returncode for c in copies] == [0, 0] and said == [(b"", b"")] * 2
+    recorded = context_data(env)
+    assert recorded["data"]["agentSessions"]["claude-code/s"]["turns"] == 1
+    again = _spawn_hook(env, "Stop", stop)
+    assert again.communicate(timeout=HANG_GUARD_S) == (b"", b"") and again.returncode == 0
+    assert context_data(env)["version"] == recorded["version"] + 1

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from groundhog.agents import background
+from groundhog.agents import background, once
 from groundhog.agents.contracts import (
     COMPACT,
     END,
@@ -82,7 +82,7 @@ def main(
     timer.daemon = True
     timer.start()
     began = time.monotonic()
-    hook = _guarded(lambda: parse_input(agent, event, kind, _read_input(argument)))
+    hook = _guarded(lambda: _first_input(agent, event, kind, argument))
     if hook is not None and hook.kind in RECORDED and background.can_detach():
         timer.cancel()
         timer.join()  # no thread of ours runs while the worker is forked
@@ -117,8 +117,17 @@ def _warn(text: str) -> None:
         print(f"groundhog hook: {text}", file=sys.stderr)
 
 
-def _read_input(argument: str | None) -> object:
+def _first_input(agent: Contract, event: str, kind: str, argument: str | None) -> HookInput | None:
+    """The hook's input, or None (and nothing said) when another copy of this hook, installed
+    twice, already runs for the same event (once.py)."""
     data = argument.encode() if argument is not None else sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    hook = parse_input(agent, event, kind, _decode(data))
+    if hook.kind != PROMPT and not once.first(agent.name, event, data, hook.transcript):
+        return None
+    return hook
+
+
+def _decode(data: bytes) -> object:
     if len(data) > MAX_INPUT_BYTES:
         raise HookProblem("the hook input is larger than 16 MB")
     try:
