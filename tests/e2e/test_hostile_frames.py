@@ -258,3 +258,31 @@ async def test_a_signal_keeps_the_editor_state_of_the_last_notification(env: Env
         assert [c["sessions"] for c in listed["contexts"]] == [1]  # the signalled session's row is gone
     finally:
         await restored.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"jsonrpc":"2.0","id":"nan","method":"context/update","params":{"set":{"a":NaN}}}', "set.a"),
+        (b'{"jsonrpc":"2.0","id":"utf8","method":"context/update","params":{"set":{"a":"\xff"}}}', "set.a"),
+        (b'{"jsonrpc":"2.0","id":"lone","method":"context/get","params":{"context":"\\ud800"}}', "context"),
+        (
+            b'{"jsonrpc":"2.0","id":"deep","method":"context/update","params":{"set":'
+            + b"[" * 5000
+            + b"]" * 5000
+            + b"}}",
+            "params",
+        ),
+    ],
+    ids=["NaN", "invalid UTF-8", "lone surrogate", "deeper than any parser"],
+)
+async def test_a_request_that_is_not_strict_json_is_answered_naming_the_field(
+    server: RawServer, body: bytes, field: str
+) -> None:
+    """The same reading of a frame as the agents' face (groundhog.frames): one depth limit, and
+    the request's id answered even when its JSON is not JSON a client could have meant."""
+    server.send(body)
+    ident = json.loads(body.split(b'"id":', 1)[1].split(b",", 1)[0])
+    answer = await server.response(ident)
+    assert answer["error"]["code"] == -32602 and answer["error"]["data"]["field"] == field, answer
+    await probe(server)

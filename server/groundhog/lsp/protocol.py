@@ -28,6 +28,7 @@ from pygls.protocol import (
     lsp_method,
 )
 
+from groundhog import frames
 from groundhog.methods import DID_CHANGE_EDITOR
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,15 @@ class GroundhogProtocol(LanguageServerProtocol):
         """Parse one frame body and dispatch it. Nothing a peer sends may stop the server: broken
         JSON is logged and skipped, an invalid message is answered or dropped, and a failure while
         handling a message is logged (once per kind) and answered without details."""
-        try:
-            message = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            log.warning("skipped a frame whose JSON is broken (%d bytes)", len(body))
+        frame = frames.parse(body)  # strict JSON, one depth limit for both faces
+        if frame.problem is not None:
+            if frame.is_request and frame.problem.code != frames.PARSE_ERROR:  # NaN, bad UTF-8, too deep
+                ident = frame.id if _valid_id(frame.id) else None
+                self._send_error(ident, frame.problem.code, frame.problem.message, frame.problem.data())
+            else:
+                log.warning("skipped a frame whose JSON is broken (%d bytes)", len(body))
             return
+        message = frame.message
         try:
             self._admit(message)
         except Exception as error:

@@ -12,13 +12,12 @@ import contextlib
 import logging
 import os
 import signal
-import stat
 import sys
-import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, BinaryIO
 
 from groundhog.lsp.server import GroundhogServer
+from groundhog.stdio import stdin_stream
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -98,25 +97,6 @@ class _StreamWriter:
         self._writer.close()
 
 
-async def _stdin_reader() -> asyncio.StreamReader:
-    """Stdin as a stream: pipes and sockets (what editors give) through the event loop; anything
-    else (a file, /dev/null) cannot be polled, so a thread reads it."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=MAX_HEADER_LINE * 2)
-    mode = os.fstat(sys.stdin.fileno()).st_mode
-    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
-    else:
-        threading.Thread(target=_pump, args=(loop, reader), name="groundhog-stdin", daemon=True).start()
-    return reader
-
-
-def _pump(loop: asyncio.AbstractEventLoop, reader: asyncio.StreamReader) -> None:
-    while chunk := os.read(sys.stdin.fileno(), 1 << 16):
-        loop.call_soon_threadsafe(reader.feed_data, chunk)
-    loop.call_soon_threadsafe(reader.feed_eof)
-
-
 def serve_stdio(make_server: Callable[[], GroundhogServer], max_bytes: int) -> int:
     """Serve one session over stdin/stdout; return the process exit code."""
 
@@ -124,7 +104,7 @@ def serve_stdio(make_server: Callable[[], GroundhogServer], max_bytes: int) -> i
         server = make_server()
         server.exit_code = asyncio.get_running_loop().create_future()
         server.protocol.set_writer(_StdoutWriter(sys.stdout.buffer))
-        reader = await _stdin_reader()
+        reader = await stdin_stream(MAX_HEADER_LINE * 2)
         reading = asyncio.ensure_future(read_frames(reader, server.protocol.handle_frame, lambda: max_bytes))
 
         async def on_signal() -> None:  # as at EOF: answer what was received, persist, end the session
