@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from groundhog.adapter import ContextAdapter
@@ -67,7 +67,7 @@ class Session:
         """``run`` for a request a client may cancel, telling the truth: cancelled while still
         queued, it never runs; once running, it finishes (commits) and its result is answered,
         since answering "cancelled" for a change that was made would be a lie."""
-        job = self._worker.submit(work)
+        job = self.submit(work)
         waiting = asyncio.wrap_future(job)
         while True:
             try:
@@ -75,6 +75,10 @@ class Session:
             except asyncio.CancelledError:
                 if job.cancel():
                     raise
+
+    def submit(self, work: Callable[[], T]) -> Future[T]:
+        """Queue ``work`` on the session's worker; the future can be cancelled while it waits."""
+        return self._worker.submit(work)
 
     def tracker(self, name: str | None) -> ContextTracker:
         return self.adapter.tracker(name)

@@ -115,3 +115,112 @@ async def open_agent(
     async with client:
         agent.client = client
         yield agent
+
+
+class WireAgent:
+    """An agent that writes newline-delimited JSON-RPC by hand to a real ``groundhog mcp`` process
+    (any bytes at all), and reads every line the server writes back, parsed strictly (orjson: what
+    any client must be able to read) and indexed by id."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.replies: dict[Any, list[dict[str, Any]]] = {}  # id (as JSON text) -> replies
+        self.notifications: list[dict[str, Any]] = []
+        self.unreadable: list[bytes] = []
+        self._next = 10**9
+        self._reading = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(cls, env: Env, *args: str, initialize: bool = True) -> WireAgent:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "groundhog",
+            "mcp",
+            "--workspace",
+            str(env.workspace),
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env.environ(),
+            cwd=env.root,
+            limit=1 << 26,
+        )
+        agent = cls(process)
+        if initialize:
+            params = {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "wire", "version": "1"},
+            }
+            answer = await agent.request("initialize", params)
+            assert "result" in answer, answer
+            agent.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return agent
+
+    async def _read(self) -> None:
+        import orjson
+
+        assert self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            try:
+                orjson.loads(line)  # strict: what any client must be able to read
+            except orjson.JSONDecodeError:
+                self.unreadable.append(line)
+                continue
+            message = json.loads(line)  # exact: an id of 2**70 stays an integer
+            if isinstance(message, dict) and "id" in message and "method" not in message:
+                self.replies.setdefault(json.dumps(message["id"]), []).append(message)
+            else:
+                self.notifications.append(message)
+
+    def write(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(data)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.write(json.dumps(message).encode() + b"\n")
+
+    def new_id(self) -> int:
+        self._next += 1
+        return self._next
+
+    async def reply(self, ident: Any, timeout: float = 30) -> dict[str, Any]:
+        """The reply to ``ident`` (as sent), waiting for it."""
+        key = json.dumps(ident)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while key not in self.replies:
+            if asyncio.get_running_loop().time() > deadline or self._reading.done():
+                raise AssertionError(f"no reply to id {ident!r} within {timeout}s")
+            await asyncio.sleep(0.005)
+        return self.replies[key][0]
+
+    async def request(self, method: str, params: Any = None, timeout: float = 30) -> dict[str, Any]:
+        ident = self.new_id()
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": ident, "method": method}
+        if params is not None:
+            message["params"] = params
+        self.send(message)
+        return await self.reply(ident, timeout)
+
+    async def tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        answer = await self.request("tools/call", {"name": name, "arguments": arguments})
+        result = answer["result"]
+        assert not result.get("isError"), result
+        return dict(result["structuredContent"])
+
+    async def exit_code(self, timeout: float = 30) -> int:
+        code = await asyncio.wait_for(self.process.wait(), timeout)
+        await self._reading
+        return code
+
+    async def close(self) -> None:
+        if self.process.returncode is None:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            try:
+                await asyncio.wait_for(self.process.wait(), 20)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        self._reading.cancel()

@@ -4,76 +4,18 @@ real pipes, so nothing in between can tidy up for it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
-import sys
 from typing import Any
 
 import pytest
 
 from groundhog import create_manager
 from tests.e2e.harness import Env, run_cli
+from tests.e2e.mcp_harness import WireAgent
 
 pytestmark = pytest.mark.one_profile
 EXIT_TIMEOUT_S = 20
-
-
-class RawAgent:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self._next = 10**9  # far from the ids a test sends by hand
-
-    @classmethod
-    async def start(cls, env: Env) -> RawAgent:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "groundhog",
-            "mcp",
-            "--workspace",
-            str(env.workspace),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=env.environ(),
-            cwd=env.root,
-            limit=1 << 24,
-        )
-        agent = cls(process)
-        await agent.request(
-            "initialize",
-            {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "raw-agent", "version": "1"},
-            },
-        )
-        agent.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        return agent
-
-    def send(self, message: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message).encode() + b"\n")
-
-    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        self._next += 1
-        self.send({"jsonrpc": "2.0", "id": self._next, "method": method, "params": params})
-        assert self.process.stdout is not None
-        while True:
-            line = await asyncio.wait_for(self.process.stdout.readline(), 30)
-            assert line, "the server closed stdout"
-            message = json.loads(line)
-            if message.get("id") == self._next:
-                assert "result" in message, message
-                return dict(message["result"])
-
-    async def tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        result = await self.request("tools/call", {"name": name, "arguments": arguments})
-        assert not result.get("isError"), result
-        return dict(result["structuredContent"])
-
-    async def exit_code(self) -> int:
-        return await asyncio.wait_for(self.process.wait(), EXIT_TIMEOUT_S)
 
 
 def live_clients(env: Env) -> list[str]:
@@ -88,9 +30,9 @@ def live_clients(env: Env) -> list[str]:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 async def test_a_signal_ends_the_session_like_a_closed_stdin(env: Env, signum: int) -> None:
-    agent = await RawAgent.start(env)
+    agent = await WireAgent.start(env)
     await agent.tool("context_update", {"set": {"plan": "before the signal"}})
-    assert live_clients(env) == ["raw-agent"]
+    assert live_clients(env) == ["wire"]
     agent.process.send_signal(signum)
     assert await agent.exit_code() == 0
     assert live_clients(env) == []
@@ -99,7 +41,7 @@ async def test_a_signal_ends_the_session_like_a_closed_stdin(env: Env, signum: i
 
 
 async def test_an_agent_gone_in_the_middle_of_a_large_write_leaves_no_half_written_state(env: Env) -> None:
-    agent = await RawAgent.start(env)
+    agent = await WireAgent.start(env)
     await agent.tool("context_status", {})
     value = "z" * 900_000
     agent.send(
@@ -124,7 +66,7 @@ async def test_an_agent_gone_in_the_middle_of_a_large_write_leaves_no_half_writt
 async def test_a_seeded_storm_of_malformed_lines_never_stops_the_agent_server(env: Env) -> None:
     import random
 
-    agent = await RawAgent.start(env)
+    agent = await WireAgent.start(env)
     await agent.tool("context_update", {"set": {"keep": "me"}})
     rng = random.Random(20261130)
     values: list[Any] = [None, True, 1.5, -1, 2**70, "", [], {}, {"a": 1}, [1]]
@@ -160,3 +102,87 @@ async def test_a_seeded_storm_of_malformed_lines_never_stops_the_agent_server(en
     assert agent.process.returncode is None
     agent.process.stdin.close()
     assert await agent.exit_code() == 0
+
+
+async def test_the_first_signal_ends_the_server_every_time(env: Env) -> None:
+    """Signals at different moments (during start-up, idle, writes in flight, a subscription
+    open): each run ends on its first signal, and every write it acknowledged is stored."""
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    acknowledged = -1
+    for run in range(12):
+        moment = run % 4
+        if moment == 0:  # during start-up: nothing is open yet, the process just ends
+            agent = await WireAgent.start(env, initialize=False)
+            agent.process.send_signal(signals[run % 3])
+            await agent.exit_code(timeout=60)
+            continue
+        agent = await WireAgent.start(env)
+        if moment == 3:
+            await agent.request("resources/subscribe", {"uri": "groundhog://contexts"})
+        ids = []
+        for _ in range(40 if moment > 1 else 1):
+            acknowledged_next = acknowledged + 1 + len(ids)
+            ident = agent.new_id()
+            ids.append((ident, acknowledged_next))
+            agent.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": ident,
+                    "method": "tools/call",
+                    "params": {"name": "context_update", "arguments": {"set": {"n": acknowledged_next}}},
+                }
+            )
+        await agent.reply(ids[0][0])
+        agent.process.send_signal(signals[run % 3])
+        assert await agent.exit_code(timeout=60) == 0, run
+        answered = [n for ident, n in ids if json.dumps(ident) in agent.replies]
+        assert answered, run  # what it had received before the signal was answered
+        acknowledged = max(answered)
+        assert live_clients(env) == [], run
+        code, out, err = run_cli(env, "show", "default", "--json")
+        assert code == 0 and json.loads(out)["data"]["n"] >= acknowledged, (run, out, err)
+
+
+async def test_a_cancelled_write_either_never_happens_or_is_answered(env: Env) -> None:
+    import random
+
+    rng = random.Random(7)
+    agent = await WireAgent.start(env)
+    await agent.tool("context_status", {})
+    sent: dict[str, int] = {}
+    pending_cancels: list[int] = []
+    for i in range(300):
+        ident = agent.new_id()
+        sent[f"k{i:03}"] = ident
+        arguments = {"set": {f"k{i:03}": i}}
+        agent.send(
+            {
+                "jsonrpc": "2.0",
+                "id": ident,
+                "method": "tools/call",
+                "params": {"name": "context_update", "arguments": arguments},
+            }
+        )
+        if rng.random() < 0.8:
+            pending_cancels.append(ident)
+        while pending_cancels and rng.random() < 0.6:  # some at once, some a few requests later
+            target = pending_cancels.pop(0)
+            agent.send(
+                {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": target}}
+            )
+    await agent.tool("context_get", {})
+    data = (await agent.tool("context_get", {}))["data"]  # the worker is in order: all are done
+    replies = {
+        key: agent.replies[json.dumps(ident)][0]
+        for key, ident in sent.items()
+        if json.dumps(ident) in agent.replies
+    }
+    done = {key for key, reply in replies.items() if not reply["result"]["isError"]}
+    refused = {key for key, reply in replies.items() if reply["result"]["isError"]}
+    for key in refused:  # a call cancelled before it ran may still be told so
+        assert replies[key]["result"]["content"][0]["text"].startswith("RequestCancelled (-32800)"), replies[
+            key
+        ]
+    assert done == set(data), (sorted(set(data) - done)[:5], sorted(done - set(data))[:5])
+    assert done  # every write it made was answered; none it did not make was answered as made
+    await agent.close()

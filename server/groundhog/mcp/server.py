@@ -1,10 +1,11 @@
 """``groundhog mcp``: the agents' face (MCP.md) on the official MCP SDK's high-level ``MCPServer``.
 
-One process, one stdio connection, one session of kind ``mcp`` on the workspace store, opened on
-the first request that needs it (the workspace may come from the client's roots, which can only be
-asked once the connection is up). Tools and resources call the same engine operations as the LSP
-requests. A watcher polls the workspace's change feed (every process's commits) and turns what it
-sees into resource events, in whichever form the connection's protocol era has."""
+One process, one stdio connection (read and written by our own transport, transport.py), one
+session of kind ``mcp`` on the workspace store. The session opens as soon as the connection is up
+(after ``initialized`` in the handshake era, on the first request in the 2026-07-28 era), so that
+change events flow from the first request on (events.py); the workspace may come from the client's
+roots, which can only be asked once the connection is up. Tools and resources call the same engine
+operations as the LSP requests."""
 
 from __future__ import annotations
 
@@ -13,24 +14,28 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import anyio
 import orjson
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.session import ServerSession
-from mcp.server.stdio import stdio_server
-from mcp.server.subscriptions import InMemorySubscriptionBus, ResourcesListChanged, ResourceUpdated
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     INVALID_PARAMS,
     CallToolResult,
     EmptyResult,
+    GetPromptResult,
+    InputRequiredResult,
     Resource,
     ResourceTemplate,
     SubscribeRequestParams,
@@ -38,22 +43,25 @@ from mcp_types import (
     ToolAnnotations,
     UnsubscribeRequestParams,
 )
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
 from groundhog import __version__
 from groundhog.brief import resume as resume_brief
 from groundhog.errors import ContextError, InvalidParams
 from groundhog.mcp import answers
 from groundhog.mcp import resources as res
+from groundhog.mcp.calls import CallCancelled, Calls, cancelled_answer, request_id
+from groundhog.mcp.events import Watcher
 from groundhog.mcp.tools import TOOLS, refuse_nulls
+from groundhog.mcp.transport import StdioTransport
 from groundhog.params import ResumeParams, parse
 from groundhog.session import Session, open_session
 from groundhog.settings import DEFAULTS
 from groundhog.userconfig import resolve
 
 log = logging.getLogger(__name__)
-FEED_POLL_S = 0.05  # another process's change reaches subscribers within ~50 ms (+ load)
 ROOTS_TIMEOUT_S = 5.0
+STOP_GRACE_S = 20.0  # a signal ends the process within this, whatever the graceful end is waiting for
 INSTRUCTIONS = (
     "Groundhog keeps this workspace's assistant context: named, versioned, encrypted contexts shared "
     "live with the editors open on it. Start with the 'resume' tool (or prompt) to see where things "
@@ -83,27 +91,60 @@ class GroundhogMCP(MCPServer):
         self.session: Session | None = None
         self._opening = asyncio.Lock()
         self._peer: ServerSession | None = None  # the connection's back-channel (handshake era)
-        self._subscribed: set[str] = set()  # resources/subscribe (handshake era)
-        self._wake = asyncio.Event()
-        self._watcher: asyncio.Task[None] | None = None
-        self._stopping: asyncio.Task[None] | None = None
-        self.middleware.append(self._remember_peer)
+        self.watcher = Watcher(self.bus, lambda: self._peer)
+        self.calls = Calls()
+        self.transport = StdioTransport(self.calls)
+        self._background: set[asyncio.Task[Any]] = set()
+        self._signalled = False
+        self.middleware.append(self._on_request)
         lowlevel = self._lowlevel_server
         lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, self._on_subscribe)
         lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, self._on_unsubscribe)
+        listen = lowlevel.get_request_handler("subscriptions/listen")
+        if listen is not None:  # a stream opened first must hear every later change: open first
+            opened = self._opened_first(listen.handler)
+            lowlevel.add_request_handler("subscriptions/listen", listen.params_type, opened)
         self.prompt(name="resume", description="Where things stand, as a message to start from.")(
             self._resume_prompt
         )
 
     # -- the session ----------------------------------------------------------------------------
 
-    async def _remember_peer(self, ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
+    async def _on_request(self, ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
+        """Every message (notifications too): remember the peer, open the session as soon as the
+        connection is up (``initialized``, or the first request of a 2026-07-28 client), and name
+        the field of params the SDK's own validation refuses."""
         self._peer = ctx.session
-        return await call_next(ctx)
+        if ctx.method not in ("initialize", "ping", "server/discover"):
+            self._open_soon()
+        try:
+            return await call_next(ctx)
+        except ValidationError as error:
+            raise _invalid_params(error) from None
+
+    def _open_soon(self) -> None:
+        """Open the session in the background (a failure is answered by the next request)."""
+        if self.session is not None or self._opening.locked():
+            return
+
+        async def opening() -> None:
+            with contextlib.suppress(ContextError):
+                await self.open()
+
+        task = asyncio.get_running_loop().create_task(opening())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _opened_first(self, handler: Any) -> Any:
+        async def listen(ctx: ServerRequestContext[Any, Any], params: Any) -> Any:
+            await self._open_for_resources()  # the feed's cursor is set before the stream is acknowledged
+            return await handler(ctx, params)
+
+        return listen
 
     async def open(self) -> Session:
-        """The session, opened on first use: workspace from --workspace, the client's roots, or
-        the current directory; client name and version from its clientInfo."""
+        """The session: workspace from --workspace, the client's roots, or the current directory;
+        client name and version from its clientInfo."""
         async with self._opening:
             if self.session is None:
                 root = self.config.workspace or await self._client_root() or os.getcwd()
@@ -115,12 +156,7 @@ class GroundhogMCP(MCPServer):
                 self.options = options
                 session = await asyncio.to_thread(open_session, root, options, self._client())
                 self.session = session
-                loop = asyncio.get_running_loop()
-                # commits run on the session's worker thread: wake the watcher on the loop's own
-                session.manager.on_commit(lambda: _call_soon(loop, self._wake.set))
-                # a shared store pushes other servers' commits (NOTIFY): wake the watcher at once
-                session.manager.store.on_change(lambda: _call_soon(loop, self._wake.set))
-                self._watcher = loop.create_task(self._watch(session))
+                self.watcher.start(session)
             return self.session
 
     def _client(self) -> dict[str, Any]:
@@ -151,15 +187,16 @@ class GroundhogMCP(MCPServer):
 
     async def close(self) -> None:
         """End the session: stop the watcher, remove the session row, close the store."""
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+        await self.watcher.stop()
         session, self.session = self.session, None
         if session is not None:
             await session.aclose()
 
+    # -- the connection and its end ---------------------------------------------------------------
+
     async def run_stdio_async(self) -> None:
+        """Serve the connection until stdin closes or a signal: either way, what was received is
+        answered, the session ends (its row removed), and the process exits."""
         options = self._lowlevel_server.create_initialization_options(
             NotificationOptions(resources_changed=True)
         )
@@ -167,27 +204,24 @@ class GroundhogMCP(MCPServer):
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
         try:
-            async with stdio_server() as (read_stream, write_stream):
-                await self._lowlevel_server.run(read_stream, write_stream, options)
+            await self.transport.serve(lambda read, write: self._lowlevel_server.run(read, write, options))
         finally:
             await self.close()
-
-    def _on_signal(self, signum: int) -> None:
-        """Editors and agent hosts end servers with a signal as often as by closing stdin: end the
-        session the same way (what is in flight on the worker commits first), then exit 0. A
-        second signal exits at once."""
-        if self._stopping is not None:
-            os._exit(1)
-        log.info("signal %d: ending the session", signum)
-
-        async def stop() -> None:
-            try:
-                await self.close()
-            finally:
+            if self._signalled:  # no interpreter shutdown: it would wait for idle worker threads
                 logging.shutdown()
                 os._exit(0)
 
-        self._stopping = asyncio.get_running_loop().create_task(stop())
+    def _on_signal(self, signum: int) -> None:
+        """Agent hosts end servers with a signal as often as by closing stdin: end the same way. A
+        watchdog makes the exit certain; a second signal exits at once."""
+        if self._signalled:
+            os._exit(1)
+        self._signalled = True
+        log.info("signal %d: ending the session", signum)
+        watchdog = threading.Timer(STOP_GRACE_S, os._exit, (0,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.transport.stop()
 
     # -- tools ----------------------------------------------------------------------------------
 
@@ -219,10 +253,14 @@ class GroundhogMCP(MCPServer):
             params = parse(spec.model, arguments)
             session = await self.open()
             try:
-                result = await session.run(lambda: spec.handler(session, params))
+                result = await self.calls.run(
+                    request_id(context), session, lambda: spec.handler(session, params)
+                )
             finally:
                 session.outbox.clear()  # editors' notifications: an agent sees changes as resource events
             return answers.success(spec.verb, result, self.options.max_result_bytes, writes=spec.writes)
+        except CallCancelled:
+            return await cancelled_answer()
         except ContextError as error:
             await self._audit(name, error)
             return answers.failure(error)
@@ -258,72 +296,49 @@ class GroundhogMCP(MCPServer):
         try:
             body = await session.run(lambda: res.read(session, target))
         except ContextError as error:
-            raise MCPError(code=error.code, message=error.message, data=error.to_data()) from None
+            raise _mcp_error(error) from None
         return [ReadResourceContents(content=orjson.dumps(body).decode(), mime_type="application/json")]
 
     async def _open_for_resources(self) -> Session:
         try:
             return await self.open()
         except ContextError as error:
-            raise MCPError(code=error.code, message=error.message, data=error.to_data()) from None
+            raise _mcp_error(error) from None
 
     async def _on_subscribe(
         self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams
     ) -> EmptyResult:
         uri = str(params.uri)
-        res.parse_uri(uri)  # only our own resources can be subscribed to
-        await self._open_for_resources()  # events flow from the watcher, which the session starts
+        try:
+            res.parse_uri(uri)  # only our own resources can be subscribed to
+        except ResourceError:
+            message = f"The field 'uri' names no Groundhog resource: {uri!r}."
+            raise MCPError(
+                code=INVALID_PARAMS, message=message, data={"kind": "InvalidParams", "field": "uri"}
+            ) from None
+        await self._open_for_resources()  # the feed's cursor is set before the subscription is answered
         self._peer = ctx.session
-        self._subscribed.add(uri)
+        self.watcher.subscribed.add(uri)
         return EmptyResult()
 
     async def _on_unsubscribe(
         self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
     ) -> EmptyResult:
-        self._subscribed.discard(str(params.uri))
+        self.watcher.subscribed.discard(str(params.uri))
         return EmptyResult()
 
-    # -- change events --------------------------------------------------------------------------
-
-    async def _watch(self, session: Session) -> None:
-        """Every ~100 ms (at once after our own writes): what changed in the workspace, from any
-        process, becomes resource events."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), FEED_POLL_S)
-            self._wake.clear()
-            try:
-                changes = await session.run(session.feed.poll_workspace)
-            except ContextError as error:
-                log.warning("the change feed could not be read (%s)", error.kind)
-                continue
-            updated: list[str] = []
-            for event in changes.events:
-                updated += [res.CONTEXTS, res.context_uri(event.context), res.history_uri(event.context)]
-            if changes.contexts_changed:
-                updated.append(res.CONTEXTS)
-            if changes.editors_changed:
-                updated.append(res.EDITOR)
-            try:
-                await self._deliver(list(dict.fromkeys(updated)), changes.contexts_changed)
-            except Exception as error:  # a client gone mid-delivery must not stop the watcher
-                log.info("a change event could not be delivered (%s)", type(error).__name__)
-
-    async def _deliver(self, uris: list[str], list_changed: bool) -> None:
-        for uri in uris:
-            await self.bus.publish(ResourceUpdated(uri=uri))
-        if list_changed:
-            await self.bus.publish(ResourcesListChanged())
-        peer = self._peer
-        if peer is None or peer.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            return  # the 2026-07-28 era hears about changes only on subscriptions/listen streams
-        for uri in uris:
-            if uri in self._subscribed:
-                await peer.send_resource_updated(uri)
-        if list_changed:
-            await peer.send_resource_list_changed()
-
     # -- the prompt -----------------------------------------------------------------------------
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        """An unknown prompt is InvalidParams naming it (the SDK answered code 0)."""
+        if name != "resume":
+            message = f"The field 'name' names no prompt ({name!r}); the one prompt is 'resume'."
+            raise MCPError(
+                code=INVALID_PARAMS, message=message, data={"kind": "InvalidParams", "field": "name"}
+            )
+        return await super().get_prompt(name, arguments, context)
 
     async def _resume_prompt(self, sinceVersion: str | None = None) -> str:
         since: int | None = None
@@ -332,26 +347,37 @@ class GroundhogMCP(MCPServer):
                 since = int(str(sinceVersion))
             except ValueError:
                 raise MCPError(
-                    code=INVALID_PARAMS, message="The argument 'sinceVersion' must be an integer."
+                    code=INVALID_PARAMS,
+                    message="The argument 'sinceVersion' must be an integer.",
+                    data={"field": "sinceVersion"},
                 ) from None
         session = await self._open_for_resources()
-        params = ResumeParams.model_validate({"sinceVersion": since})
         try:
+            params = parse(ResumeParams, {"sinceVersion": since})
             brief = await session.run(lambda: resume_brief(session, params))
         except ContextError as error:
-            raise MCPError(code=error.code, message=error.message, data=error.to_data()) from None
+            raise _mcp_error(error) from None
         return res.brief_message(brief)
 
 
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], Any]) -> None:
-    with contextlib.suppress(RuntimeError):  # the loop already closed: the server is ending
-        loop.call_soon_threadsafe(callback)
+def _mcp_error(error: ContextError) -> MCPError:
+    return MCPError(code=error.code, message=error.message, data=error.to_data())
+
+
+def _invalid_params(error: ValidationError) -> MCPError:
+    """The SDK's validation of a request's params, answered as InvalidParams naming the field."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    field = ".".join(str(part) for part in first["loc"]).removeprefix("params.") or "params"
+    message = f"The field {field!r} is invalid: {first['msg']}."
+    return MCPError(code=INVALID_PARAMS, message=message, data={"kind": "InvalidParams", "field": field})
 
 
 def serve(settings: McpSettings) -> int:
-    """Serve one MCP connection on stdio until stdin closes; the session row goes with it."""
-    import anyio
-
+    """Serve one MCP connection on stdio until stdin closes or a signal; the session row goes
+    with it. Until the event loop takes over the signals, one ends the process at once (nothing
+    is open yet)."""
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, lambda *_: os._exit(0))
     server = GroundhogMCP(settings)
     anyio.run(server.run_stdio_async)
     return 0
