@@ -11,7 +11,7 @@ from collections.abc import Set as KeySet
 from dataclasses import dataclass, field
 from typing import Any
 
-from groundhog import patch as jsonpatch
+from groundhog import patch as rfc6902  # our RFC 6902 module (not the jsonpatch library)
 from groundhog.errors import InvalidParams
 from groundhog.labels import check_merged_metadata, check_metadata
 from groundhog.store.codec import (
@@ -47,7 +47,7 @@ class Change:
         if self.patch is not None and (self.set is not None or self.remove is not None):
             raise InvalidParams("'set'/'remove' and 'patch' cannot be combined in one update.", field="patch")
         if self.patch is not None:
-            jsonpatch.check_ops(self.patch)
+            rfc6902.check_ops(self.patch)
         both = {*(self.set or ())} & {*(self.remove or ())}
         if both:
             raise InvalidParams(f"The key {sorted(both)[0]!r} is both set and removed.", field="remove")
@@ -55,7 +55,7 @@ class Change:
     def touched_keys(self) -> KeySet[str] | None:
         """The top-level keys this change touches; None means all of them (a patch on "")."""
         if self.patch is not None:
-            return jsonpatch.touched_keys(self.patch)
+            return rfc6902.touched_keys(self.patch)
         return {*(self.set or ()), *(self.remove or ())}
 
 
@@ -117,7 +117,7 @@ def apply_change(head: StoredState, change: Change) -> Effect:
             if old is not None:
                 del values[key]
                 delta.removed.append(key)
-        elif old is None or key in differ or not jsonpatch.same_encoded(old, raw, decode_value):
+        elif old is None or key in differ or not rfc6902.same_encoded(old, raw, decode_value):
             values[key] = raw
             delta.values[key] = raw
     metadata = _new_metadata(head.metadata, change)
@@ -129,9 +129,9 @@ def apply_change(head: StoredState, change: Change) -> Effect:
 
 
 def _patched_values(head: StoredState, ops: list[dict[str, Any]], *, strict: bool) -> dict[str, bytes | None]:
-    keys = jsonpatch.touched_keys(ops)
+    keys = rfc6902.touched_keys(ops)
     doc = decode_values(head.values, keys)
-    result = jsonpatch.apply_patch(doc, ops)
+    result = rfc6902.apply_patch(doc, ops)
     affected = set(head.values) | set(result) if keys is None else keys
     # Values built in Python are checked strictly (NaN, tuples), as for ``set``.
     encode = encode_value_strict if strict else encode_value
@@ -146,7 +146,7 @@ def _appends(head: StoredState, ops: list[dict[str, Any]], *, strict: bool) -> d
     for index, op in enumerate(ops):
         if not isinstance(op, dict) or op.get("op") != "add" or set(op) != {"op", "path", "value"}:
             return None
-        parts = jsonpatch.parse_pointer(op["path"], f"patch[{index}].path")
+        parts = rfc6902.parse_pointer(op["path"], f"patch[{index}].path")
         if len(parts) != 2 or parts[1] != "-":
             return None
         key = parts[0]

@@ -14,6 +14,7 @@ from groundhog import __version__
 from groundhog.config import open_log_file, transport_token
 from groundhog.errors import ContextError
 from groundhog.flags import add_flags, given
+from groundhog.settings import DEFAULTS, Settings
 from groundhog.userconfig import resolve
 
 QUIET_LOGGERS = (
@@ -72,7 +73,6 @@ def _parser() -> argparse.ArgumentParser:
         help="serve over stdin/stdout (the default; accepted because clients pass it)",
     )
     add_flags(serve, "serve")
-    serve.add_argument("--max-message-bytes", type=int, default=64 * 1024 * 1024)
     serve.add_argument(
         "--auth-timeout",
         type=float,
@@ -118,13 +118,14 @@ def _serve(args: argparse.Namespace) -> int:
             token=token, allowed_roots=tuple(args.allow_workspace), flags=given(args, "serve")
         )
 
+    limit = _process_settings(args).max_message_bytes
     if endpoint is None:
-        return serve_stdio(make_server, args.max_message_bytes)
+        return serve_stdio(make_server, limit)
     host, _, port = endpoint.rpartition(":")
     host = host or "127.0.0.1"
     if args.tcp:
-        return serve_tcp(make_server, host, int(port), args.max_message_bytes, args.auth_timeout)
-    return serve_ws(make_server, host, int(port), args.max_message_bytes, args.auth_timeout)
+        return serve_tcp(make_server, host, int(port), limit, args.auth_timeout)
+    return serve_ws(make_server, host, int(port), limit, args.auth_timeout)
 
 
 def _mcp(args: argparse.Namespace) -> int:
@@ -138,15 +139,21 @@ def _mcp(args: argparse.Namespace) -> int:
     return serve(settings)
 
 
+def _process_settings(args: argparse.Namespace) -> Settings:
+    """The settings of the server process itself (log, message size): its flags over the user's
+    configuration and environment. A configuration every session would refuse is said to the client
+    when its session opens; the process itself starts on its flags and the defaults."""
+    flags = given(args, args.command)
+    try:
+        return resolve(flags=flags).settings
+    except ContextError:
+        return DEFAULTS.with_values(flags)
+
+
 def _configure_logging(args: argparse.Namespace) -> None:
     """Log to stderr (and the log file) at the level the flags, the environment or the user's
     configuration file say; never to stdout."""
-    chosen = None
-    if args.command in ("serve", "mcp"):
-        try:
-            chosen = resolve(flags=given(args, args.command)).settings
-        except ContextError:  # the server says so to its client when the session opens
-            chosen = None
+    chosen = _process_settings(args) if args.command in ("serve", "mcp") else None
     level = getattr(logging, (chosen.log_level if chosen else "warning").upper())
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if chosen is not None and chosen.log_file:

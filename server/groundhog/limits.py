@@ -39,6 +39,11 @@ DEFAULT_FEED_MAX_AGE_S = 300.0
 DEFAULT_MAX_RESULT_BYTES = 65536  # an MCP tool result's JSON: a 1 MB state never floods an agent's context
 MAX_RESULT_BYTES_RANGE = (1024, 1 << 30)
 
+# The largest LSP message `groundhog serve` reads: a frame announcing more closes the connection
+# unread (a 2 GB Content-Length made an unbounded reader unresponsive). 64 MiB carries a 64 MiB state.
+DEFAULT_MAX_MESSAGE_BYTES = 64 << 20
+MAX_MESSAGE_BYTES_RANGE = (1024, 1 << 30)
+
 DEFAULT_LOCK_TIMEOUT_S = 5.0  # how long a write waits for another's lock before LockError
 
 # Agent hooks (groundhog.agents): a hook runs at every session start and after every turn, so it

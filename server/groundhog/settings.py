@@ -27,6 +27,7 @@ from groundhog.limits import (
     DEFAULT_FEED_KEEP,
     DEFAULT_HISTORY_LIMIT,
     DEFAULT_HOOK_BRIEF_BYTES,
+    DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_RESULT_BYTES,
     DEFAULT_RECOVERY_POINTS_KEEP,
     DEFAULT_SNAPSHOT_MAX_BYTES,
@@ -35,6 +36,7 @@ from groundhog.limits import (
     FEED_KEEP_RANGE,
     HISTORY_LIMIT_RANGE,
     HOOK_BRIEF_BYTES_RANGE,
+    MAX_MESSAGE_BYTES_RANGE,
     MAX_RESULT_BYTES_RANGE,
     RECOVERY_POINTS_KEEP_RANGE,
     SNAPSHOT_MAX_BYTES_RANGE,
@@ -262,6 +264,15 @@ class Settings:
         env="GROUNDHOG_HOOK_BRIEF_BYTES",
         bounds=HOOK_BRIEF_BYTES_RANGE,
         commands=frozenset({"hook"}),
+    )
+    max_message_bytes: int = declare(
+        DEFAULT_MAX_MESSAGE_BYTES,
+        int,
+        "the largest LSP message the server reads; a frame announcing more closes the connection unread",
+        flag="--max-message-bytes",
+        bounds=MAX_MESSAGE_BYTES_RANGE,
+        per_workspace=False,
+        commands=frozenset({"serve"}),
     )
     log_level: str = declare(
         "warning",

@@ -34,7 +34,6 @@ from groundhog.methods import DID_CHANGE_EDITOR
 log = logging.getLogger(__name__)
 
 INVALID_REQUEST = -32600
-PARSE_ERROR = -32700
 _INVALID = {"kind": "InvalidRequest"}
 # Methods the LSP (and our protocol) define as notifications: sent with an id, they are refused.
 NOTIFICATION_METHODS = frozenset(

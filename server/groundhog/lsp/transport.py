@@ -20,7 +20,6 @@ from groundhog.lsp.server import GroundhogServer
 from groundhog.stdio import stdin_stream
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_HEADER_LINE = 8192
 # Network transports, before a connection is authenticated (its `initialize` brought the token):
 PRE_AUTH_MAX_BYTES = 256 * 1024  # an initialize is a few KB; nobody gets to make us buffer 64 MiB
