@@ -63,6 +63,24 @@ def test_rollback_command_to_a_version_a_snapshot_and_a_choice(nvim: Nvim, works
     assert "rolled back to version 2" in run.data["messages"][0]
 
 
+def test_snapshot_delete_command_by_id_by_choice_and_with_bang(nvim: Nvim, workspace: Workspace) -> None:
+    run = nvim.run("snapshot_delete", cwd=workspace.root, files=[workspace.files["alpha.txt"]])
+    ids, point = run.data["ids"], run.data["point"]
+    assert sorted(run.data["completion"]) == sorted(ids)  # the recovery point is not offered
+    assert run.data["cancelled"].get("err") is None and run.data["cancelled"].get("result") is None
+    assert ids[1] in run.data["cancelled"]["listed"]  # "Cancel" deleted nothing
+    assert run.data["listed"] == [point, ids[1]]  # s1 by id, s3 picked, s4 with the bang
+    prompts = run.data["prompts"]
+    assert prompts[0] == f"groundhog: delete snapshot {ids[0]}? It cannot be undone"
+    assert "groundhog: delete snapshot" in prompts  # the pick
+    assert len(prompts) == 4  # confirm s1, confirm s2 (cancelled), pick s3, confirm s3: none for the bang
+    assert run.data["refused"]["data"]["kind"] == "InvalidState"
+    assert [m for m in run.messages(INFO) if "deleted" in m] == [
+        f"groundhog: snapshot {i} deleted" for i in (ids[0], ids[2], ids[3])
+    ]
+    assert run.data["restored"]["changedKeys"] == ["n"]  # s2 still restores its data
+
+
 def test_switch_command_by_name_and_by_choice(nvim: Nvim, workspace: Workspace) -> None:
     run = nvim.run("switch", cwd=workspace.root, files=[workspace.files["alpha.txt"]])
     assert run.data["completion"] == ["feature-x"]
@@ -311,7 +329,8 @@ def test_help_file_has_a_tag_for_every_command_and_option(nvim: Nvim, tmp_path: 
     shutil.copytree(PLUGIN_DIR / "doc", doc_dir)
     run = nvim.run("helptags", cwd=tmp_path, params={"doc_dir": str(doc_dir)})
     tags = {line.split("\t")[0] for line in run.data["tags"]}
-    commands = ["Install", "Status", "Snapshot", "Rollback", "Switch", "New", "History", "Diff"]
+    commands = ["Install", "Status", "Snapshot", "SnapshotDelete", "Rollback", "Switch", "New", "History"]
+    commands.append("Diff")
     assert {f":Groundhog{c}" for c in commands} <= tags
     options = ["cmd", "cmd_env", "root_markers", "autostart", "restore", "throttle_ms"]
     options += ["track_editor", "init_options", "python", "server_package"]

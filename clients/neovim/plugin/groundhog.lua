@@ -9,7 +9,7 @@ local function api()
   return require("groundhog")
 end
 
----@param fn_name "complete_contexts"|"complete_rollback"|"complete_versions"
+---@param fn_name "complete_contexts"|"complete_rollback"|"complete_versions"|"complete_snapshots"
 local function complete(fn_name)
   return function(arglead)
     return require("groundhog.commands")[fn_name](arglead)
@@ -32,6 +32,15 @@ end, {
   nargs = "?",
   complete = complete("complete_rollback"),
   desc = "Groundhog: roll the active context back to a version or snapshot",
+})
+
+command("GroundhogSnapshotDelete", function(o)
+  api().delete_snapshot(o.fargs[1], { confirm = not o.bang })
+end, {
+  nargs = "?",
+  bang = true,
+  complete = complete("complete_snapshots"),
+  desc = "Groundhog: delete a snapshot of the active context (! skips the confirmation)",
 })
 
 command("GroundhogSwitch", function(o)

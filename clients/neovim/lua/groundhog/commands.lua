@@ -69,6 +69,20 @@ function M.complete_rollback(arglead)
   return matching(items, arglead)
 end
 
+--- Snapshot ids of the active context (not recovery points), for `:GroundhogSnapshotDelete`.
+---@param arglead string
+---@return string[]
+function M.complete_snapshots(arglead)
+  local items = {}
+  local snaps = client.request_sync(const.request.snapshots, nil)
+  for _, s in ipairs(snaps and snaps.snapshots or {}) do
+    if s.label ~= const.RECOVERY_POINT_LABEL then
+      table.insert(items, tostring(s.id))
+    end
+  end
+  return matching(items, arglead)
+end
+
 --- Versions, for `:GroundhogDiff`.
 ---@param arglead string
 ---@return string[]

@@ -34,7 +34,12 @@ M.request = {
   history = "context/history",
   diff = "context/diff",
   editor = "context/editor",
+  delete_snapshot = "context/deleteSnapshot",
 }
+
+--- The label of recovery points (PROTOCOL.md decision 11): the server prunes them itself,
+--- so the plugin never offers to delete one.
+M.RECOVERY_POINT_LABEL = "recovery point"
 
 --- Client-to-server notifications.
 M.notify = {

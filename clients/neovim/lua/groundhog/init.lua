@@ -202,6 +202,75 @@ function M.rollback(target, cb)
   run(req.rollback, rollback_params(target), cb, present_rollback)
 end
 
+--- Ask which of the active context's snapshots to delete (recovery points are not offered).
+---@param on_id fun(id: string, label: string)
+---@param cb groundhog.Callback?
+local function select_snapshot(on_id, cb)
+  client.request(req.snapshots, nil, function(err, snaps)
+    if err then
+      return fail(cb, req.snapshots, err)
+    end
+    local items = {}
+    for _, s in ipairs(snaps.snapshots or {}) do
+      if s.label ~= const.RECOVERY_POINT_LABEL then
+        table.insert(items, { label = ui.snapshot_line(s), id = s.id })
+      end
+    end
+    if #items == 0 then
+      local message = "no snapshots to delete (recovery points are pruned by the server)"
+      if cb then
+        return cb(client.client_error(message), nil)
+      end
+      return log.warn(message)
+    end
+    vim.ui.select(items, {
+      prompt = "groundhog: delete snapshot",
+      kind = "groundhog.snapshot",
+      format_item = function(item)
+        return item.label
+      end,
+    }, function(choice)
+      if not choice then
+        return cancelled(cb)
+      end
+      on_id(choice.id, choice.label)
+    end)
+  end)
+end
+
+--- `:GroundhogSnapshotDelete[!] [snapshot id]`: delete one snapshot of the active context (the
+--- context's data and its other snapshots stay as they are). Without an id asks with
+--- `vim.ui.select`; asks to confirm unless `opts.confirm == false` (the `!`).
+---@param id string?
+---@param opts {confirm: boolean?}?
+---@param cb groundhog.Callback?
+function M.delete_snapshot(id, opts, cb)
+  local confirm = not (opts and opts.confirm == false)
+  local function delete(snapshot_id, label)
+    local function go()
+      run(req.delete_snapshot, { snapshotId = snapshot_id }, cb, function(r)
+        log.info(("snapshot %s deleted"):format(r.id))
+      end)
+    end
+    if not confirm then
+      return go()
+    end
+    vim.ui.select({ "Delete", "Cancel" }, {
+      prompt = ("groundhog: delete %s? It cannot be undone"):format(label),
+      kind = "groundhog.confirm",
+    }, function(choice)
+      if choice == "Delete" then
+        return go()
+      end
+      cancelled(cb)
+    end)
+  end
+  if id and id ~= "" then
+    return delete(id, "snapshot " .. id)
+  end
+  select_snapshot(delete, cb)
+end
+
 --- `:GroundhogSwitch [name]`; without a name asks with `vim.ui.select`.
 ---@param name string?
 ---@param cb groundhog.Callback?
