@@ -118,6 +118,9 @@ export class GroundhogApi {
     editor(): Promise<Result<"editor">> {
         return this.request("editor");
     }
+    deleteSnapshot(params: Params<"deleteSnapshot">): Promise<Result<"deleteSnapshot">> {
+        return this.request("deleteSnapshot", params);
+    }
 }
 
 function stripUndefined<T extends object>(params: T): T {

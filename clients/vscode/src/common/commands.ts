@@ -9,11 +9,19 @@ import { contextNameProblem, GroundhogError } from "./api";
 import { Commands, SERVER_NAME } from "./constants";
 import { showVersionDiff, type VersionRef } from "./documents";
 import { describe, type Logger } from "./logger";
-import type { CreateResult, HistoryEntry, RollbackResult, Snapshot, StatusResult, SwitchResult } from "./protocol";
+import type {
+    CreateResult,
+    DeleteSnapshotResult,
+    HistoryEntry,
+    RollbackResult,
+    Snapshot,
+    StatusResult,
+    SwitchResult,
+} from "./protocol";
 import type { GroundhogServer } from "./server";
 import type { Session } from "./session";
 import type { ContextTree } from "./tree";
-import { age } from "./tree";
+import { age, RECOVERY_POINT_LABEL } from "./tree";
 import { historyPick, pickVersionWithPreview, versionPicks } from "./pickers";
 
 export interface CommandDeps {
@@ -31,6 +39,12 @@ export interface DiffArgs {
 export interface RollbackArgs {
     context?: string;
     toVersion?: number;
+    snapshotId?: string;
+    /** false: no confirmation dialog (scripts, tests). */
+    confirm?: boolean;
+}
+export interface RemoveSnapshotArgs {
+    context?: string;
     snapshotId?: string;
     /** false: no confirmation dialog (scripts, tests). */
     confirm?: boolean;
@@ -60,6 +74,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         register(Commands.showHistory, (context) => showHistory(deps, optionalString(context))),
         register(Commands.showDiff, (args) => showDiff(deps, diffArgs(args))),
         register(Commands.rollbackTo, (args) => rollbackTo(deps, rollbackArgs(args))),
+        register(Commands.removeSnapshot, (args) => removeSnapshot(deps, removeSnapshotArgs(args))),
         register(Commands.showStatus, () => showStatus(deps)),
         register(Commands.showLogs, () => {
             logger.show();
@@ -101,6 +116,17 @@ function rollbackArgs(arg: unknown): RollbackArgs {
         context: optionalString(o.context),
         toVersion: optionalVersion(o.toVersion),
         snapshotId: optionalString(o.snapshotId),
+        confirm: optionalBoolean(o.confirm),
+    };
+}
+
+/** `{context?, snapshotId?, confirm?}`, or a node of the snapshots view (`{snapshot: {id, context}}`). */
+function removeSnapshotArgs(arg: unknown): RemoveSnapshotArgs {
+    const o = record(arg);
+    const node = record(o.snapshot);
+    return {
+        context: optionalString(o.context) ?? optionalString(node.context),
+        snapshotId: optionalString(o.snapshotId) ?? optionalString(node.id),
         confirm: optionalBoolean(o.confirm),
     };
 }
@@ -320,6 +346,54 @@ async function rollbackTo(deps: CommandDeps, args: RollbackArgs): Promise<Rollba
             ? `${SERVER_NAME}: '${context}' already equals ${target.label}; nothing changed.`
             : `${SERVER_NAME}: '${context}' rolled back to ${target.label} as version ${result.version}.`,
     );
+    return result;
+}
+
+/** The snapshot named by the arguments, else picked among the user's snapshots (recovery points are the store's). */
+async function snapshotToRemove(deps: CommandDeps, context: string, snapshotId?: string): Promise<Snapshot | string | undefined> {
+    const { snapshots } = await deps.server.api.snapshots({ context });
+    if (snapshotId !== undefined) {
+        return snapshots.find((s) => s.id === snapshotId) ?? snapshotId; // unknown: the server says so
+    }
+    const deletable = snapshots.filter((s) => s.label !== RECOVERY_POINT_LABEL);
+    if (deletable.length === 0) {
+        void vscode.window.showInformationMessage(`${SERVER_NAME}: '${context}' has no snapshots to delete.`);
+        return undefined;
+    }
+    const picked = await vscode.window.showQuickPick(
+        deletable.map((snapshot) => ({
+            label: `$(device-camera) ${snapshot.label ?? snapshot.id}`,
+            description: `v${snapshot.version} · ${age(snapshot.timestamp)}`,
+            detail: `snapshot ${snapshot.id}`,
+            snapshot,
+        })),
+        { title: `${SERVER_NAME}: Delete a Snapshot of '${context}'`, placeHolder: "Snapshot to delete" },
+    );
+    return picked?.snapshot;
+}
+
+async function removeSnapshot(deps: CommandDeps, args: RemoveSnapshotArgs): Promise<DeleteSnapshotResult | undefined> {
+    const context = await activeName(deps, args.context);
+    const target = await snapshotToRemove(deps, context, args.snapshotId);
+    if (target === undefined) {
+        return undefined;
+    }
+    const id = typeof target === "string" ? target : target.id;
+    const name = typeof target !== "string" && target.label ? `'${target.label}' (${id})` : id;
+    if (args.confirm !== false) {
+        const at = typeof target === "string" ? "" : ` at version ${target.version}`;
+        const answer = await vscode.window.showWarningMessage(
+            `Delete snapshot ${name} of '${context}'${at}? This cannot be undone; the context's data and its other snapshots stay as they are.`,
+            { modal: true },
+            "Delete",
+        );
+        if (answer !== "Delete") {
+            return undefined;
+        }
+    }
+    const result = await deps.server.api.deleteSnapshot({ context, snapshotId: id });
+    deps.tree.refresh();
+    void vscode.window.showInformationMessage(`${SERVER_NAME}: deleted snapshot ${name} of '${context}'.`);
     return result;
 }
 

@@ -27,6 +27,7 @@ export const Requests = {
     history: "context/history",
     diff: "context/diff",
     editor: "context/editor",
+    deleteSnapshot: "context/deleteSnapshot",
 } as const;
 export type RequestName = keyof typeof Requests;
 export type RequestMethod = (typeof Requests)[RequestName];
@@ -62,6 +63,8 @@ export const Commands = {
     restartServer: `${SERVER_ID}.restartServer`,
     installServer: `${SERVER_ID}.installServer`,
     refreshView: `${SERVER_ID}.refreshView`,
+    // not `groundhog.deleteSnapshot`: that is the server's command (context/deleteSnapshot)
+    removeSnapshot: `${SERVER_ID}.removeSnapshot`,
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 

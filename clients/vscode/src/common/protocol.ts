@@ -163,6 +163,14 @@ export interface SnapshotsResult {
     snapshots: Snapshot[];
 }
 
+export interface DeleteSnapshotParams extends ContextRef {
+    snapshotId: string;
+}
+export interface DeleteSnapshotResult {
+    deleted: true;
+    id: string;
+}
+
 export interface RollbackParams extends ContextRef {
     toVersion?: number;
     snapshotId?: string;
@@ -216,6 +224,7 @@ export interface RequestMap {
     update: { params: UpdateParams; result: UpdateResult };
     snapshot: { params: SnapshotParams; result: Snapshot };
     snapshots: { params: ContextRef; result: SnapshotsResult };
+    deleteSnapshot: { params: DeleteSnapshotParams; result: DeleteSnapshotResult };
     rollback: { params: RollbackParams; result: RollbackResult };
     history: { params: HistoryParams; result: HistoryResult };
     diff: { params: DiffParams; result: DiffResult };

@@ -12,6 +12,7 @@ import type { ContextSummary, HistoryEntry, Snapshot } from "./protocol";
 import type { Session } from "./session";
 
 const HISTORY_LIMIT = 20;
+export const RECOVERY_POINT_LABEL = "recovery point";
 const REFRESH_DELAY_MS = 250;
 
 type Node =
@@ -140,7 +141,8 @@ function snapshotItem(snapshot: Snapshot): vscode.TreeItem {
     item.description = `v${snapshot.version} · ${age(snapshot.timestamp)}`;
     item.tooltip = `Snapshot ${snapshot.id} of ${snapshot.context} at version ${snapshot.version} (${snapshot.timestamp}, ${snapshot.sizeBytes} bytes). Click to compare with the head.`;
     item.iconPath = new vscode.ThemeIcon("device-camera");
-    item.contextValue = "snapshot";
+    // recovery points (PROTOCOL.md decision 11: that label) are the store's to prune: no Delete
+    item.contextValue = snapshot.label === RECOVERY_POINT_LABEL ? "snapshot.recoveryPoint" : "snapshot";
     item.command = {
         command: Commands.showDiff,
         title: "Compare with Head",

@@ -230,3 +230,35 @@ describe("named contexts", () => {
         assert.equal(conflict.data.currentVersion, merged.version);
     });
 });
+
+describe("deleting a snapshot", () => {
+    let sandbox: Sandbox;
+    let session: Session;
+    before(async () => {
+        sandbox = new Sandbox();
+        session = await sandbox.open();
+    });
+    after(async () => {
+        await sandbox.dispose();
+    });
+
+    test("deleteSnapshot deletes one snapshot, keeps the others exact and refuses recovery points", async () => {
+        await session.api.update({ set: { step: 1 } });
+        const first = await session.api.snapshot({ label: "first" });
+        await session.api.update({ set: { step: 2 } });
+        const doomed = await session.api.snapshot({ label: "doomed" });
+        await session.api.update({ set: { step: 3 } });
+        const last = await session.api.snapshot({ label: "last" });
+        assert.deepEqual(await session.api.deleteSnapshot({ snapshotId: doomed.id }), { deleted: true, id: doomed.id });
+        const listed = (await session.api.snapshots()).snapshots.map((s) => s.id);
+        assert.ok(!listed.includes(doomed.id) && listed.includes(first.id) && listed.includes(last.id));
+        const restored = await session.api.rollback({ snapshotId: last.id, dryRun: true });
+        assert.deepEqual(restored.changedKeys, [], "the head equals the last snapshot, which still reads back");
+        const rolled = await session.api.rollback({ snapshotId: first.id });
+        assert.equal(((await session.api.get()).data as { step?: number }).step, 1);
+        assert.ok(rolled.recoveryPoint !== null);
+        const refused = await rejectsWith(session.api.deleteSnapshot({ snapshotId: rolled.recoveryPoint }), "InvalidState", -32004);
+        assert.match(refused.message, /recovery point/);
+        await rejectsWith(session.api.deleteSnapshot({ snapshotId: doomed.id }), "SnapshotNotFound", -32003);
+    });
+});

@@ -258,6 +258,20 @@ async function resume(driver: Driver): Promise<void> {
         check((got.data as { task?: string }).task === "resume editors", `data after rollback: ${JSON.stringify(got.data)}`);
         return waitForStatus(driver, "default v4");
     });
+    await driver.step("Delete Snapshot (the snapshots view's context menu) deletes one and keeps the others", async () => {
+        const commands = await vscode.commands.getCommands(true);
+        check(commands.includes("groundhog.removeSnapshot"), "the command is not registered");
+        const doomed = await api.api.snapshot({ label: "to delete" });
+        const result = await vscode.commands.executeCommand<{ deleted: boolean; id: string } | undefined>("groundhog.removeSnapshot", {
+            snapshot: { id: doomed.id, context: doomed.context },
+            confirm: false,
+        });
+        check(result?.deleted === true && result.id === doomed.id, `delete: ${JSON.stringify(result)}`);
+        const { snapshots } = await api.api.snapshots();
+        check(!snapshots.some((s) => s.id === doomed.id), "the deleted snapshot is still listed");
+        check(snapshots.some((s) => s.id === snapshot.id), "another snapshot went with it");
+        return result;
+    });
     await driver.step("Compare Versions opens VS Code's diff editor on two versions as JSON", async () => {
         const { label, input } = await compareVersions({ context: "default", fromVersion: 2, toVersion: 3 }, 10000);
         check(input.original.scheme === "groundhog" && input.modified.scheme === "groundhog", `diff of ${input.original.toString()}`);
