@@ -115,10 +115,11 @@ async def test_plugin_session_gets_the_brief_records_progress_and_the_editor_see
         await editor.close()
 
 
-def _machine(tmp_path: Path, name: str, url: str) -> Env:
+def _machine(tmp_path: Path, name: str, url: str, checkout: str = "workspace") -> Env:
     """One machine: its own home, config dir (keys) and checkout path of the same repository."""
-    env = Env.make(tmp_path / name, store_url=url)
-    (env.workspace / ".git").mkdir()
+    root = tmp_path / name
+    env = Env(root, root / "store", root / "config", root / checkout, url)
+    (env.workspace / ".git").mkdir(parents=True)
     remote = f"git@example.com:team/{tmp_path.name}.git"  # a workspace of this test's own
     (env.workspace / ".git" / "config").write_text(f'[remote "origin"]\n\turl = {remote}\n')
     return env
@@ -127,7 +128,12 @@ def _machine(tmp_path: Path, name: str, url: str) -> Env:
 def test_a_captured_session_is_resumed_on_another_machine_through_the_shared_store(
     tmp_path: Path, pg_cluster: PgCluster
 ) -> None:
-    a, b = _machine(tmp_path, "a", pg_cluster.url), _machine(tmp_path, "b", pg_cluster.url)
+    # machine B's checkout: a path Claude Code names its folder of sessions for by a hash (over 200
+    # characters escaped), with a character outside the BMP, reached by the user through a symlink
+    deep = "/".join(["a-long-folder-name-of-a-team-checkout"] * 6) + "/caf\u00e9-\U0001f600/proj"
+    a, b = _machine(tmp_path, "a", pg_cluster.url), _machine(tmp_path, "b", pg_cluster.url, deep)
+    link = b.root / "link"
+    link.symlink_to(b.workspace)
     with StandIn() as api:
         environ_a = claude_env(a, a.root / "home", api.url)
         assert "added the Stop hook" in _groundhog(
@@ -153,13 +159,12 @@ def test_a_captured_session_is_resumed_on_another_machine_through_the_shared_sto
         _groundhog(environ_b, "key", "import", key, cwd=b.workspace)
         listed = json.loads(_groundhog(environ_b, "agent-sessions", "--json", cwd=b.workspace))["sessions"]
         assert [s["session"] for s in listed] == [session] and listed[0]["lines"] > 5
-        out = _groundhog(environ_b, "agent-sessions", "restore", session, cwd=b.workspace)
+        out = _groundhog(environ_b, "agent-sessions", "restore", session, "--to", str(link), cwd=b.workspace)
         # Claude Code's own escaping of a project path (machine A's folder for its checkout) is ours
         (made,) = (a.root / "home" / ".claude" / "projects").iterdir()
         assert made.name == re.sub("[^A-Za-z0-9]", "-", str(a.workspace))
-        folder = re.sub("[^A-Za-z0-9]", "-", str(b.workspace))
-        restored = b.root / "home" / ".claude" / "projects" / folder / f"{session}.jsonl"
-        assert str(restored) in out and restored.exists()
+        (restored,) = (b.root / "home" / ".claude" / "projects").glob(f"*/{session}.jsonl")
+        assert str(restored) in out and len(restored.parent.name) > 200
         text = restored.read_text()
         assert str(b.workspace / "word.txt") in text and str(a.workspace) not in text
 

@@ -1,25 +1,46 @@
 """Where each agent looks for its sessions on this machine, and writing a captured session there:
-Claude Code keeps ``<config dir>/projects/<the project path with every character other than a
-letter or digit made '-'>/<session id>.jsonl`` (config dir: ``CLAUDE_CONFIG_DIR``, else
-``~/.claude``); Codex keeps rollout files under ``$CODEX_HOME/sessions/YYYY/MM/DD/``. An existing
-file is never overwritten without ``force``; the file is written whole (temporary file, fsync,
-rename), private to the user."""
+Claude Code keeps ``<config dir>/projects/<folder>/<session id>.jsonl`` (config dir:
+``CLAUDE_CONFIG_DIR``, else ``~/.claude``), the folder being the project's real path (symlinks
+resolved, as Claude Code's working directory is) with every UTF-16 code unit other than an ASCII
+letter or digit made '-', and past 200 characters cut there and followed by '-' and its string
+hash in base 36 (as Claude Code 2.1 names it); Codex keeps rollout files under
+``$CODEX_HOME/sessions/YYYY/MM/DD/``. An existing file is never overwritten without ``force``; the
+file is written whole (temporary file, fsync, rename), private to the user."""
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from groundhog.errors import AlreadyExists, InvalidParams, PersistenceError
 
-_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+_FOLDER_CHARS = 200
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def claude_project_dir(root: str) -> Path:
     base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
-    return Path(base) / "projects" / _NOT_ALNUM.sub("-", os.path.normpath(root))
+    return Path(base) / "projects" / claude_folder_name(os.path.realpath(root))
+
+
+def claude_folder_name(path: str) -> str:
+    """Claude Code's name for a project's folder of sessions (see the module's docstring)."""
+    units = path.encode("utf-16-le", "surrogatepass")
+    codes = [int.from_bytes(units[i : i + 2], "little") for i in range(0, len(units), 2)]
+    name = "".join(chr(c) if c < 128 and chr(c).isalnum() else "-" for c in codes)
+    if len(name) <= _FOLDER_CHARS:
+        return name
+    digest = 0
+    for code in codes:  # Java's String.hashCode, as a 32-bit signed integer
+        digest = (digest * 31 + code) & 0xFFFFFFFF
+    digest = abs(digest - (1 << 32) if digest >= 1 << 31 else digest)
+    text = ""
+    while True:
+        digest, digit = divmod(digest, 36)
+        text = _BASE36[digit] + text
+        if not digest:
+            return f"{name[:_FOLDER_CHARS]}-{text}"
 
 
 def target_path(agent: str, session_id: str, meta: dict[str, Any], root: str) -> Path:

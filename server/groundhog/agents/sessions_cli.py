@@ -80,7 +80,7 @@ def _list(manager: ContextManager, args: argparse.Namespace) -> int:
 def _restore(manager: ContextManager, args: argparse.Namespace, root: str) -> int:
     from groundhog.agents import restore
 
-    checkout = os.path.abspath(args.to) if args.to else root
+    checkout = os.path.realpath(args.to or root)  # the agent runs in the real path (symlinks resolved)
     agent = args.agent or _agent_of(manager, args.target)
     meta, lines = capture.session_lines(manager, agent, args.target)
     lines = capture.rewrite_paths(lines, str(meta.get("cwd") or checkout), checkout)
