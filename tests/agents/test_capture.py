@@ -223,3 +223,37 @@ def test_capture_stops_at_the_workspaces_storage_budget(env: Env) -> None:
         assert capture.capture(manager, hook, str(env.workspace)).lines == 0  # stays stopped
     finally:
         manager.close()
+
+
+def test_a_transcript_longer_than_a_hook_reads_is_captured_without_a_gap(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hook reads at most a window of the transcript (64 MB; 4 KB here): capture switched on
+    late, or a 2 GB transcript, is taken a window per hook from where the last one stopped, never
+    by skipping to the newest lines; a single line longer than the window stops the capture."""
+    from groundhog import create_manager
+    from groundhog.agents import transcript as reading
+    from groundhog.agents.contracts import HookInput, HookProblem
+
+    monkeypatch.setattr(reading, "MAX_READ_BYTES", 4096)
+    path = claude_transcript(
+        env.root / "t.jsonl", env.workspace, "s", [(f"q{i}", "a", []) for i in range(40)]
+    )
+    hook = HookInput(
+        "claude-code", "Stop", "stop", "s", str(env.workspace), str(path), None, None, None, None
+    )
+    manager = create_manager(env.workspace, store_dir=env.store_dir, config_dir=env.config_dir)
+    try:
+        manager.set_workspace_setting(capture.CAPTURE_SETTING, True)
+        calls = 1
+        while capture.capture(manager, hook, str(env.workspace)).lines:
+            calls += 1
+        _, lines = capture.session_lines(manager, "claude-code", "s")
+        assert calls > 2 and "\n".join(lines) + "\n" == path.read_text()
+        with path.open("a") as out:
+            out.write(json.dumps({"type": "user", "message": {"content": "x" * 5000}}) + "\n")
+        with pytest.raises(HookProblem, match="longer than"):
+            capture.capture(manager, hook, str(env.workspace))
+        assert capture.capture(manager, hook, str(env.workspace)).lines == 0  # stays stopped
+    finally:
+        manager.close()

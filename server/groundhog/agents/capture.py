@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from groundhog.agents.contracts import SESSION_ID, HookInput, HookProblem
-from groundhog.agents.transcript import read_lines
+from groundhog.agents.transcript import MAX_READ_BYTES, read_lines
 from groundhog.changes import Change
 from groundhog.errors import AlreadyExists, ContextNotFound, InvalidParams, VersionConflict
 from groundhog.timeutil import now
@@ -84,9 +84,13 @@ def _append(manager: ContextManager, tracker: ContextTracker, hook: HookInput) -
     meta = orjson.loads(head.values["meta"])
     if meta.get("stopped"):
         return Captured(0, int(meta["lines"]))
-    chunk = read_lines(str(hook.transcript), int(meta.get("offset", 0)))
+    chunk = read_lines(str(hook.transcript), int(meta.get("offset", 0)), newest=False)
     if chunk.start == 0 and meta.get("offset"):  # the file was replaced: keep what we have
         raise HookProblem("the transcript is shorter than what was captured; not captured again")
+    if chunk.full and chunk.end == chunk.start:  # one line longer than a hook may read: never ends
+        meta["stopped"] = f"a transcript line longer than {MAX_READ_BYTES >> 20} MB"
+        tracker.update(Change(set={"meta": meta}), base_version=head.version, on_conflict="fail")
+        raise HookProblem(f"capture stopped: {meta['stopped']}")
     if not chunk.lines:
         return Captured(0, int(meta["lines"]))
     added = [_as_text(line) for line in chunk.lines]

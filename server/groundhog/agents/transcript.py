@@ -29,6 +29,7 @@ class Chunk:
     start: int  # the byte offset they start at
     end: int  # the offset after the last complete line (the next read starts here)
     skipped: bool = False  # the transcript was longer than MAX_READ_BYTES: its head was skipped
+    full: bool = False  # the read stopped at its limit: more follows
 
 
 @dataclass
@@ -39,9 +40,11 @@ class Summary:
     turns: int = 0
 
 
-def read_lines(path: str, offset: int = 0, *, limit: int | None = None) -> Chunk:
+def read_lines(path: str, offset: int = 0, *, limit: int | None = None, newest: bool = True) -> Chunk:
     """The complete lines of ``path`` from ``offset`` (0 when the file shrank: a new file); with
-    ``limit``, only the lines within the first ``limit`` bytes from there."""
+    ``limit``, only the lines within the first ``limit`` bytes from there. More than
+    MAX_READ_BYTES to read: the newest of them (``newest``, what a summary wants), else the first
+    (a capture, which must not leave a gap, goes on from there next time)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError as error:
@@ -52,10 +55,13 @@ def read_lines(path: str, offset: int = 0, *, limit: int | None = None) -> Chunk
             raise HookProblem("the transcript is not a regular file")
         if offset > info.st_size:
             offset = 0
-        skipped = info.st_size - offset > MAX_READ_BYTES
+        if not newest:
+            limit = min(limit or MAX_READ_BYTES, MAX_READ_BYTES)
+        skipped = newest and info.st_size - offset > MAX_READ_BYTES
         start = info.st_size - MAX_READ_BYTES if skipped else offset
         os.lseek(fd, start, os.SEEK_SET)
         data = _read_all(fd, info.st_size - start if limit is None else min(limit, info.st_size - start))
+        full = limit is not None and info.st_size - start > limit
     finally:
         os.close(fd)
     if skipped:  # begin at a line boundary
@@ -63,7 +69,7 @@ def read_lines(path: str, offset: int = 0, *, limit: int | None = None) -> Chunk
         start = info.st_size - len(data)
     complete = data.rfind(b"\n") + 1
     lines = [line for line in data[:complete].split(b"\n")[:-1] if line.strip()] if complete else []
-    return Chunk(lines, start, start + complete, skipped)
+    return Chunk(lines, start, start + complete, skipped, full)
 
 
 def _read_all(fd: int, size: int) -> bytes:
