@@ -106,6 +106,26 @@ def test_a_settings_file_it_cannot_read_is_left_alone(env: Env, content: str) ->
     assert [p.name for p in settings.parent.iterdir()] == ["settings.json"]  # no temporary left
 
 
+@pytest.mark.parametrize("kind", ["a FIFO", "a directory", "20 MB", "deeply nested"])
+def test_a_settings_file_that_is_no_settings_file_is_refused_at_once(env: Env, kind: str) -> None:
+    """Never waits on a FIFO, never reads a huge file into memory, never a traceback."""
+    home = env.root / "home"
+    settings = home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    if kind == "a FIFO":
+        os.mkfifo(settings)
+    elif kind == "a directory":
+        settings.mkdir()
+    elif kind == "20 MB":
+        settings.write_text('{"pad": "' + "x" * (20 << 20) + '"}')
+    else:
+        settings.write_text("[" * 100_000 + "]" * 100_000)
+    done = _groundhog(env, home, "hook", "install", "claude-code")
+    assert done.returncode == 1 and "nothing was changed" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert sorted(p.name for p in settings.parent.iterdir()) == ["settings.json"]
+
+
 def test_a_symlinked_settings_file_is_refused(env: Env) -> None:
     home = env.root / "home"
     (home / ".claude").mkdir(parents=True)

@@ -19,6 +19,7 @@ from groundhog.errors import InvalidParams, PersistenceError
 
 EVENTS = ("SessionStart", "PreCompact", "Stop", "SessionEnd")
 HOOK_TIMEOUT_S = 10
+MAX_SETTINGS_BYTES = 16 << 20  # Claude Code's settings are a few KB: more is not a settings file
 _OURS = re.compile(r"(?:^|[\s/'\"])(?:groundhog|-m groundhog)'?\s+hook\s+claude-code\s+(\w+)\s*$")
 
 
@@ -109,19 +110,29 @@ def _drop_ours(groups: list[Any]) -> bool:
 def _load(path: Path) -> tuple[dict[str, Any], int | None]:
     if path.is_symlink():
         raise PersistenceError(f"{path} is a symlink; nothing was changed.")
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # never blocks on a FIFO, never follows a symlink planted since
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except FileNotFoundError:
         return {}, None
     except OSError as error:
-        raise PersistenceError(f"{path} cannot be read ({error.strerror}).") from None
+        raise PersistenceError(f"{path} cannot be read ({error.strerror}); nothing was changed.") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise PersistenceError(f"{path} is not a regular file; nothing was changed.")
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(MAX_SETTINGS_BYTES + 1)
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise InvalidParams(
+            f"{path} is larger than {MAX_SETTINGS_BYTES >> 20} MB; nothing was changed.", field="settings"
+        )
     try:
-        settings = json.loads(text) if text.strip() else {}
-    except ValueError:
+        settings = json.loads(data) if data.strip() else {}
+    except (ValueError, RecursionError):
         raise InvalidParams(f"{path} is not valid JSON; nothing was changed.", field="settings") from None
     if not isinstance(settings, dict):
         raise InvalidParams(f"{path} is not a JSON object; nothing was changed.", field="settings")
-    return settings, stat.S_IMODE(path.stat().st_mode)
+    return settings, stat.S_IMODE(info.st_mode)
 
 
 def _save(path: Path, settings: dict[str, Any], mode: int | None) -> None:
