@@ -468,3 +468,24 @@ async def test_the_brief_says_what_an_editor_changed_since_the_agents_last_sessi
     since = next(line for line in text.splitlines() if line.startswith("Since your last record"))
     assert "the-editor (lsp) session" in since and "keys changed: plan" in since, since
     assert "v2 from the editor" in text
+
+
+async def test_the_first_session_start_is_told_what_the_editor_has_open(env: Env) -> None:
+    """A workspace with nothing saved but an editor's files: the brief names them (the issue's
+    'editor state'), instead of telling the model nothing."""
+    from lsprotocol import types
+
+    from tests.e2e.harness import start_client
+
+    editor = await start_client(env, client_name="the-editor")
+    try:
+        for name in ("src/main.py", "notes with space.md"):
+            uri = (env.workspace / name).as_uri()
+            editor.lsp.text_document_did_open(
+                types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, "x = 1\n"))
+            )
+    finally:
+        await editor.close()  # its editor state is saved as it ends
+    start = claude_input(env, "SessionStart", "first", source="startup")
+    text = _context(env, run_hook(env, "claude-code", "SessionStart", start))
+    assert "src/main.py, notes with space.md" in text, text

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import socket
 from contextlib import suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import orjson
 
@@ -34,6 +36,7 @@ PROGRESS_KEY = "agentSessions"
 KEEP_SESSIONS = 10
 NOTE_KEYS = ("task", "goal", "plan", "notes", "decisions", "todo", "next", "status")
 NOTE_CHARS = 1200
+EDITOR_FILES = 20  # of an editor's open files named in the brief
 WRITE_TRIES = 50  # a conflict means another writer committed: ten sessions stopping at once
 AUDIT_LOOKBACK = 200  # audit records searched for the clients of the sessions that changed things
 
@@ -77,11 +80,8 @@ def start_brief(
     """The text for the model ("" when there is nothing to tell): what this agent was doing, the
     notes the context keeps, where the workspace stands and what changed since this agent's last
     record (and by whom), the editors."""
-    tracker = active_tracker(manager, hook, create=False)
     records = _records(tracker) if tracker is not None else {}
     previous = _previous(records, hook)
-    if tracker is None or (previous is None and not tracker.read().values):
-        return ""  # nothing saved yet: nothing to tell the model
     since = previous.get("atVersion") if previous else None
     brief = build_brief(
         manager,
@@ -90,14 +90,42 @@ def start_brief(
         session={"id": hook_session(hook), "readOnly": False},
         since_version=since if isinstance(since, int) else None,
     )
+    editor = _editor_lines(brief["editor"], root)
+    if previous is None and not brief["keys"] and not brief["snapshots"] and not editor:
+        return ""  # nothing saved and no editor open yet: nothing to tell the model
     lines = [f"Groundhog: the saved context of this workspace ({hook.agent} session start, {hook.source})."]
     if previous:
         lines += _previous_lines(previous, hook)
     if tracker is not None:
         lines += _note_lines(tracker)
         lines += _change_lines(brief, manager)
+    lines += editor
     lines += brief_message(brief).splitlines()
     return _bounded(lines, max_bytes)
+
+
+def _editor_lines(editor: dict[str, Any], root: str) -> list[str]:
+    """Which files the editors have open (live sessions), else had open when last saved."""
+    shown = [(f"Open in {live['client'] or 'an editor'} now", live["editor"]) for live in editor["sessions"]]
+    if not shown and editor["last"] is not None:
+        shown = [
+            (f"Open in the editor when last saved ({editor['last']['savedAt']})", editor["last"]["editor"])
+        ]
+    lines = []
+    for label, state in shown:
+        files = [_relative(doc.get("uri"), root) for doc in state.get("openDocuments") or []]
+        if files:
+            active = _relative(state.get("activeUri"), root) if state.get("activeUri") else None
+            lines.append(
+                f"{label}: {', '.join(files[:EDITOR_FILES])}" + (f" (active: {active})." if active else ".")
+            )
+    return lines
+
+
+def _relative(uri: Any, root: str) -> str:
+    text = str(uri)
+    prefix = Path(root).as_uri().rstrip("/") + "/"
+    return unquote(text[len(prefix) :]) if text.startswith(prefix) else text
 
 
 def _previous(records: dict[str, Any], hook: HookInput) -> dict[str, Any] | None:
