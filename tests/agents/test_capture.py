@@ -199,6 +199,9 @@ def test_where_each_agent_looks_for_a_restored_session(
     )
     planted = {**meta, "transcript": "../../.bashrc"}  # a captured name never leaves the sessions folder
     assert target_path("codex", "abc", planted, "/x").name == "rollout-abc.jsonl"
+    for started in ("..-..-..T10:00:00.000Z", "../../../x/y", "2026-12"):  # nor a captured date
+        path = target_path("codex", "abc", {**meta, "started": started}, "/x")
+        assert path.parent == tmp_path / "codex" / "sessions" / "1970" / "01" / "01"
 
 
 def test_capture_stops_at_the_workspaces_storage_budget(env: Env) -> None:

@@ -10,12 +10,14 @@ file is written whole (temporary file, fsync, rename), private to the user."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from groundhog.errors import AlreadyExists, InvalidParams, PersistenceError
 
 _FOLDER_CHARS = 200
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -48,8 +50,8 @@ def target_path(agent: str, session_id: str, meta: dict[str, Any], root: str) ->
         return claude_project_dir(root) / f"{session_id}.jsonl"
     if agent == "codex":
         home = os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
-        started = str(meta.get("started") or "")
-        day = started[:10].split("-") if len(started) >= 10 else ["1970", "01", "01"]
+        started = str(meta.get("started") or "")  # a shared store's meta is a teammate's: checked
+        day = started[:10].split("-") if _DAY.fullmatch(started[:10]) else ["1970", "01", "01"]
         name = str(meta.get("transcript") or f"rollout-{session_id}.jsonl")
         if "/" in name or name.startswith(".") or not name.endswith(".jsonl"):
             name = f"rollout-{session_id}.jsonl"
