@@ -260,3 +260,19 @@ def test_a_transcript_longer_than_a_hook_reads_is_captured_without_a_gap(
         assert capture.capture(manager, hook, str(env.workspace)).lines == 0  # stays stopped
     finally:
         manager.close()
+
+
+def test_a_teammates_planted_meta_cannot_reach_the_terminal(env: Env) -> None:
+    """A shared store's captured sessions are written by teammates' machines: the listing shows
+    their meta without control characters (terminal escapes) and survives a size that is no number."""
+    from groundhog import create_manager
+
+    manager = create_manager(env.workspace, store_dir=env.store_dir, config_dir=env.config_dir)
+    try:
+        meta = {"machine": "box\x1b]0;owned\x07\x1b[2J", "cwd": "/p\r/x", "bytes": "lots", "updated": "z"}
+        manager.create_context("agent-sessions/claude-code/evil", {"meta": meta, "tail": []})
+    finally:
+        manager.close()
+    done = _cli(env)
+    assert done.returncode == 0, done.stderr
+    assert "evil" in done.stdout and "\x1b" not in done.stdout and "\r" not in done.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import Any
 
@@ -17,6 +18,7 @@ from groundhog.manager import ContextManager, create_manager, locate_store
 from groundhog.userconfig import resolve
 
 AGENTS_WITH_SESSIONS = ("claude-code", "codex", "cursor", "gemini")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,13 +65,13 @@ def _list(manager: ContextManager, args: argparse.Namespace) -> int:
         return 0
     rows = [
         [
-            str(m.get("agent")),
-            str(m.get("session")),
-            str(m.get("cwd")),
-            str(m.get("started")),
-            str(m.get("lastTurn") or "-"),
-            f"{int(m.get('bytes', 0)) / 1e3:.1f} KB",
-            str(m.get("machine")),
+            _cell(m.get("agent")),
+            _cell(m.get("session")),
+            _cell(m.get("cwd")),
+            _cell(m.get("started")),
+            _cell(m.get("lastTurn") or "-"),
+            f"{_size(m.get('bytes')) / 1e3:.1f} KB",
+            _cell(m.get("machine")),
         ]
         for m in found
     ]
@@ -97,6 +99,17 @@ def _agent_of(manager: ContextManager, session_id: str) -> str:
         if manager.exists(capture.context_name(agent, session_id)):
             return agent
     raise ContextNotFound(f"No captured session {session_id!r} in this workspace.", context=session_id)
+
+
+def _cell(value: Any) -> str:
+    """A value of a captured session's meta, as a table cell: a shared store's meta is written by
+    teammates' machines, so no control character (a terminal escape) reaches the terminal."""
+    text = str(value)[:200]
+    return _CONTROL.sub("?", text)
+
+
+def _size(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> None:
