@@ -489,3 +489,28 @@ async def test_the_first_session_start_is_told_what_the_editor_has_open(env: Env
     start = claude_input(env, "SessionStart", "first", source="startup")
     text = _context(env, run_hook(env, "claude-code", "SessionStart", start))
     assert "src/main.py, notes with space.md" in text, text
+
+
+def test_a_malformed_record_of_another_session_spoils_no_brief(env: Env) -> None:
+    """In a shared store the records are any member's (or an old version's): a record of another
+    shape still leaves the brief and this session's records working."""
+    _seed(
+        env,
+        agentSessions={
+            "claude-code/odd": {
+                "agent": "claude-code",
+                "session": "odd",
+                "updated": "9",
+                "turns": "many",
+                "filesTouched": 5,
+            }
+        },
+    )
+    start = claude_input(env, "SessionStart", "new", source="startup")
+    assert "Your last session (claude-code odd)" in _context(
+        env, run_hook(env, "claude-code", "SessionStart", start)
+    )
+    transcript = claude_transcript(env.root / "t.jsonl", env.workspace, "odd", [("p", "a", ["f.py"])])
+    assert run_hook(env, "claude-code", "Stop", claude_input(env, "Stop", "odd", transcript)).stderr == ""
+    record = context_data(env)["data"]["agentSessions"]["claude-code/odd"]
+    assert record["turns"] == 1 and record["filesTouched"] == ["f.py"]

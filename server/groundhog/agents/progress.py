@@ -145,8 +145,9 @@ def _previous_lines(record: dict[str, Any], hook: HookInput) -> list[str]:
         lines.append(f"Last request: {record['lastPrompt']}")
     if record.get("lastResponse"):
         lines.append(f"Last answer: {record['lastResponse']}")
-    if record.get("filesTouched"):
-        lines.append("Files it wrote: " + ", ".join(record["filesTouched"][-20:]))
+    files = record.get("filesTouched")
+    if isinstance(files, list) and files:  # a shared store's records are any member's: no shape assumed
+        lines.append("Files it wrote: " + ", ".join(str(f) for f in files[-20:]))
     return lines
 
 
@@ -264,14 +265,17 @@ def _updated(
             filesTouched=[],
         )
     entry.update(updated=moment, atVersion=head + 1, event=hook.event)
+    turns, seen = entry.get("turns"), entry.get("filesTouched")  # any member's record: no shape assumed
+    turns = turns if isinstance(turns, int) else 0
+    seen = seen if isinstance(seen, list) else []
     if summary is not None:
-        files = [f for f in entry.get("filesTouched", []) if f not in summary.files] + summary.files
+        files = [f for f in seen if f not in summary.files] + summary.files
         entry["filesTouched"] = files[-100:]
-        entry["turns"] = int(entry.get("turns", 0)) + summary.turns
+        entry["turns"] = turns + summary.turns
         entry["lastPrompt"] = summary.prompt or entry.get("lastPrompt")
         entry["lastResponse"] = summary.response or entry.get("lastResponse")
     elif hook.kind == STOP:  # no transcript read (Gemini, Codex's notify): the hook's input says it
-        entry["turns"] = int(entry.get("turns", 0)) + 1
+        entry["turns"] = turns + 1
     if hook.prompt:
         entry["lastPrompt"] = hook.prompt[:600]
     if hook.last_message:
