@@ -148,6 +148,35 @@ local function present_rollback(r)
   log.info(("%s rolled back to %s, now %s (%s)"):format(r.context, from, head, keys))
 end
 
+--- Let the user pick one of `items` (`{label, ...}`); none to pick: `empty` as an error to `cb`
+--- or a warning. A cancelled pick calls `cb(nil, nil)`.
+---@param items table[]
+---@param prompt string
+---@param kind string
+---@param empty string
+---@param cb groundhog.Callback?
+---@param on_choice fun(item: table)
+local function pick(items, prompt, kind, empty, cb, on_choice)
+  if #items == 0 then
+    if cb then
+      return cb(client.client_error(empty), nil)
+    end
+    return log.warn(empty)
+  end
+  vim.ui.select(items, {
+    prompt = prompt,
+    kind = kind,
+    format_item = function(item)
+      return item.label
+    end,
+  }, function(choice)
+    if not choice then
+      return cancelled(cb)
+    end
+    on_choice(choice)
+  end)
+end
+
 --- Ask which version or snapshot to roll back to.
 ---@param cb groundhog.Callback?
 local function select_rollback(cb)
@@ -168,23 +197,8 @@ local function select_rollback(cb)
       for _, s in ipairs(snaps.snapshots or {}) do
         table.insert(items, { label = ui.snapshot_line(s), target = s.id })
       end
-      if #items == 0 then
-        local message = "nothing to roll back to: the context has one version and no snapshots"
-        if cb then
-          return cb(client.client_error(message), nil)
-        end
-        return log.warn(message)
-      end
-      vim.ui.select(items, {
-        prompt = "groundhog: roll back to",
-        kind = "groundhog.rollback",
-        format_item = function(item)
-          return item.label
-        end,
-      }, function(choice)
-        if not choice then
-          return cancelled(cb)
-        end
+      local empty = "nothing to roll back to: the context has one version and no snapshots"
+      pick(items, "groundhog: roll back to", "groundhog.rollback", empty, cb, function(choice)
         M.rollback(choice.target, cb)
       end)
     end)
@@ -216,23 +230,8 @@ local function select_snapshot(on_id, cb)
         table.insert(items, { label = ui.snapshot_line(s), id = s.id })
       end
     end
-    if #items == 0 then
-      local message = "no snapshots to delete (recovery points are pruned by the server)"
-      if cb then
-        return cb(client.client_error(message), nil)
-      end
-      return log.warn(message)
-    end
-    vim.ui.select(items, {
-      prompt = "groundhog: delete snapshot",
-      kind = "groundhog.snapshot",
-      format_item = function(item)
-        return item.label
-      end,
-    }, function(choice)
-      if not choice then
-        return cancelled(cb)
-      end
+    local empty = "no snapshots to delete (recovery points are pruned by the server)"
+    pick(items, "groundhog: delete snapshot", "groundhog.snapshot", empty, cb, function(choice)
       on_id(choice.id, choice.label)
     end)
   end)
