@@ -212,7 +212,7 @@ class ContextManager:
             row = tx.find_context(name)
             if row is None:
                 raise ContextNotFound(f"Context {name!r} does not exist.", context=name)
-            tx.delete_context(row)
+            tx.delete_context(row, session)
             tx.audit("delete", session, {"context": name, "version": row.head})
 
     def list_contexts(self) -> list[ContextInfo]:

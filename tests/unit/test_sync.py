@@ -72,6 +72,66 @@ def test_creates_deletes_and_editor_states_are_reported_beside_the_versions(stor
         writer.close()
 
 
+def test_every_create_and_delete_is_a_list_change_however_close_together(store_env: StoreEnv) -> None:
+    """List changes come from the feed, not from a fingerprint between polls: a context created
+    and deleted between two polls is two changes (its name unknown to a reader that never saw
+    it), a deleted context the reader knew is named, and a later context that gets the deleted
+    one's id (SQLite reuses the highest) inherits none of its rows."""
+    reader = store_env.open()
+    writer = store_env.open()
+    try:
+        writer.create_context("default")
+        writer.create_context("known")
+        feed = ChangeFeed(reader.store)
+        writer.create_context("brief")
+        writer.delete_context("brief")
+        changes = _next_changes(feed)
+        assert [(c.kind, c.context) for c in changes.list_changes] == [("create", None), ("delete", None)]
+        assert changes.contexts_changed and changes.events == []
+        writer.tracker("known").update(Change(set={"a": 1}))
+        writer.delete_context("known")
+        writer.create_context("successor")
+        changes = _next_changes(feed)
+        assert [(c.kind, c.context) for c in changes.list_changes] == [
+            ("delete", "known"),
+            ("create", "successor"),
+        ]
+        assert [(e.context, e.version, e.kind) for e in changes.events] == [("successor", 1, "create")]
+        assert feed.poll_workspace().list_changes == []
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_a_reader_passes_rows_it_cannot_read_and_never_stalls(store_env: StoreEnv) -> None:
+    """Rows of a deleted context (its versions are gone) are read past, however many: a reader
+    behind them still gets what follows."""
+    reader = store_env.open()
+    writer = store_env.open()
+    try:
+        writer.create_context("default")
+        feed = ChangeFeed(reader.store)
+        writer.create_context("busy")
+        tracker = writer.tracker("busy")
+        for i in range(700):  # more than a batch of feed rows (within what the feed keeps)
+            tracker.update(Change(set={"n": i}))
+        writer.delete_context("busy")
+        writer.tracker("default").update(Change(set={"after": True}))
+        seen: list[Any] = []
+        while not any(e.context == "default" for e in seen):
+            changes = _next_changes(feed)
+            assert changes.looked, "the reader stopped before the rows that follow"
+            seen += changes.events + changes.list_changes
+        kinds = [(c.kind, c.context) for c in seen if not hasattr(c, "seq")]
+        assert kinds == [("create", "busy"), ("delete", "busy")] or kinds == [
+            ("create", None),
+            ("delete", None),
+        ]
+    finally:
+        reader.close()
+        writer.close()
+
+
 def test_live_sessions_say_who_is_open_where_with_their_editor_state(store_env: StoreEnv) -> None:
     manager = store_env.open()
     try:

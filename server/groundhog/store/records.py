@@ -61,7 +61,10 @@ class SnapshotInfo:
 
 @dataclass(frozen=True)
 class FeedEvent:
-    """One committed version, as the change feed reports it to every session."""
+    """One row of the change feed: a committed version (``kind`` create, update, merge, rollback,
+    restore or recover), or a context's deletion (``kind`` delete, ``version`` its last head).
+    ``context`` is "" when the row's context is gone (deleted since) or its version was folded away:
+    the reader still passed the row (its cursor moves on), and a create or delete still counts."""
 
     seq: int
     context: str
@@ -69,3 +72,4 @@ class FeedEvent:
     kind: str
     session: str
     changed_keys: list[str]
+    context_id: int = 0  # the context's row id (that of a deleted context too)

@@ -118,9 +118,15 @@ class Txn(VersionRows, SnapshotDeletion, AuditRows, SessionRows, BudgetRows):
         changed = sorted(state.values)
         return self.append_version(row, state, kind, session, changed, delta=None)
 
-    def delete_context(self, row: ContextRow) -> None:
+    def delete_context(self, row: ContextRow, session: str = "library") -> None:
+        """Delete the context (its versions, snapshots and editor record go with it) and tell the
+        feed. Its feed rows stay, under the negative of its id: a reader that had not read them
+        yet still learns that it was created and deleted (two list changes, however close), and
+        none of them can be taken for a later context given the same id (SQLite reuses the
+        highest); they age out of the feed like any row whose version is gone."""
         self.conn.execute("DELETE FROM contexts WHERE id = ?", (row.id,))
-        self.conn.execute("DELETE FROM feed WHERE context_id = ?", (row.id,))
+        self.conn.execute("UPDATE feed SET context_id = -context_id WHERE context_id = ?", (row.id,))
+        self._append_feed(-row.id, row.head, "delete", session)
 
     # -- integrity (store/integrity.py) ---------------------------------------------------------
 

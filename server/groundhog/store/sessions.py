@@ -235,21 +235,24 @@ class SessionRows(Rows):
         return int(self.conn.execute("SELECT coalesce(max(seq), 0) FROM feed").fetchone()[0])
 
     def feed_after(self, seq: int, limit: int = 500) -> list[FeedEvent]:
+        """The feed's rows after ``seq``, every one (FeedEvent says which can no longer be read)."""
         events = []
         rows = self.conn.execute(
             "SELECT f.seq, f.context_id, f.version, f.kind, f.session, v.keys_blob FROM feed f"
-            " JOIN versions v ON v.context_id = f.context_id AND v.version = f.version"
+            " LEFT JOIN versions v ON v.context_id = f.context_id AND v.version = f.version"
             " WHERE f.seq > ? ORDER BY f.seq LIMIT ?",
             (seq, limit),
         ).fetchall()
         names: dict[int, ContextRow | None] = {}
         for number, context_id, version, kind, session, keys_blob in rows:
-            if context_id not in names:
+            if context_id > 0 and context_id not in names:
                 names[context_id] = self.context_by_id(context_id)
-            row = names[context_id]
-            if row is not None:
+            row = names.get(context_id)
+            if row is not None and keys_blob is not None:
                 keys = self._open_keys(row, version, keys_blob)
-                events.append(FeedEvent(number, row.name, version, kind, session, keys))
+                events.append(FeedEvent(number, row.name, version, kind, session, keys, context_id))
+            else:  # a deleted context's row (see rows.delete_context), or a version folded away
+                events.append(FeedEvent(number, "", version, kind, session, [], abs(context_id)))
         return events
 
     def _append_feed(self, context_id: int, version: int, kind: str, session: str) -> None:
