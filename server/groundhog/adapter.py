@@ -39,6 +39,7 @@ class ContextAdapter:
         self.session_id = session_id or new_session_id()
         self.client = client or {}
         self._active: ContextTracker | None = None
+        self.missing: str | None = None  # the context asked for at start that does not exist
         self._trackers: OrderedDict[str, ContextTracker] = OrderedDict()
         self._initialized = False
 
@@ -81,7 +82,7 @@ class ContextAdapter:
         if not self.manager.exists(name):
             raise InvalidState(f"Context {name!r} does not exist; pass create to make it.", context=name)
         tracker = self._tracker_for(name)
-        self._active = tracker
+        self._active, self.missing = tracker, None
         self.manager.session_activated(self.session_id, name)
         return tracker
 
@@ -95,8 +96,23 @@ class ContextAdapter:
 
     def get_current_tracker(self) -> ContextTracker:
         if self._active is None:
+            if self.missing is not None:
+                raise InvalidState(
+                    f"No context is active in this session: {self.missing!r}, the context it was started "
+                    "in, does not exist (and a read-only session creates nothing); name a context or "
+                    "switch to one.",
+                    context=self.missing,
+                )
             raise InvalidState("No context is active in this session; switch to one first.")
         return self._active
+
+    def start_missing(self, name: str) -> None:
+        """Start with no active context because ``name``, the one asked for, does not exist and
+        this session may not create it (read-only): requests that name a context work, the
+        others say which one is missing."""
+        validate_name(name)
+        self._active = None
+        self.missing = name
 
     def tracker(self, name: str | None = None) -> ContextTracker:
         """The tracker for ``name``, or for the active context when ``name`` is None."""

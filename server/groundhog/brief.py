@@ -23,13 +23,16 @@ def resume(session: Session, params: p.ResumeParams) -> dict[str, Any]:
     snapshots, the changes since ``sinceVersion`` (history entries, and the diff when small), and
     the editor state."""
     name = session.adapter.active_name
-    return briefing.build_brief(
+    brief = briefing.build_brief(
         session.manager,
         None if name is None else session.tracker(name),
         workspace_uri=session.workspace_uri,
         session={"id": session.id, "readOnly": session.read_only},
         since_version=params.since_version,
     )
+    if session.adapter.missing is not None:  # started (read-only) in a context that does not exist
+        brief["missingContext"] = session.adapter.missing
+    return brief
 
 
 AGENT_REQUESTS: dict[str, tuple[type[p.Params], Handler]] = {

@@ -142,7 +142,12 @@ def brief_message(brief: dict[str, Any]) -> str:
     """The brief as a message an agent can start from (the MCP ``resume`` prompt)."""
     lines = [f"You are resuming work in the workspace {brief['workspace']['uri']} (Groundhog contexts)."]
     context = brief["context"]
-    if context is None:
+    if context is None and brief.get("missingContext"):
+        lines.append(
+            f"No context is active: {brief['missingContext']!r}, the context this session was started in, "
+            "does not exist (a read-only session creates nothing); use context_list and context_switch."
+        )
+    elif context is None:
         lines.append("No context is active; use context_list and context_switch.")
     else:
         lines.append(

@@ -173,7 +173,10 @@ def open_session(
         had_state = manager.has_state()
         adapter.initialize_sync()
         if options.context is not None:
-            adapter.switch_context_sync(options.context, create=not options.read_only)
+            if options.read_only and not manager.exists(options.context):
+                adapter.start_missing(options.context)  # it reads the rest, and says so
+            else:
+                adapter.switch_context_sync(options.context, create=not options.read_only)
     except BaseException:
         with contextlib.suppress(ContextError):
             adapter.close()  # a session that could not start leaves no row behind

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from groundhog import create_manager
+from groundhog.changes import Change
 from tests.e2e.harness import Env, cli_json
-from tests.e2e.ts_clients import SDKS, inspector, read_error, read_result, run_plan, texts
+from tests.e2e.ts_clients import SDKS, inspector, interactive, read_error, read_result, run_plan, texts
 
 pytestmark = pytest.mark.one_profile
 
@@ -155,3 +156,47 @@ def test_the_inspector_cli_sends_object_and_array_parameters_as_json(env: Env) -
     show = cli_json(env, "show", "notes")
     assert show["data"] == {"plan": ["a", "b"]}
     assert show["metadata"] == {"owner": "cli", "k": 2}
+
+
+@pytest.mark.parametrize(("sdk", "era"), SDKS)
+async def test_a_subscription_opened_first_hears_another_process_and_every_create_and_delete(
+    env: Env, sdk: str, era: str
+) -> None:
+    """The first request after the handshake (or the first of a 2026-07-28 client) opens the
+    subscription; an update made by another process reaches it, and a context created and deleted
+    within a few milliseconds by another process is two list-changed events."""
+    writer = create_manager(env.workspace, store_dir=env.store_dir, config_dir=env.config_dir)
+    try:
+        writer.create_context("default")
+        uri = "groundhog://context/default"
+        if era == "modern":
+            first: dict[str, Any] = {
+                "op": "listen",
+                "filter": {"resourceSubscriptions": [uri], "resourcesListChanged": True},
+            }
+        else:
+            first = {"op": "subscribe", "uri": uri}
+        updated, changed = "notifications/resources/updated", "notifications/resources/list_changed"
+        steps = [
+            first,
+            {"op": "ready"},
+            {"op": "waitEvents", "method": updated, "count": 1},
+            {"op": "ready"},
+            {"op": "waitEvents", "method": changed, "count": 2, "settleMs": 500},
+        ]
+        async with interactive(env, sdk, era, steps) as driver:
+            opened = await driver.until_ready()
+            assert opened[0]["ok"], opened
+            writer.tracker("default").update(Change(set={"by": "another process"}))
+            driver.go()
+            heard = await driver.until_ready()
+            assert [event["params"]["uri"] for event in heard[-1]["result"]] == [uri], heard
+            writer.create_context("blink")
+            writer.delete_context("blink")
+            driver.go()
+            outcome = await driver.line()
+            while outcome.get("op") != "waitEvents":
+                outcome = await driver.line()
+            assert len(outcome["result"]) == 2, outcome
+    finally:
+        writer.close()

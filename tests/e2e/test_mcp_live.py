@@ -14,6 +14,8 @@ import pytest
 from lsprotocol import types
 from mcp.shared.subscriptions import ResourcesListChanged, ResourceUpdated
 
+from groundhog import create_manager
+from groundhog.changes import Change
 from tests.e2e.harness import Client, Env, start_client
 from tests.e2e.mcp_harness import ERAS, LEGACY, MODERN, Agent, open_agent
 
@@ -268,3 +270,51 @@ async def test_two_agents_with_stale_base_versions_merge_or_conflict_like_two_ed
         conflict = await second.fail("context_update", {"baseVersion": base, "set": {"plan": "second"}})
         assert (conflict["kind"], conflict["conflictingKeys"]) == ("VersionConflict", ["plan"])
         assert (await first.ok("context_get"))["data"] == {"plan": "first", "notes": "second"}
+
+
+def _another_process_writes(env: Env, work: Any) -> None:
+    """``work(manager)`` through the library in this test process: another process than the
+    server's, as an editor or the CLI would be."""
+    manager = create_manager(
+        env.workspace, store_dir=env.store_dir, config_dir=env.config_dir, store_url=env.store_url
+    )
+    try:
+        work(manager)
+    finally:
+        manager.close()
+
+
+def _create_then_delete(manager: Any) -> None:
+    manager.create_context("blink")
+    manager.delete_context("blink")  # within a few milliseconds: between two of the server's polls
+
+
+async def test_a_subscription_opened_before_any_tool_call_hears_every_later_change(env: Env) -> None:
+    _another_process_writes(env, lambda m: m.create_context("default"))
+    async with open_agent(env, mode=LEGACY) as agent:
+        uri = "groundhog://context/default"
+        await agent.client.subscribe_resource(uri)  # the session's first request after initialize
+        _another_process_writes(env, lambda m: m.tracker("default").update(Change(set={"a": 1})))
+        await agent.wait_for("notifications/resources/updated", lambda p: p["uri"] == uri, EVENT_TIMEOUT_S)
+        _another_process_writes(env, _create_then_delete)
+        changed = "notifications/resources/list_changed"
+        await agent.wait_for(changed, lambda _: sum(m == changed for m, _p in agent.notifications) >= 2)
+        await agent.ok("context_list")  # a barrier: the watcher has polled past both since
+        await agent.ok("context_list")
+        assert sum(m == changed for m, _p in agent.notifications) == 2
+
+
+async def test_a_listen_stream_opened_as_the_first_request_hears_every_later_change(env: Env) -> None:
+    _another_process_writes(env, lambda m: m.create_context("default"))
+    async with open_agent(env, mode=MODERN) as agent:
+        uri = "groundhog://context/default"
+        async with agent.client.listen(resource_subscriptions=[uri], resources_list_changed=True) as stream:
+
+            async def next_event() -> Any:
+                return await asyncio.wait_for(stream.__anext__(), EVENT_TIMEOUT_S)
+
+            _another_process_writes(env, lambda m: m.tracker("default").update(Change(set={"a": 1})))
+            assert await next_event() == ResourceUpdated(uri=uri)
+            _another_process_writes(env, _create_then_delete)
+            events = [await next_event(), await next_event()]
+            assert events == [ResourcesListChanged(), ResourcesListChanged()]

@@ -435,3 +435,44 @@ async def test_an_oversized_newest_snapshot_never_hides_the_older_ones(env: Env)
         listed = (await agent.ok("context_snapshots"))["snapshots"]
         assert [s["id"] for s in listed][:1] == [newest["id"]]
         assert [s["label"] for s in listed[1:]] == ["old 2", "old 1", "old 0"]
+
+
+async def test_a_read_only_agent_started_in_a_missing_context_reads_everything_else(env: Env) -> None:
+    async with open_agent(env) as writer:
+        await writer.ok("context_update", {"set": {"plan": "p"}})
+    async with open_agent(env, "--read-only", "--context", "nowhere") as agent:
+        status = await agent.ok("context_status")
+        assert status["active"] is None and status["session"]["readOnly"] is True
+        missing = await agent.fail("context_get")
+        assert (missing["kind"], missing["context"]) == ("InvalidState", "nowhere") and "nowhere" in missing[
+            "message"
+        ]
+        assert (await agent.ok("context_get", {"context": "default"}))["data"] == {"plan": "p"}
+        assert [c["name"] for c in (await agent.ok("context_list"))["contexts"]] == ["default"]
+        brief = await agent.call("resume")
+        assert brief.structured_content["missingContext"] == "nowhere"  # type: ignore[index]
+        assert "nowhere" in brief.content[0].text  # type: ignore[union-attr]
+        denied = await agent.fail("context_update", {"context": "default", "set": {"plan": "q"}})
+        assert denied["kind"] == "AccessDenied"
+        assert (await agent.ok("context_switch", {"name": "default"}))["name"] == "default"
+        assert (await agent.ok("context_get"))["data"] == {"plan": "p"}  # now it has one
+    assert [c["name"] for c in cli_json(env, "contexts")["contexts"]] == ["default"]  # nothing created
+
+
+async def test_a_read_only_agent_switches_and_deactivates_in_memory_only(env: Env) -> None:
+    async with open_agent(env) as writer:
+        await writer.ok("context_create", {"name": "plans"})
+        await writer.ok("context_create", {"name": "notes"})
+        await writer.ok("context_switch", {"name": "plans"})  # the last switch: where sessions start
+    async with open_agent(env, "--read-only", name="reader") as agent:
+        assert (await agent.ok("context_status"))["active"]["name"] == "plans"
+        assert live_sessions(env) == []  # a read-only session persists nothing, not even its row
+        assert (await agent.ok("context_switch", {"name": "notes"}))["name"] == "notes"
+        assert (await agent.ok("context_status"))["active"]["name"] == "notes"
+        assert (await agent.ok("context_deactivate"))["deactivated"] == "notes"
+        dry = await agent.ok("context_rollback", {"context": "plans", "toVersion": 1, "dryRun": True})
+        assert dry["recoveryPoint"] is None
+        denied = await agent.fail("context_rollback", {"context": "plans", "toVersion": 1})
+        assert denied["kind"] == "AccessDenied"
+    async with open_agent(env) as later:  # the read-only switch left no last-active record
+        assert (await later.ok("context_status"))["active"]["name"] == "plans"

@@ -255,6 +255,9 @@ def _describe(verb: str, result: dict[str, Any]) -> str:
         return f"{len(result[field])} {field}" + (" (truncated)." if "truncated" in result else ".")
     if verb == "resume":
         context = result["context"]
+        if context is None and result.get("missingContext"):
+            missing = result["missingContext"]
+            return f"No context is active: {missing!r}, the one this session was started in, does not exist."
         if context is None:
             return "No context is active in this session."
         return (

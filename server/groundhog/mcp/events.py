@@ -69,12 +69,19 @@ class Watcher:
             updated: list[str] = []
             for event in changes.events:
                 updated += [res.CONTEXTS, res.context_uri(event.context), res.history_uri(event.context)]
+            for change in changes.list_changes:  # a deleted context's resources changed too
+                updated.append(res.CONTEXTS)
+                if change.context is not None:
+                    updated += [res.context_uri(change.context), res.history_uri(change.context)]
             if changes.contexts_changed:
                 updated.append(res.CONTEXTS)
             if changes.editors_changed:
                 updated.append(res.EDITOR)
+            # one list-changed per create and per delete (two for a context created and deleted
+            # between two polls); one when only the fingerprint saw it (an older server's delete)
+            list_changed = len(changes.list_changes) or int(changes.contexts_changed)
             try:
-                await self._deliver(list(dict.fromkeys(updated)), 1 if changes.contexts_changed else 0)
+                await self._deliver(list(dict.fromkeys(updated)), list_changed)
             except Exception as error:  # a client gone mid-delivery must not stop the watcher
                 log.info("a change event could not be delivered (%s)", type(error).__name__)
 

@@ -211,8 +211,10 @@ OUTPUTS: dict[str, dict[str, Any]] = {
                 {"sinceVersion": nullable(INT), "entries": array(ENTRY), "diff": nullable(array(OBJ))}
             ),
             "editor": EDITOR_STATE,
+            "missingContext": STR,
             "truncated": TRUNCATED,
         },
+        "missingContext",
         "truncated",
     ),
 }
