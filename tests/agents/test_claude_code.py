@@ -159,6 +159,7 @@ def test_a_captured_session_is_resumed_on_another_machine_through_the_shared_sto
         _groundhog(environ_b, "key", "import", key, cwd=b.workspace)
         listed = json.loads(_groundhog(environ_b, "agent-sessions", "--json", cwd=b.workspace))["sessions"]
         assert [s["session"] for s in listed] == [session] and listed[0]["lines"] > 5
+        assert str(listed[0]["lastTurn"]).startswith("20")  # Claude Code's last lines carry no timestamp
         out = _groundhog(environ_b, "agent-sessions", "restore", session, "--to", str(link), cwd=b.workspace)
         # Claude Code's own escaping of a project path (machine A's folder for its checkout) is ours
         (made,) = (a.root / "home" / ".claude" / "projects").iterdir()

@@ -101,7 +101,7 @@ def _append(manager: ContextManager, tracker: ContextTracker, hook: HookInput) -
         raise HookProblem("capture stopped: the workspace store is at its storage budget")
     tail = orjson.loads(head.values["tail"]) + added
     tail = _flush_pages(manager, tracker.name, meta, tail, _who(hook))
-    found = _TIMESTAMP.findall(chunk.lines[-1])
+    found = next((t for t in map(_TIMESTAMP.findall, reversed(chunk.lines)) if t), None)  # the newest
     meta.update(
         updated=now(),
         lines=int(meta["lines"]) + len(added),
