@@ -348,7 +348,19 @@ def test_hostile_text_in_the_fields_is_cleaned_or_ignored(env: Env) -> None:
     assert "Ignore all previous" not in text
 
 
-@pytest.mark.parametrize("problem", ["missing", "a directory", "foreign format", "not UTF-8 JSON"])
+@pytest.mark.parametrize(
+    "problem",
+    [
+        "missing",
+        "a directory",
+        "foreign format",
+        "not UTF-8 JSON",
+        "a FIFO",
+        "/dev/zero",
+        "a symlink",
+        "not mine",
+    ],
+)
 def test_a_bad_transcript_fails_open_and_changes_nothing(env: Env, problem: str) -> None:
     _seed(env, plan="p")
     path = env.root / "t.jsonl"
@@ -358,6 +370,19 @@ def test_a_bad_transcript_fails_open_and_changes_nothing(env: Env, problem: str)
         path.write_text('{"role": "user", "text": "hi"}\n[1, 2, 3]\n')
     elif problem == "not UTF-8 JSON":
         path.write_bytes(b"\xff\xfe garbage\n\x00\x01\n")
+    elif problem == "a FIFO":
+        os.mkfifo(path)  # never waited on
+    elif problem == "/dev/zero":
+        path = Path("/dev/zero")
+    elif problem in ("a symlink", "not mine"):  # a transcript in the agent's own shape, but not the agent's
+        target = claude_transcript(env.root / "theirs.jsonl", env.workspace, "s", [("secret", "a", [])])
+        if problem == "a symlink":
+            path.symlink_to(target)
+        elif os.geteuid() == 0:
+            path = target
+            os.chown(target, 65534, 65534)
+        else:
+            path = Path("/etc/passwd")  # root's, as the other user's
     before = _store_bytes(env)
     for event in ("Stop", "PreCompact", "SessionEnd"):
         _fails_open(run_hook(env, "claude-code", event, claude_input(env, event, transcript=path)))

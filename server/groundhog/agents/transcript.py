@@ -53,6 +53,8 @@ def read_lines(path: str, offset: int = 0, *, limit: int | None = None, newest: 
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise HookProblem("the transcript is not a regular file")
+        if info.st_uid != os.geteuid():  # the agent writes it as this user: another's file is never read
+            raise HookProblem("the transcript belongs to another user")
         if offset > info.st_size:
             offset = 0
         if not newest:
