@@ -4,9 +4,10 @@ Claude Code runs a plugin's hooks and the settings files' hooks side by side, al
 hands each the same JSON: the plugin beside ``groundhog hook install claude-code``, the plugin from
 two marketplaces, ``--plugin-dir`` beside the installed plugin. Each copy would hand the model the
 brief again and write the record again. So a run locks a file named by a hash of the agent, the
-event, the input and the transcript's size and time, and holds the lock until it (and its
-worker, which inherits it) ends; a copy that finds the lock held answers nothing. A run that
-comes after another has ended is not a copy: the lock is free again. Where no lock can be taken
+event and the input, and holds the lock until it (and its worker, which inherits it) ends; a copy
+that finds the lock held answers nothing. A run that comes after another has ended is not a copy:
+the lock is free again. (The transcript is no part of the name: the agent may be writing it
+while its copies start.) Where no lock can be taken
 (a read-only folder, no ``fcntl``), every copy runs, as before."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ FOLDER = "hook-claims"
 _held: list[int] = []  # the claim's descriptor, open until the process ends
 
 
-def first(agent: str, event: str, data: bytes, transcript: str | None) -> bool:
+def first(agent: str, event: str, data: bytes) -> bool:
     """True when no other run of this very event is going on (this one goes on), False for a copy."""
     try:
         import fcntl
@@ -32,7 +33,7 @@ def first(agent: str, event: str, data: bytes, transcript: str | None) -> bool:
     folder = _folder()
     if folder is None:
         return True
-    digest = hashlib.sha256(f"{agent}\0{event}\0{_seen(transcript)}\0".encode() + data).hexdigest()
+    digest = hashlib.sha256(f"{agent}\0{event}\0".encode() + data).hexdigest()
     _prune(folder)
     try:
         fd = os.open(folder / digest, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
@@ -65,16 +66,6 @@ def _folder() -> Path | None:
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
         return None
     return folder
-
-
-def _seen(transcript: str | None) -> str:
-    if transcript is None:
-        return "-"
-    try:
-        info = os.stat(transcript)
-    except OSError:
-        return "missing"
-    return f"{info.st_size}:{info.st_mtime_ns}"
 
 
 def _prune(folder: Path) -> None:

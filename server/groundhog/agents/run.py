@@ -122,7 +122,7 @@ def _first_input(agent: Contract, event: str, kind: str, argument: str | None) -
     twice, already runs for the same event (once.py)."""
     data = argument.encode() if argument is not None else sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
     hook = parse_input(agent, event, kind, _decode(data))
-    if hook.kind != PROMPT and not once.first(agent.name, event, data, hook.transcript):
+    if hook.kind != PROMPT and not once.first(agent.name, event, data):
         return None
     return hook
 
