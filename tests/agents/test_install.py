@@ -13,14 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.agent_harness import clean_environ
+from tests.agents.agent_harness import VENV_BIN, clean_environ
 from tests.e2e.harness import Env
 
 
-def _groundhog(env: Env, home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _groundhog(
+    env: Env, home: Path, *args: str, cwd: Path | None = None, **extra: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "groundhog", *args],
-        env=clean_environ(env, HOME=str(home)),
+        env=clean_environ(env, HOME=str(home), **extra),
         cwd=cwd or env.root,
         capture_output=True,
         text=True,
@@ -75,14 +77,15 @@ def test_install_is_idempotent_and_uninstall_removes_exactly_what_it_added(env: 
 
 def test_install_into_a_project_and_into_a_home_without_settings(env: Env) -> None:
     home = env.root / "home"
-    done = _groundhog(env, home, "hook", "install", "claude-code", "--project", cwd=env.workspace)
+    path = VENV_BIN + os.pathsep + os.environ.get("PATH", "")  # this groundhog is the one on PATH
+    done = _groundhog(env, home, "hook", "install", "claude-code", "--project", cwd=env.workspace, PATH=path)
     assert done.returncode == 0, done.stderr
     project = env.workspace / ".claude" / "settings.json"
-    assert set(json.loads(project.read_text())["hooks"]) == {
-        "SessionStart",
-        "PreCompact",
-        "Stop",
-        "SessionEnd",
+    hooks = json.loads(project.read_text())["hooks"]
+    assert set(hooks) == {"SessionStart", "PreCompact", "Stop", "SessionEnd"}
+    # the project's file goes to teammates: no path of this machine's in it
+    assert {event: groups[0]["hooks"][0]["command"] for event, groups in hooks.items()} == {
+        event: f"groundhog hook claude-code {event}" for event in hooks
     }
     assert not (home / ".claude" / "settings.json").exists()
     assert _groundhog(env, home, "hook", "install", "claude-code").returncode == 0

@@ -77,7 +77,8 @@ def _install(args: argparse.Namespace) -> int:
         )
         return 2
     path = install.settings_path(args.project)
-    changes = install.install(path) if args.agent == "install" else install.uninstall(path)
+    shared = args.project is not None
+    changes = install.install(path, shared=shared) if args.agent == "install" else install.uninstall(path)
     for change in changes:
         print(f"{path}: {change}")
     if not changes:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -30,11 +31,18 @@ def settings_path(project: str | None) -> Path:
     return Path(base) / "settings.json"
 
 
-def hook_command(event: str) -> str:
+def hook_command(event: str, *, shared: bool = False) -> str:
     """How Claude Code starts this very ``groundhog``: the script it was started as, else
-    ``python -m groundhog``."""
+    ``python -m groundhog``. In a project's settings (``shared``: the file goes into the
+    repository, for teammates whose ``groundhog`` lives elsewhere) plain ``groundhog`` when the one
+    on PATH is this one."""
     script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    if os.path.basename(script) == "groundhog" and os.access(script, os.X_OK):
+    if os.path.basename(script) != "groundhog" or not os.access(script, os.X_OK):
+        script = os.path.join(os.path.dirname(sys.executable), "groundhog")  # this venv's, if any
+    on_path = shutil.which("groundhog")
+    if shared and on_path and os.path.exists(script) and os.path.samefile(on_path, script):
+        program = "groundhog"
+    elif os.path.abspath(sys.argv[0] if sys.argv else "") == script and os.access(script, os.X_OK):
         program = shlex.quote(script)
     else:
         program = f"{shlex.quote(sys.executable)} -m groundhog"
@@ -49,14 +57,14 @@ def is_ours(hook: Any) -> bool:
     )
 
 
-def install(path: Path) -> list[str]:
+def install(path: Path, *, shared: bool = False) -> list[str]:
     settings, mode = _load(path)
     hooks = settings.setdefault("hooks", {})
     if not isinstance(hooks, dict):
         raise InvalidParams(f"{path}: 'hooks' is not an object; nothing was changed.", field="hooks")
     changes = []
     for event in EVENTS:
-        wanted = {"type": "command", "command": hook_command(event), "timeout": HOOK_TIMEOUT_S}
+        wanted = {"type": "command", "command": hook_command(event, shared=shared), "timeout": HOOK_TIMEOUT_S}
         groups = hooks.setdefault(event, [])
         if not isinstance(groups, list):
             raise InvalidParams(f"{path}: hooks.{event} is not a list; nothing was changed.", field=event)
