@@ -23,7 +23,9 @@ def test_a_tiny_hooks_run_writes_every_workload_ratio_and_target(tmp_path: Path)
     assert path.name.endswith("-hooks-quick.json")
     assert set(written["workloads"]) == {
         "hook.session_start", "version.start", "capture.first", "capture.last", "capture.store",
+        "capture.first_cpu", "capture.last_cpu",
     }  # fmt: skip
+    assert isinstance(written["meta"]["capture_last_vs_first_cpu_p50"], float)
     assert written["workloads"]["hook.session_start"]["n"] == HooksPlan.tiny().spawns
     store = written["workloads"]["capture.store"]
     assert store["lines"] == HooksPlan.tiny().lines and store["transcript_bytes"] > 0
