@@ -13,9 +13,11 @@ counted in an ``audit-dropped`` record instead of growing without limit (a flood
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from typing import Any
 
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 10_000
 BATCH = 200
 RETRY_S = (0.05, 0.1, 0.2, 0.5, 1.0)  # waits between attempts while the store stays locked
+EXIT_WAIT_S = 2.0  # at interpreter exit, what a manager nobody closed may still write
 
 Record = tuple[str, str, dict[str, Any]]  # event, session, details
 
@@ -50,6 +53,7 @@ class AuditQueue:
             if self._thread is None and not self._stopping:
                 self._thread = threading.Thread(target=self._run, name="groundhog-audit", daemon=True)
                 self._thread.start()
+                _LIVE.add(self)
             self._state.notify_all()
 
     def flush(self, timeout_s: float) -> bool:
@@ -120,3 +124,15 @@ class AuditQueue:
             log.warning("%d audit records could not be written (%s)", len(batch), error.kind)
             return None
         return True
+
+
+# A library user's script may end without closing its manager: what it queued is written before the
+# interpreter goes (daemon threads still run while atexit handlers do), for a bounded time.
+_LIVE: weakref.WeakSet[AuditQueue] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    deadline = time.monotonic() + EXIT_WAIT_S
+    for queue in list(_LIVE):
+        queue.flush(max(0.0, deadline - time.monotonic()))

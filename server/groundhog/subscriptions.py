@@ -158,6 +158,8 @@ def _steps(
         return
     start = heard.version if row.uid == uid else 0
     first = max(start + 1, tx.oldest_version(row))
+    if first > row.head:
+        return
     infos = sorted(tx.version_infos(row, row.head - first + 1), key=lambda info: info.version)
     deltas = tx.deltas_between(row, first - 1, row.head) if infos else {}
     previous = heard if row.uid == uid and first == start + 1 else None

@@ -126,3 +126,44 @@ def test_a_read_only_refusal_answers_while_another_process_holds_the_lock(store_
     refused = _refusals(reader)
     assert sorted((r["action"], r["context"]) for r in refused) == [("create", "other"), ("update", "plan")]
     reader.close()
+
+
+UNCLOSED = """
+import sqlite3, sys
+from groundhog import AccessDenied, create_manager
+from groundhog.changes import Change
+store_dir, config_dir, workspace = sys.argv[1:4]
+reader = create_manager(workspace, store_dir=store_dir, config_dir=config_dir, read_only=True)
+holder = sqlite3.connect(reader.store.path, isolation_level=None)
+holder.execute("BEGIN IMMEDIATE")  # the record cannot be written yet: it waits in the queue
+try:
+    reader.tracker("plan").update(Change(set={"a": 1}))
+except AccessDenied:
+    print("refused", flush=True)
+holder.execute("ROLLBACK")
+# no reader.close(): a script that just ends, its record still queued (retried after a backoff)
+"""
+
+
+def test_a_script_that_never_closes_its_manager_still_leaves_its_audit_records(store_env: StoreEnv) -> None:
+    writer = store_env.open()
+    writer.create_context("plan")
+    writer.close()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            UNCLOSED,
+            str(store_env.store_dir),
+            str(store_env.config_dir),
+            str(store_env.workspace),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.split() == ["refused"]
+    reader = store_env.open()
+    assert [(r["action"], r["context"]) for r in _refusals(reader)] == [("update", "plan")]
+    reader.close()
