@@ -57,6 +57,10 @@ DEFAULT_HOOK_TIMEOUT_S = 8.0
 HOOK_WORKER_LOCK_TIMEOUT_S = DEFAULT_LOCK_TIMEOUT_S
 HOOK_WORKER_TIMEOUT_S = 30.0
 HOOK_TIMEOUT_S_RANGE = (1, 600)
+# Agent hooks snapshot a context at each session's end (a point to roll back to "before that session");
+# the newest 20 per context cover a few days of sessions, and people's own snapshots are never pruned.
+DEFAULT_AGENT_SNAPSHOTS_KEEP = 20
+AGENT_SNAPSHOTS_KEEP_RANGE = (1, 100_000)
 DEFAULT_HOOK_BRIEF_BYTES = 6 * 1024  # the SessionStart brief's size (UTF-8 bytes of text)
 HOOK_BRIEF_BYTES_RANGE = (512, 1 << 20)
 

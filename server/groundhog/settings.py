@@ -19,8 +19,10 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 from groundhog.limits import (
+    AGENT_SNAPSHOTS_KEEP_RANGE,
     AUDIT_KEEP_RANGE,
     AUDIT_MAX_AGE_DAYS_RANGE,
+    DEFAULT_AGENT_SNAPSHOTS_KEEP,
     DEFAULT_AUDIT_KEEP,
     DEFAULT_AUDIT_MAX_AGE_DAYS,
     DEFAULT_EDITOR_FLUSH_MS,
@@ -264,6 +266,15 @@ class Settings:
         env="GROUNDHOG_HOOK_BRIEF_BYTES",
         bounds=HOOK_BRIEF_BYTES_RANGE,
         commands=frozenset({"hook"}),
+    )
+    agent_snapshots_keep: int = declare(
+        DEFAULT_AGENT_SNAPSHOTS_KEEP,
+        int,
+        "snapshots taken at the end of agent sessions kept per context; older ones are deleted "
+        "(snapshots people take are never pruned)",
+        env="GROUNDHOG_AGENT_SNAPSHOTS_KEEP",
+        bounds=AGENT_SNAPSHOTS_KEEP_RANGE,
+        commands=frozenset(),
     )
     max_message_bytes: int = declare(
         DEFAULT_MAX_MESSAGE_BYTES,

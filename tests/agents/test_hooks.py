@@ -130,6 +130,43 @@ def test_session_end_takes_a_snapshot_that_returns_to_before_the_session(env: En
     assert done.returncode == 0
 
 
+def test_only_the_newest_session_end_snapshots_are_kept_and_peoples_never_go(env: Env) -> None:
+    _seed(env, plan="v1")
+    (env.config_dir / "config.toml").write_text("agent_snapshots_keep = 2\n")
+    (env.config_dir / "config.toml").chmod(0o600)
+    from groundhog import create_manager
+
+    manager = create_manager(env.workspace, store_dir=env.store_dir, config_dir=env.config_dir)
+    try:
+        mine = manager.tracker("default").take_snapshot("mine, before the agents").id
+    finally:
+        manager.close()
+    for session in ("s1", "s2", "s3", "s4"):
+        transcript = claude_transcript(
+            env.root / f"{session}.jsonl", env.workspace, session, [("p", "a", [])]
+        )
+        _seed(env, plan=f"during {session}")
+        end = run_hook(
+            env,
+            "claude-code",
+            "SessionEnd",
+            claude_input(env, "SessionEnd", session, transcript, reason="exit"),
+        )
+        assert end.returncode == 0, end.stderr
+    manager = create_manager(env.workspace, store_dir=env.store_dir, config_dir=env.config_dir)
+    try:
+        kept = [(info.label, info.id) for info in manager.tracker("default").snapshots()]
+        assert [label for label, _ in kept] == [
+            "after claude-code session s4",
+            "after claude-code session s3",
+            "mine, before the agents",
+        ]
+        assert kept[-1][1] == mine
+        assert manager.verify().ok
+    finally:
+        manager.close()
+
+
 def test_each_agents_session_start_answers_in_its_own_format(env: Env) -> None:
     _seed(env, plan="the plan")
     base = {"session_id": "g1", "cwd": str(env.workspace), "transcript_path": str(env.root / "x.json")}

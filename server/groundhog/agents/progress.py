@@ -7,7 +7,8 @@ progress recorded into the active context under one key, ``agentSessions`` (docs
         transcript: {path, offset}, ended, endReason}}
 
 the newest ``KEEP_SESSIONS`` sessions. At SessionEnd a snapshot labelled after the session is taken;
-its metadata's ``startVersion`` is the version before the session's first record."""
+its metadata's ``startVersion`` is the version before the session's first record. The newest
+``agent_snapshots_keep`` of those snapshots are kept per context (settings.py)."""
 
 from __future__ import annotations
 
@@ -297,3 +298,21 @@ def end_snapshot(tracker: ContextTracker, hook: HookInput, entry: dict[str, Any]
         {"agent": hook.agent, "session": hook.session_id, "startVersion": entry.get("startVersion")},
     )
     return info.id
+
+
+def prune_session_snapshots(tracker: ContextTracker, keep: int) -> int:
+    """Keep the newest ``keep`` snapshots taken at SessionEnd; delete the older ones (each deletion
+    audited). One per agent session would otherwise grow without bound; snapshots people take are
+    never touched: only those whose metadata names the agent session that took them."""
+    taken = [info for info in tracker.snapshots() if _taken_at_session_end(info.metadata)]
+    for info in taken[keep:]:  # newest first
+        tracker.delete_snapshot(info.id)
+    return max(0, len(taken) - keep)
+
+
+def _taken_at_session_end(metadata: dict[str, Any]) -> bool:
+    return (
+        isinstance(metadata.get("agent"), str)
+        and isinstance(metadata.get("session"), str)
+        and ("startVersion" in metadata)
+    )

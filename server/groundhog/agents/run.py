@@ -235,6 +235,7 @@ def _run(
         tracker, entry = progress.record(manager, hook, summary, offset, tracker)
         if hook.kind == END:
             progress.end_snapshot(tracker, hook, entry)
+            progress.prune_session_snapshots(tracker, settings.agent_snapshots_keep)
         _capture(manager, hook, root)
     finally:
         manager.close()
