@@ -84,7 +84,7 @@ def fit(verb: str, result: dict[str, Any], limit: int, *, writes: bool) -> tuple
     encoded = orjson.dumps(result)
     room = limit - ENVELOPE_BYTES - _summary_cost(verb, result)
     total = len(encoded)
-    if both(encoded) <= room:
+    if 2 * total <= room and both(encoded) <= room:  # a copy costs at least its own length twice
         return dict(orjson.loads(encoded)), encoded
     shaper = _SHAPERS.get(verb)
     shaped = shaper(result, room, total) if shaper is not None else result
@@ -120,10 +120,13 @@ def _fit_data(result: dict[str, Any], room: int, total: int) -> dict[str, Any]:
     left -= sum(named.values())
     kept: dict[str, Any] = {}
     for key, value in data.items():
-        extra = both(orjson.dumps({key: value})) - both(b"{}") + 2 - named[key]
+        entry = orjson.dumps({key: value})
+        if 2 * (len(entry) - 1) - named[key] > left:  # cannot fit, whatever its escapes cost
+            continue
+        extra = both(entry) - both(b"{}") + 2 - named[key]
         if extra <= left:
             kept[key] = value
-            left += -extra
+            left -= extra
     omitted = [key for key in data if key not in kept]
     listed = omitted
     if left < 0:  # even the names do not all fit: name the first ones, count them all
