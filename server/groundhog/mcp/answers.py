@@ -84,7 +84,9 @@ def fit(verb: str, result: dict[str, Any], limit: int, *, writes: bool) -> tuple
     encoded = orjson.dumps(result)
     room = limit - ENVELOPE_BYTES - _summary_cost(verb, result)
     total = len(encoded)
-    if 2 * total <= room and both(encoded) <= room:  # a copy costs at least its own length twice
+    # the answer holds the result twice, the text copy at most twice as long once escaped: no
+    # need to measure the escapes when even that fits, no use when not even two plain copies do
+    if 3 * total <= room or (2 * total <= room and both(encoded) <= room):
         return dict(orjson.loads(encoded)), encoded
     shaper = _SHAPERS.get(verb)
     shaped = shaper(result, room, total) if shaper is not None else result
