@@ -8,6 +8,7 @@ alone pays to carry 1 MB. Imports nothing but the SDK, so that its start-up is t
 from __future__ import annotations
 
 import functools
+import json
 import random
 import string
 from typing import Any
@@ -25,10 +26,20 @@ def noop() -> str:
 
 @server.tool(description="Returns a constant result of about 1 MB.")
 def state_1mb() -> CallToolResult:
+    """Shaped as groundhog mcp answers (MCP: structured content SHOULD also come as text): the
+    summary, the result's JSON as text, and the result as structuredContent."""
     return CallToolResult(
-        content=[TextContent(type="text", text="Context 'bench' at version 1: 1000 key(s).")],
+        content=[
+            TextContent(type="text", text="Context 'bench' at version 1: 1000 key(s)."),
+            TextContent(type="text", text=_megabyte_text()),
+        ],
         structured_content=_megabyte(),
     )
+
+
+@functools.cache
+def _megabyte_text() -> str:
+    return json.dumps(_megabyte(), separators=(",", ":"))
 
 
 @functools.cache

@@ -228,19 +228,7 @@ def summary(verb: str, result: dict[str, Any]) -> str:
 
 def _describe(verb: str, result: dict[str, Any]) -> str:
     if verb in ("get", "switch"):
-        name = result.get("context") or result.get("name")
-        keys = list(result["data"])
-        text = f"Context {name!r} at version {result['version']}: {len(keys)} key(s)"
-        text += (
-            (": " + ", ".join(_short(k) for k in keys[:5]) + (", ..." if len(keys) > 5 else ""))
-            if keys
-            else ""
-        )
-        if "truncated" in result:
-            truncated = result["truncated"]
-            left_out = truncated.get("omittedItems", len(truncated["omittedKeys"]))
-            text += f"; {left_out} key(s) left out (ask for them with 'keys')"
-        return text + "."
+        return _describe_data(result)
     if verb == "update":
         merged = " (merged)" if result["merged"] else ""
         return f"Context {result['context']!r} is at version {result['version']}{merged}."
@@ -272,6 +260,20 @@ def _describe(verb: str, result: dict[str, Any]) -> str:
     if verb == "editor_state":
         return f"{len(result['sessions'])} live editor session(s)."
     return f"{verb}: done."
+
+
+def _describe_data(result: dict[str, Any]) -> str:
+    name = result.get("context") or result.get("name")
+    keys = list(result["data"])
+    text = f"Context {name!r} at version {result['version']}: {len(keys)} key(s)"
+    text += (
+        (": " + ", ".join(_short(k) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")) if keys else ""
+    )
+    if "truncated" in result:
+        truncated = result["truncated"]
+        left_out = truncated.get("omittedItems", len(truncated["omittedKeys"]))
+        text += f"; {left_out} key(s) left out (ask for them with 'keys')"
+    return text + "."
 
 
 def _short(key: str) -> str:
