@@ -1,4 +1,4 @@
-"""Deleting a snapshot (``ContextTracker.delete_snapshot``): the engine's rules over the store's
+"""Deleting a snapshot (``TrackerCore.delete_snapshot``): the engine's rules over the store's
 deletion (store/snapshot_deletion.py, which re-bases the snapshots built on it and reclaims the
 values nothing refers to any more).
 
@@ -19,10 +19,10 @@ from groundhog.store.records import ContextRow, SnapshotInfo, StoredState
 if TYPE_CHECKING:
     from groundhog.manager import ContextManager
     from groundhog.store.interface import Transaction
-    from groundhog.tracker import ContextTracker
+    from groundhog.tracking import TrackerCore
 
 
-def delete_snapshot(tracker: ContextTracker, snapshot_id: str) -> SnapshotInfo:
+def delete_snapshot(tracker: TrackerCore, snapshot_id: str) -> SnapshotInfo:
     def body(tx: Transaction, row: ContextRow, head: StoredState) -> tuple[SnapshotInfo, Any]:
         info = tx.find_snapshot(row, snapshot_id) if isinstance(snapshot_id, str) else None
         if info is None:

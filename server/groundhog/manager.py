@@ -32,13 +32,15 @@ from groundhog.model import ContextSnapshot, ContextState
 from groundhog.names import DEFAULT_CONTEXT, validate_name
 from groundhog.reports import RecoveryReport, VerifyReport
 from groundhog.settings import Settings, with_overrides
+from groundhog.states import to_context_state
 from groundhog.store.codec import values_from_object
 from groundhog.store.interface import Store, Transaction
 from groundhog.store.paths import StoreLocation
 from groundhog.store.records import StoredState
 from groundhog.store.sqlite import SqliteStore, StoreSettings
 from groundhog.subscriptions import FeedFollower
-from groundhog.tracker import ContextTracker, ContextTrackerFactory, Hooks, TrackerConfig
+from groundhog.tracker import ContextTracker, ContextTrackerFactory
+from groundhog.tracking import Hooks, TrackerConfig
 from groundhog.workspace import canonical_root, shared_workspace_id
 
 log = logging.getLogger(__name__)
@@ -165,7 +167,7 @@ class ContextManager:
         check_metadata(metadata)
         state = self._initial_state(data, metadata, source, session, trusted_json)
         tracker = self.factory.create(name, session)
-        tracker._check_size(state.measured_size())
+        tracker.check_size(state.measured_size())
         with self.store.write() as tx:
             if tx.find_context(name) is not None:
                 raise AlreadyExists(f"Context {name!r} already exists.", context=name)
@@ -226,8 +228,6 @@ class ContextManager:
         return self.store.reading(body)
 
     def load_state(self, name: str, version: int | None = None) -> ContextState:
-        from groundhog.tracker import to_context_state
-
         return to_context_state(self.tracker(name).read(version))
 
     def save_state(self, name: str, state: ContextState) -> ContextState:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from groundhog.errors import ContextError, ContextNotFound, DataDamaged, error_of_kind
+from groundhog.states import to_context_state
 from groundhog.store.records import ContextRow, StoredState
 from groundhog.store.splices import apply_deltas
 from groundhog.sync import ChangeFeed
@@ -37,7 +38,7 @@ from groundhog.sync import ChangeFeed
 if TYPE_CHECKING:
     from groundhog.model import ContextState
     from groundhog.store.interface import Store, Transaction
-    from groundhog.tracker import ContextTracker
+    from groundhog.tracking import TrackerCore
 
 log = logging.getLogger(__name__)
 FEED_POLL_S = 0.05
@@ -131,8 +132,6 @@ class Subscribers:
                 self._tell_error(error)
 
     def _tell_change(self, old: StoredState, new: StoredState) -> None:
-        from groundhog.tracker import to_context_state
-
         before, after = to_context_state(old), to_context_state(new)
         for subscriber in list(self._list):
             try:
@@ -190,13 +189,13 @@ class FeedFollower:
     def __init__(self, store: Store, origin: str) -> None:
         self._store = store
         self._origin = origin  # this manager's mark on the audit records it writes
-        self._trackers: weakref.WeakSet[ContextTracker] = weakref.WeakSet()
+        self._trackers: weakref.WeakSet[TrackerCore] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._poke = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def follow(self, tracker: ContextTracker) -> None:
+    def follow(self, tracker: TrackerCore) -> None:
         with self._lock:
             self._trackers.add(tracker)
             if self._thread is None:
@@ -224,7 +223,7 @@ class FeedFollower:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
 
-    def _following(self, name: str | None = None) -> list[ContextTracker]:
+    def _following(self, name: str | None = None) -> list[TrackerCore]:
         with self._lock:
             return [t for t in self._trackers if name is None or t.name == name]
 
