@@ -582,6 +582,10 @@ async function mcp(driver: Driver): Promise<void> {
         check(known.cwd?.fsPath === folder().fsPath, `cwd: ${known.cwd?.toString() ?? "none"}`);
         return known;
     });
+    const { name: context } = (await api.api.status()).active ?? { name: "?" };
+    const sessionsOn = async () => (await api.api.list()).contexts.find((c) => c.name === context)?.sessions ?? 0;
+    // Counted before VS Code starts the MCP server: its session opens when it connects, not at the first call.
+    const before = await sessionsOn();
     await driver.step("VS Code starts it and its agent's tools include Groundhog's (mcp_groundhog_*)", async () => {
         if (!server.available) {
             return `skipped: the server has no mcp command (${server.reason ?? "?"})`;
@@ -599,9 +603,7 @@ async function mcp(driver: Driver): Promise<void> {
         if (!server.available) {
             return "skipped";
         }
-        const { name: context, version } = (await api.api.status()).active ?? { name: "?", version: 0 };
-        const sessionsOn = async () => (await api.api.list()).contexts.find((c) => c.name === context)?.sessions ?? 0;
-        const before = await sessionsOn();
+        const { version } = (await api.api.status()).active ?? { version: 0 };
         const status = JSON.parse(await invokeText("mcp_groundhog_context_status", {})) as StatusResult;
         check(status.workspace.uri === folder().toString(), `workspace: ${status.workspace.uri}`);
         check(status.active?.name === context && status.active.version === version, `active: ${JSON.stringify(status.active)}`);
