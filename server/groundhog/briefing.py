@@ -81,7 +81,7 @@ def build_brief(
     change, its keys and their sizes, the newest snapshots, the changes since ``since_version``
     (history entries, and the diff when small), and the editor state."""
     brief: dict[str, Any] = {
-        "workspace": {"uri": workspace_uri, "id": manager.store.workspace_id},
+        "workspace": {"uri": workspace_uri, "id": manager.workspace_id},
         "session": session,
         "context": None,
         "keys": [],

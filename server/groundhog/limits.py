@@ -35,6 +35,9 @@ STORE_BUDGET_BYTES_RANGE = (1 << 20, 1 << 40)
 DEFAULT_FEED_KEEP = 1_000
 FEED_KEEP_RANGE = (100, 10_000_000)
 DEFAULT_FEED_MAX_AGE_S = 300.0
+# How often a session looks at the feed when nothing woke it (its own commits and a shared store's
+# pushes wake it at once): another process's change on SQLite reaches a client within ~50 ms.
+FEED_POLL_S = 0.05
 
 DEFAULT_MAX_RESULT_BYTES = 65536  # an MCP tool result's JSON: a 1 MB state never floods an agent's context
 MAX_RESULT_BYTES_RANGE = (1024, 1 << 30)

@@ -137,6 +137,19 @@ class ContextManager:
         self._follower: FeedFollower | None = None  # started by the first subscriber
 
     @property
+    def workspace_id(self) -> str:
+        return self.store.workspace_id
+
+    @property
+    def where(self) -> str:
+        """For people: the store's file, or a database URL without its password."""
+        return self.store.where
+
+    def keep_checkpoints_off_requests(self) -> None:
+        """For long-lived processes: the store's maintenance (WAL checkpoints) in the background."""
+        self.store.checkpoint_in_background()
+
+    @property
     def read_only(self) -> bool:
         return self.config.read_only
 
@@ -392,6 +405,11 @@ class ContextManager:
 
     def on_commit(self, listener: Callable[[], None]) -> None:
         self._commit_listeners.append(listener)
+
+    def on_pushed(self, listener: Callable[[], None]) -> None:
+        """``listener`` is called when a shared store pushes another server's commit (PostgreSQL's
+        NOTIFY; never on SQLite, whose readers poll): on the store's listener thread."""
+        self.store.on_change(listener)
 
     def on_recover(self, listener: Callable[[RecoveryReport], None]) -> None:
         self._recover_listeners.append(listener)

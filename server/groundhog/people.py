@@ -93,8 +93,8 @@ def _status(args: argparse.Namespace) -> int:
     contexts = manager.list_contexts()
     storage = manager.storage()
     value: dict[str, Any] = {
-        "workspace": {"uri": location.workspace, "id": manager.store.workspace_id},
-        "store": {"path": manager.store.where, "encrypted": True},
+        "workspace": {"uri": location.workspace, "id": manager.workspace_id},
+        "store": {"path": manager.where, "encrypted": True},
         "lastActive": manager.last_active(),
         "contexts": len(contexts),
         "versions": sum(c.version for c in contexts),
@@ -111,7 +111,7 @@ def _status(args: argparse.Namespace) -> int:
             ["field", "value"],
             [
                 ["workspace", location.workspace],
-                ["store", manager.store.where],
+                ["store", manager.where],
                 ["last active", value["lastActive"] or "-"],
                 ["contexts", str(len(contexts))],
                 ["size", f"{_mb(storage.used_bytes)} of {_mb(storage.budget_bytes)} budget{over}"],

@@ -38,11 +38,11 @@ def status(session: Session, _: p.Empty) -> dict[str, Any]:
         except ContextError:  # damaged beyond repair: still active, its own requests say why
             version = None
     return {
-        "workspace": {"uri": session.workspace_uri, "id": session.manager.store.workspace_id},
+        "workspace": {"uri": session.workspace.uri, "id": session.workspace.id},
         "session": {"id": session.id, "readOnly": session.read_only},
         "active": None if active is None else {"name": active, "version": version},
         "store": {
-            "path": session.manager.store.where,
+            "path": session.workspace.store,
             "encrypted": True,
             "schemaVersion": SCHEMA_VERSION,
             **_storage(session),

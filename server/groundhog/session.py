@@ -1,28 +1,43 @@
 """One session (an editor's LSP connection, an agent's MCP connection): its adapter over the
 workspace store, its live editor context, and the work queue that keeps store work off the event
-loop in arrival order. Every face opens its sessions here (``open_session``)."""
+loop in arrival order. Every face opens its sessions here (``open_session``).
+
+``Session`` is the faces' one API of the engine: the workspace it serves (``workspace``), the work
+queue (``run``, ``run_request``, ``submit``), the active context's trackers, the one stream of what
+changes in the workspace from any process (``changes``), and the one place a failed request is audited
+(``audit_error``). A face reaches no further (no ``manager.store``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from groundhog.adapter import ContextAdapter
 from groundhog.editor import EMPTY_EDITOR, EditorContext
 from groundhog.errors import ContextError
+from groundhog.limits import FEED_POLL_S
 from groundhog.manager import ContextManager, create_manager
+from groundhog.reports import RecoveryReport
 from groundhog.settings import Settings
-from groundhog.sync import ChangeFeed
+from groundhog.sync import ChangeFeed, WorkspaceChanges
 from groundhog.timeutil import now
 from groundhog.tracker import ContextTracker
 from groundhog.workspace import canonical_root
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    uri: str  # the canonical workspace (file:// URI or the no-workspace scope)
+    id: str  # its id in the store (a hash: never the path)
+    store: str  # for people: the store's file, or a database URL without its password
 
 
 class Session:
@@ -42,6 +57,11 @@ class Session:
         self.editor = EditorContext()
         self.feed = ChangeFeed(manager.store)
         manager.on_commit(self.feed.poke)
+        manager.on_commit(self._wake_changes)  # our own commits run on the worker thread
+        manager.on_pushed(self._wake_changes)  # a shared store pushes other servers' commits
+        self._changes_loop: asyncio.AbstractEventLoop | None = None
+        self._changes_wake: asyncio.Event | None = None
+        self._changes_done = False
         # One worker: a session's requests run in the order they arrived, and never on the loop.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="groundhog-session")
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -82,6 +102,69 @@ class Session:
 
     def tracker(self, name: str | None) -> ContextTracker:
         return self.adapter.tracker(name)
+
+    @property
+    def workspace(self) -> WorkspaceInfo:
+        return WorkspaceInfo(self.workspace_uri, self.manager.workspace_id, self.manager.where)
+
+    @property
+    def recoveries(self) -> list[RecoveryReport]:
+        """What the store recovered while opening (damage found at a head or in the file)."""
+        return list(self.manager.recoveries)
+
+    def on_recover(self, listener: Callable[[RecoveryReport], None]) -> None:
+        """``listener`` hears each later recovery (on the thread that found the damage)."""
+        self.manager.on_recover(listener)
+
+    def audit_error(self, action: str, error: ContextError) -> None:
+        """The one place a face audits a request that failed; what the engine audited already (its
+        own refusals and failed writes) is not recorded twice. Never waits for the store's lock."""
+        if error.audited:
+            return
+        details = {"action": action, "kind": error.kind, "message": error.message}
+        self.manager.audit("error", self.id, details)
+        error.audited = True
+
+    # -- what changes in the workspace ----------------------------------------------------------
+
+    async def changes(self) -> AsyncIterator[WorkspaceChanges]:
+        """What changed in the workspace since the session opened, from any process, as it happens:
+        at once after this process's commits and a shared store's pushes, else within ``FEED_POLL_S``.
+        The one change stream of every face (one consumer per session: the feed has one cursor). It
+        ends when the session closes or ``end_changes`` is called: a flag, not a cancellation, since
+        Python 3.11's ``wait_for`` can swallow a cancellation that lands as its wait completes."""
+        self._changes_loop = asyncio.get_running_loop()
+        wake = self._changes_wake = asyncio.Event()
+        while not self._changes_done:
+            waiter = asyncio.ensure_future(wake.wait())
+            try:
+                await asyncio.wait({waiter}, timeout=FEED_POLL_S)
+            finally:
+                waiter.cancel()
+            wake.clear()
+            if self._changes_done:
+                return
+            try:
+                changes = await self.run(self.feed.poll_workspace)
+            except ContextError as error:
+                log.warning("the change feed could not be read (%s)", error.kind)
+                continue
+            except RuntimeError:  # the worker is gone: the session closed meanwhile
+                return
+            if changes.looked:
+                yield changes
+
+    def end_changes(self) -> None:
+        """End the ``changes`` stream (from the loop)."""
+        self._changes_done = True
+        if self._changes_wake is not None:
+            self._changes_wake.set()
+
+    def _wake_changes(self) -> None:
+        loop, wake = self._changes_loop, self._changes_wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed: the server is ending
+                loop.call_soon_threadsafe(wake.set)
 
     # -- editor persistence ---------------------------------------------------------------------
 
@@ -146,6 +229,7 @@ class Session:
             self.manager.close()
 
     async def aclose(self) -> None:
+        self.end_changes()
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -167,7 +251,7 @@ def open_session(
     manager = create_manager(root, settings=options)
     adapter = ContextAdapter(manager, client=client)
     try:
-        manager.store.checkpoint_in_background()  # a long-lived process: keep WAL copies off requests
+        manager.keep_checkpoints_off_requests()
         if authorize is not None:
             authorize(manager)
         had_state = manager.has_state()

@@ -28,7 +28,6 @@ from groundhog.userconfig import resolve
 from groundhog.workspace import NO_WORKSPACE, canonical_root
 
 log = logging.getLogger(__name__)
-FEED_POLL_S = 0.05  # a PRAGMA data_version per tick: cheap; keeps cross-process p99 well under 200 ms
 PARENT_POLL_S = 1.0
 READY_TIMEOUT_S = 10.0
 
@@ -52,7 +51,6 @@ class GroundhogServer(LanguageServer):
         self.initializing = False  # between a successful `initialize` and `initialized`
         self.exit_code: asyncio.Future[int] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._wake = asyncio.Event()
         self._register()
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -107,11 +105,11 @@ class GroundhogServer(LanguageServer):
             params = parse(model, raw)
             return await session.run_request(lambda: handler(session, params))
         except ContextError as error:
-            await self._audit_error(session, method, error)
+            session.audit_error(method, error)
             raise RpcError(error.code, error.message, error.to_data()) from None
         except Exception:
             log.exception("internal error while handling %s", method)
-            await self._audit_error(session, method, ContextError(f"Internal error in {method}."))
+            session.audit_error(method, ContextError(f"Internal error in {method}."))
             raise RpcError(
                 -32603, f"Internal error while handling {method}.", {"kind": "InternalError"}
             ) from None
@@ -119,7 +117,6 @@ class GroundhogServer(LanguageServer):
             for notification, params in session.outbox:
                 self.protocol.notify(notification, params)
             session.outbox.clear()
-            self._wake.set()
 
     async def _session_for_request(self) -> Session:
         if self.initializing and not self.ready.is_set():
@@ -130,12 +127,6 @@ class GroundhogServer(LanguageServer):
                 -32004, "The server is not initialized; send 'initialize' first.", {"kind": "InvalidState"}
             )
         return self.session
-
-    async def _audit_error(self, session: Session, method: str, error: ContextError) -> None:
-        if getattr(error, "audited", False):  # the engine audited it (queued: no wait for the lock)
-            return
-        details = {"action": method, "kind": error.kind, "message": error.message}
-        await session.run(lambda: session.manager.audit("error", session.id, details))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -198,19 +189,14 @@ class GroundhogServer(LanguageServer):
         if session is None:
             return
         try:
-            for report in session.manager.recoveries:
+            for report in session.recoveries:
                 self.protocol.notify(names.DID_RECOVER, _recover_params(report))
-            session.manager.on_recover(
-                lambda report: session.notify(names.DID_RECOVER, _recover_params(report))
-            )
+            session.on_recover(lambda report: session.notify(names.DID_RECOVER, _recover_params(report)))
             if session.had_state and session.adapter.active_name:
                 restore = await session.run(lambda: _restore_params(session))
                 self.protocol.notify(names.DID_RESTORE, restore)
         finally:
             self.ready.set()  # requests waiting for the restore must never wait in vain
-        loop = asyncio.get_running_loop()
-        # a shared store pushes other servers' commits (NOTIFY): wake the watcher at once
-        session.manager.store.on_change(lambda: _wake_soon(loop, self._wake))
         self._tasks.append(asyncio.ensure_future(self._watch_feed(session)))
 
     async def _on_shutdown(self, *args: Any) -> None:
@@ -246,16 +232,8 @@ class GroundhogServer(LanguageServer):
 
     async def _watch_feed(self, session: Session) -> None:
         """Tell the client about every new version in the workspace, from any process."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), FEED_POLL_S)
-            self._wake.clear()
-            try:
-                events = await session.run(session.feed.poll)
-            except ContextError as error:
-                log.warning("the change feed could not be read (%s)", error.kind)
-                continue
-            for event in events:
+        async for changes in session.changes():
+            for event in changes.events:
                 self.protocol.notify(
                     names.DID_CHANGE,
                     {
@@ -353,9 +331,3 @@ def _recover_params(report: RecoveryReport) -> dict[str, Any]:
         "toVersion": report.to_version,
         "reason": report.reason,
     }
-
-
-def _wake_soon(loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
-    """Set ``wake`` from another thread; a loop already closed (the server is ending) is fine."""
-    with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(wake.set)

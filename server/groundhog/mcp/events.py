@@ -1,5 +1,6 @@
-"""Change events for agents (MCP.md, Resources): a watcher follows the workspace's change feed (every
-process's commits) from the moment the session opens and turns what it reads into resource events,
+"""Change events for agents (MCP.md, Resources): a watcher follows the session's change stream
+(Session.changes: every process's commits) from the moment the session opens and turns what it reads
+into resource events,
 in whichever form the connection's protocol era has: ``subscriptions/listen`` streams (2026-07-28,
 through the SDK's subscription bus) or ``notifications/resources/*`` (handshake era, to the URIs
 the client subscribed to with ``resources/subscribe``; list-changed to everyone)."""
@@ -7,21 +8,17 @@ the client subscribed to with ``resources/subscribe``; list-changed to everyone)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, SubscriptionBus
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from groundhog.errors import ContextError
 from groundhog.mcp import resources as res
 from groundhog.session import Session
 
 log = logging.getLogger(__name__)
-FEED_POLL_S = 0.05  # another process's change reaches subscribers within ~50 ms (+ load)
 STOP_S = 5.0
 
 
@@ -30,42 +27,28 @@ class Watcher:
         self.bus = bus
         self.peer = peer  # the connection's back-channel (handshake era), once known
         self.subscribed: set[str] = set()  # resources/subscribe (handshake era)
-        self._wake = asyncio.Event()
-        self._stopping = False
+        self._session: Session | None = None
         self._task: asyncio.Task[None] | None = None
 
     def start(self, session: Session) -> None:
-        """Follow the feed of ``session`` (its cursor was set when it opened: nothing after is missed)."""
-        loop = asyncio.get_running_loop()
-        wake: Callable[[], None] = lambda: _call_soon(loop, self._wake.set)  # noqa: E731
-        session.manager.on_commit(wake)  # our own commits run on the session's worker thread
-        session.manager.store.on_change(wake)  # a shared store pushes other servers' commits
-        self._task = loop.create_task(self._watch(session))
+        """Follow the changes of ``session`` (its feed's cursor was set when it opened: nothing
+        after is missed)."""
+        self._session = session
+        self._task = asyncio.get_running_loop().create_task(self._watch(session))
 
     async def stop(self) -> None:
-        """Stop watching. A flag, not a cancellation: Python 3.11's ``wait_for`` can swallow a
-        cancellation that lands as its wait completes, and the loop then ran forever (a signal
-        that did not end the process)."""
-        self._stopping = True
-        self._wake.set()
-        task, self._task = self._task, None
+        """Stop watching: the session's change stream ends (a flag; see Session.changes)."""
+        session, task, self._task = self._session, self._task, None
+        if session is not None:
+            session.end_changes()
         if task is not None:
             done, _ = await asyncio.wait({task}, timeout=STOP_S)
             if not done:
                 task.cancel()
 
     async def _watch(self, session: Session) -> None:
-        """Every ~50 ms (at once after a commit): what changed, from any process, becomes events."""
-        while not self._stopping:
-            await self._sleep()
-            self._wake.clear()
-            if self._stopping:
-                return
-            try:
-                changes = await session.run(session.feed.poll_workspace)
-            except ContextError as error:
-                log.warning("the change feed could not be read (%s)", error.kind)
-                continue
+        """What changed, from any process, becomes resource events."""
+        async for changes in session.changes():
             updated: list[str] = []
             for event in changes.events:
                 updated += [res.CONTEXTS, res.context_uri(event.context), res.history_uri(event.context)]
@@ -80,17 +63,12 @@ class Watcher:
             # one list-changed per create and per delete (two for a context created and deleted
             # between two polls); one when only the fingerprint saw it (an older server's delete)
             list_changed = len(changes.list_changes) or int(changes.contexts_changed)
+            if not updated and not list_changed:
+                continue
             try:
                 await self._deliver(list(dict.fromkeys(updated)), list_changed)
             except Exception as error:  # a client gone mid-delivery must not stop the watcher
                 log.info("a change event could not be delivered (%s)", type(error).__name__)
-
-    async def _sleep(self) -> None:
-        waiter = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({waiter}, timeout=FEED_POLL_S)
-        finally:
-            waiter.cancel()
 
     async def _deliver(self, uris: list[str], list_changes: int) -> None:
         for uri in uris:
@@ -105,8 +83,3 @@ class Watcher:
                 await peer.send_resource_updated(uri)
         for _ in range(list_changes):
             await peer.send_resource_list_changed()
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], Any]) -> None:
-    with contextlib.suppress(RuntimeError):  # the loop already closed: the server is ending
-        loop.call_soon_threadsafe(callback)

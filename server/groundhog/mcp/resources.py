@@ -91,6 +91,11 @@ def listed(names: Iterable[str]) -> list[Resource]:
     ]
 
 
+def context_names(session: Session) -> list[str]:
+    """The names of the workspace's contexts (on the session's worker thread)."""
+    return [str(item["name"]) for item in requests.list_contexts(session, p.Empty())["contexts"]]
+
+
 def read(session: Session, target: Target) -> dict[str, Any]:
     """The resource's content (on the session's worker thread)."""
     if target.kind == "contexts":

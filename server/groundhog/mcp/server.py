@@ -262,7 +262,7 @@ class GroundhogMCP(MCPServer):
         except CallCancelled:
             return await cancelled_answer()
         except ContextError as error:
-            await self._audit(name, error)
+            self._audit(name, error)
             return answers.failure(error)
         except Exception:
             log.exception("internal error in tool %s", name)
@@ -270,20 +270,15 @@ class GroundhogMCP(MCPServer):
                 ContextError(f"Internal error in {name}."), kind="InternalError", code=-32603
             )
 
-    async def _audit(self, tool: str, error: ContextError) -> None:
-        session = self.session
-        if session is None or getattr(error, "audited", False):
-            return
-        details = {"action": tool, "kind": error.kind, "message": error.message}
-        with contextlib.suppress(Exception):
-            await session.run(lambda: session.manager.audit("error", session.id, details))
+    def _audit(self, tool: str, error: ContextError) -> None:
+        if self.session is not None:
+            self.session.audit_error(tool, error)
 
     # -- resources ------------------------------------------------------------------------------
 
     async def list_resources(self) -> list[Resource]:
         session = await self._open_for_resources()
-        contexts = await session.run(session.manager.list_contexts)
-        return res.listed(context.name for context in contexts)
+        return res.listed(await session.run(lambda: res.context_names(session)))
 
     async def list_resource_templates(self) -> list[ResourceTemplate]:
         return res.TEMPLATES
