@@ -180,11 +180,11 @@ def lua_code(text: str) -> str:
 
 def test_the_tested_lazy_spec_is_the_one_every_neovim_doc_shows() -> None:
     spec = lua_code(lazy_spec())
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    editors = (REPO / "docs" / "editors.md").read_text(encoding="utf-8")
     help_file = (PLUGIN_DIR / "doc" / "groundhog.txt").read_text(encoding="utf-8")
     help_spec = help_file[help_file.index("*groundhog-lazy.nvim*") :].split(">lua", 1)[1].split("\n<", 1)[0]
-    readme_spec = readme[readme.index("### Neovim") :].split("```lua", 1)[1].split("```", 1)[0]
-    assert lua_code(readme_spec) == spec
+    editors_spec = editors[editors.index("## Neovim") :].split("```lua", 1)[1].split("```", 1)[0]
+    assert lua_code(editors_spec) == spec
     assert lua_code(help_spec) == spec
     assert 'build = ":GroundhogInstall"' in spec
 
