@@ -1,4 +1,5 @@
-"""The README's library example, run as written (only the workspace path is the test's own)."""
+"""The library example of docs/library.md (once the README's), run as written (only the workspace path is
+the test's own)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,16 @@ from typing import Any
 
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "library.md"
 
 
 def _library_example() -> str:
-    section = README.read_text().split("## The library", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match is not None, "the README has no library example"
+    match = re.search(r"```python\n(.*?)```", PAGE.read_text(), re.S)
+    assert match is not None, "docs/library.md has no library example"
     return match.group(1)
 
 
-async def test_the_readme_library_example_runs_verbatim(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_library_example_runs_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GROUNDHOG_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("GROUNDHOG_CONFIG_DIR", str(tmp_path / "config"))
     code = _library_example().replace("/path/to/workspace", str(tmp_path / "workspace"))
