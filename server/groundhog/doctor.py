@@ -568,7 +568,8 @@ def _log_tail(path: Path, found: Findings) -> list[str]:
 
 def _clients(workspace: Path, found: Findings) -> list[dict[str, str]]:
     """Where Groundhog is set up to start: MCP configurations naming it, and the editor plugins.
-    Only files known to the README's set-up sections are read, and only to look for "groundhog"."""
+    Only files known to the set-up sections of docs/editors.md and docs/agents.md are read, and only
+    to look for "groundhog"."""
     home = Path.home()
     candidates = [
         ("Claude Code (project)", workspace / ".mcp.json"),
@@ -603,7 +604,7 @@ def _clients(workspace: Path, found: Findings) -> list[dict[str, str]]:
         found.note(
             "clients",
             "No editor or agent configuration naming groundhog was found in the usual places "
-            "(the README's Install section has one step per editor and agent).",
+            "(docs/editors.md and docs/agents.md have one step per editor and agent).",
         )
     return clients
 

@@ -1,7 +1,7 @@
 """The people CLI for a shared (PostgreSQL) store: ``groundhog store init`` sets a database up once;
 ``groundhog key export | import | rotate`` move a workspace's key between its members (a string
 for a password manager), never through the database; ``key rotate-master`` replaces this machine's
-master key (store/rotation.py). See README "A shared store for a team"."""
+master key (store/rotation.py). See docs/team.md."""
 
 from __future__ import annotations
 
