@@ -1,8 +1,9 @@
 """The benchmarks' LSP client and statistics helpers.
 
 The client is pygls' own language client, with a converter that keeps custom params and results as
-plain dicts (the default one renames keys and costs ~100x on large messages, see FINDINGS.md), started
-against the real server (``<repo>/.venv/bin/python -m groundhog serve``) over stdio in a private store.
+plain dicts (the default one renames keys and costs ~100x on large messages, see docs/architecture.md),
+started against the real server (``<repo>/.venv/bin/python -m groundhog serve``) over stdio in a private
+store.
 The server's stderr goes to a log file, never to an unread pipe that could fill up and block it.
 """
 

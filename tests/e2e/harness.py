@@ -1,6 +1,6 @@
 """A real LSP client for end-to-end tests: pytest-lsp's client, started against `python -m groundhog
 serve` in a private store, with a converter that keeps custom params and results as plain dicts (the
-default one renames keys such as `class` or `/src/a.py`, see FINDINGS.md), and lists of every
+default one renames keys such as `class` or `/src/a.py`, see docs/architecture.md), and lists of every
 notification the server sent. Also: the shared assertions on protocol errors, the people CLI runner,
 and a peer that writes LSP frames by hand (for the wire, TCP and fuzz tests)."""
 

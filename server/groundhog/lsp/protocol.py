@@ -1,12 +1,12 @@
 """The JSON-RPC protocol, adapted to our needs on top of pygls' LanguageServerProtocol.
 
-Why not pygls' defaults (FINDINGS.md): its reader runs a cattrs hook on every nested JSON object,
-which renames keys such as ``class`` or ``/src/a.py``, turns stored data that looks like a JSON-RPC
-message into a message object, and costs ~100x on large params; it drops requests whose params fail to
-parse (the client hangs) and requests after ``shutdown``; it logs params (user data) and puts tracebacks
-(server paths) in error data. Here each frame is parsed once with orjson and only the top-level message
-is converted; custom methods keep plain dict params; results may carry pre-serialized JSON
-(``orjson.Fragment``) straight from the store.
+Why not pygls' defaults (docs/architecture.md, "Where we bend the frameworks"): its reader runs a cattrs
+hook on every nested JSON object, which renames keys such as ``class`` or ``/src/a.py``, turns stored data
+that looks like a JSON-RPC message into a message object, and costs ~100x on large params; it drops
+requests whose params fail to parse (the client hangs) and requests after ``shutdown``; it logs params
+(user data) and puts tracebacks (server paths) in error data. Here each frame is parsed once with orjson
+and only the top-level message is converted; custom methods keep plain dict params; results may carry
+pre-serialized JSON (``orjson.Fragment``) straight from the store.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Our own stdio reader and writer in front of the MCP SDK's server loop (as the LSP face put its own
-reader in front of pygls, FINDINGS.md). Why not the SDK's ``stdio_server``: it decodes stdin with
+reader in front of pygls; docs/architecture.md). Why not the SDK's ``stdio_server``: it decodes stdin with
 ``errors="replace"`` (invalid UTF-8 became U+FFFD and was stored), parses with pydantic (NaN and
 Infinity were stored as null, integers of any size reached the engine), and a line it cannot
 validate (broken JSON, a float id, ``params`` that are not an object, JSON nested 200+ deep) became

@@ -1,8 +1,10 @@
-"""Persistence: one encrypted SQLite database per workspace (see ARCHITECTURE.md, "Store").
+"""Persistence: one encrypted store per workspace, an embedded SQLite database or a schema of a shared
+PostgreSQL database (docs/architecture.md, "The store"). All SQL and all encryption live here.
 
-``paths`` decides where things live and enforces permissions; ``keys`` holds key material;
-``codec`` serializes and encrypts; ``sqlite`` is the database and its transactions;
-``integrity`` checks hash chains and recovers damaged heads.
+``interface`` is what the engine asks of a store; ``paths`` decides where things live and enforces
+permissions; ``keys`` holds key material; ``codec`` serializes and encrypts; ``sqlite`` is the database
+and its transactions (``rows`` and its mix-ins the row operations); ``integrity`` checks hash chains
+and recovers damaged heads; ``postgres`` is the shared backend.
 """
 
 from groundhog.store.paths import StoreLocation

@@ -1,6 +1,6 @@
 """One database connection per thread, for both stores: each thread opens its own on first use (a
-connection is never shared between threads, FINDINGS.md), never one inherited across ``fork()``, a
-broken one is replaced, and closing the store closes them all."""
+connection is never shared between threads: neither sqlite3's nor psycopg's may be), never one
+inherited across ``fork()``, a broken one is replaced, and closing the store closes them all."""
 
 from __future__ import annotations
 
