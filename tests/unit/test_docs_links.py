@@ -70,3 +70,19 @@ def test_the_slugs_follow_githubs_rule() -> None:
     assert slug("Codex CLI (`~/.codex/config.toml`)") == "codex-cli-codexconfigtoml"
     assert slug("Claude Code and other agents (MCP)") == "claude-code-and-other-agents-mcp"
     assert slug("Agents (MCP): mcphub.nvim") == "agents-mcp-mcphubnvim"
+
+
+def test_the_readme_is_a_short_front_door_to_every_doc() -> None:
+    """The README stays a front door (issue 22.5): short, linking every page of docs/ and
+    CONTRIBUTING.md, and no lab notebook (commit ids belong with the figures in docs/performance.md)."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    linked = {
+        target.partition("#")[0] for target in LINK.findall(re.sub(r"```.*?```", "", readme, flags=re.S))
+    }
+    pages = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "CONTRIBUTING.md"]
+    missing = [page.relative_to(ROOT).as_posix() for page in pages]
+    missing = [page for page in missing if page not in linked]
+    assert not missing, f"the README links no {missing}"
+    commit = re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}\b")
+    assert not commit.findall(readme)
