@@ -242,6 +242,7 @@ def _workspace(workspace: str, store_dir: Path, found: Findings) -> dict[str, An
         extra = Path(str(location.database) + suffix)
         if os.path.lexists(extra):
             _judge_file(extra, "A store file", "store", found)
+    _set_aside(location.directory, location.database.name, found)
     return {
         "root": root,
         "uri": location.workspace_root,
@@ -252,6 +253,21 @@ def _workspace(workspace: str, store_dir: Path, found: Findings) -> dict[str, An
             "exists": bool(database["exists"]),
         },
     }
+
+
+def _set_aside(directory: Path, database: str, found: Findings) -> None:
+    """A damaged store file a server set aside and salvaged (store/salvage.py) is a problem until
+    the user has seen what was lost and discarded it."""
+    with contextlib.suppress(OSError):
+        for entry in sorted(os.listdir(directory)):
+            if entry.startswith(f"{database}.damaged-") and not entry.endswith(("-wal", "-shm", "-journal")):
+                found.problem(
+                    "store",
+                    f"The workspace's store file was damaged and salvaged; the damaged file is kept as "
+                    f"{directory / entry}.",
+                    "Run `groundhog verify` to see what was kept and lost, then `groundhog verify "
+                    "--discard-damaged` to delete the damaged file once you no longer need it.",
+                )
 
 
 def _master_key(

@@ -62,6 +62,16 @@ class LockError(PersistenceError):
     kind = "LockError"
 
 
+class StoreDamaged(PersistenceError):
+    """The store file is damaged below its rows (SQLite cannot read a page of it, or its WAL):
+    a writable store sets it aside and salvages it (store/salvage.py)."""
+
+
+class StoreSalvaged(PersistenceError):
+    """The store file was found damaged during this request, set aside and salvaged into a new
+    one: nothing of the request was written, and it may be tried again."""
+
+
 class AccessDenied(ContextError):
     code = -32006
     kind = "AccessDenied"

@@ -42,8 +42,12 @@ class HeadCache:
                 if caught_up is not None:
                     self.row, self.head = row, caught_up
                     return caught_up
-        if cached_row is None or cached_row.uid != row.uid:
-            tx.check_head_chain(row)  # first sight of this context: check its head
+        if (
+            cached_row is None
+            or cached_row.uid != row.uid
+            or (cached is not None and row.head < cached.version)
+        ):
+            tx.check_head_chain(row)  # first sight of this context, or its head went back: check it
         state = tx.load_state(row, row.head)
         self.row, self.head = row, state
         return state

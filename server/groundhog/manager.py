@@ -24,19 +24,19 @@ from groundhog.errors import (
     DataDamaged,
     InvalidParams,
     InvalidState,
-    RecoveryError,
 )
 from groundhog.labels import check_metadata
 from groundhog.limits import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_STORE_BUDGET_BYTES
 from groundhog.model import ContextSnapshot, ContextState
 from groundhog.names import DEFAULT_CONTEXT, validate_name
-from groundhog.reports import RecoveryReport, VerifyReport
+from groundhog.reports import RecoveryReport, SalvageReport, VerifyReport
 from groundhog.settings import Settings, with_overrides
 from groundhog.states import to_context_state
 from groundhog.store.codec import values_from_object
 from groundhog.store.interface import Store, Transaction
 from groundhog.store.paths import StoreLocation
 from groundhog.store.records import StoredState
+from groundhog.store.salvage import SALVAGES
 from groundhog.store.sqlite import SqliteStore, StoreSettings
 from groundhog.subscriptions import FeedFollower
 from groundhog.tracker import ContextTracker, ContextTrackerFactory
@@ -132,9 +132,14 @@ class ContextManager:
         )
         self._commit_listeners: list[Callable[[], None]] = []
         self._recover_listeners: list[Callable[[RecoveryReport], None]] = []
+        self._salvage_listeners: list[Callable[[SalvageReport], None]] = []
         self._lock = threading.Lock()
         self.recoveries: list[RecoveryReport] = []
+        self.salvages: list[SalvageReport] = []  # store files this process set aside and salvaged
         self._follower: FeedFollower | None = None  # started by the first subscriber
+        for report in store.salvaged():  # while the store opened
+            self._salvaged(report)
+        store.on_salvage(self._salvaged)  # while it serves
 
     @property
     def workspace_id(self) -> str:
@@ -252,36 +257,24 @@ class ContextManager:
     # -- opening, checking, verifying -----------------------------------------------------------
 
     def check_on_open(self, session: str = "library") -> list[RecoveryReport]:
-        """Check every context's head; recover damaged heads (not in a read-only session)."""
-        damaged = []
-        try:
-            with self.store.read() as tx:
-                for row in tx.list_contexts():
-                    try:
-                        tx.check_head(row)
-                    except DataDamaged:
-                        damaged.append(row.name)
-        except DataDamaged:  # the context rows themselves: each request (and verify) will say so
-            log.warning("the store's context rows are damaged; they cannot be checked on open")
-        reports = []
-        for name in damaged:
-            if self.read_only:
-                log.warning("a context head is damaged; a read-only session does not recover it")
-                continue
-            try:
-                report = self.store.recover_context(name, session)
-            except RecoveryError:
-                # One unrecoverable context must not keep the whole store from opening: its own
-                # reads answer RecoveryError (NoValidSnapshot), every other context works.
-                log.warning("a damaged context head could not be recovered; its reads will fail")
-                continue
-            if report is not None:
-                reports.append(report)
-                self._recovered(report)
+        """Check every context's head and snapshots and the rows they rely on; recover and set
+        aside what is damaged (not in a read-only session: store/repair.py)."""
+        reports = self.store.check_store(session, repair=not self.read_only)
+        for report in reports:
+            self._recovered(report)
         return reports
 
     def verify(self, *, discard_damaged: bool = False) -> VerifyReport:
         return self.store.verify(discard_damaged=discard_damaged)
+
+    def salvage_history(self) -> list[SalvageReport]:
+        """Every salvage of this store's file not yet discarded (``verify --discard-damaged``),
+        by any process, oldest first."""
+        with self.store.read() as tx:
+            records = tx.get_setting(SALVAGES)
+        if not isinstance(records, list):
+            return []
+        return [SalvageReport.from_json(record) for record in records if isinstance(record, dict)]
 
     # -- sessions -------------------------------------------------------------------------------
 
@@ -413,6 +406,23 @@ class ContextManager:
 
     def on_recover(self, listener: Callable[[RecoveryReport], None]) -> None:
         self._recover_listeners.append(listener)
+
+    def on_salvage(self, listener: Callable[[SalvageReport], None]) -> None:
+        """``listener`` hears of each store file set aside and salvaged while this manager serves
+        (one found when the store opened is in ``salvages``); its contexts' recoveries also go to
+        the ``on_recover`` listeners."""
+        self._salvage_listeners.append(listener)
+
+    def _salvaged(self, report: SalvageReport) -> None:
+        with self._lock:
+            self.salvages.append(report)
+        for recovery in report.recoveries:
+            self._recovered(recovery)
+        for listener in list(self._salvage_listeners):
+            try:
+                listener(report)
+            except Exception:
+                log.warning("a salvage listener failed; ignored", exc_info=True)
 
     def _committed(self) -> None:
         if self._follower is not None:

@@ -20,7 +20,7 @@ import orjson
 
 from groundhog.briefing import snapshot_wire
 from groundhog.deletions import context_of_snapshot
-from groundhog.errors import PersistenceError, SnapshotNotFound
+from groundhog.errors import PersistenceError, SnapshotNotFound, StoreDamaged
 from groundhog.flags import add_flags, given
 from groundhog.manager import ContextManager, create_manager, locate_store
 from groundhog.names import DEFAULT_CONTEXT
@@ -48,7 +48,14 @@ def add_commands(commands: Any) -> None:
     show.add_argument("--version", type=int)
     verify = command("verify", "decrypt every row and check every chain", _verify)
     verify.add_argument(
-        "--discard-damaged", action="store_true", help="delete the damaged rows that recovery set aside"
+        "--discard-damaged",
+        action="store_true",
+        help="delete the damaged rows that recovery set aside, and the damaged files a salvage set aside",
+    )
+    verify.add_argument(
+        "--salvage",
+        action="store_true",
+        help="a store file damaged below its rows: set it aside and salvage it now (as a server would)",
     )
     audit = command("audit", "the audit log, newest first", _audit)
     audit.add_argument("--limit", type=int, default=100)
@@ -89,9 +96,13 @@ def _status(args: argparse.Namespace) -> int:
             lambda: print(f"No stored state for {location.workspace}."),
         )
         return 0
-    manager = _open(args)
+    try:
+        manager = _open(args)
+    except StoreDamaged as damage:
+        return _damaged(args, damage)
     contexts = manager.list_contexts()
     storage = manager.storage()
+    salvages = manager.salvage_history()
     value: dict[str, Any] = {
         "workspace": {"uri": location.workspace, "id": manager.workspace_id},
         "store": {"path": manager.where, "encrypted": True},
@@ -100,6 +111,7 @@ def _status(args: argparse.Namespace) -> int:
         "versions": sum(c.version for c in contexts),
         "storage": {"usedBytes": storage.used_bytes, "budgetBytes": storage.budget_bytes},
         "overBudget": storage.over_budget,
+        "salvages": [salvage.to_json() for salvage in salvages],
     }
     over = (
         " (OVER BUDGET: history and recovery points are already folded away)" if storage.over_budget else ""
@@ -115,6 +127,7 @@ def _status(args: argparse.Namespace) -> int:
                 ["last active", value["lastActive"] or "-"],
                 ["contexts", str(len(contexts))],
                 ["size", f"{_mb(storage.used_bytes)} of {_mb(storage.budget_bytes)} budget{over}"],
+                *[["damage", salvage.summary()] for salvage in salvages],
             ],
         ),
     )
@@ -214,7 +227,12 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    manager = _open(args, writable=args.discard_damaged)
+    try:
+        manager = _open(args, writable=args.discard_damaged or args.salvage)
+    except StoreDamaged as damage:  # a reader does not salvage: say so, and how
+        return _damaged(args, damage)
+    for salvage in manager.salvages:  # --salvage just did it
+        print(salvage.summary(), file=sys.stderr)
     report = manager.verify(discard_damaged=args.discard_damaged)
     value = {"ok": report.ok, "problems": report.problems, "checked": report.checked}
 
@@ -225,9 +243,32 @@ def _verify(args: argparse.Namespace) -> int:
         else:
             print(f"DAMAGED: {len(report.problems)} problem(s) ({checked}).")
             _table(["where", "problem"], [[p["where"], p["problem"]] for p in report.problems])
+            for problem in report.problems:
+                if "summary" in problem:
+                    print(f"{problem['summary']}")
 
     _emit(args, value, show)
     return 0 if report.ok else 1
+
+
+SALVAGE_NEXT = (
+    "the next server to open it sets it aside and salvages what can still be read; to do it now: "
+    "`groundhog verify --salvage`"
+)
+
+
+def _damaged(args: argparse.Namespace, damage: StoreDamaged) -> int:
+    problem = {
+        "where": "the store file",
+        "problem": f"is damaged below its rows ({damage.details.get('problem') or damage.message})",
+        "next": SALVAGE_NEXT,
+    }
+    _emit(
+        args,
+        {"ok": False, "problems": [problem], "checked": {}},
+        lambda: print(f"DAMAGED: the store file {problem['problem']}; {SALVAGE_NEXT}."),
+    )
+    return 1
 
 
 def _audit(args: argparse.Namespace) -> int:

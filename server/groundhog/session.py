@@ -22,7 +22,7 @@ from groundhog.editor import EMPTY_EDITOR, EditorContext
 from groundhog.errors import ContextError
 from groundhog.limits import FEED_POLL_S
 from groundhog.manager import ContextManager, create_manager
-from groundhog.reports import RecoveryReport
+from groundhog.reports import RecoveryReport, SalvageReport
 from groundhog.settings import Settings
 from groundhog.sync import ChangeFeed, WorkspaceChanges
 from groundhog.timeutil import now
@@ -115,6 +115,15 @@ class Session:
     def on_recover(self, listener: Callable[[RecoveryReport], None]) -> None:
         """``listener`` hears each later recovery (on the thread that found the damage)."""
         self.manager.on_recover(listener)
+
+    @property
+    def salvages(self) -> list[SalvageReport]:
+        """Store files this process found damaged, set aside and salvaged (when it opened)."""
+        return list(self.manager.salvages)
+
+    def on_salvage(self, listener: Callable[[SalvageReport], None]) -> None:
+        """``listener`` hears each later salvage of the store file while this process serves."""
+        self.manager.on_salvage(listener)
 
     def audit_error(self, action: str, error: ContextError) -> None:
         """The one place a face audits a request that failed; what the engine audited already (its

@@ -27,6 +27,7 @@ from groundhog.errors import (
     DataDamaged,
     InvalidParams,
     SnapshotNotFound,
+    StoreSalvaged,
     TooLarge,
     VersionConflict,
 )
@@ -353,18 +354,26 @@ class TrackerCore:
         error.audited = True
 
     def _with_recovery(self, attempt: Callable[[], T]) -> T:
-        """Run ``attempt``; if it meets damage at the head, recover once and run it again."""
-        try:
-            return attempt()
-        except DataDamaged:
-            if self.config.read_only:
-                raise  # a read-only session persists nothing, a recovery included (decision 15)
-            report = self.store.recover_context(self.name, self.session)
-            self._cache.forget()
-            if report is None:
-                raise
-            self.hooks.on_recover(report)
-            return attempt()
+        """Run ``attempt``; if it meets damage at the head, recover once and run it again (and once
+        more if the store file itself was found damaged and salvaged in between)."""
+        recovered = salvaged = False
+        while True:
+            try:
+                return attempt()
+            except StoreSalvaged:  # set aside and salvaged meanwhile: nothing of it was done
+                if salvaged:
+                    raise
+                salvaged = True
+                self._cache.forget()
+            except DataDamaged:
+                if recovered or self.config.read_only:
+                    raise  # a read-only session persists nothing, a recovery included (decision 15)
+                recovered = True
+                report = self.store.recover_context(self.name, self.session)
+                self._cache.forget()
+                if report is None:
+                    raise
+                self.hooks.on_recover(report)
 
     def _find(self, tx: Transaction) -> ContextRow:
         row = tx.find_context(self.name)

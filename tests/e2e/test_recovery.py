@@ -177,3 +177,114 @@ async def test_damage_beyond_repair_answers_recovery_error(open_client: Callable
     assert (await second.request("context/switch", {"name": "default"}))["version"] == 2
     code, out, _ = run_cli(env, "verify")
     assert code == 1 and "lost" in out
+
+
+def _raw(db: Path) -> sqlite3.Connection:
+    return sqlite3.connect(db, isolation_level=None, timeout=10)
+
+
+async def test_a_head_moved_back_while_the_newer_version_stays_is_recovered_and_said(
+    open_client: Callable[..., Any], env: Env
+) -> None:
+    """The head record moved back one version behind the server's back: the next server neither
+    serves the older version as current nor fails every later write with a primary-key error; it
+    restores the newest version (written, and its chain holds), says so, and verify reports it."""
+    first = await open_client()
+    for n in range(2, 6):
+        await first.request("context/update", {"set": {"n": n}})
+    newest = await first.request("context/get")
+    db = Path((await first.request("context/status"))["store"]["path"])
+    await first.close()
+    conn = _raw(db)
+    (context_id,) = conn.execute("SELECT id FROM contexts").fetchone()
+    (older_hash,) = conn.execute(
+        "SELECT hash FROM versions WHERE context_id = ? AND version = 4", (context_id,)
+    ).fetchone()
+    conn.execute("UPDATE contexts SET head = 4, head_hash = ? WHERE id = ?", (older_hash, context_id))
+    conn.close()
+    code, out, _ = run_cli(env, "verify")
+    assert code == 1 and "moved back" in out, out
+
+    second = await open_client()
+    got = await second.request("context/get")
+    assert got["data"] == newest["data"] and got["version"] == 6
+    [recovered] = second.notifications["context/didRecover"]
+    assert (recovered["fromVersion"], recovered["toVersion"]) == (4, 5)
+    assert "moved back" in recovered["reason"]
+    assert (await second.request("context/update", {"set": {"after": 1}}))["version"] == 7
+
+
+async def test_a_head_moved_back_under_a_running_server_is_never_a_primary_key_error(
+    open_client: Callable[..., Any], env: Env
+) -> None:
+    client = await open_client()
+    for n in range(2, 5):
+        await client.request("context/update", {"set": {"n": n}})
+    db = Path((await client.request("context/status"))["store"]["path"])
+    conn = _raw(db)
+    (context_id, head) = conn.execute("SELECT id, head FROM contexts").fetchone()
+    (older_hash,) = conn.execute(
+        "SELECT hash FROM versions WHERE context_id = ? AND version = ?", (context_id, head - 1)
+    ).fetchone()
+    conn.execute(
+        "UPDATE contexts SET head = ?, head_hash = ? WHERE id = ?", (head - 1, older_hash, context_id)
+    )
+    conn.close()
+    for attempt in range(3):  # every later write works: none collides with the newer row
+        result = await client.request("context/update", {"set": {"again": attempt}})
+        assert result["version"] > head
+    recovered = await client.wait_for("context/didRecover")
+    assert "moved back" in recovered["reason"]
+    assert (await client.request("context/get"))["data"]["n"] == 4
+
+
+async def test_a_deleted_context_record_is_said_and_its_rows_set_aside(
+    open_client: Callable[..., Any], env: Env
+) -> None:
+    first = await open_client()
+    await first.request("context/create", {"name": "victim", "from": {}})
+    await first.request("context/update", {"context": "victim", "set": {"x": 1}})
+    db = Path((await first.request("context/status"))["store"]["path"])
+    await first.close()
+    conn = _raw(db)
+    conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("DELETE FROM contexts WHERE id = (SELECT max(id) FROM contexts)")
+    conn.close()
+    code, out, _ = run_cli(env, "verify")
+    assert code == 1 and "context record is gone" in out, out
+
+    second = await open_client()
+    await second.request("context/status")  # after the notifications of the opening
+    [recovered] = second.notifications["context/didRecover"]
+    assert recovered["context"] == "victim" and recovered["toVersion"] is None
+    assert "record was deleted" in recovered["reason"]
+    # the name can be used again: no primary-key error from the rows left behind
+    created = await second.request("context/create", {"name": "victim"})
+    assert created["version"] == 1
+    assert (await second.request("context/update", {"context": "victim", "set": {"y": 2}}))["version"] == 2
+    await second.close()
+    code, out, _ = run_cli(env, "verify")
+    assert code == 1 and "damaged row set aside" in out, out
+
+
+async def test_a_tampered_snapshot_is_set_aside_and_said_not_silently_left_out(
+    open_client: Callable[..., Any], env: Env
+) -> None:
+    first = await open_client()
+    kept = await first.request("context/snapshot", {"label": "kept"})
+    altered = await first.request("context/snapshot", {"label": "altered"})
+    db = Path((await first.request("context/status"))["store"]["path"])
+    await first.close()
+    conn = _raw(db)
+    conn.execute("UPDATE snapshots SET size = size + 1 WHERE id = ?", (altered["id"],))
+    conn.close()
+
+    second = await open_client()
+    await second.request("context/status")  # after the notifications of the opening
+    [recovered] = second.notifications["context/didRecover"]
+    assert altered["id"] in recovered["reason"] and "set aside" in recovered["reason"]
+    listed = [s["id"] for s in (await second.request("context/snapshots"))["snapshots"]]
+    assert kept["id"] in listed and altered["id"] not in listed
+    assert (await second.request("context/info", {"name": "default"}))["snapshots"] == len(listed)
+    code, out, _ = run_cli(env, "verify")
+    assert (code == 1 and altered["id"] in out) or "damaged row set aside" in out, out

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from storetools import count_rows, data_of, dump_store, flip_byte, raw_db
 
-from groundhog import ContextManager, RecoveryError, create_manager
+from groundhog import ContextManager, RecoveryError, SnapshotNotFound, create_manager
 from groundhog.changes import Change
 from groundhog.errors import NoValidSnapshot
 from groundhog.manager import ContextManager as Manager
@@ -116,7 +116,7 @@ def reopened(scenario: Scenario) -> Iterator[Callable[[], ContextManager]]:
 
 
 def problems_text(report: VerifyReport) -> str:
-    return "\n".join(f"{p['where']}: {p['problem']}" for p in report.problems)
+    return "\n".join(f"{p['where']}: {p['problem']} {p.get('reason', '')}".rstrip() for p in report.problems)
 
 
 def assert_names(report: VerifyReport, *fragments: str) -> None:
@@ -191,10 +191,19 @@ def test_flipped_byte_in_a_snapshot(
 
     scenario.damage(action)
     manager = reopened()
-    assert manager.recoveries == []
-    assert_names(manager.verify(), f"context 'work' snapshot {scenario.snap_a}")
-    with pytest.raises(RecoveryError):
-        manager.tracker("work").rollback(snapshot_id=scenario.snap_a)
+    if column == "blob":  # its contents: found when it is restored, and named by verify
+        assert manager.recoveries == []
+        assert_names(manager.verify(), f"context 'work' snapshot {scenario.snap_a}")
+        with pytest.raises(RecoveryError):
+            manager.tracker("work").rollback(snapshot_id=scenario.snap_a)
+    else:  # what listings show: set aside when the store opens, and said, never silently left out
+        [report] = manager.recoveries
+        assert (report.context, report.from_version, report.to_version) == ("work", HEAD, HEAD)
+        assert scenario.snap_a in report.reason and "set aside" in report.reason
+        assert scenario.snap_a not in [s.id for s in manager.tracker("work").snapshots()]
+        assert_names(manager.verify(), "damaged row set aside")
+        with pytest.raises(SnapshotNotFound):
+            manager.tracker("work").rollback(snapshot_id=scenario.snap_a)
     assert manager.tracker("work").version == HEAD
 
 
@@ -274,7 +283,9 @@ def test_snapshot_row_moved_to_another_context(
             "UPDATE snapshots SET context_id = ? WHERE id = ?", (scenario.other_id, scenario.snap_a)
         )
     )
-    assert_names(reopened().verify(), f"context 'other' snapshot {scenario.snap_a}")
+    manager = reopened()  # its sealed description names the other context: set aside on open
+    assert [r.context for r in manager.recoveries] == ["other"]
+    assert_names(manager.verify(), "damaged row set aside", scenario.snap_a)
 
 
 def _snapshot_values(conn: sqlite3.Connection, context_id: int) -> list[tuple[int, bytes, bytes]]:
@@ -388,11 +399,16 @@ def assert_recovered(
     damaged: int,
     restored: int,
     set_aside: int,
+    chained: int | None = None,
 ) -> None:
-    """The one recovery of "work": a `recover` version after the damaged head, equal to ``restored``;
-    ``set_aside`` rows kept in quarantine; verify reports them until they are discarded."""
+    """The one recovery of "work": a `recover` version after the damaged head, equal to ``restored``
+    and chained to the newest valid version ``chained`` (the same, unless the snapshot of a newer
+    version restored more); ``set_aside`` rows kept in quarantine; verify reports them until they
+    are discarded."""
+    chained = restored if chained is None else chained
     [report] = manager.recoveries
     assert (report.context, report.from_version, report.to_version) == ("work", damaged, restored)
+    assert (report.snapshot_id is not None) == (chained != restored)
     assert report.version == damaged + 1, "recovery appends; it never rewrites a version number"
     work = manager.tracker("work")
     head = work.read()
@@ -400,7 +416,7 @@ def assert_recovered(
     assert data_of(work) == scenario.data[restored]
     entries, _ = work.history(limit=2)
     assert entries[0].kind == "recover"
-    assert entries[1].version == restored
+    assert entries[1].version == chained
     assert count_rows(scenario.store, "quarantine") == set_aside
     before = manager.verify()
     assert_names(before, "damaged row set aside")
@@ -426,7 +442,7 @@ def test_flipped_head_delta_is_recovered_on_open(
     blob = scenario.version_blob("delta_blob", scenario.work_id, HEAD)
     scenario.damage(scenario.set_version_blob("delta_blob", scenario.work_id, HEAD, flip_byte(blob)))
     manager = reopened()
-    assert_recovered(scenario, manager, damaged=HEAD, restored=HEAD - 1, set_aside=1)
+    assert_recovered(scenario, manager, damaged=HEAD, restored=HEAD, chained=HEAD - 1, set_aside=1)
     other = manager.tracker("other")
     assert data_of(other) == {"x": 2}, "other contexts are untouched"
 
@@ -436,7 +452,7 @@ def test_moved_head_delta_is_recovered_on_open(
 ) -> None:
     moved = scenario.version_blob("delta_blob", scenario.work_id, HEAD - 2)
     scenario.damage(scenario.set_version_blob("delta_blob", scenario.work_id, HEAD, moved))
-    assert_recovered(scenario, reopened(), damaged=HEAD, restored=HEAD - 1, set_aside=1)
+    assert_recovered(scenario, reopened(), damaged=HEAD, restored=HEAD, chained=HEAD - 1, set_aside=1)
 
 
 def test_flipped_head_checkpoint_is_recovered_on_open(
@@ -468,7 +484,7 @@ def test_flipped_head_checkpoint_is_recovered_on_open(
         )
 
     scenario.damage(action)
-    assert_recovered(scenario, reopened(), damaged=9, restored=8, set_aside=2)
+    assert_recovered(scenario, reopened(), damaged=9, restored=HEAD, chained=8, set_aside=2)
 
 
 def test_head_damage_is_recovered_on_first_read(
@@ -479,8 +495,8 @@ def test_head_damage_is_recovered_on_first_read(
     assert manager.recoveries == []
     blob = scenario.version_blob("delta_blob", scenario.work_id, HEAD)
     scenario.damage(scenario.set_version_blob("delta_blob", scenario.work_id, HEAD, flip_byte(blob)))
-    assert data_of(manager.tracker("work")) == scenario.data[HEAD - 1], "the first read recovers"
-    assert_recovered(scenario, manager, damaged=HEAD, restored=HEAD - 1, set_aside=1)
+    assert data_of(manager.tracker("work")) == scenario.data[HEAD], "the first read recovers (its snapshot)"
+    assert_recovered(scenario, manager, damaged=HEAD, restored=HEAD, chained=HEAD - 1, set_aside=1)
 
 
 def test_deleted_head_version_is_recovered(
@@ -494,7 +510,7 @@ def test_deleted_head_version_is_recovered(
         )
     )
     manager = reopened()
-    assert_recovered(scenario, manager, damaged=HEAD, restored=HEAD - 1, set_aside=1)
+    assert_recovered(scenario, manager, damaged=HEAD, restored=HEAD, chained=HEAD - 1, set_aside=1)
 
 
 def test_single_version_context_recovers_from_its_snapshot(
@@ -593,5 +609,5 @@ def test_read_only_session_does_not_recover(scenario: Scenario) -> None:
     read_only.close()
     assert dump_store(scenario.store, exclude=("audit",)) == before, "the read-only session wrote no state"
     writable = scenario.open()
-    assert_recovered(scenario, writable, damaged=HEAD, restored=HEAD - 1, set_aside=1)
+    assert_recovered(scenario, writable, damaged=HEAD, restored=HEAD, chained=HEAD - 1, set_aside=1)
     writable.close()

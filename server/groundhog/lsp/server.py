@@ -192,6 +192,14 @@ class GroundhogServer(LanguageServer):
             for report in session.recoveries:
                 self.protocol.notify(names.DID_RECOVER, _recover_params(report))
             session.on_recover(lambda report: session.notify(names.DID_RECOVER, _recover_params(report)))
+            for salvage in session.salvages:  # the store file was damaged: say it to the person
+                self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, salvage.summary()))
+            session.on_salvage(
+                lambda salvage: session.notify(
+                    "window/showMessage",
+                    {"type": types.MessageType.Warning.value, "message": salvage.summary()},
+                )
+            )
             if session.had_state and session.adapter.active_name:
                 restore = await session.run(lambda: _restore_params(session))
                 self.protocol.notify(names.DID_RESTORE, restore)
@@ -325,6 +333,8 @@ def _restore_params(session: Session) -> dict[str, Any]:
 
 
 def _recover_params(report: RecoveryReport) -> dict[str, Any]:
+    """PROTOCOL.md's params; a context lost entirely (nothing of it could be restored) has
+    ``toVersion`` null and the reason says so (``fromVersion`` null when not even that is known)."""
     return {
         "context": report.context,
         "fromVersion": report.from_version,

@@ -55,6 +55,7 @@ from groundhog.mcp.events import Watcher
 from groundhog.mcp.tools import TOOLS, refuse_nulls
 from groundhog.mcp.transport import StdioTransport
 from groundhog.params import ResumeParams, parse
+from groundhog.reports import describe_recovery
 from groundhog.session import Session, open_session
 from groundhog.settings import DEFAULTS
 from groundhog.userconfig import resolve
@@ -157,7 +158,24 @@ class GroundhogMCP(MCPServer):
                 session = await asyncio.to_thread(open_session, root, options, self._client())
                 self.session = session
                 self.watcher.start(session)
+                self._tell_recoveries(session, asyncio.get_running_loop())
             return self.session
+
+    def _tell_recoveries(self, session: Session, loop: asyncio.AbstractEventLoop) -> None:
+        """Damage the store found and recovered (a context, or the whole file set aside and
+        salvaged), when it opened or later: the agent hears it as a warning log message."""
+
+        def tell(text: str) -> None:
+            if self._peer is not None:
+                message = self._peer.send_log_message("warning", text, logger="groundhog")
+                asyncio.run_coroutine_threadsafe(message, loop)
+
+        for salvage in session.salvages:
+            tell(salvage.summary())
+        for report in session.manager.recoveries:
+            tell(describe_recovery(report))
+        session.on_salvage(lambda salvage: tell(salvage.summary()))
+        session.manager.on_recover(lambda report: tell(describe_recovery(report)))
 
     def _client(self) -> dict[str, Any]:
         params = self._peer.client_params if self._peer is not None else None

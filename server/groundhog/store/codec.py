@@ -223,3 +223,15 @@ class Cipher:
 
     def _aad(self, place: tuple[object, ...]) -> bytes:
         return self._prefix + "|".join(map(str, place)).encode()
+
+
+SUBKEY_PURPOSES = ("name-mac", "chain", "value-digest")
+
+
+def data_key_ciphers(data_key: bytes, workspace_id: str, key_id: int) -> tuple[Cipher, dict[str, bytes]]:
+    """The cipher and the subkeys (name MACs, hash chains, value digests) a workspace's data key
+    gives, each derived for its one purpose (store/keys.py)."""
+    from groundhog.store.keys import derive_subkey
+
+    cipher = Cipher(derive_subkey(data_key, "cipher"), workspace_id, key_id)
+    return cipher, {purpose: derive_subkey(data_key, purpose) for purpose in SUBKEY_PURPOSES}

@@ -21,6 +21,7 @@ from pathlib import Path
 from groundhog.errors import PersistenceError
 from groundhog.store import keys
 from groundhog.store.paths import DATABASE_FILE
+from groundhog.store.prepare import KEY_COPY
 
 KEY_ID = 1  # the data key's id in every store (store/sqlite.py)
 
@@ -71,6 +72,7 @@ def _rewrap(database: Path, workspace_id: str, old: bytes, new: bytes) -> None:
             data_key = keys.unwrap_data_key(old, bytes(row[0]), workspace_id, KEY_ID)
         wrapped = keys.wrap_data_key(new, data_key, workspace_id, KEY_ID)
         conn.execute("UPDATE keys SET wrapped = ? WHERE key_id = ?", (wrapped, KEY_ID))
+        conn.execute("UPDATE meta SET value = ? WHERE key = ?", (wrapped.hex(), KEY_COPY))  # its copy too
         conn.execute("COMMIT")
     finally:
         conn.close()

@@ -30,7 +30,12 @@ from groundhog.store.values import ValueDigests
 from groundhog.store.versions import VersionRows
 from groundhog.timeutil import now
 
-_CONTEXT_COLUMNS = "id, uid, head, head_hash, anchor, cp_version, cp_bytes, created, modified"
+# ``modified`` is the head version's time (chained with it), not the context row's own copy,
+# which nothing binds: a reader never shows a time that was not written with the head
+_CONTEXT_COLUMNS = (
+    "id, uid, head, head_hash, anchor, cp_version, cp_bytes, created, coalesce((SELECT ts FROM versions v"
+    " WHERE v.context_id = contexts.id AND v.version = contexts.head), modified)"
+)
 
 
 class Txn(VersionRows, SnapshotDeletion, AuditRows, SessionRows, BudgetRows):

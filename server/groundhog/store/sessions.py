@@ -238,7 +238,9 @@ class SessionRows(Rows):
         """The feed's rows after ``seq``, every one (FeedEvent says which can no longer be read)."""
         events = []
         rows = self.conn.execute(
-            "SELECT f.seq, f.context_id, f.version, f.kind, f.session, v.keys_blob FROM feed f"
+            # the kind and session chained with the version where it is kept, not the feed row's copies
+            "SELECT f.seq, f.context_id, f.version, coalesce(v.kind, f.kind), coalesce(v.session, f.session),"
+            " v.keys_blob FROM feed f"
             " LEFT JOIN versions v ON v.context_id = f.context_id AND v.version = f.version"
             " WHERE f.seq > ? ORDER BY f.seq LIMIT ?",
             (seq, limit),

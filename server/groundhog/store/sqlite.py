@@ -3,19 +3,26 @@
 Rules from FINDINGS.md: WAL with synchronous FULL, every write transaction ``BEGIN IMMEDIATE`` (a deferred
 one that later writes gets SQLITE_BUSY at once, ignoring the busy timeout), one connection per thread and
 never across ``fork()``; every SQLite error leaves as a PersistenceError that names no path.
+
+A file damaged below its rows never stops the store: when it opens, or when a transaction meets the
+damage later, a writable store sets the file aside and salvages it (store/salvage.py) under the
+directory lock of store/damage.py, which every transaction holds shared.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from groundhog.errors import DataDamaged, LockError, PersistenceError
+from groundhog.errors import PersistenceError, StoreDamaged, StoreSalvaged
 from groundhog.limits import (
     DEFAULT_AUDIT_KEEP,
     DEFAULT_AUDIT_MAX_AGE_DAYS,
@@ -26,20 +33,20 @@ from groundhog.limits import (
     DEFAULT_RECOVERY_POINTS_KEEP,
     DEFAULT_STORE_BUDGET_BYTES,
 )
-from groundhog.store import integrity, keys
-from groundhog.store.codec import Cipher
+from groundhog.reports import SalvageReport
+from groundhog.store import damage, integrity, keys, prepare, salvage
+from groundhog.store.codec import Cipher, data_key_ciphers
 from groundhog.store.connections import PerThread
-from groundhog.store.paths import StoreLocation, ensure_private_dir, ensure_private_file
+from groundhog.store.damage import DirectoryLock, translate
+from groundhog.store.paths import DATABASE_FILE, StoreLocation, ensure_private_dir, ensure_private_file
 from groundhog.store.rows import Txn
-from groundhog.store.schema import SCHEMA, SCHEMA_VERSION, TABLES
 from groundhog.store.values import ValueDigests
 from groundhog.store.wal import WAL_SIZE_LIMIT, WalCheckpointer
-from groundhog.timeutil import now
 from groundhog.workspace import default_config_dir
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-KEY_ID = 1
+KEY_ID = prepare.KEY_ID
 
 
 @dataclass(frozen=True)
@@ -74,31 +81,81 @@ class StoreSettings:
 class SqliteStore(integrity.Checks):
     """One workspace's database. Thread-safe: each thread gets its own connection."""
 
-    def __init__(self, location: StoreLocation, settings: StoreSettings | None = None) -> None:
+    def __init__(
+        self,
+        location: StoreLocation,
+        settings: StoreSettings | None = None,
+        *,
+        file_name: str = DATABASE_FILE,
+        locked: bool = False,
+    ) -> None:
+        """``file_name`` and ``locked`` are for a salvage building a new file beside the damaged
+        one while it holds the directory lock (store/salvage.py)."""
         self.location = location
         self.settings = settings or StoreSettings()
-        self._connections = PerThread(self._connect)
+        self._file = location.directory / file_name
+        self._locked = locked
+        self._connections = PerThread(self._connect, self._fresh)
         self._checkpointer: WalCheckpointer | None = None
+        self._salvages: list[SalvageReport] = []  # what this process salvaged, newest last
+        self._salvage_listeners: list[Callable[[SalvageReport], None]] = []
+        self._wrapped = b""  # the data key as the store holds it, wrapped (``_same_key``)
         # the key first: a planted or missing key is refused before anything is created
         self._config_dir = self.settings.config_dir or default_config_dir()
-        master = keys.load_or_create_master_key(self._config_dir, create=self.settings.create_key)
+        self._master = keys.load_or_create_master_key(self._config_dir, create=self.settings.create_key)
         ensure_private_dir(location.directory)
-        for suffix in ("-wal", "-shm", "-journal"):
-            ensure_private_file(Path(str(location.database) + suffix), "A store file", create=False)
-        ensure_private_file(location.database)
-        self.cipher, self.subkeys = self._open_keys(master)
+        self._lock = DirectoryLock(self._open_directory, self.settings.busy_timeout_s)
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
         self.digests = ValueDigests(self.subkeys["value-digest"])
+
+    def _open(self) -> None:
+        problem: StoreDamaged | None = None
+        with self._shared():
+            for suffix in ("-wal", "-shm", "-journal"):
+                ensure_private_file(Path(f"{self._file}{suffix}"), "A store file", create=False)
+            ensure_private_file(self._file)
+            try:
+                self.cipher, self.subkeys = self._open_keys()
+                if not (self.settings.read_only or self._locked):
+                    problem = self._check_file()
+            except StoreDamaged as found:
+                problem = found
+        if problem is None:
+            return
+        if self.settings.read_only or self._locked:
+            raise problem
+        self.salvage(problem)
+        with self._shared():
+            self.cipher, self.subkeys = self._open_keys()
+
+    def _check_file(self) -> StoreDamaged | None:
+        conn = self._connection()
+        try:
+            problem = damage.file_problem(conn, self._file, salvage.COLUMNS)
+        except (sqlite3.Error, UnicodeDecodeError) as error:
+            raise translate(error) from None
+        return None if problem is None else damage.damaged(problem)
 
     @property
     def path(self) -> Path:
-        return self.location.database
+        return self._file
 
     @property
     def where(self) -> str:
-        return str(self.location.database)
+        return str(self._file)
 
     def on_change(self, callback: Callable[[], None]) -> None:
         """Never called: SQLite has no push; readers poll ``data_version`` (a cheap PRAGMA)."""
+
+    def salvaged(self) -> list[SalvageReport]:
+        return list(self._salvages)
+
+    def on_salvage(self, listener: Callable[[SalvageReport], None]) -> None:
+        self._salvage_listeners.append(listener)
 
     # -- transactions ---------------------------------------------------------------------------
 
@@ -121,23 +178,49 @@ class SqliteStore(integrity.Checks):
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[Txn]:
-        conn = self._connection()
         try:
-            conn.execute(begin)
-        except (sqlite3.Error, UnicodeDecodeError) as error:
-            raise translate(error) from None
-        try:
-            txn = Txn(conn, self.cipher, self.subkeys, self.settings, self.digests)
-            yield txn
-            conn.execute("COMMIT")
-        except BaseException as error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if isinstance(error, sqlite3.Error | UnicodeDecodeError):
-                raise translate(error) from None
-            raise
+            with self._shared():
+                conn = self._connection()
+                try:
+                    conn.execute(begin)
+                except (sqlite3.Error, UnicodeDecodeError) as error:
+                    raise translate(error) from None
+                try:
+                    if begin == "BEGIN IMMEDIATE":
+                        self._same_key(conn)
+                    txn = Txn(conn, self.cipher, self.subkeys, self.settings, self.digests)
+                    yield txn
+                    conn.execute("COMMIT")
+                except BaseException as error:
+                    if conn.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                    if isinstance(error, sqlite3.Error | UnicodeDecodeError):
+                        raise translate(error) from None
+                    raise
+        except StoreDamaged as found:
+            if self.settings.read_only or self._locked or self._lock.depth:
+                raise
+            self.salvage(found)
+            raise StoreSalvaged(
+                "The store file was found damaged, set aside and salvaged; nothing was written: try again."
+            ) from None
         for committed in txn.after_commit:  # outside the try: the transaction is durable by now
             committed()
+
+    def _same_key(self, conn: sqlite3.Connection) -> None:
+        """Nothing is written under a data key the store no longer has: a salvage in another
+        process that found the key's row lost gave the store a new one (store/salvage.py)."""
+        row = conn.execute("SELECT wrapped FROM keys WHERE key_id = ?", (KEY_ID,)).fetchone()
+        if row is not None and bytes(row[0]) != self._wrapped:
+            self._wrapped = bytes(row[0])
+            self.cipher, self.subkeys = data_key_ciphers(
+                self.unwrap(self._wrapped), self.workspace_id, KEY_ID
+            )
+            self.digests = ValueDigests(self.subkeys["value-digest"])
+
+    def _shared(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext() if self._locked else self._lock.shared()
 
     @property
     def workspace_id(self) -> str:
@@ -145,7 +228,8 @@ class SqliteStore(integrity.Checks):
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: the cheap cross-process change signal."""
-        row = self._connection().execute("PRAGMA data_version").fetchone()
+        with self._shared():
+            row = self._connection().execute("PRAGMA data_version").fetchone()
         return int(row[0])
 
     def checkpoint_in_background(self) -> None:
@@ -153,7 +237,7 @@ class SqliteStore(integrity.Checks):
         with self._connections.lock:
             if self._checkpointer is not None:
                 return
-            self._checkpointer = WalCheckpointer(self._connect)
+            self._checkpointer = WalCheckpointer(self._connect, self._fresh, self._shared)
             for conn in self._connections.opened():
                 conn.execute("PRAGMA wal_autocheckpoint=0")
         self._checkpointer.start()
@@ -167,21 +251,103 @@ class SqliteStore(integrity.Checks):
                 conn.close()
             except sqlite3.Error:
                 log.debug("closing a store connection failed", exc_info=True)
+        self._lock.close()
+
+    # -- damage ---------------------------------------------------------------------------------
+
+    def salvage(self, found: StoreDamaged) -> SalvageReport | None:
+        """Keep the damaged file aside and give the store a new file made of what can still be
+        read and authenticated (store/salvage.py). None when another process already did."""
+        log.warning("the store file is damaged (%s); salvaging it", found.details.get("problem"))
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
+        try:
+            report = salvage.run(self, self._lock, self._open_fresh)
+            with self._shared():
+                self.cipher, self.subkeys = self._open_keys()  # a new data key if the old was lost
+                self.digests = ValueDigests(self.subkeys["value-digest"])
+        finally:
+            if checkpointer is not None:
+                self.checkpoint_in_background()
+        if report is not None:
+            self._salvages.append(report)
+            for listener in list(self._salvage_listeners):
+                try:
+                    listener(report)
+                except Exception:
+                    log.warning("a salvage listener failed; ignored", exc_info=True)
+        return report
+
+    def recheck(self) -> str | None:
+        """What is damaged in the file below its rows now (None: it is whole); for a salvage,
+        which holds the directory lock exclusively."""
+        try:
+            conn = self._connect()
+            try:
+                prepare.prepare_keys(conn, self.location.workspace_id, self._master)
+                return damage.file_problem(conn, self._file, salvage.COLUMNS)
+            finally:
+                conn.close()
+        except (sqlite3.Error, UnicodeDecodeError) as error:
+            found: PersistenceError = translate(error)
+        except StoreDamaged as error:
+            found = error
+        return str(found.details.get("problem") or found.message) if isinstance(found, StoreDamaged) else None
+
+    def _open_fresh(self, file_name: str) -> SqliteStore:
+        settings = replace(self.settings, read_only=False, create_key=False)
+        return SqliteStore(self.location, settings, file_name=file_name, locked=True)
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        """The data key ``wrapped`` holds; a store already re-wrapped by an unfinished master key
+        rotation opens with the new key (store/rotation.py)."""
+        workspace_id = self.location.workspace_id
+        try:
+            return keys.unwrap_data_key(self._master, wrapped, workspace_id, KEY_ID)
+        except PersistenceError:
+            pending = keys.load_pending_master_key(self._config_dir)
+            if pending is None:
+                raise
+            return keys.unwrap_data_key(pending, wrapped, workspace_id, KEY_ID)
+
+    def new_wrapped_key(self) -> bytes:
+        return keys.wrap_data_key(self._master, keys.new_data_key(), self.location.workspace_id, KEY_ID)
 
     # -- opening --------------------------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
         return self._connections.get()
 
+    def _open_directory(self) -> int:
+        return os.open(self.location.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+
+    def _fresh(self, conn: sqlite3.Connection) -> bool:
+        """Whether ``conn`` still has the file at the store's path open (a salvage in another
+        process replaces it); a stale one is closed (its thread opens the new file)."""
+        if getattr(conn, "identity", None) == damage.file_identity(self._file):
+            return True
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+        return False
+
     def _connect(self) -> sqlite3.Connection:
+        """A connection to the file at the store's path, never creating it (``mode=rw``: a file a
+        salvage is rewriting must not be made anew empty); one that fails is closed at once (a
+        damaged file fails its first statements, and a connection left open keeps a lock)."""
         try:
             conn = sqlite3.connect(
-                self.location.database,
+                f"file:{urllib.parse.quote(str(self._file))}?mode=rw",
+                uri=True,
                 isolation_level=None,
                 check_same_thread=False,
                 timeout=self.settings.busy_timeout_s,
+                factory=_Connection,
             )
-            conn.text_factory = _text
+        except (sqlite3.Error, UnicodeDecodeError) as error:
+            raise translate(error) from None
+        try:
+            conn.text_factory = damage.text
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")  # store/wal.py says why
             conn.execute(f"PRAGMA synchronous={self.settings.synchronous}")
@@ -190,135 +356,41 @@ class SqliteStore(integrity.Checks):
             if self._checkpointer is not None:
                 conn.execute("PRAGMA wal_autocheckpoint=0")
         except (sqlite3.Error, UnicodeDecodeError) as error:
+            conn.close()
             raise translate(error) from None
+        assert isinstance(conn, _Connection)
+        conn.identity = damage.file_identity(self._file)  # opened under the lock: the same file
         return conn
 
-    def _open_keys(self, master: bytes) -> tuple[Cipher, dict[str, bytes]]:
+    def _open_keys(self) -> tuple[Cipher, dict[str, bytes]]:
         workspace_id = self.location.workspace_id
-        found = self._read_keys() if self.settings.read_only else None
-        if found is not None:  # a reader (verify, the CLI, a read-only session) writes nothing
-            stored_id, wrapped = found
-        else:
-            stored_id, wrapped = self._prepare_keys(master)
+        conn = self._connection()
+        found = prepare.read_keys(conn) if self.settings.read_only else None
+        if found is None:  # a reader (verify, the CLI, a read-only session) writes nothing
+            found = prepare.prepare_keys(conn, workspace_id, self._master)
+        stored_id, wrapped, copy = found
         if stored_id != workspace_id:
             raise PersistenceError("The store belongs to another workspace.")
-        data_key = self._unwrap(master, wrapped)
-        cipher = Cipher(keys.derive_subkey(data_key, "cipher"), workspace_id, KEY_ID)
-        purposes = ("name-mac", "chain", "value-digest")
-        subkeys = {purpose: keys.derive_subkey(data_key, purpose) for purpose in purposes}
-        return cipher, subkeys
-
-    def _unwrap(self, master: bytes, wrapped: bytes) -> bytes:
-        """The data key; a store already re-wrapped by an unfinished master key rotation opens
-        with the new key (store/rotation.py)."""
         try:
-            return keys.unwrap_data_key(master, wrapped, self.location.workspace_id, KEY_ID)
+            data_key = self.unwrap(wrapped)
         except PersistenceError:
-            pending = keys.load_pending_master_key(self._config_dir)
-            if pending is None:
-                raise
-            return keys.unwrap_data_key(pending, wrapped, self.location.workspace_id, KEY_ID)
+            if copy is None or copy == wrapped or not self._opens(copy):
+                raise  # not this store's master key (both copies say so)
+            raise damage.damaged("the row holding the store's data key is damaged") from None
+        self._wrapped = wrapped
+        if copy != wrapped and not self.settings.read_only:  # a copy of another key: the row's
+            prepare.store_key_copy(conn, wrapped)
+        return data_key_ciphers(data_key, workspace_id, KEY_ID)
 
-    def _read_keys(self) -> tuple[str, bytes] | None:
-        """The workspace id and wrapped data key, read without taking the write lock; None when the
-        store still needs something written (a new store, missing tables, an older format)."""
-        conn = self._connection()
+    def _opens(self, wrapped: bytes) -> bool:
         try:
-            conn.execute("BEGIN")
-            try:
-                tables = {
-                    row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                }
-                if not tables >= TABLES:
-                    return None
-                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                row = conn.execute("SELECT wrapped FROM keys WHERE key_id = ?", (KEY_ID,)).fetchone()
-            finally:
-                conn.execute("ROLLBACK")
-        except (sqlite3.Error, UnicodeDecodeError) as error:
-            raise translate(error) from None
-        if row is None or meta.get("schema_version") != str(SCHEMA_VERSION) or "workspace_id" not in meta:
-            return None
-        return str(meta["workspace_id"]), bytes(row[0])
-
-    def _prepare_keys(self, master: bytes) -> tuple[str, bytes]:
-        """Create or upgrade the schema and the wrapped data key as needed (the write lock)."""
-        workspace_id = self.location.workspace_id
-        conn = self._connection()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(
-                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?),"
-                    " ('workspace_id', ?), ('created', ?)",
-                    (str(SCHEMA_VERSION), workspace_id, now()),
-                )
-                stored_id = conn.execute("SELECT value FROM meta WHERE key = 'workspace_id'").fetchone()[0]
-                written_by = int(
-                    conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
-                )
-                if written_by > SCHEMA_VERSION:
-                    raise PersistenceError(
-                        f"The store was written by a newer Groundhog (store format {written_by}; this one "
-                        f"reads up to {SCHEMA_VERSION}); upgrade Groundhog to open it."
-                    )
-                if written_by < SCHEMA_VERSION:  # one way: older servers refuse the upgraded store
-                    conn.execute(
-                        "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
-                    )
-                row = conn.execute("SELECT wrapped FROM keys WHERE key_id = ?", (KEY_ID,)).fetchone()
-                if row is None:
-                    wrapped = keys.wrap_data_key(master, keys.new_data_key(), workspace_id, KEY_ID)
-                    conn.execute(
-                        "INSERT INTO keys(key_id, wrapped, created) VALUES (?, ?, ?)",
-                        (KEY_ID, wrapped, now()),
-                    )
-                else:
-                    wrapped = row[0]
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as error:
-            raise translate(error) from None
-        return str(stored_id), bytes(wrapped)
+            self.unwrap(wrapped)
+        except PersistenceError:
+            return False
+        return True
 
 
-def _text(raw: bytes) -> str:
-    """Our text columns hold ASCII (times, kinds, ids): one that is not even UTF-8 was damaged on
-    disk. Say so as damage (which recovery and verify handle), not as a decoding crash."""
-    try:
-        return raw.decode()
-    except UnicodeDecodeError:
-        raise DataDamaged("A row of the store holds text that is not UTF-8 (the file is damaged).") from None
+class _Connection(sqlite3.Connection):
+    """A connection that remembers which file it opened (``SqliteStore._fresh``)."""
 
-
-def translate(error: sqlite3.Error | UnicodeDecodeError) -> PersistenceError:
-    """Every backend error becomes the library's error, with a sentence and no path."""
-    if isinstance(error, UnicodeDecodeError):  # SQLite quoted damaged schema text in its message
-        return PersistenceError("The store file is damaged and cannot be read.")
-    text = str(error).lower()
-    if "locked" in text or "busy" in text:
-        return LockError("The store is locked by another process; try again.")
-    if "full" in text:
-        return PersistenceError("The store cannot be written: the disk is full.")
-    if "readonly" in text or "read-only" in text or "permission" in text:
-        return PersistenceError("The store cannot be written: permission denied.")
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return PersistenceError("The store file is damaged and cannot be read.")
-    name = str(getattr(error, "sqlite_errorname", "") or "")
-    if name.startswith("SQLITE_READONLY"):
-        return PersistenceError("The store cannot be written: its file system or file is read-only.")
-    if name.startswith("SQLITE_IOERR") or "i/o error" in text:
-        return PersistenceError(
-            "The store's disk reported an I/O error (a read-only or failing file system)."
-        )
-    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
-        return PersistenceError("The store file cannot be opened (its directory must exist and be writable).")
-    if name.startswith("SQLITE_NOTADB") or name.startswith("SQLITE_CORRUPT") or "no such table" in text:
-        return PersistenceError("The store file is damaged and cannot be read.")
-    detail = "" if "/" in text else f": {text}"  # SQLite's own words, never a path
-    return PersistenceError(f"The store failed ({name or error.__class__.__name__}{detail}).")
+    identity: tuple[int, int] | None = None

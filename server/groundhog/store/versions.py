@@ -20,20 +20,27 @@ from groundhog.timeutil import now
 CHANGED_KEYS_SPAN = 256  # versions whose changed keys are read instead of comparing whole states
 
 
+def version_hash(
+    chain_key: bytes, uid: str, version: int, link: int, prev: bytes, row: dict[str, Any]
+) -> bytes:
+    """A version's link in its context's chain: over the link before it and the row's fields."""
+    return chain_hash(
+        chain_key,
+        prev,
+        uid,
+        version,
+        link,
+        row["ts"],
+        row["kind"],
+        row["session"],
+        row["keys_blob"],
+        row["delta_blob"],
+    )
+
+
 class VersionRows(Rows):
     def version_hash(self, uid: str, version: int, link: int, prev: bytes, row: dict[str, Any]) -> bytes:
-        return chain_hash(
-            self.chain_key,
-            prev,
-            uid,
-            version,
-            link,
-            row["ts"],
-            row["kind"],
-            row["session"],
-            row["keys_blob"],
-            row["delta_blob"],
-        )
+        return version_hash(self.chain_key, uid, version, link, prev, row)
 
     def append_version(
         self,
@@ -72,12 +79,18 @@ class VersionRows(Rows):
             "delta_blob": None if packed is None else self.cipher.seal(packed, *place, "delta"),
         }
         digest = self.version_hash(row.uid, version, link_version, prev, fields)
-        self.conn.execute(
+        inserted = self.conn.execute(
             "INSERT INTO versions(context_id, version, ts, kind, session, keys_blob, delta_blob,"
             " link, prev_hash, hash) VALUES (:id, :version, :ts, :kind, :session, :keys_blob,"
-            " :delta_blob, :link, :prev, :hash)",
+            " :delta_blob, :link, :prev, :hash) ON CONFLICT (context_id, version) DO NOTHING",
             {**fields, "id": row.id, "version": version, "link": link_version, "prev": prev, "hash": digest},
-        )
+        ).rowcount
+        if inserted != 1:  # the head record was moved back under a newer version: recover, never collide
+            raise DataDamaged(
+                f"Context {row.name!r}: version {version} already exists above the recorded head.",
+                context=row.name,
+                problem=f"the head record was moved back below version {version}",
+            )
         ts, delta_blob = fields["ts"], fields["delta_blob"]
         cp_version, cp_bytes = row.cp_version, row.cp_bytes + len(delta_blob or b"")
         state_bytes = state.measured_size()

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from groundhog.store.background import BackgroundThread
 
@@ -39,26 +40,39 @@ WAL_SIZE_LIMIT = 4 << 20  # bytes a restarted WAL keeps (a busy writer overwrite
 
 
 class WalCheckpointer(BackgroundThread):
-    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+    """``connect`` opens a connection to the store's file; ``usable`` says whether one still has
+    the file at the store's path open; ``guard`` is the store's directory lock, held shared for a
+    round (a salvage holds it exclusively: store/damage.py)."""
+
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        usable: Callable[[sqlite3.Connection], bool],
+        guard: Callable[[], AbstractContextManager[None]],
+    ) -> None:
         super().__init__("groundhog-wal")
         self._connect = connect
+        self._usable = usable
+        self._guard = guard
 
     def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        last = -1  # the WAL's frame count a round ago
         try:
-            conn = self._connect()
-        except Exception:
-            log.warning("the WAL checkpoint thread could not open the store")
-            return
-        try:
-            conn.execute(f"PRAGMA busy_timeout={RESTART_BUSY_MS}")
-            last = -1  # the WAL's frame count a round ago
             while not self._stop.wait(INTERVAL_S):
                 try:
-                    last = _round(conn, last)
+                    with self._guard():
+                        if conn is None or not self._usable(conn):
+                            conn, last = self._connect(), -1
+                            conn.execute(f"PRAGMA busy_timeout={RESTART_BUSY_MS}")
+                        last = _round(conn, last)
                 except sqlite3.Error as error:
                     log.debug("a background WAL checkpoint failed: %s", error)
+                except Exception:  # the store cannot be opened just now (being salvaged): next round
+                    log.debug("the WAL checkpoint thread could not open the store", exc_info=True)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
 
 def _round(conn: sqlite3.Connection, last: int) -> int:

@@ -1,0 +1,101 @@
+"""A damaged store never takes the editor's server down: for seeded damage of every kind (bytes
+flipped anywhere, a page zeroed, the file cut, a torn last page, a damaged WAL), a real `groundhog
+serve` starts, answers every request (never -32603), serves only data that was written, takes new
+versions without reusing a number, says what it recovered (`context/didRecover`, and a warning to the
+person when the file was salvaged), and `groundhog verify` reports the damage until it is discarded.
+
+The store is built once for the module and copied for each seed (tests/damage_tools.py)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pygls.exceptions import JsonRpcException
+
+from tests.damage_tools import CONTEXTS, DAMAGE, DELETED, Built, build, canonical
+from tests.e2e.harness import Env, run_cli, start_client
+
+pytestmark = pytest.mark.one_profile  # damage in the store: the client profile changes nothing
+SEEDS = 2
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return build(tmp_path_factory.mktemp("damage"))
+
+
+def cases() -> Iterator[tuple[str, int]]:
+    for kind in DAMAGE:
+        for seed in range(SEEDS):
+            yield kind, seed
+
+
+async def _answer(client: Any, method: str, params: dict[str, Any]) -> Any:
+    """The result, or the error's data: every request is answered, never with an internal error."""
+    try:
+        return await client.request(method, params)
+    except JsonRpcException as error:
+        assert error.code != -32603 and "Traceback" not in str(error.data), (method, error)
+        return {"error": error.code}
+
+
+@pytest.mark.parametrize(("kind", "seed"), list(cases()), ids=[f"{k}-{s}" for k, s in cases()])
+async def test_a_damaged_store_still_serves_only_what_was_written(
+    built: Built, tmp_path: Path, kind: str, seed: int
+) -> None:
+    variant, damage = DAMAGE[kind]
+    written = built.written_wal if variant == "wal" else built.written
+    store_dir, config_dir = built.copy(variant, tmp_path / "copy")
+    what = damage(built.database(store_dir), random.Random(1000 + seed))
+    env = Env(tmp_path, store_dir, config_dir, built.workspace)
+    client = await start_client(env)
+    try:
+        names = [c["name"] for c in (await _answer(client, "context/list", {}))["contexts"]]
+        assert set(names) <= set(CONTEXTS) and DELETED not in names, (what, names)
+        whole = True
+        for name in names:
+            whole &= await _check_context(client, name, written.versions[name], what)
+        for name in set(CONTEXTS) - set(names):
+            whole = False
+            assert any(r["context"] == name for r in client.notifications["context/didRecover"]), what
+        status = await _answer(client, "context/status", {})
+        assert status["workspace"]["id"], what
+        warnings = [m.message for m in client.messages if "salvaged" in m.message]
+        for recovered in client.notifications["context/didRecover"]:
+            assert recovered["context"] in CONTEXTS and isinstance(recovered["reason"], str), what
+    finally:
+        await client.close()
+    code, out, _ = run_cli(env, "verify", "--json")
+    report = json.loads(out)
+    if not whole or warnings:
+        assert code == 1 and not report["ok"], (what, report)
+    if warnings:  # the person is told where the damaged file is, and verify says the same
+        aside = warnings[0].split(" kept as ")[1].split(" ")[0]
+        assert (built.database(store_dir).parent / aside).exists(), what
+        assert any(p.get("setAside") == aside for p in report["problems"]), what
+
+
+async def _check_context(client: Any, name: str, versions: dict[int, bytes], what: str) -> bool:
+    """Every version the server serves of ``name`` is one that was written; it takes a new one.
+    True when nothing of it was lost."""
+    newest = max(versions)
+    head = await _answer(client, "context/get", {"context": name})
+    assert canonical(head["data"]) in set(versions.values()), (what, name)
+    history = await _answer(client, "context/history", {"context": name, "limit": 1000})
+    for entry in history["entries"]:
+        got = await _answer(client, "context/get", {"context": name, "version": entry["version"]})
+        if "error" in got:
+            continue  # refused as damaged, never wrong
+        if entry["version"] <= newest:
+            assert canonical(got["data"]) == versions[entry["version"]], (what, name, entry["version"])
+        else:
+            assert canonical(got["data"]) in set(versions.values()), (what, name, entry["version"])
+    await _answer(client, "context/snapshots", {"context": name})
+    update = await _answer(client, "context/update", {"context": name, "set": {"after": True}})
+    assert update["version"] > newest, (what, name, update)
+    return bool(head["version"] == newest and history["oldestVersion"] <= min(versions))

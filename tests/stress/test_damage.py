@@ -1,0 +1,112 @@
+"""Damage over the whole store file, many seeds, through the library: bytes flipped at random offsets,
+a page zeroed, the file cut at a page boundary or inside its last page, the WAL's frames flipped or
+zeroed. For every seed the store opens (it never refuses to start), every context reads, every
+version and snapshot it still serves is exactly one that was written (a recovered head holds the data
+of an older version), every context takes a new version, and ``verify`` reports the damage unless
+nothing was lost. A damaged file is set aside whole, never deleted.
+
+The store is built once for the module and copied for each seed (tests/damage_tools.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from groundhog import ContextError, ContextManager, ContextNotFound, create_manager
+from groundhog.changes import Change
+from tests.damage_tools import CONTEXTS, DAMAGE, DELETED, Built, Written, build, canonical
+
+pytestmark = pytest.mark.sqlite_only  # the SQLite file itself
+SEEDS = 14
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return build(tmp_path_factory.mktemp("damage"))
+
+
+def cases() -> Iterator[tuple[str, int]]:
+    for kind in DAMAGE:
+        for seed in range(SEEDS):
+            yield kind, seed
+
+
+@pytest.mark.parametrize(("kind", "seed"), list(cases()), ids=[f"{k}-{s}" for k, s in cases()])
+def test_damage_never_stops_the_store_nor_serves_what_was_not_written(
+    built: Built, tmp_path: Path, kind: str, seed: int
+) -> None:
+    variant, damage = DAMAGE[kind]
+    written = built.written_wal if variant == "wal" else built.written
+    store_dir, config_dir = built.copy(variant, tmp_path / "copy")
+    database = built.database(store_dir)
+    what = damage(database, random.Random(seed))
+    damaged = database.read_bytes()
+
+    manager = create_manager(built.workspace, store_dir=store_dir, config_dir=config_dir)
+    try:
+        served = _check_everything_served(manager, written, what)
+        report = manager.verify()
+        if served != _everything(written):  # something was lost: verify must say so
+            assert not report.ok, what
+        for salvage in manager.salvages:  # set aside whole, beside the new file
+            aside = database.with_name(salvage.set_aside)
+            assert hashlib.sha256(aside.read_bytes()).digest() == hashlib.sha256(damaged).digest(), what
+            assert salvage.set_aside in salvage.summary()
+        for info in manager.list_contexts():  # every context takes a new version, none reused
+            result = manager.tracker(info.name).update(Change(set={"after": seed}))
+            assert result.version > max(written.versions[info.name]), what
+    finally:
+        manager.close()
+
+
+def _everything(written: Written) -> dict[str, int]:
+    return {name: max(versions) for name, versions in written.versions.items()}
+
+
+def _check_everything_served(manager: ContextManager, written: Written, what: str) -> dict[str, int]:
+    """Read every context, version and snapshot the store still has; each must be exactly as
+    written. Returns the contexts served with their head version when it is the written head."""
+    names = [info.name for info in manager.list_contexts()]
+    assert DELETED not in names, f"{what}: a deleted context came back"
+    assert set(names) <= set(CONTEXTS), (what, names)
+    intact: dict[str, int] = {}
+    for name in names:
+        tracker = manager.tracker(name)
+        try:
+            head = tracker.get_state()
+        except ContextNotFound:
+            continue
+        versions = written.versions[name]
+        newest = max(versions)
+        assert canonical(head.data) in written.any_of(name), f"{what}: {name} head is not a written version"
+        entries, oldest = tracker.history(limit=10_000)
+        for entry in entries:
+            try:
+                data = canonical(manager.load_state(name, entry.version).data)
+            except ContextError:
+                continue  # refused (damaged), never wrong
+            if entry.version <= newest:
+                assert data == versions[entry.version], f"{what}: {name} version {entry.version} differs"
+            else:
+                assert data in written.any_of(name), f"{what}: {name} version {entry.version} unknown"
+        for snapshot in tracker.snapshots():
+            try:
+                state = tracker.get_snapshot(snapshot.id).state
+            except ContextError:
+                continue
+            expected = written.snapshots.get(snapshot.id) or versions.get(state.version)
+            if snapshot.metadata.get("kind") != "recoveryPoint" or expected is not None:
+                assert canonical(state.data) == expected, f"{what}: {name} snapshot {snapshot.id} differs"
+        listed = {snapshot.id for snapshot in tracker.snapshots()}
+        if head.version == newest and oldest <= min(versions) and listed >= _snapshots_of(written, name):
+            intact[name] = newest
+    return intact
+
+
+def _snapshots_of(written: Written, name: str) -> set[str]:
+    ours = set(written.versions[name].values())
+    return {sid for sid, data in written.snapshots.items() if data in ours}
