@@ -85,6 +85,15 @@ def store_env(
     return StoreEnv(store_dir, config_dir, workspace, backend, url)
 
 
+@pytest.fixture(scope="module")
+def damage_base(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A store with every kind of row and its written versions remembered, built once per module
+    for the damage suites to copy and damage (tests/damage_tools.py)."""
+    from tests.damage_tools import build
+
+    return build(tmp_path_factory.mktemp("damage"))
+
+
 @pytest.fixture
 def manager(store_env: StoreEnv) -> Iterator[ContextManager]:
     """A manager on an empty store (no context yet; create ``default`` if the test needs it)."""

@@ -182,3 +182,8 @@ DAMAGE: dict[str, tuple[str, Callable[[Path, random.Random], str]]] = {
     "wal_flip": ("wal", wal_flip),
     "wal_zero": ("wal", wal_zero_frame),
 }
+
+
+def cases(seeds: int) -> list[tuple[str, int]]:
+    """Every kind of damage, with seeds 0..``seeds``-1 of each."""
+    return [(kind, seed) for kind in DAMAGE for seed in range(seeds)]

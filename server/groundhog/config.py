@@ -3,6 +3,7 @@ both under the rules of store/paths.py (ours, private, never through a symlink).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sys
@@ -10,7 +11,8 @@ from pathlib import Path
 from typing import TextIO
 
 from groundhog.errors import ContextError, PersistenceError
-from groundhog.store.paths import FILE_MODE, check_private_file, ensure_private_dir
+from groundhog.store.dirs import open_private_dir, open_shared_dir
+from groundhog.store.paths import FILE_MODE, check_private_file
 from groundhog.workspace import default_config_dir
 
 TOKEN_FILE = "token"
@@ -20,22 +22,23 @@ ROTATE_TOKEN = "delete it and restart the server for a new one, then give that t
 
 def transport_token() -> str:
     """The token TCP/WebSocket clients must send: GROUNDHOG_TOKEN, else a 0600 file under the user
-    config dir, generated on first use."""
+    config dir (opened by descriptor, store/dirs.py), generated on first use."""
     env = os.environ.get("GROUNDHOG_TOKEN")
     if env:
         return env
-    directory = default_config_dir()
-    ensure_private_dir(directory, "The config directory")
-    path = directory / TOKEN_FILE
-    if not path.exists() and not path.is_symlink():
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, FILE_MODE)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32) + "\n")
-        print(f"groundhog: generated a transport token in {path}", file=sys.stderr)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as error:
-        raise PersistenceError(f"The transport token file cannot be read ({error.strerror}).") from None
+    with open_private_dir(default_config_dir(), "The config directory") as directory:
+        path = directory.path / TOKEN_FILE
+        if directory.entry(TOKEN_FILE) is None:
+            with contextlib.suppress(FileExistsError):  # another process made it first: read theirs
+                with os.fdopen(
+                    directory.open(TOKEN_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE), "w"
+                ) as out:
+                    out.write(secrets.token_urlsafe(32) + "\n")
+                print(f"groundhog: generated a transport token in {path}", file=sys.stderr)
+        try:
+            fd = directory.open(TOKEN_FILE, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as error:
+            raise PersistenceError(f"The transport token file cannot be read ({error.strerror}).") from None
     with os.fdopen(fd, "r") as handle:
         check_private_file(handle.fileno(), path, "The transport token file", rotate=ROTATE_TOKEN)
         token = handle.read().strip()
@@ -45,12 +48,16 @@ def transport_token() -> str:
 
 
 def open_log_file(path: Path) -> TextIO:
-    """The log file, appended to: created 0600, never through a symlink, refused if it is not ours
-    or others may write it (logs name paths and errors)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK, FILE_MODE)
-    except OSError as error:
-        raise PersistenceError(f"The log file cannot be opened ({error.strerror}).") from None
+    """The log file, appended to: created 0600 in a directory opened by descriptor (root's or ours,
+    closed to others unless sticky: store/dirs.py), never through a symlink, refused if it is not
+    ours or others may write it (logs name paths and errors)."""
+    with open_shared_dir(Path(os.path.abspath(path)).parent, "The log file's directory") as directory:
+        try:
+            fd = directory.open(
+                Path(path).name, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK, FILE_MODE
+            )
+        except OSError as error:
+            raise PersistenceError(f"The log file cannot be opened ({error.strerror}).") from None
     try:
         check_private_file(fd, path, "The log file")
     except ContextError:

@@ -5,7 +5,7 @@ stepped over costs the change, not the state)."""
 
 from __future__ import annotations
 
-from groundhog.store.codec import size_after
+from groundhog.store.codec import Payload, size_after
 from groundhog.store.interface import Transaction
 from groundhog.store.records import ContextRow, StoredState
 from groundhog.store.splices import apply_deltas
@@ -33,20 +33,19 @@ class HeadCache:
     def head_in(self, tx: Transaction, row: ContextRow) -> StoredState:
         """The head of ``row``: the cache if current, brought forward by deltas, else rebuilt."""
         cached, cached_row = self.head, self.row
+        above = False  # versions newer than the recorded head: the head record was moved back
         if cached is not None and cached_row is not None and cached_row.uid == row.uid:
             if cached.version == row.head:
                 self.row = row
                 return cached
             if 0 < row.head - cached.version <= CATCH_UP_LIMIT:
-                caught_up = _caught_up(tx, row, cached)
+                deltas = tx.deltas_after(row, cached.version)
+                above = bool(deltas) and deltas[-1][0] > row.head
+                caught_up = _caught_up(row, cached, deltas)
                 if caught_up is not None:
                     self.row, self.head = row, caught_up
                     return caught_up
-        if (
-            cached_row is None
-            or cached_row.uid != row.uid
-            or (cached is not None and row.head < cached.version)
-        ):
+        if cached_row is None or cached_row.uid != row.uid or above or (cached and row.head < cached.version):
             tx.check_head_chain(row)  # first sight of this context, or its head went back: check it
         state = tx.load_state(row, row.head)
         self.row, self.head = row, state
@@ -66,9 +65,8 @@ class HeadCache:
         return tx.load_state(row, version), tx.changed_keys_between(row, version, head.version)
 
 
-def _caught_up(tx: Transaction, row: ContextRow, cached: StoredState) -> StoredState | None:
+def _caught_up(row: ContextRow, cached: StoredState, deltas: list[tuple[int, str, Payload]]) -> StoredState | None:
     """``cached`` with the deltas committed since applied, or None when they are not all there."""
-    deltas = tx.deltas_after(row, cached.version)
     if not deltas or deltas[0][0] != cached.version + 1 or deltas[-1][0] != row.head:
         return None
     state = StoredState(cached.version, cached.last_modified, dict(cached.values), cached.metadata)

@@ -10,29 +10,17 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pygls.exceptions import JsonRpcException
 
-from tests.damage_tools import CONTEXTS, DAMAGE, DELETED, Built, build, canonical
+from tests.damage_tools import CONTEXTS, DAMAGE, DELETED, Built, canonical, cases
 from tests.e2e.harness import Env, run_cli, start_client
 
 pytestmark = pytest.mark.one_profile  # damage in the store: the client profile changes nothing
 SEEDS = 2
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build(tmp_path_factory.mktemp("damage"))
-
-
-def cases() -> Iterator[tuple[str, int]]:
-    for kind in DAMAGE:
-        for seed in range(SEEDS):
-            yield kind, seed
 
 
 async def _answer(client: Any, method: str, params: dict[str, Any]) -> Any:
@@ -44,15 +32,15 @@ async def _answer(client: Any, method: str, params: dict[str, Any]) -> Any:
         return {"error": error.code}
 
 
-@pytest.mark.parametrize(("kind", "seed"), list(cases()), ids=[f"{k}-{s}" for k, s in cases()])
+@pytest.mark.parametrize(("kind", "seed"), cases(SEEDS), ids=[f"{k}-{s}" for k, s in cases(SEEDS)])
 async def test_a_damaged_store_still_serves_only_what_was_written(
-    built: Built, tmp_path: Path, kind: str, seed: int
+    damage_base: Built, tmp_path: Path, kind: str, seed: int
 ) -> None:
     variant, damage = DAMAGE[kind]
-    written = built.written_wal if variant == "wal" else built.written
-    store_dir, config_dir = built.copy(variant, tmp_path / "copy")
-    what = damage(built.database(store_dir), random.Random(1000 + seed))
-    env = Env(tmp_path, store_dir, config_dir, built.workspace)
+    written = damage_base.written_wal if variant == "wal" else damage_base.written
+    store_dir, config_dir = damage_base.copy(variant, tmp_path / "copy")
+    what = damage(damage_base.database(store_dir), random.Random(1000 + seed))
+    env = Env(tmp_path, store_dir, config_dir, damage_base.workspace)
     client = await start_client(env)
     try:
         names = [c["name"] for c in (await _answer(client, "context/list", {}))["contexts"]]
@@ -76,7 +64,7 @@ async def test_a_damaged_store_still_serves_only_what_was_written(
         assert code == 1 and not report["ok"], (what, report)
     if warnings:  # the person is told where the damaged file is, and verify says the same
         aside = warnings[0].split(" kept as ")[1].split(" ")[0]
-        assert (built.database(store_dir).parent / aside).exists(), what
+        assert (damage_base.database(store_dir).parent / aside).exists(), what
         assert any(p.get("setAside") == aside for p in report["problems"]), what
 
 
@@ -99,3 +87,54 @@ async def _check_context(client: Any, name: str, versions: dict[int, bytes], wha
     update = await _answer(client, "context/update", {"context": name, "set": {"after": True}})
     assert update["version"] > newest, (what, name, update)
     return bool(head["version"] == newest and history["oldestVersion"] <= min(versions))
+
+
+async def test_an_agent_is_told_what_a_salvage_kept_and_lost(damage_base: Built, tmp_path: Path) -> None:
+    """The agent's side of the same story: a warning log message with the summary (what was kept,
+    what was lost, where the damaged file is); its tools work on the salvaged store."""
+    from tests.e2e.mcp_harness import open_agent
+
+    store_dir, config_dir = damage_base.copy("clean", tmp_path / "copy")
+    database = damage_base.database(store_dir)
+    data = bytearray(database.read_bytes())
+    data[4096:8192] = bytes(4096)  # a page SQLite cannot read past: the file is salvaged when opened
+    database.write_bytes(bytes(data))
+    env = Env(tmp_path, store_dir, config_dir, damage_base.workspace)
+    async with open_agent(env) as agent:
+        listed = await agent.ok("context_list")
+        names = {c["name"] for c in listed["contexts"]}
+        assert names <= set(CONTEXTS), names
+        await agent.wait_for(
+            "notifications/message",
+            lambda p: p.get("level") == "warning" and "salvaged" in str(p.get("data")),
+        )
+        told = next(
+            p for m, p in agent.notifications if m == "notifications/message" and "salvaged" in str(p)
+        )
+        assert "kept as store.db.damaged-" in str(told["data"])
+
+
+async def test_the_editor_is_told_what_a_salvage_kept_and_lost(damage_base: Built, tmp_path: Path) -> None:
+    """A page SQLite cannot read past: the server starts anyway, on the salvaged file, and tells the
+    person (a warning: kept, lost, where the damaged file is) and the client (context/didRecover
+    for each context restored to an older version or lost, toVersion null when lost)."""
+    store_dir, config_dir = damage_base.copy("clean", tmp_path / "copy")
+    database = damage_base.database(store_dir)
+    data = bytearray(database.read_bytes())
+    data[4096:8192] = bytes(4096)
+    database.write_bytes(bytes(data))
+    env = Env(tmp_path, store_dir, config_dir, damage_base.workspace)
+    client = await start_client(env)
+    try:
+        listed = await _answer(client, "context/list", {})
+        names = {c["name"] for c in listed["contexts"]}
+        [warning] = [m.message for m in client.messages if "salvaged" in m.message]
+        aside = warning.split(" kept as ")[1].split(" ")[0]
+        assert (database.parent / aside).read_bytes() == bytes(data)
+        told = {r["context"]: r for r in client.notifications["context/didRecover"]}
+        for name in set(CONTEXTS) - names:  # lost entirely: said, with toVersion null
+            assert told[name]["toVersion"] is None and told[name]["reason"], told
+        for name in names:
+            await _check_context(client, name, damage_base.written.versions[name], "page 2 zeroed")
+    finally:
+        await client.close()

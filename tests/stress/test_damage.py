@@ -11,42 +11,30 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from groundhog import ContextError, ContextManager, ContextNotFound, create_manager
 from groundhog.changes import Change
-from tests.damage_tools import CONTEXTS, DAMAGE, DELETED, Built, Written, build, canonical
+from tests.damage_tools import CONTEXTS, DAMAGE, DELETED, Built, Written, canonical, cases
 
 pytestmark = pytest.mark.sqlite_only  # the SQLite file itself
 SEEDS = 14
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build(tmp_path_factory.mktemp("damage"))
-
-
-def cases() -> Iterator[tuple[str, int]]:
-    for kind in DAMAGE:
-        for seed in range(SEEDS):
-            yield kind, seed
-
-
-@pytest.mark.parametrize(("kind", "seed"), list(cases()), ids=[f"{k}-{s}" for k, s in cases()])
+@pytest.mark.parametrize(("kind", "seed"), cases(SEEDS), ids=[f"{k}-{s}" for k, s in cases(SEEDS)])
 def test_damage_never_stops_the_store_nor_serves_what_was_not_written(
-    built: Built, tmp_path: Path, kind: str, seed: int
+    damage_base: Built, tmp_path: Path, kind: str, seed: int
 ) -> None:
     variant, damage = DAMAGE[kind]
-    written = built.written_wal if variant == "wal" else built.written
-    store_dir, config_dir = built.copy(variant, tmp_path / "copy")
-    database = built.database(store_dir)
+    written = damage_base.written_wal if variant == "wal" else damage_base.written
+    store_dir, config_dir = damage_base.copy(variant, tmp_path / "copy")
+    database = damage_base.database(store_dir)
     what = damage(database, random.Random(seed))
     damaged = database.read_bytes()
 
-    manager = create_manager(built.workspace, store_dir=store_dir, config_dir=config_dir)
+    manager = create_manager(damage_base.workspace, store_dir=store_dir, config_dir=config_dir)
     try:
         served = _check_everything_served(manager, written, what)
         report = manager.verify()

@@ -343,12 +343,12 @@ def test_the_last_errors_of_the_servers_log_are_shown(
     assert code == 0, report["problems"]  # the log is history: shown, not a problem of this set-up
     assert report["log"]["path"] == str(log) and report["log"]["mode"] == "0600"
     entries = report["log"]["entries"]
-    assert any(f"WARNING groundhog.store.paths: refused {open_dir}/store" in e for e in entries), entries
+    assert any(f"WARNING groundhog.store.dirs: refused {open_dir}/store" in e for e in entries), entries
     assert all(" WARNING " in e or " ERROR " in e or " CRITICAL " in e for e in entries)
     assert main(["doctor", "--workspace", str(setup.workspace), "--log-file", str(log)]) == 0
     text = capsys.readouterr().out
     assert f"log        {log}  (" in text and "last errors and warnings" in text
-    assert f"WARNING groundhog.store.paths: refused {open_dir}/store" in text
+    assert f"WARNING groundhog.store.dirs: refused {open_dir}/store" in text
 
 
 def test_only_the_end_of_a_large_log_is_read(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,6 +13,7 @@ So a write is never acknowledged into a file that was set aside.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import sqlite3
@@ -21,17 +22,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from typing import ClassVar
 from urllib.parse import quote
 
-from groundhog.errors import LockError, PersistenceError, StoreDamaged
+from groundhog.errors import AccessDenied, LockError, PersistenceError, StoreDamaged
+from groundhog.store.dirs import PrivateDir
 
 CHECK_MAX_BYTES = 64 << 20  # files up to this size get SQLite's full integrity check when opened
 _WAL_HEADER, _FRAME_HEADER = 32, 24
 
 
 def damaged(reason: str) -> StoreDamaged:
-    return StoreDamaged("The store file is damaged and cannot be read.", problem=reason)
+    return StoreDamaged(
+        "The store file is damaged and cannot be read; the next session that may write salvages it "
+        "(or now: `groundhog verify --salvage`).",
+        problem=reason,
+    )
 
 
 def translate(error: sqlite3.Error | UnicodeDecodeError) -> PersistenceError:
@@ -73,10 +79,102 @@ def text(raw: bytes) -> str:
     return raw.decode(errors="replace")
 
 
+class LiveFiles:
+    """Descriptors of a store's file and its -wal and -shm, for checking and reading them (and, in a
+    salvage's last resort, writing them) past SQLite; one set per file per process, shared by every
+    store of the process on that file (``acquire``/``release``).
+
+    They are closed only when the process's last store on the file has closed its connections:
+    SQLite's locks are POSIX record locks, and closing *any* descriptor of a file drops every such
+    lock the process holds on it, so a copy or a look at the WAL that opened and closed the file while
+    a connection was open would leave SQLite believing it holds the WAL's write lock while another
+    process takes it."""
+
+    SUFFIXES = ("", "-wal", "-shm")
+    _open: ClassVar[dict[tuple[int, int], LiveFiles]] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self, directory: PrivateDir, name: str, database: int) -> None:
+        self._directory = directory.reopen()  # its own: the store's may close first
+        self._name = name
+        self._fds: dict[str, int] = {"": database}
+        self._spare: list[int] = []  # more descriptors of the file, kept for the same reason
+        self._guard = threading.Lock()
+        self._users = 0
+        self._pid = os.getpid()
+
+    @classmethod
+    def acquire(cls, directory: PrivateDir, name: str) -> LiveFiles:
+        """The descriptors of ``name`` in ``directory`` (which must exist), opened once per process."""
+        fd = _open_live(directory.fd, name)
+        info = os.fstat(fd)
+        key = (info.st_dev, info.st_ino)
+        with cls._registry_lock:
+            live = cls._open.get(key)
+            if live is None or live._pid != os.getpid():  # new, or inherited across fork()
+                live = cls._open[key] = cls(directory, name, fd)
+            else:
+                # this one is not needed, but closing it would drop the others' locks: keep it
+                live._spare.append(fd)
+            live._users += 1
+            return live
+
+    def release(self) -> None:
+        """Once the releasing store's SQLite connections are closed."""
+        with self._registry_lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+            for key, live in list(self._open.items()):
+                if live is self:
+                    del self._open[key]
+        with self._guard:
+            fds = [*self._fds.values(), *self._spare, self._directory]
+            self._fds, self._spare = {}, []
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def fd(self, suffix: str) -> int | None:
+        """The descriptor of ``<name><suffix>`` (None: there is no such file yet)."""
+        with self._guard:
+            if suffix not in self._fds:
+                try:
+                    self._fds[suffix] = _open_live(self._directory, f"{self._name}{suffix}")
+                except FileNotFoundError:
+                    return None
+                except OSError as error:
+                    if error.errno == errno.ELOOP:
+                        raise AccessDenied(
+                            "A store file is a symbolic link; refusing to follow it."
+                        ) from None
+                    raise PersistenceError(f"A store file cannot be opened ({error.strerror}).") from None
+            return self._fds[suffix]
+
+    def read(self, suffix: str, limit: int | None = None) -> bytes | None:
+        fd = self.fd(suffix)
+        if fd is None:
+            return None
+        size = os.fstat(fd).st_size if limit is None else limit
+        parts, offset = [], 0
+        while offset < size and (chunk := os.pread(fd, min(1 << 20, size - offset), offset)):
+            parts.append(chunk)
+            offset += len(chunk)
+        return b"".join(parts)
+
+
+def _open_live(directory: int, name: str) -> int:
+    flags = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        return os.open(name, os.O_RDWR | flags, dir_fd=directory)
+    except PermissionError:  # a read-only file: readers still look at it
+        return os.open(name, os.O_RDONLY | flags, dir_fd=directory)
+
+
 # -- finding damage when a store opens -----------------------------------------------------------
 
 
-def file_problem(conn: sqlite3.Connection, database: Path, tables: dict[str, tuple[str, ...]]) -> str | None:
+def file_problem(conn: sqlite3.Connection, live: LiveFiles, tables: dict[str, tuple[str, ...]]) -> str | None:
     """What is damaged in the file below its rows, or None: a table missing or with other columns
     than ``tables`` (a damaged schema), SQLite's integrity check (for files up to CHECK_MAX_BYTES;
     larger ones are checked by ``verify``), and commits of the WAL that SQLite skipped because a
@@ -85,30 +183,25 @@ def file_problem(conn: sqlite3.Connection, database: Path, tables: dict[str, tup
         found = tuple(str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})").fetchall())
         if found != columns:
             return f"the schema's entry for a table ({table}) is damaged"
-    try:
-        size = database.stat().st_size
-    except OSError:
-        size = 0
-    if size <= CHECK_MAX_BYTES:
+    database = live.fd("")
+    if database is None or os.fstat(database).st_size <= CHECK_MAX_BYTES:
         result = [row[0] for row in conn.execute("PRAGMA integrity_check(20)").fetchall()]
         if result != ["ok"]:
             lines = [line for text in result for line in str(text).splitlines() if not line.startswith("***")]
             return "SQLite's integrity check: " + "; ".join(lines[:2])
     conn.execute("BEGIN IMMEDIATE")  # no writer appends to the WAL while it is read
     try:
-        return wal_problem(database)
+        return wal_problem(live)
     finally:
         conn.execute("ROLLBACK")
 
 
-def wal_problem(database: Path) -> str | None:
+def wal_problem(live: LiveFiles) -> str | None:
     """Whether the WAL holds a commit of its current generation after the last frame SQLite
     accepted (the wal-index's ``mxFrame``): a frame before it failed its checksum. Call it while
     holding the write lock."""
-    try:
-        wal = Path(f"{database}-wal").read_bytes()
-        index = Path(f"{database}-shm").read_bytes()[:48]
-    except FileNotFoundError:
+    wal, index = live.read("-wal"), live.read("-shm", 48)
+    if wal is None or index is None:
         return None
     if len(wal) <= _WAL_HEADER or len(index) < 48:
         return None
@@ -127,74 +220,82 @@ def wal_problem(database: Path) -> str | None:
     return None
 
 
-def file_identity(path: Path) -> tuple[int, int] | None:
+def read_file(directory: PrivateDir, name: str, limit: int = -1) -> bytes:
+    fd = directory.open(name, os.O_RDONLY)
     try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return info.st_dev, info.st_ino
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(limit)
+    finally:
+        os.close(fd)
 
 
-def aside_path(database: Path, stamp: str) -> Path:
+def file_identity(directory: PrivateDir, name: str) -> tuple[int, int] | None:
+    info = directory.entry(name)
+    return None if info is None else (info.st_dev, info.st_ino)
+
+
+def aside_name(directory: PrivateDir, name: str, stamp: str) -> str:
     """Where a damaged file goes: ``<name>.damaged-<stamp>`` beside it (never over another)."""
-    aside = database.with_name(f"{database.name}.damaged-{stamp}")
-    number = 1
-    while os.path.lexists(aside):
+    aside, number = f"{name}.damaged-{stamp}", 1
+    while directory.entry(aside) is not None:
         number += 1
-        aside = database.with_name(f"{database.name}.damaged-{stamp}-{number}")
+        aside = f"{name}.damaged-{stamp}-{number}"
     return aside
 
 
-def copy_aside(database: Path, aside: Path) -> None:
+def copy_aside(live: LiveFiles, directory: PrivateDir, aside: str) -> None:
     """Keep the damaged file and its -wal/-shm, byte for byte, as ``aside`` (and its -wal/-shm).
 
     Copied, not renamed: other processes may hold the file open, and SQLite deletes a WAL and its
     index by name when its last connection to a file closes, so a connection left on a renamed file
     would one day delete the live file's WAL. The live file keeps its name and inode and gets the
     salvaged content through SQLite itself (``overwrite``)."""
-    for suffix in ("", "-wal", "-shm"):
-        try:
-            source = os.open(f"{database}{suffix}", os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError:
+    for suffix in LiveFiles.SUFFIXES:
+        data = live.read(suffix)
+        if data is None:
             continue
+        target = directory.open(f"{aside}{suffix}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            target = os.open(f"{aside}{suffix}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            try:
-                while chunk := os.read(source, 1 << 20):
-                    os.write(target, chunk)
-                os.fsync(target)
-            finally:
-                os.close(target)
+            os.write(target, data)
+            os.fsync(target)
         finally:
-            os.close(source)
+            os.close(target)
+    os.fsync(directory.fd)
 
 
-def overwrite(database: Path, fresh: Path, timeout_s: float) -> None:
-    """Give the live file the content of ``fresh`` through SQLite's backup API: one write
+def remove(directory: PrivateDir, name: str) -> None:
+    """Delete ``name`` and its -wal/-shm from ``directory``, those that are there."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{name}{suffix}", dir_fd=directory.fd)
+
+
+def overwrite(directory: PrivateDir, name: str, fresh: str, live: LiveFiles, timeout_s: float) -> None:
+    """Give the live file ``name`` the content of ``fresh`` through SQLite's backup API: one write
     transaction of the live file, which every other connection sees as another process's commit.
     A first page SQLite cannot read is replaced first (it could not begin the transaction); as a
     last resort the file and its WAL start empty."""
     for mend in (None, _first_page, _empty):
         if mend is not None:
-            mend(database, fresh)
+            mend(directory, fresh, live)
         try:
-            _backup(fresh, database, timeout_s)
+            _backup(directory, fresh, name, timeout_s)
             return
         except sqlite3.DatabaseError:
             if mend is _empty:
                 raise
 
 
-def _backup(fresh: Path, database: Path, timeout_s: float) -> None:
+def _backup(directory: PrivateDir, fresh: str, name: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
 
     def waited(status: int, remaining: int, total: int) -> None:  # sqlite3 retries BUSY forever
         if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) and time.monotonic() > deadline:
             raise sqlite3.OperationalError("the store stayed locked during its salvage")
 
-    source = sqlite3.connect(f"file:{quote(str(fresh))}?mode=ro", uri=True)
+    source = sqlite3.connect(f"file:{quote(directory.sqlite_path(fresh))}?mode=ro", uri=True)
     try:
-        target = sqlite3.connect(f"file:{quote(str(database))}?mode=rw", uri=True, timeout=1)
+        target = sqlite3.connect(f"file:{quote(directory.sqlite_path(name))}?mode=rw", uri=True, timeout=1)
         try:
             source.backup(target, progress=waited, sleep=0.01)
         finally:
@@ -203,35 +304,22 @@ def _backup(fresh: Path, database: Path, timeout_s: float) -> None:
         source.close()
 
 
-def _first_page(database: Path, fresh: Path) -> None:
-    with open(fresh, "rb") as handle:
-        size = struct.unpack(">H", handle.read(18)[16:18])[0]
-        handle.seek(0)
-        page = handle.read(65536 if size == 1 else size)
-    fd = os.open(database, os.O_WRONLY | os.O_NOFOLLOW)
-    try:
+def _first_page(directory: PrivateDir, fresh: str, live: LiveFiles) -> None:
+    header = read_file(directory, fresh, 100)
+    size = struct.unpack(">H", header[16:18])[0]
+    page = read_file(directory, fresh, 65536 if size == 1 else size)
+    fd = live.fd("")
+    if fd is not None:
         os.pwrite(fd, page, 0)
         os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
-def _empty(database: Path, fresh: Path) -> None:
+def _empty(directory: PrivateDir, fresh: str, live: LiveFiles) -> None:
     for suffix in ("", "-wal"):
-        with contextlib.suppress(FileNotFoundError):
-            os.truncate(f"{database}{suffix}", 0)
-    with contextlib.suppress(FileNotFoundError):
-        size = os.path.getsize(f"{database}-shm")
-        with open(f"{database}-shm", "r+b") as handle:
-            handle.write(bytes(size))  # every process rebuilds its WAL index
-
-
-def fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        if (fd := live.fd(suffix)) is not None:
+            os.ftruncate(fd, 0)
+    if (fd := live.fd("-shm")) is not None:
+        os.pwrite(fd, bytes(os.fstat(fd).st_size), 0)  # every process rebuilds its WAL index
 
 
 # -- the directory lock --------------------------------------------------------------------------

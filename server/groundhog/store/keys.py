@@ -9,6 +9,7 @@ from the data key with HKDF so that the name MAC never reuses the cipher key.
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -19,7 +20,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from groundhog.errors import AccessDenied, PersistenceError
-from groundhog.store.paths import FILE_MODE, _check_not_symlink, check_private_file, ensure_private_dir
+from groundhog.store.dirs import PrivateDir, open_private_dir
+from groundhog.store.paths import FILE_MODE, check_private_file
 
 MASTER_KEY_FILE = "master.key"
 KEY_BYTES = 32
@@ -28,14 +30,16 @@ NONCE_BYTES = 12
 
 def load_or_create_master_key(config_dir: Path, *, create: bool = True) -> bytes:
     """Read the master key file, creating it atomically (tmp + link) on first use unless ``create``
-    is false (readers such as ``verify`` must not make a new key: it would decrypt nothing)."""
-    ensure_private_dir(config_dir, "The key directory")
-    path = config_dir / MASTER_KEY_FILE
-    if not path.exists() and not path.is_symlink():
-        if not create:
-            raise PersistenceError("The master key file is missing; without it nothing stored can be read.")
-        _create_key_file(path, secrets.token_bytes(KEY_BYTES))
-    return _read_key_file(path, "The master key file", ROTATE_MASTER)
+    is false (readers such as ``verify`` must not make a new key: it would decrypt nothing). The
+    directory is opened by descriptor and the file reached through it (store/dirs.py)."""
+    with open_private_dir(config_dir, "The key directory") as directory:
+        if directory.entry(MASTER_KEY_FILE) is None:
+            if not create:
+                raise PersistenceError(
+                    "The master key file is missing; without it nothing stored can be read."
+                )
+            _create_key_file(directory, MASTER_KEY_FILE, secrets.token_bytes(KEY_BYTES))
+        return _read_key_file(directory, MASTER_KEY_FILE, "The master key file", ROTATE_MASTER)
 
 
 # A master key being rotated (store/rotation.py) waits here until every store is re-wrapped under it.
@@ -43,26 +47,25 @@ PENDING_MASTER_KEY_FILE = "master.key.next"
 
 
 def load_pending_master_key(config_dir: Path) -> bytes | None:
-    path = config_dir / PENDING_MASTER_KEY_FILE
-    if not path.exists() and not path.is_symlink():
-        return None
-    return _read_key_file(path, "The new master key file", ROTATE_MASTER)
+    with open_private_dir(config_dir, "The key directory") as directory:
+        if directory.entry(PENDING_MASTER_KEY_FILE) is None:
+            return None
+        return _read_key_file(directory, PENDING_MASTER_KEY_FILE, "The new master key file", ROTATE_MASTER)
 
 
 def create_pending_master_key(config_dir: Path) -> bytes:
-    _create_key_file(config_dir / PENDING_MASTER_KEY_FILE, secrets.token_bytes(KEY_BYTES))
+    with open_private_dir(config_dir, "The key directory") as directory:
+        _create_key_file(directory, PENDING_MASTER_KEY_FILE, secrets.token_bytes(KEY_BYTES))
     pending = load_pending_master_key(config_dir)  # a concurrent run's key if it linked first
     assert pending is not None
     return pending
 
 
 def promote_pending_master_key(config_dir: Path) -> None:
-    os.replace(config_dir / PENDING_MASTER_KEY_FILE, config_dir / MASTER_KEY_FILE)
-    fd = os.open(config_dir, os.O_RDONLY | os.O_DIRECTORY)
-    try:
+    with open_private_dir(config_dir, "The key directory") as directory:
+        fd = directory.fd
+        os.replace(PENDING_MASTER_KEY_FILE, MASTER_KEY_FILE, src_dir_fd=fd, dst_dir_fd=fd)
         os.fsync(fd)  # the rename is durable before anyone relies on the new key alone
-    finally:
-        os.close(fd)
 
 
 # How to replace a key that others could read (paths.check_private_file says why).
@@ -70,15 +73,16 @@ ROTATE_MASTER = "`chmod 600` it, then `groundhog key rotate-master`"
 ROTATE_WORKSPACE = "`chmod 600` it, then `groundhog key rotate` and give the new key to the members"
 
 
-def _read_key_file(path: Path, what: str, rotate: str) -> bytes:
-    _check_not_symlink(path, what)
+def _read_key_file(directory: PrivateDir, name: str, what: str, rotate: str) -> bytes:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+        fd = directory.open(name, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise AccessDenied(f"{what} is a symbolic link; refusing to follow it.") from None
         raise PersistenceError(f"{what} cannot be read.") from None
     try:
         with os.fdopen(fd, "rb") as handle:
-            check_private_file(handle.fileno(), path, what, rotate=rotate)
+            check_private_file(handle.fileno(), directory.path / name, what, rotate=rotate)
             raw = handle.read(4096)
         key = base64.b64decode(raw.strip(), validate=True)
     except (OSError, ValueError):
@@ -88,25 +92,26 @@ def _read_key_file(path: Path, what: str, rotate: str) -> bytes:
     return key
 
 
-def _create_key_file(path: Path, key: bytes, *, replace: bool = False) -> None:
+def _create_key_file(directory: PrivateDir, name: str, key: bytes, *, replace: bool = False) -> None:
     """Write ``key`` to a new 0600 file atomically: tmp + link (the first process to link wins, the
     others read its key), or tmp + rename with ``replace`` (a key imported or rotated)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, FILE_MODE)
+    tmp = f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = directory.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
     try:
         os.write(fd, base64.b64encode(key) + b"\n")
         os.fsync(fd)
     finally:
         os.close(fd)
+    at = directory.fd
     if replace:
-        os.replace(tmp, path)
+        os.replace(tmp, name, src_dir_fd=at, dst_dir_fd=at)
         return
     try:
-        os.link(tmp, path)
+        os.link(tmp, name, src_dir_fd=at, dst_dir_fd=at, follow_symlinks=False)
     except FileExistsError:
         pass
     finally:
-        os.unlink(tmp)
+        os.unlink(tmp, dir_fd=at)
 
 
 # -- workspace keys: the key of a shared (PostgreSQL) workspace ---------------------------------
@@ -132,17 +137,21 @@ def load_workspace_key(config_dir: Path, workspace_id: str) -> bytes | None:
         env_id, key = parse_key_string(from_env)
         if env_id == workspace_id:
             return key
-    path = workspace_key_path(config_dir, workspace_id)
-    ensure_private_dir(path.parent, "The workspace key directory")
-    if not path.exists() and not path.is_symlink():
-        return None
-    return _read_key_file(path, "The workspace key file", ROTATE_WORKSPACE)
+    with _workspace_keys(config_dir) as directory:
+        name = f"{workspace_id}.key"
+        if directory.entry(name) is None:
+            return None
+        return _read_key_file(directory, name, "The workspace key file", ROTATE_WORKSPACE)
 
 
 def save_workspace_key(config_dir: Path, workspace_id: str, key: bytes, *, replace: bool = False) -> None:
-    path = workspace_key_path(config_dir, workspace_id)
-    ensure_private_dir(path.parent, "The workspace key directory")
-    _create_key_file(path, key, replace=replace)
+    with _workspace_keys(config_dir) as directory:
+        _create_key_file(directory, f"{workspace_id}.key", key, replace=replace)
+
+
+def _workspace_keys(config_dir: Path) -> PrivateDir:
+    with open_private_dir(config_dir, "The key directory") as config:
+        return config.subdir(WORKSPACE_KEYS_DIR, "The workspace key directory")
 
 
 def key_string(workspace_id: str, key: bytes) -> str:

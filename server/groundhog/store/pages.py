@@ -14,7 +14,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 DEFAULT_PAGE_SIZE = 4096
@@ -54,16 +53,6 @@ def load(database: bytes, wal: bytes | None) -> RawFile:
     if wal:
         _overlay_wal(raw, wal)
     return raw
-
-
-def read_files(database: Path) -> RawFile:
-    """``load`` of a database file and its ``-wal`` beside it (a missing WAL is no WAL)."""
-    data = database.read_bytes()
-    try:
-        wal: bytes | None = Path(f"{database}-wal").read_bytes()
-    except FileNotFoundError:
-        wal = None
-    return load(data, wal)
 
 
 def _page_size(header: bytes, wal: bytes | None) -> int:

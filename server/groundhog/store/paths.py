@@ -1,8 +1,8 @@
 """Where stores and keys live, and the file-system rules: directories 0700, files 0600, no symlinks,
 nothing of another user's.
 
-Every directory or file we create is checked with ``lstat`` so a planted symlink is refused instead of
-followed; files are created with ``O_NOFOLLOW | O_EXCL`` and an explicit mode, so umask cannot widen them.
+Directories are opened by descriptor (store/dirs.py) and what is below them reached through it; files
+are created with ``O_NOFOLLOW | O_EXCL`` and an explicit mode, so umask cannot widen them.
 What we open is checked on the open descriptor: it must be ours (a file another local user planted
 under a shared directory such as /tmp would otherwise be trusted, even by root) and, for files, not
 writable by others (its content could have been replaced). Every ancestor directory must belong to
@@ -12,7 +12,7 @@ directories under us. Refusals name the role of the file; the server's log names
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import logging
 import os
 import stat
@@ -20,36 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from groundhog.errors import AccessDenied, PersistenceError
+from groundhog.store.dirs import DIR_MODE as DIRS_MODE
+from groundhog.store.dirs import PrivateDir, open_private_dir
 from groundhog.workspace import canonical_root, default_store_dir, workspace_id_for
 
 log = logging.getLogger(__name__)
-DIR_MODE = 0o700
+DIR_MODE = DIRS_MODE
 FILE_MODE = 0o600
 DATABASE_FILE = "store.db"  # a workspace's SQLite file, in its directory
 
 
 def ensure_private_dir(path: Path, what: str = "The store directory") -> None:
-    """Create ``path`` (and missing parents) as 0700 directories; refuse a symlink anywhere we create,
-    a directory of another user's, and an ancestor others could use to swap it."""
-    check_ancestors(path, what)  # before creating anything inside them
-    try:
-        _ensure_private_dir(path)
-    except OSError as error:  # e.g. a parent that is a plain file
-        raise PersistenceError(f"The store directory cannot be created ({error.strerror}).") from None
-    if not stat.S_ISDIR(os.lstat(path).st_mode):
-        raise PersistenceError("The store directory path is not a directory.")
-    check_ancestors(path, what)  # the ones just created, and any swapped in meanwhile
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError as error:
-        raise PersistenceError(f"{what} cannot be opened ({error.strerror}).") from None
-    try:
-        info = os.fstat(fd)
-        _refuse_foreign(info, path, what)
-        if stat.S_IMODE(info.st_mode) != DIR_MODE:
-            os.fchmod(fd, DIR_MODE)  # ours: tighten it (files inside are checked one by one)
-    finally:
-        os.close(fd)
+    """Make ``path`` (and missing parents) 0700 directories of ours, by descriptor (store/dirs.py);
+    callers that then work inside it use ``open_private_dir`` and its descriptor instead."""
+    open_private_dir(path, what).close()
 
 
 def check_ancestors(path: Path, what: str) -> None:
@@ -125,62 +109,17 @@ def _refuse_foreign(info: os.stat_result, path: Path, what: str) -> None:
         raise AccessDenied(f"{what} belongs to another user; refusing to use it (see the server log).")
 
 
-def _ensure_private_dir(path: Path) -> None:
-    missing: list[Path] = []
-    probe = path
-    while True:
-        try:
-            info = os.lstat(probe)
-        except FileNotFoundError:
-            missing.append(probe)
-            if probe.parent == probe:
-                break
-            probe = probe.parent
-            continue
-        if stat.S_ISLNK(info.st_mode) and probe in (path, *missing):
-            raise AccessDenied("The store directory is a symbolic link; refusing to follow it.")
-        break
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, DIR_MODE)
-        except FileExistsError:
-            pass
-        except OSError as error:
-            raise PersistenceError(f"The store directory cannot be created ({error.strerror}).") from None
-    _check_not_symlink(path, "The store directory")
-    if stat.S_IMODE(os.lstat(path).st_mode) != DIR_MODE:
-        os.chmod(path, DIR_MODE)
-
-
-def ensure_private_file(path: Path, what: str = "The store file", *, create: bool = True) -> None:
-    """Create ``path`` empty with mode 0600 unless it exists (or, with ``create=False``, accept its
-    absence); refuse a symlink, a non-regular file, a file of another user's or one others may write."""
-    if create:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, FILE_MODE)
-            os.close(fd)
-        except FileExistsError:
-            pass
-        except OSError as error:
-            raise PersistenceError(f"The store file cannot be created ({error.strerror}).") from None
-    _check_not_symlink_if_present(path, what)
+def create_private_file(directory: PrivateDir, name: str, what: str = "The store file") -> None:
+    """Create ``name`` in ``directory`` empty with mode 0600 unless it exists (never through a
+    symlink: refused). Its owner and mode are checked by whoever opens it, on that descriptor."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        if create:
-            raise
-        return
+        os.close(directory.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
+    except FileExistsError:
+        pass
     except OSError as error:
-        raise PersistenceError(f"{what} cannot be opened ({error.strerror}).") from None
-    try:
-        check_private_file(fd, path, what)
-    finally:
-        os.close(fd)
-
-
-def _check_not_symlink_if_present(path: Path, what: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        _check_not_symlink(path, what)
+        if error.errno == errno.ELOOP:
+            raise AccessDenied(f"{what} is a symbolic link; refusing to follow it.") from None
+        raise PersistenceError(f"{what} cannot be created ({error.strerror}).") from None
 
 
 def _check_not_symlink(path: Path, what: str) -> None:

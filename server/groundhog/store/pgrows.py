@@ -65,6 +65,7 @@ class Upkeep:
 
 class PgTxn(Txn):
     conn: PgConnection
+    checks_version_conflict = False  # store/versions.py: reading the row count costs a round trip here
 
     def __init__(
         self,

@@ -25,8 +25,8 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import orjson
 
@@ -35,7 +35,16 @@ from groundhog.reports import SalvageReport
 from groundhog.store import pages
 from groundhog.store.chains import chain_hash
 from groundhog.store.codec import Cipher, data_key_ciphers
-from groundhog.store.damage import DirectoryLock, aside_path, copy_aside, fsync_directory, overwrite
+from groundhog.store.damage import (
+    DirectoryLock,
+    LiveFiles,
+    aside_name,
+    copy_aside,
+    overwrite,
+    read_file,
+    remove,
+)
+from groundhog.store.dirs import PrivateDir
 from groundhog.store.prepare import KEY_COPY
 from groundhog.store.schema import SCHEMA, SCHEMA_VERSION
 from groundhog.store.versions import version_hash
@@ -319,11 +328,11 @@ class _Checker:
 # -- the new file --------------------------------------------------------------------------------
 
 
-def build(path: Path, found: Plan, workspace_id: str, new_wrapped: Callable[[], bytes], when: str) -> None:
+def build(path: str, found: Plan, workspace_id: str, new_wrapped: Callable[[], bytes], when: str) -> None:
     """Write ``found``'s rows into a new SQLite file at ``path`` (which must not exist): the schema,
     this workspace's meta rows, the data key (a new one when the old is lost), then every kept row
     as it was. The store opens it next and recovers what the lost rows left broken."""
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite3.connect(f"file:{quote(path)}?mode=rwc", uri=True, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("BEGIN IMMEDIATE")
@@ -394,7 +403,11 @@ class _Salvaging(Protocol):
     """What a salvage needs of the damaged store (store/sqlite.py)."""
 
     @property
-    def path(self) -> Path: ...
+    def directory(self) -> PrivateDir: ...
+    @property
+    def file_name(self) -> str: ...
+    @property
+    def live(self) -> LiveFiles: ...
     @property
     def workspace_id(self) -> str: ...
     def unwrap(self, wrapped: bytes) -> bytes: ...
@@ -407,28 +420,32 @@ def run(store: _Salvaging, lock: DirectoryLock, open_fresh: Callable[[str], Any]
     be read and authenticated, under the directory lock held exclusively (store/damage.py), so no
     transaction of any process runs meanwhile. None when the file is whole by then (another
     process salvaged it first). ``open_fresh(name)`` opens the new content, built beside, as a store."""
-    database = store.path
+    directory, name = store.directory, store.file_name
     with lock.exclusive(timeout_s=SALVAGE_LOCK_TIMEOUT_S):
         when = now()
-        aside = aside_path(database, when.replace("-", "").replace(":", "").replace(".", ""))
-        copy_aside(database, aside)  # first: checking the file may make SQLite checkpoint it
+        aside = aside_name(directory, name, when.replace("-", "").replace(":", "").replace(".", ""))
+        copy_aside(store.live, directory, aside)  # first: checking the file may make SQLite checkpoint it
         problem = store.recheck()
         if problem is None:
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(f"{aside}{suffix}")
+            remove(directory, aside)
             return None
-        found_plan = plan(pages.read_files(aside), store.workspace_id, store.unwrap)
-        fresh = database.with_name(f"{aside.name}.salvaged")
-        build(fresh, found_plan, store.workspace_id, store.new_wrapped_key, when)
-        report = _repair(open_fresh(fresh.name), found_plan, aside.name, when, problem)
-        overwrite(database, fresh, SALVAGE_LOCK_TIMEOUT_S)
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{fresh}{suffix}")
-        fsync_directory(database.parent)
-    log.warning("the store file was damaged (%s); kept as %s and salvaged", problem, aside.name)
+        raw = pages.load(read_file(directory, aside), _wal_of(directory, aside))
+        found_plan = plan(raw, store.workspace_id, store.unwrap)
+        fresh = f"{aside}.salvaged"
+        build(directory.sqlite_path(fresh), found_plan, store.workspace_id, store.new_wrapped_key, when)
+        report = _repair(open_fresh(fresh), found_plan, aside, when, problem)
+        overwrite(directory, name, fresh, store.live, SALVAGE_LOCK_TIMEOUT_S)
+        remove(directory, fresh)
+        os.fsync(directory.fd)
+    log.warning("the store file was damaged (%s); kept as %s and salvaged", problem, aside)
     return report
+
+
+def _wal_of(directory: PrivateDir, name: str) -> bytes | None:
+    try:
+        return read_file(directory, f"{name}-wal")
+    except FileNotFoundError:
+        return None
 
 
 SALVAGE_LOCK_TIMEOUT_S = 60.0  # the other processes' transactions in flight end well before this

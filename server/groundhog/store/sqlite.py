@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sqlite3
-import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -35,13 +33,15 @@ from groundhog.limits import (
 )
 from groundhog.reports import SalvageReport
 from groundhog.store import damage, integrity, keys, prepare, salvage
-from groundhog.store.codec import Cipher, data_key_ciphers
+from groundhog.store.codec import data_key_ciphers
 from groundhog.store.connections import PerThread
 from groundhog.store.damage import DirectoryLock, translate
-from groundhog.store.paths import DATABASE_FILE, StoreLocation, ensure_private_dir, ensure_private_file
+from groundhog.store.dirs import open_private_dir
+from groundhog.store.paths import DATABASE_FILE, StoreLocation, check_private_file, create_private_file
 from groundhog.store.rows import Txn
+from groundhog.store.sqlite_file import SqliteFile, live_files
 from groundhog.store.values import ValueDigests
-from groundhog.store.wal import WAL_SIZE_LIMIT, WalCheckpointer
+from groundhog.store.wal import WalCheckpointer
 from groundhog.workspace import default_config_dir
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class StoreSettings:
     read_only: bool = False  # open an existing store without taking the write lock
 
 
-class SqliteStore(integrity.Checks):
+class SqliteStore(SqliteFile, integrity.Checks):
     """One workspace's database. Thread-safe: each thread gets its own connection."""
 
     def __init__(
@@ -93,7 +93,7 @@ class SqliteStore(integrity.Checks):
         one while it holds the directory lock (store/salvage.py)."""
         self.location = location
         self.settings = settings or StoreSettings()
-        self._file = location.directory / file_name
+        self.file_name = file_name
         self._locked = locked
         self._connections = PerThread(self._connect, self._fresh)
         self._checkpointer: WalCheckpointer | None = None
@@ -103,8 +103,9 @@ class SqliteStore(integrity.Checks):
         # the key first: a planted or missing key is refused before anything is created
         self._config_dir = self.settings.config_dir or default_config_dir()
         self._master = keys.load_or_create_master_key(self._config_dir, create=self.settings.create_key)
-        ensure_private_dir(location.directory)
-        self._lock = DirectoryLock(self._open_directory, self.settings.busy_timeout_s)
+        self.directory = open_private_dir(location.directory)  # everything below goes through it
+        self._live: damage.LiveFiles | None = None  # the file's descriptors, past SQLite (_open)
+        self._lock = DirectoryLock(self.directory.reopen, self.settings.busy_timeout_s)
         try:
             self._open()
         except BaseException:
@@ -115,9 +116,12 @@ class SqliteStore(integrity.Checks):
     def _open(self) -> None:
         problem: StoreDamaged | None = None
         with self._shared():
-            for suffix in ("-wal", "-shm", "-journal"):
-                ensure_private_file(Path(f"{self._file}{suffix}"), "A store file", create=False)
-            ensure_private_file(self._file)
+            create_private_file(self.directory, self.file_name)
+            self._live = live_files(self.directory, self.file_name)
+            for suffix in damage.LiveFiles.SUFFIXES:  # checked on descriptors kept open (damage.py)
+                if (fd := self.live.fd(suffix)) is not None:
+                    what = "The store file" if not suffix else "A store file"
+                    check_private_file(fd, self.path.with_name(self.file_name + suffix), what)
             try:
                 self.cipher, self.subkeys = self._open_keys()
                 if not (self.settings.read_only or self._locked):
@@ -135,18 +139,24 @@ class SqliteStore(integrity.Checks):
     def _check_file(self) -> StoreDamaged | None:
         conn = self._connection()
         try:
-            problem = damage.file_problem(conn, self._file, salvage.COLUMNS)
+            problem = damage.file_problem(conn, self.live, salvage.COLUMNS)
         except (sqlite3.Error, UnicodeDecodeError) as error:
             raise translate(error) from None
         return None if problem is None else damage.damaged(problem)
 
     @property
+    def live(self) -> damage.LiveFiles:
+        if self._live is None:
+            raise PersistenceError("The store is closed.")
+        return self._live
+
+    @property
     def path(self) -> Path:
-        return self._file
+        return self.directory.path / self.file_name
 
     @property
     def where(self) -> str:
-        return str(self._file)
+        return str(self.path)
 
     def on_change(self, callback: Callable[[], None]) -> None:
         """Never called: SQLite has no push; readers poll ``data_version`` (a cheap PRAGMA)."""
@@ -252,145 +262,14 @@ class SqliteStore(integrity.Checks):
             except sqlite3.Error:
                 log.debug("closing a store connection failed", exc_info=True)
         self._lock.close()
-
-    # -- damage ---------------------------------------------------------------------------------
-
-    def salvage(self, found: StoreDamaged) -> SalvageReport | None:
-        """Keep the damaged file aside and give the store a new file made of what can still be
-        read and authenticated (store/salvage.py). None when another process already did."""
-        log.warning("the store file is damaged (%s); salvaging it", found.details.get("problem"))
-        checkpointer, self._checkpointer = self._checkpointer, None
-        if checkpointer is not None:
-            checkpointer.stop()
-        try:
-            report = salvage.run(self, self._lock, self._open_fresh)
-            with self._shared():
-                self.cipher, self.subkeys = self._open_keys()  # a new data key if the old was lost
-                self.digests = ValueDigests(self.subkeys["value-digest"])
-        finally:
-            if checkpointer is not None:
-                self.checkpoint_in_background()
-        if report is not None:
-            self._salvages.append(report)
-            for listener in list(self._salvage_listeners):
-                try:
-                    listener(report)
-                except Exception:
-                    log.warning("a salvage listener failed; ignored", exc_info=True)
-        return report
-
-    def recheck(self) -> str | None:
-        """What is damaged in the file below its rows now (None: it is whole); for a salvage,
-        which holds the directory lock exclusively."""
-        try:
-            conn = self._connect()
-            try:
-                prepare.prepare_keys(conn, self.location.workspace_id, self._master)
-                return damage.file_problem(conn, self._file, salvage.COLUMNS)
-            finally:
-                conn.close()
-        except (sqlite3.Error, UnicodeDecodeError) as error:
-            found: PersistenceError = translate(error)
-        except StoreDamaged as error:
-            found = error
-        return str(found.details.get("problem") or found.message) if isinstance(found, StoreDamaged) else None
+        if self._live is not None:  # after the connections: closing it drops this process's locks
+            self._live.release()
+            self._live = None
+        self.directory.close()
 
     def _open_fresh(self, file_name: str) -> SqliteStore:
         settings = replace(self.settings, read_only=False, create_key=False)
         return SqliteStore(self.location, settings, file_name=file_name, locked=True)
 
-    def unwrap(self, wrapped: bytes) -> bytes:
-        """The data key ``wrapped`` holds; a store already re-wrapped by an unfinished master key
-        rotation opens with the new key (store/rotation.py)."""
-        workspace_id = self.location.workspace_id
-        try:
-            return keys.unwrap_data_key(self._master, wrapped, workspace_id, KEY_ID)
-        except PersistenceError:
-            pending = keys.load_pending_master_key(self._config_dir)
-            if pending is None:
-                raise
-            return keys.unwrap_data_key(pending, wrapped, workspace_id, KEY_ID)
-
-    def new_wrapped_key(self) -> bytes:
-        return keys.wrap_data_key(self._master, keys.new_data_key(), self.location.workspace_id, KEY_ID)
-
-    # -- opening --------------------------------------------------------------------------------
-
     def _connection(self) -> sqlite3.Connection:
         return self._connections.get()
-
-    def _open_directory(self) -> int:
-        return os.open(self.location.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-
-    def _fresh(self, conn: sqlite3.Connection) -> bool:
-        """Whether ``conn`` still has the file at the store's path open (a salvage in another
-        process replaces it); a stale one is closed (its thread opens the new file)."""
-        if getattr(conn, "identity", None) == damage.file_identity(self._file):
-            return True
-        with contextlib.suppress(sqlite3.Error):
-            conn.close()
-        return False
-
-    def _connect(self) -> sqlite3.Connection:
-        """A connection to the file at the store's path, never creating it (``mode=rw``: a file a
-        salvage is rewriting must not be made anew empty); one that fails is closed at once (a
-        damaged file fails its first statements, and a connection left open keeps a lock)."""
-        try:
-            conn = sqlite3.connect(
-                f"file:{urllib.parse.quote(str(self._file))}?mode=rw",
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-                timeout=self.settings.busy_timeout_s,
-                factory=_Connection,
-            )
-        except (sqlite3.Error, UnicodeDecodeError) as error:
-            raise translate(error) from None
-        try:
-            conn.text_factory = damage.text
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")  # store/wal.py says why
-            conn.execute(f"PRAGMA synchronous={self.settings.synchronous}")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA trusted_schema=OFF")
-            if self._checkpointer is not None:
-                conn.execute("PRAGMA wal_autocheckpoint=0")
-        except (sqlite3.Error, UnicodeDecodeError) as error:
-            conn.close()
-            raise translate(error) from None
-        assert isinstance(conn, _Connection)
-        conn.identity = damage.file_identity(self._file)  # opened under the lock: the same file
-        return conn
-
-    def _open_keys(self) -> tuple[Cipher, dict[str, bytes]]:
-        workspace_id = self.location.workspace_id
-        conn = self._connection()
-        found = prepare.read_keys(conn) if self.settings.read_only else None
-        if found is None:  # a reader (verify, the CLI, a read-only session) writes nothing
-            found = prepare.prepare_keys(conn, workspace_id, self._master)
-        stored_id, wrapped, copy = found
-        if stored_id != workspace_id:
-            raise PersistenceError("The store belongs to another workspace.")
-        try:
-            data_key = self.unwrap(wrapped)
-        except PersistenceError:
-            if copy is None or copy == wrapped or not self._opens(copy):
-                raise  # not this store's master key (both copies say so)
-            raise damage.damaged("the row holding the store's data key is damaged") from None
-        self._wrapped = wrapped
-        if copy != wrapped and not self.settings.read_only:  # a copy of another key: the row's
-            prepare.store_key_copy(conn, wrapped)
-        return data_key_ciphers(data_key, workspace_id, KEY_ID)
-
-    def _opens(self, wrapped: bytes) -> bool:
-        try:
-            self.unwrap(wrapped)
-        except PersistenceError:
-            return False
-        return True
-
-
-class _Connection(sqlite3.Connection):
-    """A connection that remembers which file it opened (``SqliteStore._fresh``)."""
-
-    identity: tuple[int, int] | None = None

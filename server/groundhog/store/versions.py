@@ -38,7 +38,19 @@ def version_hash(
     )
 
 
+_INSERT_VERSION = (
+    "INSERT INTO versions(context_id, version, ts, kind, session, keys_blob, delta_blob, link, prev_hash,"
+    " hash) VALUES (:id, :version, :ts, :kind, :session, :keys_blob, :delta_blob, :link, :prev, :hash)"
+)
+
+
 class VersionRows(Rows):
+    # A version already there above the recorded head (a head record moved back) is found by the
+    # insert's row count: free on SQLite; on PostgreSQL reading it would cost a round trip, so there
+    # the insert is plain, a collision fails the commit, and the head checks find a moved head first
+    # (tracker._head_in, integrity.check_head_chain).
+    checks_version_conflict = True
+
     def version_hash(self, uid: str, version: int, link: int, prev: bytes, row: dict[str, Any]) -> bytes:
         return version_hash(self.chain_key, uid, version, link, prev, row)
 
@@ -79,13 +91,23 @@ class VersionRows(Rows):
             "delta_blob": None if packed is None else self.cipher.seal(packed, *place, "delta"),
         }
         digest = self.version_hash(row.uid, version, link_version, prev, fields)
-        inserted = self.conn.execute(
-            "INSERT INTO versions(context_id, version, ts, kind, session, keys_blob, delta_blob,"
-            " link, prev_hash, hash) VALUES (:id, :version, :ts, :kind, :session, :keys_blob,"
-            " :delta_blob, :link, :prev, :hash) ON CONFLICT (context_id, version) DO NOTHING",
-            {**fields, "id": row.id, "version": version, "link": link_version, "prev": prev, "hash": digest},
-        ).rowcount
-        if inserted != 1:  # the head record was moved back under a newer version: recover, never collide
+        params = {
+            **fields,
+            "id": row.id,
+            "version": version,
+            "link": link_version,
+            "prev": prev,
+            "hash": digest,
+        }
+        if not self.checks_version_conflict:
+            self.conn.execute(_INSERT_VERSION, params)
+        elif (
+            self.conn.execute(
+                _INSERT_VERSION + " ON CONFLICT (context_id, version) DO NOTHING", params
+            ).rowcount
+            != 1
+        ):
+            # the head record was moved back under a newer version: recover, never collide
             raise DataDamaged(
                 f"Context {row.name!r}: version {version} already exists above the recorded head.",
                 context=row.name,
