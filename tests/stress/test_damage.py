@@ -98,3 +98,35 @@ def _check_everything_served(manager: ContextManager, written: Written, what: st
 def _snapshots_of(written: Written, name: str) -> set[str]:
     ours = set(written.versions[name].values())
     return {sid for sid, data in written.snapshots.items() if data in ours}
+
+
+def test_when_the_data_key_is_lost_too_the_store_starts_empty_and_says_so(
+    damage_base: Built, tmp_path: Path
+) -> None:
+    """The pages holding the data key's row and its copy are gone: nothing can be decrypted. The
+    store never refuses to start: it starts empty, with a new data key, keeps the damaged file, and
+    says what that means (a backup of the file still opens with this machine's master key)."""
+    from groundhog.store import pages
+
+    store_dir, config_dir = damage_base.copy("clean", tmp_path / "copy")
+    database = damage_base.database(store_dir)
+    data = bytearray(database.read_bytes())
+    roots = pages.schema(pages.load(bytes(data), None))
+    assert roots is not None
+    for table in ("keys", "meta"):
+        page = roots[table]
+        data[(page - 1) * 4096 : page * 4096] = bytes(4096)
+    database.write_bytes(bytes(data))
+
+    manager = create_manager(damage_base.workspace, store_dir=store_dir, config_dir=config_dir)
+    try:
+        [salvage] = manager.salvages
+        assert salvage.data_key_lost and "new key" in salvage.summary()
+        assert manager.list_contexts() == []
+        assert database.with_name(salvage.set_aside).read_bytes() == bytes(data)
+        manager.create_context("fresh", {"a": 1})
+        assert not manager.verify().ok  # the salvage is reported until discarded
+        assert manager.verify(discard_damaged=True).ok and manager.verify().ok
+        assert not database.with_name(salvage.set_aside).exists()
+    finally:
+        manager.close()

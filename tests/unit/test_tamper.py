@@ -611,3 +611,20 @@ def test_read_only_session_does_not_recover(scenario: Scenario) -> None:
     writable = scenario.open()
     assert_recovered(scenario, writable, damaged=HEAD, restored=HEAD, chained=HEAD - 1, set_aside=1)
     writable.close()
+
+
+def test_a_read_stopped_by_damage_leaves_no_lock_behind(
+    scenario: Scenario, reopened: Callable[[], ContextManager]
+) -> None:
+    """A history read meets a damaged row half-way (RecoveryError); the rows it had started to read
+    must not keep an old snapshot open on the connection: after another writer's commit, the next
+    write of the same tracker went "database is locked" every time."""
+    blob = scenario.version_blob("keys_blob", scenario.work_id, 4)
+    scenario.damage(scenario.set_version_blob("keys_blob", scenario.work_id, 4, flip_byte(blob)))
+    manager, other = reopened(), reopened()
+    work = manager.tracker("work")
+    with pytest.raises(RecoveryError) as caught:  # held, as a server answering it holds it a while
+        work.history(limit=100)
+    other.tracker("other").update(Change(set={"x": 3}))  # a commit in between
+    assert work.update(Change(set={"after": 1})).version == HEAD + 1
+    assert caught.value.kind == "RecoveryError"

@@ -20,7 +20,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from groundhog.errors import PersistenceError, StoreDamaged, StoreSalvaged
+from groundhog.errors import (
+    AccessDenied,
+    AlreadyExists,
+    ContextNotFound,
+    InvalidParams,
+    InvalidState,
+    PersistenceError,
+    SnapshotNotFound,
+    StoreDamaged,
+    StoreSalvaged,
+    TooLarge,
+    VersionConflict,
+)
 from groundhog.limits import (
     DEFAULT_AUDIT_KEEP,
     DEFAULT_AUDIT_MAX_AGE_DAYS,
@@ -45,6 +57,17 @@ from groundhog.store.wal import WalCheckpointer
 from groundhog.workspace import default_config_dir
 
 log = logging.getLogger(__name__)
+# what a transaction's body answers with after reading whole results: its connection stays as it is
+_ANSWERS = (
+    VersionConflict,
+    InvalidParams,
+    TooLarge,
+    ContextNotFound,
+    AlreadyExists,
+    SnapshotNotFound,
+    InvalidState,
+    AccessDenied,
+)
 T = TypeVar("T")
 KEY_ID = prepare.KEY_ID
 
@@ -205,6 +228,11 @@ class SqliteStore(SqliteFile, integrity.Checks):
                     if conn.in_transaction:
                         with contextlib.suppress(sqlite3.Error):
                             conn.execute("ROLLBACK")
+                    if not isinstance(error, _ANSWERS):
+                        # a read stopped half-way (damage met while iterating rows) can leave its
+                        # statement running, still holding its snapshot after the rollback: the
+                        # next write on this connection would then fail "database is locked"
+                        self._drop(conn)
                     if isinstance(error, sqlite3.Error | UnicodeDecodeError):
                         raise translate(error) from None
                     raise
@@ -217,6 +245,12 @@ class SqliteStore(SqliteFile, integrity.Checks):
             ) from None
         for committed in txn.after_commit:  # outside the try: the transaction is durable by now
             committed()
+
+    def _drop(self, conn: sqlite3.Connection) -> None:
+        """Forget and close this thread's connection: the next transaction opens a new one."""
+        self._connections.forget(conn)
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
 
     def _same_key(self, conn: sqlite3.Connection) -> None:
         """Nothing is written under a data key the store no longer has: a salvage in another
