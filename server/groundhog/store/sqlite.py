@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -48,7 +49,7 @@ from groundhog.store import damage, integrity, keys, prepare, salvage
 from groundhog.store.codec import data_key_ciphers
 from groundhog.store.connections import PerThread
 from groundhog.store.damage import DirectoryLock, translate
-from groundhog.store.dirs import open_private_dir
+from groundhog.store.dirs import PrivateDir, open_private_dir
 from groundhog.store.paths import DATABASE_FILE, StoreLocation, check_private_file, create_private_file
 from groundhog.store.rows import Txn
 from groundhog.store.sqlite_file import SqliteFile, live_files
@@ -129,6 +130,10 @@ class SqliteStore(SqliteFile, integrity.Checks):
         self.directory = open_private_dir(location.directory)  # everything below goes through it
         self._live: damage.LiveFiles | None = None  # the file's descriptors, past SQLite (_open)
         self._lock = DirectoryLock(self.directory.reopen, self.settings.busy_timeout_s)
+        # descriptors are not closed by the garbage collector as connections are: a store nobody
+        # closed gives them back when it is collected
+        self._files: list[damage.LiveFiles] = []
+        self._release = weakref.finalize(self, _release_files, self._lock, self._files, self.directory)
         try:
             self._open()
         except BaseException:
@@ -141,6 +146,7 @@ class SqliteStore(SqliteFile, integrity.Checks):
         with self._shared():
             create_private_file(self.directory, self.file_name)
             self._live = live_files(self.directory, self.file_name)
+            self._files.append(self._live)
             for suffix in damage.LiveFiles.SUFFIXES:  # checked on descriptors kept open (damage.py)
                 if (fd := self.live.fd(suffix)) is not None:
                     what = "The store file" if not suffix else "A store file"
@@ -295,11 +301,8 @@ class SqliteStore(SqliteFile, integrity.Checks):
                 conn.close()
             except sqlite3.Error:
                 log.debug("closing a store connection failed", exc_info=True)
-        self._lock.close()
-        if self._live is not None:  # after the connections: closing it drops this process's locks
-            self._live.release()
-            self._live = None
-        self.directory.close()
+        self._live = None
+        self._release()  # after the connections: closing the file's descriptors drops their locks
 
     def _open_fresh(self, file_name: str) -> SqliteStore:
         settings = replace(self.settings, read_only=False, create_key=False)
@@ -307,3 +310,11 @@ class SqliteStore(SqliteFile, integrity.Checks):
 
     def _connection(self) -> sqlite3.Connection:
         return self._connections.get()
+
+
+def _release_files(lock: DirectoryLock, files: list[damage.LiveFiles], directory: PrivateDir) -> None:
+    lock.close()
+    for live in files:
+        live.release()
+    files.clear()
+    directory.close()

@@ -63,14 +63,24 @@ local function on_did_recover(_, params)
   if type(params) ~= "table" then
     return
   end
-  log.warn(
-    ("context %q was damaged at version %s and recovered from version %s (%s)"):format(
+  if params.toVersion == nil or params.toVersion == vim.NIL then
+    -- nothing of it could be restored: the context is gone (what could not be read is kept aside)
+    log.warn(("context %q was damaged and could not be repaired (%s)"):format(
       tostring(params.context),
-      tostring(params.fromVersion),
-      tostring(params.toVersion),
       tostring(params.reason)
+    ))
+  elseif params.fromVersion == params.toVersion then
+    log.warn(("context %q: %s"):format(tostring(params.context), tostring(params.reason)))
+  else
+    log.warn(
+      ("context %q was damaged at version %s and recovered from version %s (%s)"):format(
+        tostring(params.context),
+        tostring(params.fromVersion),
+        tostring(params.toVersion),
+        tostring(params.reason)
+      )
     )
-  )
+  end
 end
 
 --- Handlers for the client configuration.

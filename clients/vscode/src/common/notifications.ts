@@ -31,10 +31,22 @@ export function registerNotificationHandlers(server: GroundhogServer, session: S
     ];
 }
 
+function recoveredMessage(params: DidRecoverParams): string {
+    const where = `${SERVER_NAME} found damage in context '${params.context}'`;
+    if (params.toVersion === null) {
+        return `${where} that could not be repaired (${params.reason}): it is gone. What could not be read is kept aside.`;
+    }
+    if (params.fromVersion === params.toVersion) {
+        return `${where}: ${params.reason}. The damaged data is kept aside.`;
+    }
+    return (
+        `${where} (${params.reason}) and recovered it: version ${params.fromVersion} ` +
+        `was unreadable, so the data of version ${params.toVersion} was restored as a new version. The damaged data is kept aside.`
+    );
+}
+
 function warnRecovered(params: DidRecoverParams, logger: Logger): void {
-    const message =
-        `${SERVER_NAME} found damage in context '${params.context}' (${params.reason}) and recovered it: version ${params.fromVersion} ` +
-        `was unreadable, so the data of version ${params.toVersion} was restored as a new version. The damaged data is kept aside.`;
+    const message = recoveredMessage(params);
     void vscode.window.showWarningMessage(message, "Show History", "Show Logs").then((choice) => {
         if (choice === "Show History") {
             void vscode.commands.executeCommand(Commands.showHistory, params.context);

@@ -255,8 +255,10 @@ export interface DidRestoreParams {
 }
 export interface DidRecoverParams {
     context: string;
-    fromVersion: number;
-    toVersion: number;
+    /** null when not even the damaged head is known (the context's record was lost) */
+    fromVersion: number | null;
+    /** null when nothing of the context could be restored: it is gone */
+    toVersion: number | null;
     reason: string;
 }
 

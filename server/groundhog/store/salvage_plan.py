@@ -1,0 +1,299 @@
+"""Which rows of a damaged store file can still be read and authenticated (store/salvage.py
+makes the new file of them).
+
+Every row read page by page (store/pages.py) is checked as the store checks it when it reads it:
+its blobs must decrypt under their place (table, context, version, row id), a version's link in its
+hash chain must be the one sealed with the chain key, an audit record likewise. When the schema
+itself is lost, the tables are told apart by the shape of their records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from groundhog.errors import ContextError, DataDamaged
+from groundhog.store import pages
+from groundhog.store.chains import chain_hash
+from groundhog.store.codec import Cipher, data_key_ciphers
+from groundhog.store.prepare import KEY_COPY
+from groundhog.store.versions import version_hash
+
+KEY_ID = 1
+
+# Each table's columns in order, and the shape of its records: n (an INTEGER PRIMARY KEY, stored as
+# NULL: the row id), i integer, t text, b blob, B blob or NULL. The shape tells tables apart when the
+# schema itself is lost (pages.loose_rows).
+TABLES: dict[str, tuple[tuple[str, ...], str]] = {
+    "meta": (("key", "value"), "tt"),
+    "keys": (("key_id", "wrapped", "created"), "nbt"),
+    "contexts": (
+        (
+            "id",
+            "uid",
+            "name_mac",
+            "name_blob",
+            "head",
+            "head_hash",
+            "anchor",
+            "cp_version",
+            "cp_bytes",
+            "created",
+            "modified",
+        ),
+        "ntbbibiiitt",
+    ),
+    "versions": (
+        (
+            "context_id",
+            "version",
+            "ts",
+            "kind",
+            "session",
+            "keys_blob",
+            "delta_blob",
+            "link",
+            "prev_hash",
+            "hash",
+        ),
+        "iitttbBibb",
+    ),
+    "checkpoints": (("context_id", "version", "blob"), "iib"),
+    "snapshots": (("id", "context_id", "version", "ts", "size", "kind", "info_blob", "blob"), "tiititbb"),
+    "snapshot_values": (("id", "context_id", "digest", "blob"), "nibb"),
+    "editors": (("context_id", "ts", "blob"), "ntb"),
+    "settings": (("key", "blob"), "tb"),
+    "sessions": (("id", "pid", "started", "active_mac", "client_blob"), "titBb"),
+    "session_editors": (("session", "ts", "blob"), "ttb"),
+    "feed": (("seq", "context_id", "version", "kind", "session"), "niitt"),
+    "quarantine": (("id", "ts", "source", "context_uid", "version", "reason", "row"), "ntttitb"),
+    "audit": (("seq", "ts", "event", "session", "blob", "prev_hash", "hash"), "ntttbbb"),
+}
+_TYPES: dict[str, tuple[type, ...]] = {
+    "n": (type(None),),
+    "i": (int,),
+    "t": (str,),
+    "b": (bytes,),
+    "B": (bytes, type(None)),
+}
+# what identifies a row, for telling a stale copy (a loose page) from the live one
+_IDENTITY = {
+    "versions": ("context_id", "version"),
+    "checkpoints": ("context_id", "version"),
+    "snapshot_values": ("context_id", "digest"),
+    "meta": ("key",),
+    "settings": ("key",),
+    "sessions": ("id",),
+    "session_editors": ("session",),
+    "snapshots": ("id",),
+}
+Row = dict[str, Any]
+COLUMNS = {table: columns for table, (columns, _shape) in TABLES.items()}  # the store's schema
+
+
+@dataclass
+class Plan:
+    """What a salvage keeps: the rows that authenticate, table by table, and what it could not."""
+
+    wrapped: bytes | None = None  # the data key, wrapped as the damaged file held it
+    meta: dict[str, str] = field(default_factory=dict)
+    rows: dict[str, list[Row]] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)  # context id -> name, of those kept
+    lost: dict[str, int] = field(default_factory=dict)  # rows read that did not authenticate
+    problems: list[str] = field(default_factory=list)  # what reading the file found
+    schema_lost: bool = False  # the schema page could not be read: tables told apart by shape
+    feed_seq: int = 0  # the change feed's last number, which the new file continues
+    # context id -> the newest version number an authenticated row shows was written, where that
+    # row itself cannot be kept (the WAL past its damage): a recover version goes above it
+    written_up_to: dict[int, int] = field(default_factory=dict)
+
+    def count(self, table: str) -> int:
+        return len(self.rows.get(table, ()))
+
+
+def plan(raw: pages.RawFile, workspace_id: str, unwrap: Callable[[bytes], bytes]) -> Plan:
+    """Read every table of ``raw`` and keep what authenticates with the data key ``unwrap`` gives."""
+    found = Plan(problems=list(raw.problems))
+    tables = _read_tables(raw, found)
+    found.meta = {row["key"]: row["value"] for row in tables.get("meta", [])}
+    candidates = [row["wrapped"] for row in tables.get("keys", []) if row["key_id"] == KEY_ID]
+    with contextlib.suppress(ValueError):
+        candidates.append(bytes.fromhex(found.meta.get(KEY_COPY, "")))
+    data_key = None
+    for wrapped in candidates:  # the key row, else its copy (store/prepare.py)
+        try:
+            data_key = unwrap(wrapped)
+        except ContextError:
+            continue
+        found.wrapped = wrapped
+        break
+    found.feed_seq = max([row["seq"] for row in tables.get("feed", [])] + [_sequence(tables)])
+    if data_key is None:
+        found.lost = {table: len(rows) for table, rows in tables.items() if table not in ("meta", "keys")}
+        return found
+    cipher, subkeys = data_key_ciphers(data_key, workspace_id, KEY_ID)
+    check = _Checker(cipher, subkeys)
+    contexts = check.contexts(tables.get("contexts", []), found)
+    uids = {row["id"]: row["uid"] for row in contexts}
+    found.rows["contexts"] = contexts
+    rules = check.rules(uids)
+    for table, keep in rules.items():
+        kept = [row for row in tables.get(table, []) if _try(keep, row)]
+        found.rows[table] = kept
+        found.lost[table] = len(tables.get(table, [])) - len(kept)
+    found.lost["contexts"] = len(tables.get("contexts", [])) - len(contexts)
+    for image in raw.beyond:
+        for context_id, version in _versions_shown(image, raw, check.cipher, uids):
+            found.written_up_to[context_id] = max(found.written_up_to.get(context_id, 0), version)
+    return found
+
+
+def _versions_shown(
+    image: bytes, raw: pages.RawFile, cipher: Cipher, uids: dict[int, str]
+) -> Iterator[tuple[int, int]]:
+    """(context id, version) of each version row of a page image whose sealed list of changed keys
+    authenticates: its associated data binds the context and the version number, so the number
+    was written, whatever became of the rest of the row."""
+    for _rowid, values in pages.page_rows(raw, image):
+        if len(values) < 6 or not all(
+            isinstance(v, t) for v, t in zip(values, (int, int, str, str, str, bytes), strict=False)
+        ):
+            continue
+        context_id, version, keys_blob = values[0], values[1], values[5]
+        if context_id in uids:
+            with contextlib.suppress(DataDamaged):
+                cipher.open(keys_blob, "versions", uids[context_id], version, "keys")
+                yield context_id, version
+
+
+def _try(keep: Callable[[Row], bool], row: Row) -> bool:
+    try:
+        return keep(row)
+    except (DataDamaged, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+        return False
+
+
+def _sequence(tables: dict[str, list[Row]]) -> int:
+    return max([0] + [int(row["seq"]) for row in tables.get("sqlite_sequence", []) if row["name"] == "feed"])
+
+
+def _read_tables(raw: pages.RawFile, found: Plan) -> dict[str, list[Row]]:
+    """Every readable row by table: through the schema's roots; tables whose entry in the schema
+    is lost (or the whole schema) from the other leaves, told apart by the shape of their rows."""
+    roots = {t: r for t, r in (pages.schema(raw) or {}).items() if t in TABLES or t == "sqlite_sequence"}
+    tables: dict[str, list[Row]] = {}
+    walked: set[int] = set()
+    for table, root in roots.items():
+        rows = (_as_row(table, rowid, values) for rowid, values in pages.table_rows(raw, root, walked))
+        tables[table] = [row for row in rows if row is not None]
+    missing = [table for table in TABLES if table not in roots]
+    if missing:
+        found.schema_lost = True
+        found.problems.append(f"the schema's entries for {len(missing)} table(s) could not be read")
+        for rowid, values in pages.loose_rows(raw, walked):
+            for table in missing:
+                row = _as_row(table, rowid, values)
+                if row is not None:
+                    tables.setdefault(table, []).append(row)
+                    break
+    return {table: _dedupe(table, rows) for table, rows in tables.items()}
+
+
+def _as_row(table: str, rowid: int, values: tuple[Any, ...]) -> Row | None:
+    if table == "sqlite_sequence":
+        return (
+            {"name": values[0], "seq": values[1]} if len(values) == 2 and isinstance(values[1], int) else None
+        )
+    columns, shape = TABLES[table]
+    if len(values) != len(columns) or not all(
+        isinstance(value, _TYPES[kind]) for value, kind in zip(values, shape, strict=True)
+    ):
+        return None
+    row = dict(zip(columns, values, strict=True))
+    if shape[0] == "n":
+        row[columns[0]] = rowid
+    return row
+
+
+def _dedupe(table: str, rows: list[Row]) -> list[Row]:
+    """One row per identity (a loose page may hold a stale copy): the newest version of a context
+    row, else the first read."""
+    identity = _IDENTITY.get(table, (TABLES[table][0][0],) if table in TABLES else ("name",))
+    chosen: dict[tuple[Any, ...], Row] = {}
+    for row in rows:
+        key = tuple(row[column] for column in identity)
+        if key not in chosen or (table == "contexts" and row["head"] > chosen[key]["head"]):
+            chosen[key] = row
+    return list(chosen.values())
+
+
+class _Checker:
+    """Each table's authentication, as the store's readers apply it."""
+
+    def __init__(self, cipher: Cipher, subkeys: dict[str, bytes]) -> None:
+        self.cipher = cipher
+        self.mac_key = subkeys["name-mac"]
+        self.chain_key = subkeys["chain"]
+
+    def contexts(self, rows: list[Row], found: Plan) -> list[Row]:
+        kept: dict[str, Row] = {}  # by name: a stale copy of a deleted and re-created one loses
+        for row in rows:
+            try:
+                name = self.cipher.open(row["name_blob"], "contexts", row["uid"], "name").decode()
+            except (DataDamaged, UnicodeDecodeError):
+                continue
+            mac = hmac.new(self.mac_key, name.encode(), hashlib.sha256).digest()
+            if hmac.compare_digest(mac, row["name_mac"]) and (
+                name not in kept or row["id"] > kept[name]["id"]
+            ):
+                kept[name] = row
+        found.names = {row["id"]: name for name, row in kept.items()}
+        return list(kept.values())
+
+    def rules(self, uids: dict[int, str]) -> dict[str, Callable[[Row], bool]]:
+        c = self.cipher
+
+        def owned(row: Row) -> str:
+            return uids[row["context_id"]]  # KeyError: a row of no kept context
+
+        def version(row: Row) -> bool:
+            uid = owned(row)
+            c.open(row["keys_blob"], "versions", uid, row["version"], "keys")
+            if row["delta_blob"] is not None:
+                c.open(row["delta_blob"], "versions", uid, row["version"], "delta")
+            link = version_hash(self.chain_key, uid, row["version"], row["link"], row["prev_hash"], row)
+            return hmac.compare_digest(link, row["hash"])
+
+        def snapshot(row: Row) -> bool:
+            uid = owned(row)
+            info = c.open_json(row["info_blob"], "snapshots", uid, row["id"])
+            bound = info.get("bound")
+            c.open(row["blob"], "snapshots", uid, row["id"], "state")
+            return bound is None or bound == [row["version"], row["ts"], row["size"], row["kind"]]
+
+        def audit(row: Row) -> bool:
+            c.open(row["blob"], "audit", row["seq"])
+            fields = (row["seq"], row["ts"], row["event"], row["session"], row["blob"])
+            return hmac.compare_digest(chain_hash(self.chain_key, row["prev_hash"], *fields), row["hash"])
+
+        return {
+            "versions": version,
+            "checkpoints": lambda r: bool(c.open(r["blob"], "checkpoints", owned(r), r["version"]) or True),
+            "snapshots": snapshot,
+            "snapshot_values": lambda r: bool(
+                c.open_each({r["digest"].hex(): r["blob"]}, "snapshot_values", owned(r))
+            ),
+            "editors": lambda r: bool(c.open(r["blob"], "editors", owned(r)) or True),
+            "settings": lambda r: bool(c.open(r["blob"], "settings", r["key"]) or True),
+            "sessions": lambda r: bool(c.open(r["client_blob"], "sessions", r["id"]) or True),
+            "session_editors": lambda r: bool(c.open(r["blob"], "session_editors", r["session"]) or True),
+            "audit": audit,
+            "feed": lambda r: r["context_id"] in uids,
+            "quarantine": lambda r: True,  # set aside already: plaintext about ciphertext, kept as it is
+        }
