@@ -65,7 +65,9 @@ class HeadCache:
         return tx.load_state(row, version), tx.changed_keys_between(row, version, head.version)
 
 
-def _caught_up(row: ContextRow, cached: StoredState, deltas: list[tuple[int, str, Payload]]) -> StoredState | None:
+def _caught_up(
+    row: ContextRow, cached: StoredState, deltas: list[tuple[int, str, Payload]]
+) -> StoredState | None:
     """``cached`` with the deltas committed since applied, or None when they are not all there."""
     if not deltas or deltas[0][0] != cached.version + 1 or deltas[-1][0] != row.head:
         return None

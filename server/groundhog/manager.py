@@ -270,8 +270,7 @@ class ContextManager:
     def salvage_history(self) -> list[SalvageReport]:
         """Every salvage of this store's file not yet discarded (``verify --discard-damaged``),
         by any process, oldest first."""
-        with self.store.read() as tx:
-            records = tx.get_setting(SALVAGES)
+        records = self.store.reading(lambda tx: tx.get_setting(SALVAGES))
         if not isinstance(records, list):
             return []
         return [SalvageReport.from_json(record) for record in records if isinstance(record, dict)]

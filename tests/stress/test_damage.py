@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from pathlib import Path
 
 import pytest
 
 from groundhog import ContextError, ContextManager, ContextNotFound, create_manager
 from groundhog.changes import Change
-from tests.damage_tools import CONTEXTS, DAMAGE, DELETED, Built, Written, canonical, cases
+from groundhog.reports import SalvageReport
+from groundhog.store import pages
+from tests.damage_tools import CONTEXTS, DAMAGE, DELETED, PAGE, Built, Written, canonical, cases
 
 pytestmark = pytest.mark.sqlite_only  # the SQLite file itself
 SEEDS = 14
@@ -47,6 +50,56 @@ def test_damage_never_stops_the_store_nor_serves_what_was_not_written(
         for info in manager.list_contexts():  # every context takes a new version, none reused
             result = manager.tracker(info.name).update(Change(set={"after": seed}))
             assert result.version > max(written.versions[info.name]), what
+    finally:
+        manager.close()
+
+
+@pytest.mark.parametrize("seed", [*range(7), "contexts"])
+def test_damage_met_while_the_store_serves_is_salvaged_and_every_call_answered(
+    damage_base: Built, tmp_path: Path, seed: int | str
+) -> None:
+    """The file is damaged under an open store (a page zeroed); whatever call meets it first, a
+    read or a write, the store sets the file aside and salvages it, the call is answered (run
+    again on the salvaged file: nothing of it had been written), listeners are told, and what is
+    served is only what was written. The calls run on a new thread, as a server's requests do: a
+    connection that read a page before the damage keeps it in its cache."""
+    written = damage_base.written
+    store_dir, config_dir = damage_base.copy("clean", tmp_path / "copy")
+    database = damage_base.database(store_dir)
+    manager = create_manager(damage_base.workspace, store_dir=store_dir, config_dir=config_dir)
+    told: list[SalvageReport] = []
+    manager.on_salvage(told.append)
+    try:
+        if seed == "contexts":  # met first by a listing, not by a context's own calls
+            roots = pages.schema(pages.load(database.read_bytes(), None))
+            assert roots is not None
+            page = roots["contexts"] - 1
+        else:
+            page = random.Random(seed).randrange(1, database.stat().st_size // PAGE)
+        with database.open("r+b") as raw:  # the store keeps the file open: damaged in place
+            raw.seek(page * PAGE)
+            raw.write(bytes(PAGE))
+        what = f"page {page + 1} zeroed under an open store"
+        failures: list[BaseException] = []
+
+        def serve() -> None:
+            try:
+                served = _check_everything_served(manager, written, what)
+                for info in manager.list_contexts():
+                    result = manager.tracker(info.name).update(Change(set={"after": seed}))
+                    assert result.version > max(written.versions[info.name]), what
+                if served != _everything(written):
+                    assert not manager.verify().ok, what
+            except BaseException as error:  # re-raised on the test's thread
+                failures.append(error)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        thread.join()
+        assert not failures, failures
+        assert told == manager.salvages, what
+        for salvage in told:
+            assert (database.parent / salvage.set_aside).exists() and salvage.set_aside in salvage.summary()
     finally:
         manager.close()
 
@@ -106,8 +159,6 @@ def test_when_the_data_key_is_lost_too_the_store_starts_empty_and_says_so(
     """The pages holding the data key's row and its copy are gone: nothing can be decrypted. The
     store never refuses to start: it starts empty, with a new data key, keeps the damaged file, and
     says what that means (a backup of the file still opens with this machine's master key)."""
-    from groundhog.store import pages
-
     store_dir, config_dir = damage_base.copy("clean", tmp_path / "copy")
     database = damage_base.database(store_dir)
     data = bytearray(database.read_bytes())
@@ -128,5 +179,23 @@ def test_when_the_data_key_is_lost_too_the_store_starts_empty_and_says_so(
         assert not manager.verify().ok  # the salvage is reported until discarded
         assert manager.verify(discard_damaged=True).ok and manager.verify().ok
         assert not database.with_name(salvage.set_aside).exists()
+    finally:
+        manager.close()
+
+
+def test_a_whole_file_read_past_sqlite_keeps_every_row(damage_base: Built, tmp_path: Path) -> None:
+    """What a salvage keeps of an undamaged file: every row, the change feed's rows of a deleted
+    context (under its negated id) included; nothing counted as lost."""
+    from groundhog.store import salvage_plan
+
+    store_dir, config_dir = damage_base.copy("clean", tmp_path / "copy")
+    manager = create_manager(damage_base.workspace, store_dir=store_dir, config_dir=config_dir)
+    try:
+        database = damage_base.database(store_dir)
+        raw = pages.load(database.read_bytes(), None)
+        found = salvage_plan.plan(raw, manager.store.workspace_id, manager.store.unwrap)
+        assert found.problems == [] and not any(found.lost.values()), found.lost
+        assert any(row["context_id"] < 0 and row["kind"] == "delete" for row in found.rows["feed"])
+        assert set(found.names.values()) == set(CONTEXTS)
     finally:
         manager.close()

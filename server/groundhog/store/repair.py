@@ -115,7 +115,7 @@ def _set_aside_orphans(store: Backend, session: str, orphans: dict[int, int]) ->
                 _move(tx, table, "context_id = ?", (context_id,), "?", "its context record was deleted")
                 for table in _OWNED
             )
-            tx.conn.execute("DELETE FROM feed WHERE context_id = ?", (context_id,))
+            tx.feed_deleted(context_id, newest, session)  # followers learn that it is gone
             name = names[0] if len(names) == len(orphans) == 1 else f"#{context_id}"
             reason = f"its context record was deleted: {moved} row(s) left behind were set aside"
             tx.audit("recover", session, {"context": name, "reason": reason})

@@ -130,8 +130,13 @@ class Txn(VersionRows, SnapshotDeletion, AuditRows, SessionRows, BudgetRows):
         none of them can be taken for a later context given the same id (SQLite reuses the
         highest); they age out of the feed like any row whose version is gone."""
         self.conn.execute("DELETE FROM contexts WHERE id = ?", (row.id,))
-        self.conn.execute("UPDATE feed SET context_id = -context_id WHERE context_id = ?", (row.id,))
-        self._append_feed(-row.id, row.head, "delete", session)
+        self.feed_deleted(row.id, row.head, session)
+
+    def feed_deleted(self, context_id: int, head: int, session: str) -> None:
+        """The feed's side of a deletion (``delete_context``; also rows set aside whose context
+        record was deleted behind the store's back, store/repair.py)."""
+        self.conn.execute("UPDATE feed SET context_id = -context_id WHERE context_id = ?", (context_id,))
+        self._append_feed(-context_id, head, "delete", session)
 
     # -- integrity (store/integrity.py) ---------------------------------------------------------
 

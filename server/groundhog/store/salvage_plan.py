@@ -172,6 +172,12 @@ def _versions_shown(
                 yield context_id, version
 
 
+def _fed(context_id: int, uids: dict[int, str]) -> bool:
+    """Whether a feed row is about a kept context, or about a deleted one: a deletion keeps the
+    context's feed rows under its negated id until they age out (store/rows.py)."""
+    return context_id in uids if context_id > 0 else -context_id not in uids
+
+
 def _try(keep: Callable[[Row], bool], row: Row) -> bool:
     try:
         return keep(row)
@@ -294,6 +300,6 @@ class _Checker:
             "sessions": lambda r: bool(c.open(r["client_blob"], "sessions", r["id"]) or True),
             "session_editors": lambda r: bool(c.open(r["blob"], "session_editors", r["session"]) or True),
             "audit": audit,
-            "feed": lambda r: r["context_id"] in uids,
+            "feed": lambda r: _fed(r["context_id"], uids),
             "quarantine": lambda r: True,  # set aside already: plaintext about ciphertext, kept as it is
         }

@@ -211,9 +211,14 @@ class SqliteStore(SqliteFile, integrity.Checks):
             yield txn
 
     def reading(self, body: Callable[[Txn], T]) -> T:
-        """``body`` in a read transaction (run once here; see the Store protocol)."""
-        with self.read() as txn:
-            return body(txn)
+        """``body`` in a read transaction; run again once if it met damage that got the file
+        salvaged meanwhile (a read has nothing to undo: its caller sees the salvaged store)."""
+        try:
+            with self.read() as txn:
+                return body(txn)
+        except StoreSalvaged:
+            with self.read() as txn:
+                return body(txn)
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[Txn]:
