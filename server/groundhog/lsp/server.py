@@ -193,7 +193,8 @@ class GroundhogServer(LanguageServer):
                 self.protocol.notify(names.DID_RECOVER, _recover_params(report))
             session.on_recover(lambda report: session.notify(names.DID_RECOVER, _recover_params(report)))
             for salvage in session.salvages:  # the store file was damaged: say it to the person
-                self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, salvage.summary()))
+                warning = types.ShowMessageParams(types.MessageType.Warning, salvage.summary())
+                self.window_show_message(warning)
             session.on_salvage(
                 lambda salvage: session.notify(
                     "window/showMessage",

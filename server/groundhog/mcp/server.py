@@ -172,10 +172,10 @@ class GroundhogMCP(MCPServer):
 
         for salvage in session.salvages:
             tell(salvage.summary())
-        for report in session.manager.recoveries:
+        for report in session.recoveries:
             tell(describe_recovery(report))
         session.on_salvage(lambda salvage: tell(salvage.summary()))
-        session.manager.on_recover(lambda report: tell(describe_recovery(report)))
+        session.on_recover(lambda report: tell(describe_recovery(report)))
 
     def _client(self) -> dict[str, Any]:
         params = self._peer.client_params if self._peer is not None else None
