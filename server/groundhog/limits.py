@@ -47,6 +47,13 @@ MAX_RESULT_BYTES_RANGE = (1024, 1 << 30)
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20
 MAX_MESSAGE_BYTES_RANGE = (1024, 1 << 30)
 
+# A session's lease (store/liveness.py): its server renews it every third of it, so a live session
+# survives two missed renewals (a database restart, a network blip) and a dead one is shown gone
+# within one to four thirds of it after its last renewal. One small write per server per renewal,
+# however many sessions and editor events: 90 s is ~1 write every 30 s per server.
+DEFAULT_SESSION_LEASE_S = 90
+SESSION_LEASE_S_RANGE = (3, 86_400)
+
 DEFAULT_LOCK_TIMEOUT_S = 5.0  # how long a write waits for another's lock before LockError
 
 # Agent hooks (groundhog.agents): a hook runs at every session start and after every turn, so it

@@ -26,7 +26,8 @@ from groundhog.errors import (
     InvalidState,
 )
 from groundhog.labels import check_metadata
-from groundhog.limits import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_STORE_BUDGET_BYTES
+from groundhog.leases import LeaseKeeper
+from groundhog.limits import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_SESSION_LEASE_S, DEFAULT_STORE_BUDGET_BYTES
 from groundhog.model import ContextSnapshot, ContextState
 from groundhog.names import DEFAULT_CONTEXT, validate_name
 from groundhog.reports import RecoveryReport, SalvageReport, VerifyReport
@@ -114,8 +115,11 @@ class Source:
 
 
 class ContextManager:
-    def __init__(self, store: Store, config: TrackerConfig | None = None) -> None:
+    def __init__(
+        self, store: Store, config: TrackerConfig | None = None, *, lease_s: float = DEFAULT_SESSION_LEASE_S
+    ) -> None:
         self.store = store
+        self.leases = LeaseKeeper(store, lease_s)  # the leases of the sessions it registers
         self.config = config or TrackerConfig()
         self.origin = uuid.uuid4().hex[:12]  # marks this manager's audit records (subscriptions.py)
         self._audits = AuditQueue(store)
@@ -278,13 +282,16 @@ class ContextManager:
     # -- sessions -------------------------------------------------------------------------------
 
     def register_session(self, session: str, client: dict[str, Any]) -> None:
+        """Record ``session`` as open, with a lease this manager renews until ``end_session``."""
         if not self.read_only:
             with self.store.write() as tx:
-                tx.register_session(session, client)
+                tx.register_session(session, client, self.leases.lease_ms)
                 tx.audit("session-start", session, {"client": client, "pid": os.getpid()})
+            self.leases.watch(session, client)
 
     def end_session(self, session: str) -> None:
         if not self.read_only:
+            self.leases.forget(session)
             with self.store.write() as tx:
                 tx.end_session(session)
                 tx.audit("session-end", session, {})
@@ -336,6 +343,7 @@ class ContextManager:
             tx.set_session_active(session, name)
             if name is not None:
                 tx.put_setting(LAST_ACTIVE, name)
+        self.leases.activated(session, name)
 
     def last_active(self) -> str | None:
         try:
@@ -460,6 +468,7 @@ class ContextManager:
             self._follower.tell_error(tracker.name, error, tracker)
 
     def close(self) -> None:
+        self.leases.stop()
         if self._follower is not None:
             self._follower.stop()
         self._audits.close(self.store_lock_timeout())
@@ -501,7 +510,7 @@ def create_manager(
         workspace, store_settings(settings, create_key=create_key, lock_timeout_s=lock_timeout_s), settings
     )
     config = TrackerConfig(settings.snapshot_max_bytes, settings.read_only, tuple(validators))
-    manager = ContextManager(store, config)
+    manager = ContextManager(store, config, lease_s=settings.session_lease_s)
     manager.check_on_open(session)
     if not settings.read_only:
         manager.record_budget(settings.store_budget_bytes)

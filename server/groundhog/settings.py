@@ -32,6 +32,7 @@ from groundhog.limits import (
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_RESULT_BYTES,
     DEFAULT_RECOVERY_POINTS_KEEP,
+    DEFAULT_SESSION_LEASE_S,
     DEFAULT_SNAPSHOT_MAX_BYTES,
     DEFAULT_STORE_BUDGET_BYTES,
     EDITOR_FLUSH_MS_RANGE,
@@ -41,6 +42,7 @@ from groundhog.limits import (
     MAX_MESSAGE_BYTES_RANGE,
     MAX_RESULT_BYTES_RANGE,
     RECOVERY_POINTS_KEEP_RANGE,
+    SESSION_LEASE_S_RANGE,
     SNAPSHOT_MAX_BYTES_RANGE,
     STORE_BUDGET_BYTES_RANGE,
     within,
@@ -229,6 +231,16 @@ class Settings:
         wire="feedKeep",
         flag="--feed-keep",
         bounds=FEED_KEEP_RANGE,
+    )
+    session_lease_s: int = declare(
+        DEFAULT_SESSION_LEASE_S,
+        int,
+        "seconds a session of another machine stays listed after its server last renewed it "
+        "(renewed every third of it)",
+        wire="sessionLeaseS",
+        flag="--session-lease-s",
+        env="GROUNDHOG_SESSION_LEASE_S",
+        bounds=SESSION_LEASE_S_RANGE,
     )
     token: str | None = declare(
         None,

@@ -5,6 +5,8 @@ hold (never a name, key, value, label or client name in the clear)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from groundhog.workspace import shared_workspace_id
 from tests.e2e.harness import Client, Env, assert_error, start_client
 from tests.pgcluster import PgCluster
 
@@ -33,10 +36,12 @@ def _machine(root: Path, name: str, url: str) -> Env:
     return Env(home, home / "store", home / "config", checkout, url)
 
 
-def _cli(env: Env, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    env: Env, *args: str, stdin: str | None = None, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "groundhog", *args],
-        env=env.environ(),
+        env=env.environ(**(extra or {})),
         cwd=env.workspace,
         input=stdin,
         capture_output=True,
@@ -164,6 +169,60 @@ async def test_a_database_crash_mid_stream_loses_no_acknowledged_update_and_no_n
         await writer.close()
     finally:
         cluster.destroy()
+
+
+async def test_a_killed_server_s_session_is_gone_for_the_other_machines_once_its_lease_runs_out(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    """Two machines (their own machine ids: a session of the other is judged by its lease, as one
+    across a network is) with a short lease; one server is killed: the other's editors and the
+    people CLI stop counting its session once its lease ran out, and the live server's next
+    renewal removes its row. No wall-clock bound: the waits are hang guards."""
+    short = {"GROUNDHOG_SESSION_LEASE_S": "3"}
+    alice = _machine(tmp_path, "alice", pg_cluster.url)
+    bob = _machine(tmp_path, "bob", pg_cluster.url)
+    on_alice, on_bob = {**short, "GROUNDHOG_MACHINE_ID": "alice"}, {**short, "GROUNDHOG_MACHINE_ID": "bob"}
+    left = await start_client(alice, client_name="alice-editor", extra_env=on_alice)
+    await left.request("context/create", {"name": "plan"})
+    assert _cli(bob, "key", "import", stdin=_cli(alice, "key", "export").stdout).returncode == 0
+    right = await start_client(bob, client_name="bob-editor", extra_env=on_bob)
+    try:
+        for client in (left, right):
+            await client.request("context/switch", {"name": "plan"})
+        assert await _sessions_on(right, "plan") == 2
+        listed = _json(_cli(bob, "sessions", "--json", extra=on_bob))["sessions"]
+        assert sorted(s["client"] for s in listed) == ["alice-editor", "bob-editor"]
+        server = left.lsp._server
+        assert server is not None
+        server.kill()  # the machine's server dies without ending its session
+        await server.wait()
+        await _until(lambda: _sessions_on(right, "plan"), 1)
+        listed = _json(_cli(bob, "sessions", "--json", extra=on_bob))["sessions"]
+        assert [s["client"] for s in listed] == ["bob-editor"]
+        await _until(lambda: _session_rows(pg_cluster, bob), 1)  # bob's server's renewal removed the row
+    finally:
+        await right.close()
+        with contextlib.suppress(Exception):
+            await left.lsp.stop()
+
+
+async def _sessions_on(client: Client, context: str) -> int:
+    listed = await client.request("context/list")
+    return int(next(c["sessions"] for c in listed["contexts"] if c["name"] == context))
+
+
+async def _session_rows(cluster: PgCluster, env: Env) -> int:
+    with psycopg.connect(cluster.url, autocommit=True) as conn:
+        schema = f"gh_{shared_workspace_id(env.workspace)}"
+        return int(conn.execute(f'SELECT count(*) FROM "{schema}".sessions').fetchone()[0])
+
+
+async def _until(read: Any, expected: int) -> None:
+    for _ in range(600):  # a hang guard (60 s): it returns as soon as the value is there
+        if await read() == expected:
+            return
+        await asyncio.sleep(0.1)
+    assert await read() == expected
 
 
 async def test_bad_shared_store_options_are_named_and_the_embedded_store_serves(tmp_path: Path) -> None:

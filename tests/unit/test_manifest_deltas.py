@@ -21,6 +21,7 @@ from groundhog.changes import Change
 from groundhog.store import snapshots
 from groundhog.store.codec import Payload, values_size
 from groundhog.store.records import StoredState
+from groundhog.store.schema import SCHEMA_VERSION
 from groundhog.undo import MAX_BYTES, MAX_ENTRIES, PROCESS_MAX_BYTES, UndoLog, held_bytes, step_cost
 
 STATE = {f"src/file_{i:03d}.py": f"summary {i} " + "s" * 200 for i in range(300)}
@@ -165,7 +166,9 @@ def test_a_store_of_the_previous_format_is_upgraded_and_reads_the_same(store_env
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     upgraded = store_env.open()
     with raw_db(store) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "4"
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+            SCHEMA_VERSION
+        )
     work = upgraded.tracker("work")
     for snapshot, data in expected.items():
         assert work.get_snapshot(snapshot).state.data == data

@@ -218,13 +218,16 @@ def test_writes_during_an_outage_fail_quickly_and_none_acknowledged_is_lost(tmp_
         manager = _open(cluster.url, workspace, _machine(tmp_path, "m"), history_limit=500)
         tracker = manager.tracker("log")
         manager.create_context("log", {"n": 0})
+        manager.register_session("s-1", {"name": "code", "version": "1", "kind": "lsp"})
         acknowledged: list[int] = []
         failures: list[str] = []
         for n in range(1, 61):
             if n == 20:
                 cluster.stop("immediate")
+                assert manager.leases.renew() is False  # a renewal in the outage: said, tried again
             if n == 40:
                 cluster.start()
+                assert manager.leases.renew() is True  # and the next one works
             try:
                 tracker.update(Change(set={"n": n}))
                 acknowledged.append(n)
@@ -235,6 +238,7 @@ def test_writes_during_an_outage_fail_quickly_and_none_acknowledged_is_lost(tmp_
         head = manager.load_state("log").version
         assert head == 1 + len(acknowledged)  # a refused write left no version behind
         assert [manager.load_state("log", v).data["n"] for v in range(2, head + 1)] == acknowledged
+        assert [s.id for s in manager.live_sessions()] == ["s-1"]
         manager.close()
     finally:
         cluster.destroy()

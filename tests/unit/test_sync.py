@@ -13,6 +13,7 @@ from tests.conftest import StoreEnv
 
 from groundhog import ContextManager
 from groundhog.changes import Change
+from groundhog.store.liveness import session_pid
 from groundhog.sync import ChangeFeed, WorkspaceChanges
 
 
@@ -146,7 +147,7 @@ def test_live_sessions_say_who_is_open_where_with_their_editor_state(store_env: 
                 "INSERT INTO sessions(id, pid, started, active_mac, client_blob) VALUES (?, ?, ?, NULL, ?)",
                 (
                     "s-dead",
-                    (tx.session_pid() & ~0xFFFFFFFF) | (2**22 + 12345),  # this machine's, dead
+                    (session_pid() & ~0xFFFFFFFF) | (2**22 + 12345),  # this machine's, dead
                     "2026-01-01T00:00:00.000Z",
                     tx.cipher.seal_json({}, "sessions", "s-dead"),
                 ),

@@ -5,14 +5,11 @@ its pruning are one statement, and so is the fold of history past the limit."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import socket
 import threading
 import time
-from functools import lru_cache
 from typing import Any
 
+from groundhog.store import liveness
 from groundhog.store import sessions as session_rows
 from groundhog.store.codec import Cipher
 from groundhog.store.pgwire import PgConnection, Statement
@@ -103,15 +100,10 @@ class PgTxn(Txn):
     def database_check(self) -> str | None:
         return None  # PostgreSQL checks its own pages (data checksums, where the cluster enables them)
 
-    # A session's pid is only meaningful on its own machine: the column holds a machine tag in its
-    # high bits, and sessions of other machines are judged alive (they end themselves on exit).
-    def session_pid(self) -> int:
-        return (machine_tag() << 32) | os.getpid()
-
-    def session_alive(self, stored_pid: int) -> bool:
-        if stored_pid >> 32 != machine_tag():
-            return True
-        return super().session_alive(stored_pid & 0xFFFFFFFF)
+    def clock_ms(self) -> str:
+        """The database's clock, in the statement: the same for every machine (store/liveness.py)."""
+        skew = int(liveness.CLOCK_SKEW_MS)
+        return f"((extract(epoch from clock_timestamp()) * 1000)::bigint + {skew})"
 
     # -- the audit log's ends, read with the transaction's opening ------------------------------
 
@@ -183,8 +175,3 @@ class PgTxn(Txn):
             {"id": row.id, "oldest": oldest, "anchor": row.anchor},
         )
         return row
-
-
-@lru_cache(maxsize=1)
-def machine_tag() -> int:
-    return int.from_bytes(hashlib.sha256(socket.gethostname().encode()).digest()[:3], "big")

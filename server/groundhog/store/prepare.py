@@ -8,7 +8,7 @@ import sqlite3
 from groundhog.errors import PersistenceError
 from groundhog.store import keys
 from groundhog.store.damage import damaged, translate
-from groundhog.store.schema import SCHEMA, SCHEMA_VERSION, TABLES
+from groundhog.store.schema import SCHEMA, SCHEMA_VERSION, TABLES, missing_columns
 from groundhog.timeutil import now
 
 KEY_ID = 1
@@ -81,6 +81,8 @@ def _prepare(conn: sqlite3.Connection, workspace_id: str, master: bytes) -> Keys
             f"reads up to {SCHEMA_VERSION}); upgrade Groundhog to open it."
         )
     if written_by < SCHEMA_VERSION:  # one way: older servers refuse the upgraded store
+        for statement in missing_columns(written_by, lambda table, column: _has_column(conn, table, column)):
+            conn.execute(statement)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
     row = conn.execute("SELECT wrapped FROM keys WHERE key_id = ?", (KEY_ID,)).fetchone()
     copy = conn.execute("SELECT value FROM meta WHERE key = ?", (KEY_COPY,)).fetchone()
@@ -109,3 +111,7 @@ def store_key_copy(conn: sqlite3.Connection, wrapped: bytes) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise translate(error) from None
+
+
+def _has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))

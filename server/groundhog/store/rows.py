@@ -1,9 +1,9 @@
 """The transaction: every row-level operation available inside one store transaction. Contexts live
 here; versions, checkpoints and retention in versions.py; snapshots and their shared values in
 snapshots.py (deleting one: snapshot_deletion.py); the audit log and quarantine in audit.py;
-sessions, settings and the change feed in sessions.py; the hash chains in chains.py. Everything is
-decrypted on the way out and encrypted on the way in; no business rules live here (see tracker.py
-for those)."""
+settings and the change feed in sessions.py; sessions and their leases in liveness.py; the hash
+chains in chains.py. Everything is decrypted on the way out and encrypted on the way in; no
+business rules live here (see tracker.py for those)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from groundhog.store.audit import AuditRows
 from groundhog.store.budget import BudgetRows
 from groundhog.store.chains import genesis_hash
 from groundhog.store.codec import Cipher
+from groundhog.store.liveness import LiveRows
 from groundhog.store.records import (
     ContextRow,
     StoredState,
@@ -38,7 +39,7 @@ _CONTEXT_COLUMNS = (
 )
 
 
-class Txn(VersionRows, SnapshotDeletion, AuditRows, SessionRows, BudgetRows):
+class Txn(VersionRows, SnapshotDeletion, AuditRows, SessionRows, LiveRows, BudgetRows):
     """The operations available inside one store transaction."""
 
     def __init__(

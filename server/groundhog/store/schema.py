@@ -6,6 +6,7 @@ Tables holding large blobs are rowid tables: in a WITHOUT ROWID table SQLite rea
 """
 
 import re
+from collections.abc import Callable
 
 # 2: snapshots hold manifests over shared values (store/values.py). A store is upgraded in place on
 # open; a server that reads only an older format refuses it (from 2 on) instead of misreading it.
@@ -13,7 +14,14 @@ import re
 # server would read the splice as the whole value, so it must refuse the store.
 # 4: a snapshot's manifest may be a delta of its parent's (store/snapshots.py); an older server
 # would read the delta as the whole manifest, so it must refuse the store.
-SCHEMA_VERSION = 4
+# 5: sessions hold a lease (``lease_until``, on the database's clock: store/liveness.py); an older
+# server would not renew its sessions' leases, and they would be removed as gone.
+SCHEMA_VERSION = 5
+# The columns each format added to an older table (new tables come from SCHEMA itself); a store
+# is brought up to date by adding those it lacks.
+ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
+    5: (("sessions", "lease_until", "INTEGER"),),
+}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -90,7 +98,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     pid INTEGER NOT NULL,
     started TEXT NOT NULL,
     active_mac BLOB,
-    client_blob BLOB NOT NULL
+    client_blob BLOB NOT NULL,
+    lease_until INTEGER               -- milliseconds since the epoch, on the database's clock
 );
 CREATE TABLE IF NOT EXISTS session_editors (  -- each editor session's live editor state, for agents
     session TEXT PRIMARY KEY,         -- sessions.id, removed with the session
@@ -125,3 +134,14 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA))
+
+
+def missing_columns(written_by: int, has: Callable[[str, str], bool]) -> list[str]:
+    """The statements adding what a store written in format ``written_by`` lacks; ``has(table,
+    column)`` says whether the store has that column already."""
+    return [
+        f"ALTER TABLE {table} ADD COLUMN {column} {kind}"
+        for version in range(written_by + 1, SCHEMA_VERSION + 1)
+        for table, column, kind in ADDED_COLUMNS.get(version, ())
+        if not has(table, column)
+    ]

@@ -1,33 +1,16 @@
-"""Session rows, settings and the change feed: which sessions (editors over LSP, agents over MCP)
-are open on the workspace, in any process, which context each has active, and the live editor
-state each editor session last persisted, so that an agent in another process can see what the
-person has open; the contexts' editor records; settings; the feed of committed versions."""
+"""The contexts' editor records, settings, and the change feed every session follows (the sessions
+themselves, and whether each is alive: store/liveness.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from groundhog.errors import DataDamaged
-from groundhog.processes import process_alive
 from groundhog.store.records import ContextRow, FeedEvent
 from groundhog.store.rowbase import Rows
 from groundhog.timeutil import ago, now
-
-
-@dataclass(frozen=True)
-class SessionRecord:
-    """One live session as the store knows it (decrypted)."""
-
-    id: str
-    pid: int
-    started: str
-    client: dict[str, Any]
-    active_mac: bytes | None
-    editor: dict[str, Any] | None
-    editor_saved: str | None  # when ``editor`` was persisted
 
 
 @dataclass(frozen=True)
@@ -40,77 +23,7 @@ class EditorRecord:
 
 
 class SessionRows(Rows):
-    """Sessions, their live editor states, the contexts' editor records, settings, and the change
-    feed every session follows."""
-
-    def register_session(self, session: str, client: dict[str, Any]) -> None:
-        """Register ``session``, and remove the rows of sessions whose process died without ending
-        them (a killed editor, a crashed agent): they would otherwise stay forever."""
-        dead = [
-            sid
-            for sid, pid in self.conn.execute("SELECT id, pid FROM sessions")
-            if not self.session_alive(pid)
-        ]
-        for sid in dead:
-            self.end_session(sid)
-        blob = self.cipher.seal_json(client, "sessions", session)
-        self.conn.execute(
-            "INSERT INTO sessions(id, pid, started, active_mac, client_blob) VALUES (?, ?, ?, NULL, ?)"
-            " ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, started = excluded.started,"
-            " active_mac = NULL, client_blob = excluded.client_blob",
-            (session, self.session_pid(), now(), blob),
-        )
-
-    def session_pid(self) -> int:
-        """What the sessions table records of this process: its pid (a shared store adds its machine)."""
-        return os.getpid()
-
-    def session_alive(self, stored_pid: int) -> bool:
-        return process_alive(stored_pid)
-
-    def set_session_active(self, session: str, name: str | None) -> None:
-        mac = None if name is None else self.name_mac(name)
-        self.conn.execute("UPDATE sessions SET active_mac = ? WHERE id = ?", (mac, session))
-
-    def end_session(self, session: str) -> None:
-        self.conn.execute("DELETE FROM session_editors WHERE session = ?", (session,))
-        self.conn.execute("DELETE FROM sessions WHERE id = ?", (session,))
-
-    def sessions_by_context(self) -> dict[bytes, int]:
-        """Live sessions per context-name MAC; rows of dead processes are ignored."""
-        counts: dict[bytes, int] = {}
-        for pid, mac in self.conn.execute(
-            "SELECT pid, active_mac FROM sessions WHERE active_mac IS NOT NULL"
-        ):
-            if self.session_alive(pid):
-                counts[mac] = counts.get(mac, 0) + 1
-        return counts
-
-    # -- live editor state per session ----------------------------------------------------------
-
-    def save_session_editor(self, session: str, editor: dict[str, Any]) -> None:
-        blob = self.cipher.seal_json(editor, "session_editors", session)
-        # delete and insert, not update: a new row gets a new rowid, which change_marks watches
-        self.conn.execute("DELETE FROM session_editors WHERE session = ?", (session,))
-        self.conn.execute(
-            "INSERT INTO session_editors(session, ts, blob) VALUES (?, ?, ?)", (session, now(), blob)
-        )
-
-    def live_sessions(self) -> list[SessionRecord]:
-        """Every session whose process is alive, oldest first, with its persisted editor state."""
-        records = []
-        for sid, pid, started, mac, client_blob, saved, editor_blob in self.conn.execute(
-            "SELECT s.id, s.pid, s.started, s.active_mac, s.client_blob, e.ts, e.blob"
-            " FROM sessions s LEFT JOIN session_editors e ON e.session = s.id ORDER BY s.started, s.id"
-        ):
-            if not self.session_alive(pid):
-                continue
-            client = self.cipher.open_json(client_blob, "sessions", sid)
-            editor = (
-                None if editor_blob is None else self.cipher.open_json(editor_blob, "session_editors", sid)
-            )
-            records.append(SessionRecord(sid, pid, started, client, mac, editor, saved))
-        return records
+    """The contexts' editor records, settings, and the change feed every session follows."""
 
     def newest_editor_record(self) -> EditorRecord | None:
         found = self.conn.execute(
