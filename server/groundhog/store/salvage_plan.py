@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,63 +24,54 @@ from groundhog.store import pages
 from groundhog.store.chains import chain_hash
 from groundhog.store.codec import Cipher, data_key_ciphers
 from groundhog.store.prepare import KEY_COPY
+from groundhog.store.schema import SCHEMA
 from groundhog.store.versions import version_hash
 
 KEY_ID = 1
 
-# Each table's columns in order, and the shape of its records: n (an INTEGER PRIMARY KEY, stored as
-# NULL: the row id), i integer, t text, b blob, B blob or NULL. The shape tells tables apart when the
-# schema itself is lost (pages.loose_rows).
-TABLES: dict[str, tuple[tuple[str, ...], str]] = {
-    "meta": (("key", "value"), "tt"),
-    "keys": (("key_id", "wrapped", "created"), "nbt"),
-    "contexts": (
-        (
-            "id",
-            "uid",
-            "name_mac",
-            "name_blob",
-            "head",
-            "head_hash",
-            "anchor",
-            "cp_version",
-            "cp_bytes",
-            "created",
-            "modified",
-        ),
-        "ntbbibiiitt",
-    ),
-    "versions": (
-        (
-            "context_id",
-            "version",
-            "ts",
-            "kind",
-            "session",
-            "keys_blob",
-            "delta_blob",
-            "link",
-            "prev_hash",
-            "hash",
-        ),
-        "iitttbBibb",
-    ),
-    "checkpoints": (("context_id", "version", "blob"), "iib"),
-    "snapshots": (("id", "context_id", "version", "ts", "size", "kind", "info_blob", "blob"), "tiititbb"),
-    "snapshot_values": (("id", "context_id", "digest", "blob"), "nibb"),
-    "editors": (("context_id", "ts", "blob"), "ntb"),
-    "settings": (("key", "blob"), "tb"),
-    "sessions": (("id", "pid", "started", "active_mac", "client_blob"), "titBb"),
-    "session_editors": (("session", "ts", "blob"), "ttb"),
-    "feed": (("seq", "context_id", "version", "kind", "session"), "niitt"),
-    "quarantine": (("id", "ts", "source", "context_uid", "version", "reason", "row"), "ntttitb"),
-    "audit": (("seq", "ts", "event", "session", "blob", "prev_hash", "hash"), "ntttbbb"),
-}
+
+def _tables(schema: str) -> dict[str, tuple[tuple[str, ...], str]]:
+    """Each table's columns in order, and the shape of its records: n (an INTEGER PRIMARY KEY, stored
+    as NULL: the row id), i integer, t text, b blob, and I, T, B for those that may be NULL. The shape
+    tells tables apart when the schema itself is lost (pages.loose_rows). Read from the schema by
+    SQLite itself, so a column the schema gains can never be missing from a salvage."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        for statement in schema.split(";"):
+            if statement.strip():
+                scratch.execute(statement)
+        names = [
+            row[0]
+            for row in scratch.execute(
+                "SELECT name FROM sqlite_master"
+                " WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            )
+        ]
+        return {name: _table(scratch.execute(f"PRAGMA table_info({name})").fetchall()) for name in names}
+    finally:
+        scratch.close()
+
+
+def _table(info: list[tuple[Any, ...]]) -> tuple[tuple[str, ...], str]:
+    keys = sum(1 for column in info if column[5])
+    shape = ""
+    for _cid, _name, kind, not_null, _default, key in info:
+        if key and keys == 1 and kind.upper() == "INTEGER":
+            shape += "n"
+            continue
+        letter = {"INTEGER": "i", "TEXT": "t", "BLOB": "b"}[kind.upper()]
+        shape += letter if not_null or key else letter.upper()
+    return tuple(column[1] for column in info), shape
+
+
+TABLES = _tables(SCHEMA)
 _TYPES: dict[str, tuple[type, ...]] = {
     "n": (type(None),),
     "i": (int,),
     "t": (str,),
     "b": (bytes,),
+    "I": (int, type(None)),
+    "T": (str, type(None)),
     "B": (bytes, type(None)),
 }
 # what identifies a row, for telling a stale copy (a loose page) from the live one
