@@ -1,6 +1,6 @@
 """The SQLite store: opening, connections, and the two transaction shapes.
 
-Rules from FINDINGS.md: WAL with synchronous FULL, every write transaction ``BEGIN IMMEDIATE`` (a deferred
+Rules measured on these machines (docs/architecture.md): WAL with synchronous FULL, every write transaction ``BEGIN IMMEDIATE`` (a deferred
 one that later writes gets SQLITE_BUSY at once, ignoring the busy timeout), one connection per thread and
 never across ``fork()``; every SQLite error leaves as a PersistenceError that names no path.
 
