@@ -1,8 +1,9 @@
 """The SQLite store: opening, connections, and the two transaction shapes.
 
-Rules measured on these machines (docs/architecture.md): WAL with synchronous FULL, every write transaction ``BEGIN IMMEDIATE`` (a deferred
-one that later writes gets SQLITE_BUSY at once, ignoring the busy timeout), one connection per thread and
-never across ``fork()``; every SQLite error leaves as a PersistenceError that names no path.
+Rules measured on these machines (docs/architecture.md): WAL with synchronous FULL, every write
+transaction ``BEGIN IMMEDIATE`` (a deferred one that later writes gets SQLITE_BUSY at once, ignoring
+the busy timeout), one connection per thread and never across ``fork()``; every SQLite error leaves as
+a PersistenceError that names no path.
 
 A file damaged below its rows never stops the store: when it opens, or when a transaction meets the
 damage later, a writable store sets the file aside and salvages it (store/salvage.py) under the
