@@ -135,6 +135,9 @@ class SqliteStore(SqliteFile, integrity.Checks):
         # closed gives them back when it is collected
         self._files: list[damage.LiveFiles] = []
         self._release = weakref.finalize(self, _release_files, self._lock, self._files, self.directory)
+        # not at exit: the audit queue's last records (auditing.py) are written by atexit handlers
+        # that run after this one would have, and the process gives every descriptor back anyway
+        self._release.atexit = False
         try:
             self._open()
         except BaseException:
