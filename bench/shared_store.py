@@ -31,12 +31,15 @@ from bench import report
 from bench.client import Server, Store, measure, measure_sync, summarize
 from groundhog import ContextManager, create_manager
 from groundhog.changes import Change
+from groundhog.member_keys import public_key
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 BACKENDS = ("sqlite", "postgresql")
 STATE_KEYS = 100  # a 10 KB state: 100 keys of ~100 bytes
 PROPAGATION = "cross-server propagation (update sent -> didChange held)"
 ROUND_TRIP = "round trip, SELECT 1 (PostgreSQL only: what one statement alone costs)"
+MEMBER_ADD = "member add"
+MEMBER_REMOVE = "member remove (a new data key for the others)"
 ENGINE_TARGETS = (
     "update, one key of a 10 KB state",
     "get, 10 KB state",
@@ -52,10 +55,15 @@ class SharedPlan:
     throughput_s: float
     propagation: int
     rounds: int = 4  # the backends take turns, so that a busy machine slows both alike
+    contexts: int = 100  # the store members are added to and removed from
+    versions: int = 1000
+    member_rounds: int = 5
 
     @classmethod
     def make(cls, quick: bool) -> SharedPlan:
-        return cls(60, 10, 2.0, 40, 2) if quick else cls(400, 40, 6.0, 300, 8)
+        if quick:
+            return cls(60, 10, 2.0, 40, 2, contexts=10, versions=100, member_rounds=3)
+        return cls(400, 40, 6.0, 300, 8)
 
 
 class SharedStore(Store):
@@ -212,6 +220,31 @@ async def propagation(store: SharedStore, n: int, warmup: int) -> dict[str, floa
         await writer.close()
 
 
+def member_changes(store: SharedStore, plan: SharedPlan) -> dict[str, dict[str, float]]:
+    """Adding and removing a member on a store of ``plan.contexts`` contexts x ``plan.versions``
+    versions (a removal gives the others a new data key: nothing is re-encrypted, so neither
+    depends on the store's size)."""
+    workspace = store.workspace("members")
+    manager = _manager(store, workspace)
+    try:
+        for n in range(plan.contexts):
+            manager.create_context(f"c{n}")
+            tracker = manager.tracker(f"c{n}")
+            for version in range(plan.versions - 1):
+                tracker.update(Change(set={"v": version}))
+        other = store.root / "another-machine"
+        other.mkdir(mode=0o700, exist_ok=True)
+        key = public_key(other)[0]
+        added: list[float] = []
+        removed: list[float] = []
+        for _ in range(plan.member_rounds):
+            added.extend(measure_sync(lambda n: manager.add_member("bob", key), 1, 0))
+            removed.extend(measure_sync(lambda n: manager.remove_member("bob"), 1, 0))
+    finally:
+        manager.close()
+    return {MEMBER_ADD: summarize(added), MEMBER_REMOVE: summarize(removed)}
+
+
 def run(plan: SharedPlan, log: Any = print) -> dict[str, Any]:
     meta = report.machine_info(plan.ops < 100)
     cluster = PgCluster()
@@ -228,6 +261,10 @@ def run(plan: SharedPlan, log: Any = print) -> dict[str, Any]:
             log(f"{writers} writer(s)")
             rates = durable_updates_per_second(stores, writers, plan)
             workloads[f"durable updates/s, {writers} writer(s)"] = {b: {"per_s": r} for b, r in rates.items()}
+        for backend, store in stores.items():
+            log(f"{backend}: member add / remove on {plan.contexts} contexts x {plan.versions} versions")
+            for name, stats in member_changes(store, plan).items():
+                workloads.setdefault(name, {})[backend] = stats
         for backend, store in stores.items():
             log(f"{backend}: cross-server propagation")
             stats = asyncio.run(propagation(store, plan.propagation, max(5, plan.propagation // 10)))
@@ -249,7 +286,8 @@ def run(plan: SharedPlan, log: Any = print) -> dict[str, Any]:
 
 def targets(workloads: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Issue 21's targets: per operation PostgreSQL p50 <= 2 x SQLite p50 + one round trip; durable
-    updates per second at least half SQLite's; propagation p99 <= 20 ms."""
+    updates per second at least half SQLite's; member add / remove under a second; propagation p99
+    <= 20 ms."""
     trip = workloads[ROUND_TRIP]["postgresql"]["p50"]
     out = []
     for name in ENGINE_TARGETS:
@@ -272,6 +310,15 @@ def targets(workloads: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "pass": pg * 2 >= lite,
             }
         )
+    for name in (MEMBER_ADD, MEMBER_REMOVE):
+        for backend, stats in workloads[name].items():
+            out.append(
+                {
+                    "target": f"{name} on a store of 100 contexts x 1,000 versions, {backend}: < 1 s",
+                    "measured": f"p50 {stats['p50']:.1f} ms, max {stats['max']:.1f} ms",
+                    "pass": stats["max"] < 1000,
+                }
+            )
     spread = workloads[PROPAGATION]["postgresql"]
     out.append(
         {

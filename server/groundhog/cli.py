@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from groundhog import configure, doctor, people, sharing
+    from groundhog import configure, doctor, people, sharing, team
     from groundhog.agents import commands as agents
 
     # no abbreviations: `--store` must not silently mean `--store-dir`
@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
 
     people.add_commands(commands)
     sharing.add_commands(commands)
+    team.add_commands(commands)
     doctor.add_command(commands)
     agents.add_commands(commands)
     configure.add_commands(commands)

@@ -41,6 +41,7 @@ from groundhog.flags import add_flags, given
 from groundhog.settings import Settings
 from groundhog.store import keys
 from groundhog.store.keys import KEY_BYTES, MASTER_KEY_FILE
+from groundhog.store.members import MEMBER_KEY_FILE, ROTATE_MEMBER
 from groundhog.store.paths import (
     DIR_MODE,
     FILE_MODE,
@@ -320,11 +321,17 @@ def _shared_store(
             "This folder has no git remote, so its workspace is this machine's alone; set "
             "GROUNDHOG_WORKSPACE_ID (or --workspace-id) to share it.",
         )
+    member_path = config_dir / MEMBER_KEY_FILE
+    report["memberKey"] = _describe(member_path)
+    if member_path.exists() or member_path.is_symlink():
+        _judge_file(member_path, "The member key file", "shared store", found, ROTATE_MEMBER)
     if not in_env and not key_path.exists():
         found.note(
             "shared store",
-            "This machine has no key for the workspace: the first server to open it creates one; if a "
-            "teammate already did, run `groundhog key import` with the line `groundhog key export` prints.",
+            "This machine has no shared key for the workspace: the first server to open it makes it a "
+            "member; to join one a teammate made, run `groundhog key show-public` and have a member run "
+            "`groundhog members add NAME <that line>` (a workspace with one shared key: `groundhog key "
+            "import` with the line `groundhog key export` prints).",
         )
     elif not in_env:
         _judge_file(key_path, "The workspace key file", "shared store", found, keys.ROTATE_WORKSPACE)

@@ -14,7 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from groundhog.errors import ContextError
+from groundhog.errors import AccessDenied, ContextError
 from groundhog.store.interface import Store
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,9 @@ class LeaseKeeper:
                     log.info("a session's lease ran out while it could not be renewed; registered again")
                     tx.register_session(session, held[session].client, self.lease_ms)
                     tx.set_session_active(session, held[session].active)
+        except AccessDenied:  # this machine's member was removed: its sessions end with its server
+            log.warning("the sessions' leases cannot be renewed: this machine is no longer a member")
+            return True
         except ContextError as error:
             log.warning("could not renew the sessions' leases (%s); trying again", error.kind)
             return False

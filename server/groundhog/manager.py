@@ -35,6 +35,7 @@ from groundhog.settings import Settings, with_overrides
 from groundhog.states import to_context_state
 from groundhog.store.codec import values_from_object
 from groundhog.store.interface import Store, Transaction
+from groundhog.store.membership import MemberInfo
 from groundhog.store.paths import StoreLocation
 from groundhog.store.records import StoredState
 from groundhog.store.salvage import SALVAGES
@@ -103,6 +104,8 @@ class StorageInfo:
     used_bytes: int  # the database's live bytes
     budget_bytes: int
     over_budget: bool  # it could not be brought under the budget (history and recovery points gone)
+    audit_bytes: int = 0  # the audit log's share of used_bytes
+    audit_records: int = 0
 
 
 @dataclass(frozen=True)
@@ -382,8 +385,9 @@ class ContextManager:
             budget = tx.get_setting(BUDGET)
             over = tx.over_budget()
             used = tx.live_bytes()
+            audit_bytes, audit_records = tx.audit_usage()
         limit = budget if isinstance(budget, int) else DEFAULT_STORE_BUDGET_BYTES
-        return StorageInfo(used, limit, over is not None)
+        return StorageInfo(used, limit, over is not None, audit_bytes, audit_records)
 
     def audit_records(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest audit records, decrypted, newest first (this manager's queued ones included,
@@ -400,6 +404,27 @@ class ContextManager:
 
     def store_lock_timeout(self) -> float:
         return float(getattr(getattr(self.store, "settings", None), "busy_timeout_s", 5.0))
+
+    # -- members, each with a key of their own (store/membership.py) ---------------------------
+
+    def members(self) -> list[MemberInfo]:
+        """The workspace's members (none: it opens with one shared key)."""
+        return self.store.members()
+
+    def add_member(self, name: str, public_key: str, session: str = "library") -> list[MemberInfo]:
+        """A member adds one; a single-key workspace gets members first (this machine the first)."""
+        self._check_writable("the add", session, name, "member")
+        return self.store.add_member(name, public_key, session)
+
+    def remove_member(self, name: str, session: str = "library") -> list[MemberInfo]:
+        """Remove a member: a new data key for those who stay, nothing re-encrypted."""
+        self._check_writable("the removal", session, name, "member")
+        return self.store.remove_member(name, session)
+
+    def start_members(self, name: str, session: str = "library") -> list[MemberInfo]:
+        """A single-key workspace gets members, this machine the first."""
+        self._check_writable("the start", session, name, "member")
+        return self.store.start_members(name, session)
 
     # -- listeners ------------------------------------------------------------------------------
 
@@ -449,9 +474,9 @@ class ContextManager:
             except Exception:
                 log.warning("a recovery listener failed; ignored", exc_info=True)
 
-    def _check_writable(self, action: str, session: str, name: str) -> None:
+    def _check_writable(self, action: str, session: str, name: str, what: str = "context") -> None:
         if self.read_only:
-            error = AccessDenied(f"This session is read-only; {action} of context {name!r} is refused.")
+            error = AccessDenied(f"This session is read-only; {action} of {what} {name!r} is refused.")
             details = {"action": action, "context": name, "kind": error.kind, "message": error.message}
             self.audit("error", session, details)
             error.audited = True
@@ -532,6 +557,7 @@ def store_settings(
         recovery_points_keep=settings.recovery_points_keep,
         budget_bytes=settings.store_budget_bytes,
         feed_keep=settings.feed_keep,
+        member_name=settings.member_name,
     )
 
 

@@ -28,25 +28,27 @@ from groundhog.settings import Settings
 from groundhog.userconfig import resolve
 
 
-def add_commands(commands: Any) -> None:
-    def command(name: str, help_text: str, run: Callable[[argparse.Namespace], int]) -> Any:
-        parser = commands.add_parser(name, help=help_text, allow_abbrev=False)
-        parser.add_argument("--workspace", default=".", help="the workspace root (default: .)")
-        add_flags(parser, "people")
-        parser.add_argument("--json", action="store_true", help="print JSON for scripts")
-        parser.set_defaults(run=run)
-        return parser
+def command(commands: Any, name: str, help_text: str, run: Callable[[argparse.Namespace], int]) -> Any:
+    """A people command on the workspace of ``--workspace`` with the store flags and ``--json``."""
+    parser = commands.add_parser(name, help=help_text, allow_abbrev=False)
+    parser.add_argument("--workspace", default=".", help="the workspace root (default: .)")
+    add_flags(parser, "people")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.set_defaults(run=run)
+    return parser
 
-    command("status", "the workspace's store and active context", _status)
-    command("contexts", "the contexts of the workspace", _contexts)
-    command("sessions", "the editors and agents open on the workspace", _sessions)
-    log = command("log", "the history of a context", _log)
+
+def add_commands(commands: Any) -> None:
+    command(commands, "status", "the workspace's store and active context", _status)
+    command(commands, "contexts", "the contexts of the workspace", _contexts)
+    command(commands, "sessions", "the editors and agents open on the workspace", _sessions)
+    log = command(commands, "log", "the history of a context", _log)
     log.add_argument("context", nargs="?", help="default: the last active context")
     log.add_argument("--limit", type=int, default=50)
-    show = command("show", "a context's data at its head or a version", _show)
+    show = command(commands, "show", "a context's data at its head or a version", _show)
     show.add_argument("context")
     show.add_argument("--version", type=int)
-    verify = command("verify", "decrypt every row and check every chain", _verify)
+    verify = command(commands, "verify", "decrypt every row and check every chain", _verify)
     verify.add_argument(
         "--discard-damaged",
         action="store_true",
@@ -57,14 +59,19 @@ def add_commands(commands: Any) -> None:
         action="store_true",
         help="a store file damaged below its rows: set it aside and salvage it now (as a server would)",
     )
-    audit = command("audit", "the audit log, newest first", _audit)
+    audit = command(commands, "audit", "the audit log, newest first", _audit)
     audit.add_argument("--limit", type=int, default=100)
-    listing = command("snapshots", "the snapshots and recovery points of a context", _snapshots)
+    listing = command(commands, "snapshots", "the snapshots and recovery points of a context", _snapshots)
     listing.add_argument("context", nargs="?", help="default: the last active context")
-    snapshot = command("snapshot", "act on one snapshot: 'snapshot delete ID'", _snapshot)
+    snapshot = command(commands, "snapshot", "act on one snapshot: 'snapshot delete ID'", _snapshot)
     snapshot.add_argument("action", choices=["delete"])
     snapshot.add_argument("id", help="the snapshot's id (groundhog snapshots)")
     snapshot.add_argument("--context", help="the context holding it (default: found by its id)")
+
+
+def open_manager(args: argparse.Namespace, *, writable: bool = False) -> ContextManager:
+    """The command's workspace, opened without creating anything (writable: a command that writes)."""
+    return _open(args, writable=writable)
 
 
 def _open(args: argparse.Namespace, *, writable: bool = False) -> ContextManager:
@@ -80,6 +87,10 @@ def settings_for(args: argparse.Namespace) -> Settings:
     """The store settings of the command's workspace: its flags over the environment and the
     user's configuration file."""
     return resolve(_root(args), given(args, "people")).settings
+
+
+def root(args: argparse.Namespace) -> str:
+    return _root(args)
 
 
 def _root(args: argparse.Namespace) -> str:
@@ -109,7 +120,12 @@ def _status(args: argparse.Namespace) -> int:
         "lastActive": manager.last_active(),
         "contexts": len(contexts),
         "versions": sum(c.version for c in contexts),
-        "storage": {"usedBytes": storage.used_bytes, "budgetBytes": storage.budget_bytes},
+        "storage": {
+            "usedBytes": storage.used_bytes,
+            "budgetBytes": storage.budget_bytes,
+            "auditBytes": storage.audit_bytes,
+            "auditRecords": storage.audit_records,
+        },
         "overBudget": storage.over_budget,
         "salvages": [salvage.to_json() for salvage in salvages],
     }
@@ -127,6 +143,7 @@ def _status(args: argparse.Namespace) -> int:
                 ["last active", value["lastActive"] or "-"],
                 ["contexts", str(len(contexts))],
                 ["size", f"{_mb(storage.used_bytes)} of {_mb(storage.budget_bytes)} budget{over}"],
+                ["audit log", f"{_mb(storage.audit_bytes)} of it, {storage.audit_records} records"],
                 *[["damage", salvage.summary()] for salvage in salvages],
             ],
         ),
@@ -326,6 +343,11 @@ def _snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def emit(args: argparse.Namespace, value: Any, readable: Callable[[], None]) -> None:
+    """``value`` as JSON with --json, else ``readable()``."""
+    _emit(args, value, readable)
+
+
 def _emit(args: argparse.Namespace, value: Any, readable: Callable[[], None]) -> None:
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
@@ -336,6 +358,10 @@ def _emit(args: argparse.Namespace, value: Any, readable: Callable[[], None]) ->
 def _keys(keys: Sequence[str]) -> str:
     text = ", ".join(keys[:5])
     return text + (f" (+{len(keys) - 5})" if len(keys) > 5 else "")
+
+
+def table(headers: list[str], rows: list[list[str]]) -> None:
+    _table(headers, rows)
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> None:

@@ -57,6 +57,7 @@ def _storage(session: Session) -> dict[str, Any]:
         "sizeBytes": storage.used_bytes,
         "budgetBytes": storage.budget_bytes,
         "overBudget": storage.over_budget,
+        "auditBytes": storage.audit_bytes,  # counted in sizeBytes: the audit log is in the budget
     }
 
 

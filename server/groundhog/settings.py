@@ -94,6 +94,17 @@ def _workspace_id(value: str) -> str | None:
     return None if valid_workspace_id(value) else "must be 1 to 128 letters, digits, '.', '_', '-' or '/'"
 
 
+def _member_name(value: str) -> str | None:
+    from groundhog.errors import InvalidParams
+    from groundhog.store.membership import member_name
+
+    try:
+        member_name(value)
+    except InvalidParams:
+        return "must be 1 to 64 letters, digits, spaces or '._@+-', starting with a letter or digit"
+    return None
+
+
 def _context_name(value: str) -> str | None:
     from groundhog.errors import InvalidParams
     from groundhog.names import validate_name
@@ -150,6 +161,16 @@ class Settings:
         env="GROUNDHOG_WORKSPACE_ID",
         check=_workspace_id,
         commands=LOCATORS,
+    )
+    member_name: str | None = declare(
+        None,
+        str,
+        "this machine's name as a member of the workspaces it makes or starts members on "
+        "(default: user@host)",
+        env="GROUNDHOG_MEMBER_NAME",
+        check=_member_name,
+        per_workspace=False,
+        commands=frozenset(),
     )
     read_only: bool = declare(
         False,

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from groundhog.errors import InvalidParams, PersistenceError
+from groundhog import team
+from groundhog.errors import InvalidParams, InvalidState, PersistenceError
 from groundhog.manager import create_manager
 from groundhog.settings import SPECS
 from groundhog.store import keys
@@ -29,7 +30,9 @@ def add_commands(commands: Any) -> None:
     init.set_defaults(run=_init)
 
     key = commands.add_parser(
-        "key", help="a shared workspace's key: export, import, rotate", allow_abbrev=False
+        "key",
+        help="keys: a shared workspace's, this machine's member key, the master key",
+        allow_abbrev=False,
     )
     key_commands = key.add_subparsers(dest="key_command", required=True)
     export = key_commands.add_parser("export", help="print the workspace's key (for a password manager)")
@@ -49,6 +52,7 @@ def add_commands(commands: Any) -> None:
     )
     master.add_argument("--store-dir", help="where workspace stores live (default: GROUNDHOG_HOME)")
     master.set_defaults(run=_rotate_master)
+    team.add_key_commands(key_commands)
 
 
 def _store_option(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +110,8 @@ def _export(args: argparse.Namespace) -> int:
     key = keys.load_workspace_key(default_config_dir(), workspace_id)
     if key is None:
         raise PersistenceError(
-            "This machine has no key for this workspace (open it once, or import its key)."
+            "This machine has no shared key for this workspace: a workspace with members has none "
+            "(on the other machine `groundhog key show-public`, then here `groundhog members add`)."
         )
     print(keys.key_string(workspace_id, key))
     print(
@@ -153,6 +158,11 @@ def _rotate(args: argparse.Namespace) -> int:
     try:
         store = manager.store
         assert isinstance(store, PostgresStore)
+        if manager.members():  # before printing a key that would open nothing
+            raise InvalidState(
+                "This workspace has members, each with a key of their own: `groundhog members remove "
+                "NAME` takes one out (there is no shared key to rotate)."
+            )
         new_key = keys.new_data_key()
         # the new key is printed before the database changes: whatever happens next, its owner has it
         print(keys.key_string(store.workspace_id, new_key))

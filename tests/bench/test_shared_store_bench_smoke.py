@@ -13,7 +13,7 @@ from tests.bench import is_measure
 
 
 def test_a_tiny_run_measures_every_workload_on_both_stores(tmp_path: Path) -> None:
-    plan = SharedPlan(ops=12, warmup=2, throughput_s=0.3, propagation=8, rounds=2)
+    plan = SharedPlan(12, 2, 0.3, 8, rounds=2, contexts=2, versions=3, member_rounds=1)
     result = run(plan, log=lambda text: None)
     for name, systems in result["workloads"].items():
         assert set(systems) == ({"postgresql"} if name == ROUND_TRIP else set(BACKENDS)), name

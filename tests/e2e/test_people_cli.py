@@ -138,3 +138,27 @@ async def test_a_store_dir_given_to_serve_is_read_with_store_dir(
     assert code == 0 and json.loads(out)["data"] == {"here": 1}, err
     code, _, err = run_cli(env, "show", "default")  # nothing under GROUNDHOG_HOME for this workspace
     assert code == 1 and err.startswith("groundhog: ")
+
+
+async def test_a_laptop_and_a_dev_container_are_two_members_of_one_embedded_store(
+    env: Env, made_store: dict[str, Any]
+) -> None:
+    """The container shares the laptop's store directory with a key directory of its own: the
+    laptop adds the container's member key (becoming the store's first member), and the container
+    reads what the laptop's server wrote; a third key directory is not a member."""
+    container = Env(env.root, env.store_dir, env.root / "container-keys", env.workspace)
+    code, key, err = run_cli(container, "key", "show-public", workspace=False)
+    assert code == 0 and key.startswith("groundhog-member-1:"), err
+    code, _, err = run_cli(env, "members", "add", "container", key.strip())
+    assert code == 0, err
+    listed = cli_json(container, "members")["members"]
+    assert len(listed) == 2 and [(m["name"], m["addedBy"] is not None, m["you"]) for m in listed][1] == (
+        "container",
+        True,
+        True,
+    )
+    assert cli_json(container, "contexts") == cli_json(env, "contexts")
+    assert cli_json(container, "show", "default")["data"] == made_store["head"]["data"]
+    stranger = Env(env.root, env.store_dir, env.root / "stranger-keys", env.workspace)
+    code, _, err = run_cli(stranger, "status")
+    assert code == 1 and "not a member" in err and len(err.strip().splitlines()) == 1

@@ -22,11 +22,11 @@ from tests.pgcluster import PgCluster
 pytestmark = pytest.mark.one_profile
 
 
-def _machine(root: Path, name: str, url: str) -> Env:
+def _machine(root: Path, name: str, url: str, path: str = "src/project") -> Env:
     """One machine: its own home, config dir and checkout of the team's repository (one per test:
-    the tests share a database, and one repository is one workspace there)."""
+    the tests share a database, and one repository is one workspace there), at ``path``."""
     home = root / name
-    checkout = home / "src" / "project"
+    checkout = home / path
     checkout.mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(checkout)], check=True)
     subprocess.run(
@@ -50,11 +50,19 @@ def _cli(
     )
 
 
+def _join(member: Env, newcomer: Env, name: str) -> None:
+    """``newcomer`` gives its member key (`groundhog key show-public`); ``member`` adds it."""
+    shown = _cli(newcomer, "key", "show-public")
+    assert shown.returncode == 0 and shown.stdout.startswith("groundhog-member-1:"), shown.stderr
+    added = _cli(member, "members", "add", name, shown.stdout.strip())
+    assert added.returncode == 0, added.stderr
+
+
 async def _session_id(client: Client) -> str:
     return str((await client.request("context/status"))["session"]["id"])
 
 
-async def test_two_machines_share_a_workspace_once_the_key_is_imported(
+async def test_two_machines_share_a_workspace_once_a_member_adds_the_other(
     pg_cluster: PgCluster, tmp_path: Path
 ) -> None:
     alice = _machine(tmp_path, "alice", pg_cluster.url)
@@ -64,11 +72,9 @@ async def test_two_machines_share_a_workspace_once_the_key_is_imported(
         await left.request("context/create", {"name": "plan"})
         await left.request("context/update", {"context": "plan", "set": {"goal": "ship"}})
         refused = _cli(bob, "status")
-        assert refused.returncode == 1 and "groundhog key import" in refused.stderr
-        exported = _cli(alice, "key", "export")
-        assert exported.returncode == 0 and exported.stdout.startswith("groundhog-key-1:")
-        imported = _cli(bob, "key", "import", stdin=exported.stdout)
-        assert imported.returncode == 0, imported.stderr
+        assert refused.returncode == 1 and "groundhog key show-public" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+        _join(alice, bob, "bob")
         right = await start_client(bob, client_name="bob-editor")
         try:
             got = await right.request("context/get", {"context": "plan"})
@@ -89,6 +95,81 @@ async def test_two_machines_share_a_workspace_once_the_key_is_imported(
             await right.close()
     finally:
         await left.close()
+
+
+async def test_three_members_in_three_homes_add_and_remove_one_another(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    """Alice's server makes the workspace (she is its first member) and adds Bob and Carol by the
+    keys they show; Carol works from another checkout path. Alice removes Carol: Carol's running
+    server may write nothing more, and her next command is refused; Bob goes on; all audited."""
+    alice = _machine(tmp_path, "alice", pg_cluster.url)
+    bob = _machine(tmp_path, "bob", pg_cluster.url)
+    carol = _machine(tmp_path, "carol", pg_cluster.url, path="work/checkouts/team-project")
+    named = {"GROUNDHOG_MEMBER_NAME": "alice"}
+    first = await start_client(alice, client_name="alice-editor", extra_env=named)
+    clients = [first]
+    try:
+        await first.request("context/create", {"name": "plan"})
+        _join(alice, bob, "bob")
+        _join(alice, carol, "carol")
+        listed = _json(_cli(carol, "members", "--json"))["members"]
+        assert [(m["name"], m["addedBy"], m["you"]) for m in listed] == [
+            ("alice", None, False),
+            ("bob", "alice", False),
+            ("carol", "alice", True),
+        ]
+        second = await start_client(bob, client_name="bob-editor")
+        third = await start_client(carol, client_name="carol-editor")
+        clients += [second, third]
+        await third.request("context/update", {"context": "plan", "set": {"carol": 1}})
+        await first.wait_for("context/didChange", lambda e: e["version"] == 2)
+        removed = _cli(alice, "members", "remove", "carol")
+        assert removed.returncode == 0 and "re-encrypted" in removed.stderr, removed.stderr
+        denied = await third.error("context/update", {"context": "plan", "set": {"carol": 2}})
+        assert_error(denied, -32006, "AccessDenied", env=carol)
+        assert "no longer a member" in denied["message"]
+        await second.request("context/update", {"context": "plan", "set": {"bob": 1}})
+        got = await first.request("context/get", {"context": "plan"})
+        assert (got["version"], got["data"]) == (3, {"carol": 1, "bob": 1})
+        refused = _cli(carol, "status")
+        assert refused.returncode == 1 and "not a member" in refused.stderr
+        events = [
+            (r["event"], r["details"].get("member"), r["details"].get("by"))
+            for r in _json(_cli(bob, "audit", "--json"))["records"]
+        ]
+        assert ("member-removed", "carol", "alice") in events and ("member-added", "carol", "alice") in events
+    finally:
+        for client in reversed(clients):
+            await client.close()
+
+
+async def test_bad_member_input_is_one_line_and_changes_nothing(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    alice = _machine(tmp_path, "alice", pg_cluster.url)
+    bob = _machine(tmp_path, "bob", pg_cluster.url)
+    named = {"GROUNDHOG_MEMBER_NAME": "alice"}
+    assert _cli(alice, "members", "start", extra=named).returncode == 1  # no workspace yet: refused
+    client = await start_client(alice, extra_env=named)
+    try:
+        _join(alice, bob, "bob")
+        key = _cli(bob, "key", "show-public").stdout.strip()
+        for args, words in (
+            (("members", "add", "carol", key[:-10]), "not 32"),
+            (("members", "add", "carol", "ssh-ed25519 AAAA"), "not a Groundhog member key"),
+            (("members", "add", "Bob", key), "already"),
+            (("members", "remove", "nobody"), "No member is named"),
+        ):
+            done = _cli(alice, *args)
+            assert done.returncode == 1 and words in done.stderr, (args, done.stderr)
+            assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+        assert _cli(bob, "members", "remove", "alice").returncode == 0
+        last = _cli(bob, "members", "remove", "bob")
+        assert last.returncode == 1 and "last member" in last.stderr
+        assert [m["name"] for m in _json(_cli(bob, "members", "--json"))["members"]] == ["bob"]
+    finally:
+        await client.close()
 
 
 def _json(done: subprocess.CompletedProcess[str]) -> Any:
@@ -118,6 +199,7 @@ async def test_the_database_and_the_logs_never_hold_what_a_user_wrote(
         await client.request("context/switch", {"name": name})
         bad = await client.error("context/update", {"context": name, "set": {"k": 1}, "baseVersion": 2})
         assert_error(bad, -32001)
+        _join(env, _machine(tmp_path, "bob", pg_cluster.url), f"{canary}-member")
     finally:
         await client.close()
     with psycopg.connect(pg_cluster.url, autocommit=True) as conn:
@@ -136,8 +218,7 @@ async def test_a_database_crash_mid_stream_loses_no_acknowledged_update_and_no_n
         watcher_env = _machine(tmp_path, "watcher", cluster.url)
         writer = await start_client(writer_env)
         await writer.request("context/create", {"name": "log"})
-        exported = _cli(writer_env, "key", "export").stdout
-        assert _cli(watcher_env, "key", "import", stdin=exported).returncode == 0
+        _join(writer_env, watcher_env, "watcher")
         watcher = await start_client(watcher_env)
         acknowledged: list[int] = []
         outage_errors: list[dict[str, Any]] = []
@@ -184,7 +265,7 @@ async def test_a_killed_server_s_session_is_gone_for_the_other_machines_once_its
     on_alice, on_bob = {**short, "GROUNDHOG_MACHINE_ID": "alice"}, {**short, "GROUNDHOG_MACHINE_ID": "bob"}
     left = await start_client(alice, client_name="alice-editor", extra_env=on_alice)
     await left.request("context/create", {"name": "plan"})
-    assert _cli(bob, "key", "import", stdin=_cli(alice, "key", "export").stdout).returncode == 0
+    _join(alice, bob, "bob")
     right = await start_client(bob, client_name="bob-editor", extra_env=on_bob)
     try:
         for client in (left, right):

@@ -4,6 +4,7 @@ points; a user's snapshot and a head are never touched; a workspace that still d
 
 from __future__ import annotations
 
+import pytest
 from tests.conftest import StoreEnv
 
 from groundhog import ContextManager, TrackerConfig
@@ -78,3 +79,39 @@ def test_a_process_on_the_default_budget_does_not_replace_a_chosen_one(store_env
         assert smaller.storage().budget_bytes == 1 << 29  # a chosen budget replaces another
     finally:
         smaller.close()
+
+
+@pytest.mark.sqlite_only  # the SQLite store's own settings (synchronous NORMAL: a quicker build)
+def test_the_audit_log_counts_in_the_budget_and_goes_last_down_to_its_newest_records(
+    store_env: StoreEnv,
+) -> None:
+    """A workspace of small updates grows by its audit log alone (one record each): past the budget,
+    once history and recovery points are gone, the oldest audit records go too, in halves, never the
+    newest 1,000, the kept chain anchored, and the trim is itself recorded. status shows the log."""
+    location = StoreLocation.for_root(store_env.workspace, store_env.store_dir)
+
+    def opened(budget: int) -> Manager:
+        settings = StoreSettings(
+            config_dir=store_env.config_dir, budget_bytes=budget, synchronous="NORMAL", history_limit=5
+        )
+        manager = Manager(SqliteStore(location, settings))
+        manager.record_budget(budget)
+        return manager
+
+    roomy = opened(1 << 30)
+    roomy.create_context("c")
+    tracker = roomy.tracker("c")
+    for n in range(7_000):  # ~7,000 audit records of ~200 bytes: about 1.4 MB of log
+        tracker.update(Change(set={"n": n}))
+    roomy.close()
+    manager = opened(budget := 1 << 20)
+    before = manager.storage()
+    assert before.audit_records > 7_000 and before.audit_bytes > budget
+    manager.tracker("c").update(Change(set={"big": "x" * 100_000}))  # a checkpoint: the budget pass
+    after = manager.storage()
+    assert 1_000 <= after.audit_records < before.audit_records
+    assert after.audit_bytes < before.audit_bytes and after.used_bytes <= budget
+    assert not after.over_budget
+    assert any(r["event"] == "audit-trimmed" for r in manager.audit_records(10))
+    assert manager.verify().ok  # the kept chain is anchored where it was cut
+    manager.close()

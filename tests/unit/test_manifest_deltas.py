@@ -201,6 +201,11 @@ OPS = st.lists(
 )
 
 
+def _still_listed(tracker: Any, taken: dict[str, Any]) -> list[str]:
+    listed = {s.id for s in tracker.snapshots()}
+    return sorted(i for i in taken if i in listed)
+
+
 @pytest.mark.parametrize(("history", "depth"), [(1000, 64), (3, 2)])
 @given(ops=OPS)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -239,9 +244,7 @@ def test_any_sequence_reads_back_every_snapshot_and_kept_version(
                 result = tracker.rollback(to_version=kept[op[1] % len(kept)])
                 if result.recovery_point:
                     taken[result.recovery_point] = (head.data, head.metadata)
-            elif op[0] == "restore" and taken:
-                listed = {s.id for s in tracker.snapshots()}
-                ids = sorted(i for i in taken if i in listed)
+            elif op[0] == "restore" and (ids := _still_listed(tracker, taken)):  # the budget may take some
                 result = tracker.rollback(snapshot_id=ids[op[1] % len(ids)])
                 if result.recovery_point:
                     taken[result.recovery_point] = (head.data, head.metadata)

@@ -89,7 +89,13 @@ def test_remote_spellings_of_one_repository_are_one_name(url: str, expected: str
     assert normalize_remote(url) == expected
 
 
-# -- workspace keys ---------------------------------------------------------------------------------
+# -- single-key workspaces (as every shared workspace was before members) -----------------------------
+
+
+def _single_key(config: Path, workspace: Path) -> None:
+    """This machine is given a workspace key for ``workspace`` before it exists: it makes a
+    single-key workspace (without one, the first machine becomes its first member)."""
+    keys.save_workspace_key(config, shared_workspace_id(workspace), keys.new_data_key())
 
 
 def test_a_member_without_the_key_is_told_how_to_import_it_then_reads_the_same_contexts(
@@ -98,6 +104,7 @@ def test_a_member_without_the_key_is_told_how_to_import_it_then_reads_the_same_c
     workspace = tmp_path / "ws"
     workspace.mkdir()
     alice, bob = _machine(tmp_path, "alice"), _machine(tmp_path, "bob")
+    _single_key(alice, workspace)
     first = _open(pg_cluster.url, workspace, alice)
     first.create_context("plan", {"step": 1})
     first.close()
@@ -121,6 +128,7 @@ def test_the_key_from_the_environment_opens_the_workspace(
     workspace = tmp_path / "ws"
     workspace.mkdir()
     alice, ci = _machine(tmp_path, "alice"), _machine(tmp_path, "ci")
+    _single_key(alice, workspace)
     _open(pg_cluster.url, workspace, alice).close()
     workspace_id = shared_workspace_id(workspace)
     monkeypatch.setenv(
@@ -136,6 +144,7 @@ def test_a_wrong_key_and_a_rotated_key_are_refused(pg_cluster: PgCluster, tmp_pa
     workspace.mkdir()
     alice, mallory, bob = (_machine(tmp_path, n) for n in ("alice", "mallory", "bob"))
     workspace_id = shared_workspace_id(workspace)
+    _single_key(alice, workspace)
     manager = _open(pg_cluster.url, workspace, alice)
     manager.create_context("plan", {"secret": 1})
     old_key = keys.load_workspace_key(alice, workspace_id)

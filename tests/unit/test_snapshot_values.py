@@ -221,7 +221,7 @@ def test_an_older_store_is_upgraded_and_a_newer_one_refused(store_env: StoreEnv)
     with raw_db(path) as conn:
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     store_env.open().close()
-    assert _written_by(path) == SCHEMA_VERSION == 5
+    assert _written_by(path) == SCHEMA_VERSION == 6
 
     with raw_db(path) as conn:
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))

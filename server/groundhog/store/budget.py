@@ -1,10 +1,12 @@
 """The workspace's storage budget. Past it, the store makes room in this order: the oldest history
 first (each context keeps only what its newest checkpoint rebuilds), then the oldest recovery
-points. A user's snapshot and a context's head are never touched. A workspace that still does not
-fit says so (status, log, audit) and keeps accepting writes: losing an update to a budget would be
-worse than going over it.
+points, then the oldest audit records (down to the newest 1,000, the kept chain anchored). A user's
+snapshot and a context's head are never touched. A workspace that still does not fit says so
+(status, log, audit) and keeps accepting writes: losing an update to a budget would be worse than
+going over it.
 
-Measured as the database's live bytes (pages in use); freed pages are reused, not returned to the
+Measured as the database's live bytes (pages in use; on PostgreSQL the space its relations hold,
+which a deletion frees for reuse but does not shrink); freed pages are reused, not returned to the
 file system. The pass runs when a checkpoint or a snapshot is written (the moments the store grows
 by a state's size), inside that write's transaction.
 """
@@ -12,11 +14,13 @@ by a state's size), inside that write's transaction.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from groundhog.store.rowbase import Rows
 
 log = logging.getLogger(__name__)
+AUDIT_FLOOR = 1_000  # the newest audit records a budget pass never removes
 OVER_BUDGET = ".over-budget"  # settings row: {"used", "budget"} while the workspace does not fit
 
 
@@ -63,7 +67,43 @@ class BudgetRows(Rows):
                 log.info("the workspace went over its storage budget: old recovery points were removed")
                 self._mark_fits()
                 return
-        self._mark_over(self.live_bytes(), budget)
+        if not self._trim_audit(budget):
+            self._mark_over(self.live_bytes(), budget)
+
+    def _trim_audit(self, budget: int) -> bool:
+        """The audit log counts in the budget too, last: its oldest half goes, then half of what is
+        left, down to its newest ``AUDIT_FLOOR`` records, the kept chain anchored as retention
+        anchors it (store/audit.py), and the trim itself recorded. True once the workspace fits."""
+        count, last = self.conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM audit").fetchone()
+        trimmed = 0
+        while count > AUDIT_FLOOR:
+            keep = max(AUDIT_FLOOR, count // 2)
+            self._cut_audit(int(last) - keep)
+            trimmed, count = trimmed + count - keep, keep
+            if self.live_bytes() <= budget:
+                break
+        if trimmed:
+            log.info("the workspace went over its storage budget: %d old audit records were removed", trimmed)
+            self.audit("audit-trimmed", "store", {"records": trimmed, "budget": budget})
+        fits = self.live_bytes() <= budget
+        if fits:
+            self._mark_fits()
+        return fits
+
+    def audit_usage(self) -> tuple[int, int]:
+        """(the bytes the audit log takes, its records), for ``status``."""
+        return self.audit_bytes(), int(self.conn.execute("SELECT count(*) FROM audit").fetchone()[0])
+
+    def audit_bytes(self) -> int:
+        try:  # SQLite's page-level view, where the build has it (Debian's does)
+            found = self.conn.execute("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'audit'")
+            return int(found.fetchone()[0])
+        except sqlite3.Error:  # the rows' own bytes, a close lower bound
+            found = self.conn.execute(
+                "SELECT coalesce(sum(length(blob) + length(prev_hash) + length(hash) + length(event)"
+                " + length(session) + length(ts) + 16), 0) FROM audit"
+            )
+            return int(found.fetchone()[0])
 
     def over_budget(self) -> dict[str, Any] | None:
         """``{"used", "budget"}`` while the workspace does not fit its budget, else None."""

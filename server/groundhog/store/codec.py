@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from groundhog.errors import DataDamaged, InvalidParams
 
 Values = dict[str, bytes]
-BLOB_FORMAT = b"\x01"
+BLOB_FORMAT = b"\x01"  # sealed under the workspace's first data key
+BLOB_KEYED = b"\x02"  # the number of the data key that sealed it follows (4 bytes)
 NONCE_BYTES = 12
 _U32 = struct.Struct(">I")  # the length prefixes of the framing
 
@@ -169,48 +170,85 @@ class Payload:
         return cls(values, head["r"], head["m"], head["x"])
 
 
-class Cipher:
-    """AES-256-GCM bound to one workspace and key id; ``place`` names the row a blob belongs to."""
+class UnknownKey(Exception):  # not damage: a blob sealed under a key this process does not hold yet
+    def __init__(self, key_id: int) -> None:
+        super().__init__(key_id)
+        self.key_id = key_id
 
-    def __init__(self, key: bytes, workspace_id: str, key_id: int) -> None:
-        self._aead = AESGCM(key)
-        self._prefix = f"groundhog|{workspace_id}|k{key_id}|".encode()
+
+class Cipher:
+    """AES-256-GCM over a workspace's data keys (one, until a member is removed: store/keyring.py),
+    bound to the workspace; ``place`` names the row a blob belongs to. A blob is sealed under the
+    current key and says which key sealed it: ``\x01`` for the first key (every blob before data
+    keys could change), ``\x02`` and the key's number after."""
+
+    def __init__(self, key: bytes, workspace_id: str, key_id: int = 1) -> None:
+        self._workspace_id = workspace_id
+        self._keys: dict[int, tuple[AESGCM, bytes]] = {}
+        self.current = key_id
+        self.add(key_id, key)
+
+    def add(self, key_id: int, key: bytes) -> None:
+        """Hold data key ``key_id`` (a new dict: threads reading the old one see a whole one)."""
+        prefix = f"groundhog|{self._workspace_id}|k{key_id}|".encode()
+        self._keys = {**self._keys, key_id: (AESGCM(key), prefix)}
+
+    def holds(self, key_id: int) -> bool:
+        return key_id in self._keys
+
+    def _sealing(self) -> tuple[AESGCM, bytes, bytes]:
+        current = self.current
+        aead, prefix = self._keys[current]
+        return aead, prefix, BLOB_FORMAT if current == 1 else BLOB_KEYED + _U32.pack(current)
+
+    def _opening(self, blob: bytes | memoryview) -> tuple[AESGCM, bytes, int]:
+        """(the key's cipher, its associated data prefix, where the nonce starts)."""
+        if blob[:1] == BLOB_FORMAT:
+            key_id, start = 1, 1
+        elif blob[:1] == BLOB_KEYED and len(blob) > 5:
+            key_id, start = _U32.unpack_from(blob, 1)[0], 5
+        else:
+            raise DataDamaged("A stored record has an unknown format.")
+        found = self._keys.get(key_id)
+        if found is None:
+            raise UnknownKey(key_id)
+        return found[0], found[1], start
 
     def seal(self, plaintext: bytes, *place: object) -> bytes:
+        aead, prefix, header = self._sealing()
         nonce = secrets.token_bytes(NONCE_BYTES)
-        return BLOB_FORMAT + nonce + self._aead.encrypt(nonce, plaintext, self._aad(place))
+        return header + nonce + aead.encrypt(nonce, plaintext, prefix + "|".join(map(str, place)).encode())
 
     def open(self, blob: bytes, *place: object) -> bytes:
-        if blob[:1] != BLOB_FORMAT:
-            raise DataDamaged("A stored record has an unknown format.")
         view = memoryview(blob)  # slices of a view are not copies: a 16 MB blob is not held twice
+        aead, prefix, start = self._opening(view)
+        aad = prefix + "|".join(map(str, place)).encode()
         try:
-            return self._aead.decrypt(view[1 : 1 + NONCE_BYTES], view[1 + NONCE_BYTES :], self._aad(place))
+            return aead.decrypt(view[start : start + NONCE_BYTES], view[start + NONCE_BYTES :], aad)
         except (InvalidTag, ValueError):
             raise DataDamaged("A stored record failed authentication.") from None
 
     def seal_each(self, plaintexts: Mapping[str, bytes], *place: object) -> dict[str, bytes]:
         """``seal(plaintext, *place, name)`` for each name -> plaintext: many small blobs of one place
         (a snapshot's new values) without rebuilding the associated data's common part each time."""
-        common = self._aad(place) + b"|"
-        encrypt = self._aead.encrypt
+        aead, prefix, header = self._sealing()
+        common = prefix + "|".join(map(str, place)).encode() + b"|"
+        encrypt = aead.encrypt
         sealed = {}
         for name, plaintext in plaintexts.items():
             nonce = os.urandom(NONCE_BYTES)
-            sealed[name] = BLOB_FORMAT + nonce + encrypt(nonce, plaintext, common + name.encode())
+            sealed[name] = header + nonce + encrypt(nonce, plaintext, common + name.encode())
         return sealed
 
     def open_each(self, blobs: Mapping[str, bytes], *place: object) -> dict[str, bytes]:
         """``open(blob, *place, name)`` for each name -> blob (see ``seal_each``)."""
-        common = self._aad(place) + b"|"
-        decrypt = self._aead.decrypt
+        suffix = "|".join(map(str, place)).encode() + b"|"
         opened = {}
         try:
             for name, blob in blobs.items():
-                if blob[:1] != BLOB_FORMAT:
-                    raise DataDamaged("A stored record has an unknown format.")
-                nonce = blob[1 : 1 + NONCE_BYTES]
-                opened[name] = decrypt(nonce, blob[1 + NONCE_BYTES :], common + name.encode())
+                aead, prefix, start = self._opening(blob)
+                nonce, sealed = blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :]
+                opened[name] = aead.decrypt(nonce, sealed, prefix + suffix + name.encode())
         except (InvalidTag, ValueError):
             raise DataDamaged("A stored record failed authentication.") from None
         return opened
@@ -221,9 +259,6 @@ class Cipher:
     def open_json(self, blob: bytes, *place: object) -> Any:
         return orjson.loads(self.open(blob, *place))
 
-    def _aad(self, place: tuple[object, ...]) -> bytes:
-        return self._prefix + "|".join(map(str, place)).encode()
-
 
 SUBKEY_PURPOSES = ("name-mac", "chain", "value-digest")
 
@@ -231,7 +266,17 @@ SUBKEY_PURPOSES = ("name-mac", "chain", "value-digest")
 def data_key_ciphers(data_key: bytes, workspace_id: str, key_id: int) -> tuple[Cipher, dict[str, bytes]]:
     """The cipher and the subkeys (name MACs, hash chains, value digests) a workspace's data key
     gives, each derived for its one purpose (store/keys.py)."""
+    return ring_ciphers({key_id: data_key}, workspace_id)
+
+
+def ring_ciphers(data_keys: Mapping[int, bytes], workspace_id: str) -> tuple[Cipher, dict[str, bytes]]:
+    """The cipher over every one of a workspace's data keys (number -> key; sealing with the
+    newest) and the subkeys, which come from the first key for good (store/keyring.py)."""
     from groundhog.store.keys import derive_subkey
 
-    cipher = Cipher(derive_subkey(data_key, "cipher"), workspace_id, key_id)
-    return cipher, {purpose: derive_subkey(data_key, purpose) for purpose in SUBKEY_PURPOSES}
+    numbers = sorted(data_keys)
+    cipher = Cipher(derive_subkey(data_keys[numbers[-1]], "cipher"), workspace_id, numbers[-1])
+    for number in numbers[:-1]:
+        cipher.add(number, derive_subkey(data_keys[number], "cipher"))
+    first = data_keys[numbers[0]]
+    return cipher, {purpose: derive_subkey(first, purpose) for purpose in SUBKEY_PURPOSES}

@@ -11,7 +11,7 @@ from typing import Any
 
 from groundhog.store import liveness
 from groundhog.store import sessions as session_rows
-from groundhog.store.codec import Cipher
+from groundhog.store.keyring import KeyRing
 from groundhog.store.pgwire import PgConnection, Statement
 from groundhog.store.records import ContextRow
 from groundhog.store.rows import Txn
@@ -19,6 +19,7 @@ from groundhog.store.values import ValueDigests
 
 # What a write transaction reads with its opening: the audit log's two ends (under the workspace's
 # lock, so they stay true for the whole transaction).
+NEWEST_KEY = "SELECT max(key_id) FROM keys"  # also read with the opening: store/keyring.py
 AUDIT_ENDS = (
     "(SELECT seq, hash, ts FROM audit ORDER BY seq DESC LIMIT 1)"
     " UNION ALL (SELECT seq, hash, ts FROM audit ORDER BY seq LIMIT 1)"
@@ -67,15 +68,17 @@ class PgTxn(Txn):
     def __init__(
         self,
         conn: PgConnection,
-        cipher: Cipher,
-        keys: dict[str, bytes],
+        ring: KeyRing,
         settings: Any,
         digests: ValueDigests,
         *,
         upkeep: Upkeep,
         audit_ends: Statement | None = None,
+        newest_key: Statement | None = None,
     ) -> None:
-        super().__init__(conn, cipher, keys, settings, digests)
+        super().__init__(conn, ring, settings, digests)
+        self._newest_key = newest_key
+        self._newest_id: int | None = None
         self._upkeep = upkeep
         self._audit_ends = audit_ends
         self._last: tuple[int, bytes] | None = None
@@ -96,6 +99,17 @@ class PgTxn(Txn):
         ).fetchone()
         self._upkeep.measured(int(found[0]))
         return int(found[0])
+
+    def newest_key_id(self) -> int:
+        """Read with the opening of a write (under the workspace's lock: it stays true)."""
+        if self._newest_key is None:
+            return super().newest_key_id()
+        if self._newest_id is None:
+            self._newest_id = int(self._newest_key.fetchone()[0])
+        return self._newest_id
+
+    def audit_bytes(self) -> int:
+        return int(self.conn.execute("SELECT pg_total_relation_size('audit')").fetchone()[0])
 
     def database_check(self) -> str | None:
         return None  # PostgreSQL checks its own pages (data checksums, where the cluster enables them)

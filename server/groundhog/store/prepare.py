@@ -4,6 +4,7 @@ needed (writers) or only read (readers), before any transaction runs."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from groundhog.errors import PersistenceError
 from groundhog.store import keys
@@ -45,9 +46,11 @@ def read_keys(conn: sqlite3.Connection) -> Keys | None:
     return str(meta["workspace_id"]), bytes(row[0]), _copy(meta)
 
 
-def prepare_keys(conn: sqlite3.Connection, workspace_id: str, master: bytes) -> Keys:
+def prepare_keys(conn: sqlite3.Connection, workspace_id: str, master: Callable[[], bytes]) -> Keys:
     """Create or upgrade the schema and the wrapped data key as needed (under the write lock). A
-    store that holds contexts but lost its key row is damage, never a reason to make a new key."""
+    store that holds contexts but lost its key row is damage, never a reason to make a new key.
+    ``master`` gives this machine's master key, read only for a new store (a store with members
+    opens by its members' keys: its first key's row is empty, store/keyring.py)."""
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -61,7 +64,7 @@ def prepare_keys(conn: sqlite3.Connection, workspace_id: str, master: bytes) -> 
     return found
 
 
-def _prepare(conn: sqlite3.Connection, workspace_id: str, master: bytes) -> Keys:
+def _prepare(conn: sqlite3.Connection, workspace_id: str, master: Callable[[], bytes]) -> Keys:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
@@ -93,7 +96,7 @@ def _prepare(conn: sqlite3.Connection, workspace_id: str, master: bytes) -> Keys
     elif conn.execute("SELECT 1 FROM contexts LIMIT 1").fetchone() is not None:
         raise damaged("the row holding the store's data key is missing")
     else:  # a new store
-        wrapped = keys.wrap_data_key(master, keys.new_data_key(), workspace_id, KEY_ID)
+        wrapped = keys.wrap_data_key(master(), keys.new_data_key(), workspace_id, KEY_ID)
         conn.execute("INSERT INTO keys(key_id, wrapped, created) VALUES (?, ?, ?)", (KEY_ID, wrapped, now()))
     if copy is None:  # a new store, or one written before the copy was kept
         conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (KEY_COPY, wrapped.hex()))

@@ -64,6 +64,9 @@ def _rewrap(database: Path, workspace_id: str, old: bytes, new: bytes) -> None:
         stored = conn.execute("SELECT value FROM meta WHERE key = 'workspace_id'").fetchone()
         if row is None or stored is None or stored[0] != workspace_id:
             raise PersistenceError("The store holds no data key of its own.")
+        if not row[0]:  # a store with members: its members' keys open it, not this machine's master key
+            conn.execute("ROLLBACK")
+            return
         try:
             keys.unwrap_data_key(new, bytes(row[0]), workspace_id, KEY_ID)
             conn.execute("ROLLBACK")  # re-wrapped by an earlier, interrupted run

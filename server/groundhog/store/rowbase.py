@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from groundhog.store.codec import Cipher
+from groundhog.store.keyring import TxnCipher
 from groundhog.store.records import ContextRow
 from groundhog.store.values import ValueDigests
 
@@ -31,7 +31,7 @@ class Connection(Protocol):
 
 class Rows:
     conn: Connection
-    cipher: Cipher
+    cipher: TxnCipher
     mac_key: bytes
     chain_key: bytes
     settings: Any
@@ -75,6 +75,9 @@ class Rows:
         raise NotImplementedError
 
     def audit(self, event: str, session: str, details: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _cut_audit(self, cut: int) -> None:
         raise NotImplementedError
 
     def budget_pass(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from groundhog.errors import DataDamaged
 from groundhog.store.audit import AuditRows
 from groundhog.store.budget import BudgetRows
 from groundhog.store.chains import genesis_hash
-from groundhog.store.codec import Cipher
+from groundhog.store.keyring import KeyRing, Query, TxnCipher
 from groundhog.store.liveness import LiveRows
 from groundhog.store.records import (
     ContextRow,
@@ -42,23 +43,30 @@ _CONTEXT_COLUMNS = (
 class Txn(VersionRows, SnapshotDeletion, AuditRows, SessionRows, LiveRows, BudgetRows):
     """The operations available inside one store transaction."""
 
-    def __init__(
-        self,
-        conn: Connection,
-        cipher: Cipher,
-        keys: dict[str, bytes],
-        settings: Any,
-        digests: ValueDigests,
-    ) -> None:
+    def __init__(self, conn: Connection, ring: KeyRing, settings: Any, digests: ValueDigests) -> None:
         self.conn = conn
-        self.cipher = cipher
-        self.mac_key = keys["name-mac"]
-        self.chain_key = keys["chain"]
+        # a proxy: the transaction must not live on through a cycle (on SQLite an open cursor it
+        # holds keeps a read snapshot, and a later BEGIN IMMEDIATE would fail at once)
+        self.cipher = TxnCipher(ring, weakref.proxy(self))
+        self.mac_key = ring.subkeys["name-mac"]
+        self.chain_key = ring.subkeys["chain"]
         self.settings = settings
         self.digests = digests
         self.after_commit: list[Callable[[], None]] = []  # run once the transaction has committed
         self.setting_rows: dict[str, bytes | None] = {}
         self.settings_asked: dict[str, Cursor] = {}
+
+    def end(self) -> None:
+        """The transaction is over: let go of the statements asked and not read."""
+        self.settings_asked.clear()
+
+    # -- what the key ring needs of the transaction (store/keyring.py) --------------------------
+
+    def key_query(self) -> Query:
+        return lambda sql, parameters: self.conn.execute(sql, parameters).fetchall()
+
+    def newest_key_id(self) -> int:
+        return int(self.conn.execute("SELECT max(key_id) FROM keys").fetchone()[0])
 
     def name_mac(self, name: str) -> bytes:
         return hmac.digest(self.mac_key, name.encode(), "sha256")  # one call into OpenSSL

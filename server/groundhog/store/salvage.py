@@ -10,8 +10,10 @@ longer chains to it and snapshots that no longer rebuild are set aside, store/re
 is recorded in it (sealed), and the live file gets that content through SQLite's backup API (it keeps
 its name and inode, so no process is left on a renamed file).
 
-The data key is in the file itself (wrapped by the master key, with a copy): when both rows are
-lost, no row can be authenticated, and the store starts empty with a new key.
+The data key is in the file itself (wrapped by the master key, with a copy; or, in a store with
+members, wrapped for each member, store/keyring.py): when it can no longer be opened, no row can be
+authenticated, and the store starts empty with a new key of this machine's own (its members are
+added again).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from groundhog.store.damage import (
     remove,
 )
 from groundhog.store.dirs import PrivateDir
+from groundhog.store.members import MemberKey
 from groundhog.store.prepare import KEY_COPY
 from groundhog.store.salvage_plan import COLUMNS, KEY_ID, TABLES, Plan, plan
 from groundhog.store.schema import SCHEMA, SCHEMA_VERSION
@@ -130,6 +133,7 @@ class _Salvaging(Protocol):
     @property
     def workspace_id(self) -> str: ...
     def unwrap(self, wrapped: bytes) -> bytes: ...
+    def member_key(self) -> MemberKey | None: ...
     def new_wrapped_key(self) -> bytes: ...
     def recheck(self) -> str | None: ...
 
@@ -149,7 +153,7 @@ def run(store: _Salvaging, lock: DirectoryLock, open_fresh: Callable[[str], Any]
             remove(directory, aside)
             return None
         raw = pages.load(read_file(directory, aside), _wal_of(directory, aside))
-        found_plan = plan(raw, store.workspace_id, store.unwrap)
+        found_plan = plan(raw, store.workspace_id, store.unwrap, store.member_key)
         fresh = f"{aside}.salvaged"
         build(directory.sqlite_path(fresh), found_plan, store.workspace_id, store.new_wrapped_key, when)
         report = _repair(open_fresh(fresh), found_plan, aside, when, problem)

@@ -5,6 +5,10 @@ Every row read page by page (store/pages.py) is checked as the store checks it w
 its blobs must decrypt under their place (table, context, version, row id), a version's link in its
 hash chain must be the one sealed with the chain key, an audit record likewise. When the schema
 itself is lost, the tables are told apart by the shape of their records.
+
+A store with members (store/keyring.py) is read with every data key, opened from this machine's wrap
+of the newest one; its members' rows are kept when their sealed names authenticate, and the newest
+key is wrapped again for each of them (a member's wrap cannot be checked without its private key).
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from typing import Any
 
 import orjson
 
-from groundhog.errors import ContextError, DataDamaged
-from groundhog.store import pages
+from groundhog.errors import AccessDenied, ContextError, DataDamaged
+from groundhog.store import members, pages
 from groundhog.store.chains import chain_hash
-from groundhog.store.codec import Cipher, data_key_ciphers
+from groundhog.store.codec import Cipher, UnknownKey, ring_ciphers
+from groundhog.store.keyring import NOT_A_MEMBER, keys_back_from, member_data_key
 from groundhog.store.prepare import KEY_COPY
 from groundhog.store.schema import SCHEMA
 from groundhog.store.versions import version_hash
@@ -80,6 +85,7 @@ _IDENTITY = {
     "checkpoints": ("context_id", "version"),
     "snapshot_values": ("context_id", "digest"),
     "meta": ("key",),
+    "member_keys": ("fingerprint", "key_id"),
     "settings": ("key",),
     "sessions": ("id",),
     "session_editors": ("session",),
@@ -93,7 +99,7 @@ COLUMNS = {table: columns for table, (columns, _shape) in TABLES.items()}  # the
 class Plan:
     """What a salvage keeps: the rows that authenticate, table by table, and what it could not."""
 
-    wrapped: bytes | None = None  # the data key, wrapped as the damaged file held it
+    wrapped: bytes | None = None  # the first data key, wrapped as the damaged file held it
     meta: dict[str, str] = field(default_factory=dict)
     rows: dict[str, list[Row]] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)  # context id -> name, of those kept
@@ -109,28 +115,25 @@ class Plan:
         return len(self.rows.get(table, ()))
 
 
-def plan(raw: pages.RawFile, workspace_id: str, unwrap: Callable[[bytes], bytes]) -> Plan:
-    """Read every table of ``raw`` and keep what authenticates with the data key ``unwrap`` gives."""
+MemberKeyOf = Callable[[], members.MemberKey | None]
+
+
+def plan(
+    raw: pages.RawFile, workspace_id: str, unwrap: Callable[[bytes], bytes], member_key: MemberKeyOf
+) -> Plan:
+    """Read every table of ``raw`` and keep what authenticates with the data keys: the first by
+    ``unwrap``, or all of them by this machine's member key (``member_key``) in a store with members."""
     found = Plan(problems=list(raw.problems))
     tables = _read_tables(raw, found)
     found.meta = {row["key"]: row["value"] for row in tables.get("meta", [])}
-    candidates = [row["wrapped"] for row in tables.get("keys", []) if row["key_id"] == KEY_ID]
-    with contextlib.suppress(ValueError):
-        candidates.append(bytes.fromhex(found.meta.get(KEY_COPY, "")))
-    data_key = None
-    for wrapped in candidates:  # the key row, else its copy (store/prepare.py)
-        try:
-            data_key = unwrap(wrapped)
-        except ContextError:
-            continue
-        found.wrapped = wrapped
-        break
     found.feed_seq = max([row["seq"] for row in tables.get("feed", [])] + [_sequence(tables)])
-    if data_key is None:
+    data_keys = _data_keys(tables, found, workspace_id, unwrap, member_key)
+    if data_keys is None:
         found.lost = {table: len(rows) for table, rows in tables.items() if table not in ("meta", "keys")}
         return found
-    cipher, subkeys = data_key_ciphers(data_key, workspace_id, KEY_ID)
+    cipher, subkeys = ring_ciphers(data_keys, workspace_id)
     check = _Checker(cipher, subkeys)
+    _keep_members(tables, found, cipher, data_keys, workspace_id)
     contexts = check.contexts(tables.get("contexts", []), found)
     uids = {row["id"]: row["uid"] for row in contexts}
     found.rows["contexts"] = contexts
@@ -146,6 +149,71 @@ def plan(raw: pages.RawFile, workspace_id: str, unwrap: Callable[[bytes], bytes]
     return found
 
 
+def _data_keys(
+    tables: dict[str, list[Row]],
+    found: Plan,
+    workspace_id: str,
+    unwrap: Callable[[bytes], bytes],
+    member_key: MemberKeyOf,
+) -> dict[int, bytes] | None:
+    """The data keys the damaged file's rows still open (number -> key), None when none do; sets
+    ``found.wrapped``. A store with members (its first key's row empty) opens by this machine's
+    member key; a machine that has none is refused, as it would be at open."""
+    rows = {row["key_id"]: row["wrapped"] for row in tables.get("keys", [])}
+    if tables.get("members") or tables.get("member_keys") or rows.get(KEY_ID) == b"":
+        member = member_key()
+        if member is None:
+            raise AccessDenied(NOT_A_MEMBER)
+        wraps = [
+            (r["key_id"], r["wrapped"])
+            for r in tables.get("member_keys", [])
+            if r["fingerprint"] == member.fingerprint
+        ]
+        try:
+            newest, key = member_data_key(member, wraps, workspace_id)
+            opened = keys_back_from(rows, newest, key, workspace_id)
+        except (AccessDenied, DataDamaged):
+            return None
+        found.wrapped = b""
+        found.rows["keys"] = [row for row in tables["keys"] if 1 < row["key_id"] <= newest]
+        return opened
+    candidates = [rows[KEY_ID]] if KEY_ID in rows else []
+    with contextlib.suppress(ValueError):
+        candidates.append(bytes.fromhex(found.meta.get(KEY_COPY, "")))
+    for wrapped in candidates:  # the key row, else its copy (store/prepare.py)
+        try:
+            data_key = unwrap(wrapped)
+        except ContextError:
+            continue
+        found.wrapped = wrapped
+        return {KEY_ID: data_key}
+    return None
+
+
+def _keep_members(
+    tables: dict[str, list[Row]], found: Plan, cipher: Cipher, data_keys: dict[int, bytes], workspace_id: str
+) -> None:
+    """The members whose sealed names authenticate (and whose fingerprint is their public key's),
+    each given the newest data key wrapped anew."""
+    kept = []
+    for row in tables.get("members", []):
+        with contextlib.suppress(DataDamaged, UnknownKey, orjson.JSONDecodeError):
+            cipher.open(row["info_blob"], "members", row["fingerprint"])
+            if members.fingerprint(row["public_key"]) == row["fingerprint"]:
+                kept.append(row)
+    newest = max(data_keys)
+    found.rows["members"] = kept
+    found.rows["member_keys"] = [
+        {
+            "fingerprint": row["fingerprint"],
+            "key_id": newest,
+            "wrapped": members.wrap_for(row["public_key"], data_keys[newest], workspace_id, newest),
+        }
+        for row in kept
+    ]
+    found.lost["members"] = len(tables.get("members", [])) - len(kept)
+
+
 def _versions_shown(
     image: bytes, raw: pages.RawFile, cipher: Cipher, uids: dict[int, str]
 ) -> Iterator[tuple[int, int]]:
@@ -159,7 +227,7 @@ def _versions_shown(
             continue
         context_id, version, keys_blob = values[0], values[1], values[5]
         if context_id in uids:
-            with contextlib.suppress(DataDamaged):
+            with contextlib.suppress(DataDamaged, UnknownKey):
                 cipher.open(keys_blob, "versions", uids[context_id], version, "keys")
                 yield context_id, version
 
@@ -173,7 +241,7 @@ def _fed(context_id: int, uids: dict[int, str]) -> bool:
 def _try(keep: Callable[[Row], bool], row: Row) -> bool:
     try:
         return keep(row)
-    except (DataDamaged, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+    except (DataDamaged, UnknownKey, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
         return False
 
 
@@ -244,7 +312,7 @@ class _Checker:
         for row in rows:
             try:
                 name = self.cipher.open(row["name_blob"], "contexts", row["uid"], "name").decode()
-            except (DataDamaged, UnicodeDecodeError):
+            except (DataDamaged, UnknownKey, UnicodeDecodeError):
                 continue
             mac = hmac.new(self.mac_key, name.encode(), hashlib.sha256).digest()
             if hmac.compare_digest(mac, row["name_mac"]) and (

@@ -16,7 +16,10 @@ from collections.abc import Callable
 # would read the delta as the whole manifest, so it must refuse the store.
 # 5: sessions hold a lease (``lease_until``, on the database's clock: store/liveness.py); an older
 # server would not renew its sessions' leases, and they would be removed as gone.
-SCHEMA_VERSION = 5
+# 6: a workspace may have members (members, member_keys) and more than one data key: a blob may be
+# sealed under another key than the first (store/keyring.py), which an older server would take
+# for damage.
+SCHEMA_VERSION = 6
 # The columns each format added to an older table (new tables come from SCHEMA itself); a store
 # is brought up to date by adding those it lacks.
 ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
@@ -28,10 +31,23 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS keys (
+CREATE TABLE IF NOT EXISTS keys (   -- the data keys (store/keyring.py)
     key_id INTEGER PRIMARY KEY,
-    wrapped BLOB NOT NULL,
+    wrapped BLOB NOT NULL,            -- key 1: wrapped by the single key (empty with members),
+                                      -- key n > 1: key n-1 sealed under key n
     created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS members (  -- store/membership.py
+    fingerprint TEXT PRIMARY KEY,     -- of the member's public key
+    public_key BLOB NOT NULL,
+    added TEXT NOT NULL,
+    info_blob BLOB NOT NULL           -- sealed: the member's name, who added it
+);
+CREATE TABLE IF NOT EXISTS member_keys (  -- the newest data key, wrapped for each member
+    fingerprint TEXT NOT NULL,
+    key_id INTEGER NOT NULL,
+    wrapped BLOB NOT NULL,
+    PRIMARY KEY (fingerprint, key_id)
 );
 CREATE TABLE IF NOT EXISTS contexts (
     id INTEGER PRIMARY KEY,

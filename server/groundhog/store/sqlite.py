@@ -46,15 +46,15 @@ from groundhog.limits import (
     DEFAULT_STORE_BUDGET_BYTES,
 )
 from groundhog.reports import SalvageReport
-from groundhog.store import damage, integrity, keys, prepare, salvage
-from groundhog.store.codec import data_key_ciphers
+from groundhog.store import damage, integrity, prepare, salvage
 from groundhog.store.connections import PerThread
 from groundhog.store.damage import DirectoryLock, translate
 from groundhog.store.dirs import PrivateDir, open_private_dir
+from groundhog.store.keyring import KeyRing
+from groundhog.store.membership import Membership
 from groundhog.store.paths import DATABASE_FILE, StoreLocation, check_private_file, create_private_file
 from groundhog.store.rows import Txn
 from groundhog.store.sqlite_file import SqliteFile, live_files
-from groundhog.store.values import ValueDigests
 from groundhog.store.wal import WalCheckpointer
 from groundhog.workspace import default_config_dir
 
@@ -101,9 +101,10 @@ class StoreSettings:
     config_dir: Path | None = None
     create_key: bool = True  # false for readers that must find the existing key (verify, the CLI)
     read_only: bool = False  # open an existing store without taking the write lock
+    member_name: str | None = None  # this machine's, as the first member of a workspace it makes
 
 
-class SqliteStore(SqliteFile, integrity.Checks):
+class SqliteStore(SqliteFile, integrity.Checks, Membership):
     """One workspace's database. Thread-safe: each thread gets its own connection."""
 
     def __init__(
@@ -124,10 +125,14 @@ class SqliteStore(SqliteFile, integrity.Checks):
         self._checkpointer: WalCheckpointer | None = None
         self._salvages: list[SalvageReport] = []  # what this process salvaged, newest last
         self._salvage_listeners: list[Callable[[SalvageReport], None]] = []
-        self._wrapped = b""  # the data key as the store holds it, wrapped (``_same_key``)
-        # the key first: a planted or missing key is refused before anything is created
+        self._wrapped = b""  # the first data key as the store holds it, wrapped (``_same_key``)
+        # the key first: a planted or missing key is refused before anything is created (a store
+        # that exists may have members instead: store/keyring.py; its master key is read if needed)
         self._config_dir = self.settings.config_dir or default_config_dir()
-        self._master = keys.load_or_create_master_key(self._config_dir, create=self.settings.create_key)
+        self._master: bytes | None = None
+        self.ring = KeyRing(location.workspace_id, self._config_dir)
+        if not (location.directory / file_name).exists():  # a hint only: the key's own checks decide
+            self._master_key()
         self.directory = open_private_dir(location.directory)  # everything below goes through it
         self._live: damage.LiveFiles | None = None  # the file's descriptors, past SQLite (_open)
         self._lock = DirectoryLock(self.directory.reopen, self.settings.busy_timeout_s)
@@ -143,7 +148,6 @@ class SqliteStore(SqliteFile, integrity.Checks):
         except BaseException:
             self.close()
             raise
-        self.digests = ValueDigests(self.subkeys["value-digest"])
 
     def _open(self) -> None:
         problem: StoreDamaged | None = None
@@ -156,7 +160,7 @@ class SqliteStore(SqliteFile, integrity.Checks):
                     what = "The store file" if not suffix else "A store file"
                     check_private_file(fd, self.path.with_name(self.file_name + suffix), what)
             try:
-                self.cipher, self.subkeys = self._open_keys()
+                self._open_keys()
                 if not (self.settings.read_only or self._locked):
                     problem = self._check_file()
             except StoreDamaged as found:
@@ -167,7 +171,7 @@ class SqliteStore(SqliteFile, integrity.Checks):
             raise problem
         self.salvage(problem)
         with self._shared():
-            self.cipher, self.subkeys = self._open_keys()
+            self._open_keys()
 
     def _check_file(self) -> StoreDamaged | None:
         conn = self._connection()
@@ -233,13 +237,17 @@ class SqliteStore(SqliteFile, integrity.Checks):
                     conn.execute(begin)
                 except (sqlite3.Error, UnicodeDecodeError) as error:
                     raise translate(error) from None
+                txn: Txn | None = None
                 try:
                     if begin == "BEGIN IMMEDIATE":
                         self._same_key(conn)
-                    txn = Txn(conn, self.cipher, self.subkeys, self.settings, self.digests)
+                    txn = Txn(conn, self.ring, self.settings, self.digests)
                     yield txn
+                    txn.end()
                     conn.execute("COMMIT")
                 except BaseException as error:
+                    if txn is not None:
+                        txn.end()
                     if conn.in_transaction:
                         with contextlib.suppress(sqlite3.Error):
                             conn.execute("ROLLBACK")
@@ -258,6 +266,7 @@ class SqliteStore(SqliteFile, integrity.Checks):
             raise StoreSalvaged(
                 "The store file was found damaged, set aside and salvaged; nothing was written: try again."
             ) from None
+        assert txn is not None
         for committed in txn.after_commit:  # outside the try: the transaction is durable by now
             committed()
 
@@ -269,14 +278,11 @@ class SqliteStore(SqliteFile, integrity.Checks):
 
     def _same_key(self, conn: sqlite3.Connection) -> None:
         """Nothing is written under a data key the store no longer has: a salvage in another
-        process that found the key's row lost gave the store a new one (store/salvage.py)."""
+        process that found the key's row lost gave the store a new one (store/salvage.py), whose
+        keys this process loads afresh (a store with members keeps its first key's row empty)."""
         row = conn.execute("SELECT wrapped FROM keys WHERE key_id = ?", (KEY_ID,)).fetchone()
         if row is not None and bytes(row[0]) != self._wrapped:
-            self._wrapped = bytes(row[0])
-            self.cipher, self.subkeys = data_key_ciphers(
-                self.unwrap(self._wrapped), self.workspace_id, KEY_ID
-            )
-            self.digests = ValueDigests(self.subkeys["value-digest"])
+            self._load_ring(conn, bytes(row[0]), None)
 
     def _shared(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext() if self._locked else self._lock.shared()

@@ -16,17 +16,21 @@ from typing import Any
 
 from groundhog.errors import AccessDenied, PersistenceError, StoreDamaged
 from groundhog.reports import SalvageReport
-from groundhog.store import damage, keys, prepare, salvage
-from groundhog.store.codec import Cipher, data_key_ciphers
+from groundhog.store import damage, keys, members, prepare, salvage
 from groundhog.store.connections import PerThread
 from groundhog.store.damage import DirectoryLock, translate
 from groundhog.store.dirs import PrivateDir
+from groundhog.store.keyring import KeyRing
 from groundhog.store.paths import StoreLocation
 from groundhog.store.values import ValueDigests
 from groundhog.store.wal import WAL_SIZE_LIMIT, WalCheckpointer
 
 log = logging.getLogger("groundhog.store.sqlite")
 KEY_ID = prepare.KEY_ID
+JOIN_EMBEDDED = (
+    "If another machine made this store (a store directory shared with a dev container), run "
+    "`groundhog key show-public` here and, on that machine, `groundhog members add NAME <that line>`."
+)
 
 
 class SqliteFile:
@@ -36,10 +40,9 @@ class SqliteFile:
     settings: Any
     directory: PrivateDir
     file_name: str
-    cipher: Cipher
-    subkeys: dict[str, bytes]
+    ring: KeyRing
     digests: ValueDigests
-    _master: bytes
+    _master: bytes | None
     _config_dir: Path
     _wrapped: bytes
     _lock: DirectoryLock
@@ -84,8 +87,7 @@ class SqliteFile:
         try:
             report = salvage.run(self, self._lock, self._open_fresh)
             with self._shared():
-                self.cipher, self.subkeys = self._open_keys()  # a new data key if the old was lost
-                self.digests = ValueDigests(self.subkeys["value-digest"])
+                self._open_keys()  # a new data key if the old was lost
         finally:
             if checkpointer is not None:
                 self.checkpoint_in_background()
@@ -104,7 +106,7 @@ class SqliteFile:
         try:
             conn = self._connect()
             try:
-                prepare.prepare_keys(conn, self.location.workspace_id, self._master)
+                prepare.prepare_keys(conn, self.location.workspace_id, self._master_key)
                 return damage.file_problem(conn, self.live, salvage.COLUMNS)
             finally:
                 conn.close()
@@ -140,7 +142,7 @@ class SqliteFile:
         rotation opens with the new key (store/rotation.py)."""
         workspace_id = self.location.workspace_id
         try:
-            return keys.unwrap_data_key(self._master, wrapped, workspace_id, KEY_ID)
+            return keys.unwrap_data_key(self._master_key(), wrapped, workspace_id, KEY_ID)
         except PersistenceError:
             pending = keys.load_pending_master_key(self._config_dir)
             if pending is None:
@@ -148,7 +150,16 @@ class SqliteFile:
             return keys.unwrap_data_key(pending, wrapped, workspace_id, KEY_ID)
 
     def new_wrapped_key(self) -> bytes:
-        return keys.wrap_data_key(self._master, keys.new_data_key(), self.location.workspace_id, KEY_ID)
+        return keys.wrap_data_key(self._master_key(), keys.new_data_key(), self.location.workspace_id, KEY_ID)
+
+    def member_key(self) -> members.MemberKey | None:
+        """This machine's member key, for a salvage of a store with members (None: it has none)."""
+        return self.ring.member or members.load_member_key(self._config_dir)
+
+    def _master_key(self) -> bytes:
+        if self._master is None:
+            self._master = keys.load_or_create_master_key(self._config_dir, create=self.settings.create_key)
+        return self._master
 
     # -- connections and keys ------------------------------------------------------------------
 
@@ -196,25 +207,53 @@ class SqliteFile:
             raise AccessDenied("The store file changed while it was being opened; refusing to use it.")
         return conn
 
-    def _open_keys(self) -> tuple[Cipher, dict[str, bytes]]:
+    def _open_keys(self) -> None:
+        """Create or upgrade the schema as needed (a reader only reads it), then load the store's
+        data keys: by this machine's member key when the workspace has members, else the first by
+        its master key (store/keyring.py)."""
         workspace_id = self.location.workspace_id
         conn = self._connection()
         found = prepare.read_keys(conn) if self.settings.read_only else None
         if found is None:  # a reader (verify, the CLI, a read-only session) writes nothing
-            found = prepare.prepare_keys(conn, workspace_id, self._master)
+            found = prepare.prepare_keys(conn, workspace_id, self._master_key)
         stored_id, wrapped, copy = found
         if stored_id != workspace_id:
             raise PersistenceError("The store belongs to another workspace.")
         try:
-            data_key = self.unwrap(wrapped)
-        except PersistenceError:
-            if copy is None or copy == wrapped or not self._opens(copy):
-                raise  # not this store's master key (both copies say so)
-            raise damage.damaged("the row holding the store's data key is damaged") from None
-        self._wrapped = wrapped
+            conn.execute("BEGIN")
+            try:
+                self._load_ring(conn, wrapped, copy)
+            finally:
+                conn.execute("ROLLBACK")
+        except (sqlite3.Error, UnicodeDecodeError) as error:
+            raise translate(error) from None
         if copy != wrapped and not self.settings.read_only:  # a copy of another key: the row's
             prepare.store_key_copy(conn, wrapped)
-        return data_key_ciphers(data_key, workspace_id, KEY_ID)
+
+    def _load_ring(self, conn: sqlite3.Connection, wrapped: bytes, copy: bytes | None) -> None:
+        """A new key ring of the store's keys, read within ``conn``'s transaction (the first key's
+        row as the caller read it, ``wrapped``: empty once the workspace has members)."""
+        ring = KeyRing(self.location.workspace_id, self._config_dir)
+        ring.member = self.ring.member
+        ring.load(lambda sql, parameters: conn.execute(sql, parameters).fetchall(), self._first_key(copy))
+        self.ring, self._wrapped = ring, wrapped
+        self.digests = ValueDigests(ring.subkeys["value-digest"])
+
+    def _first_key(self, copy: bytes | None) -> Callable[[bytes], bytes]:
+        """The first data key of a store without members, by this machine's master key. A key row
+        the master key does not open while its copy does is damage; a store neither opens was most
+        likely made by another machine sharing the store directory (a laptop's, mounted into a dev
+        container): the refusal says how this one joins."""
+
+        def first(wrapped: bytes) -> bytes:
+            try:
+                return self.unwrap(wrapped)
+            except PersistenceError as error:
+                if copy is not None and copy != wrapped and self._opens(copy):
+                    raise damage.damaged("the row holding the store's data key is damaged") from None
+                raise AccessDenied(f"{error.message.rstrip('.')}. {JOIN_EMBEDDED}") from None
+
+        return first
 
     def _opens(self, wrapped: bytes) -> bool:
         try:
