@@ -108,6 +108,12 @@ def _init(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     workspace_id = _workspace_id(args)
     key = keys.load_workspace_key(default_config_dir(), workspace_id)
+    if key is None and not resolve(os.path.abspath(args.workspace)).settings.store_url:
+        raise InvalidState(
+            "The embedded store has no workspace key to export: another machine sharing its store "
+            "directory joins as a member (there `groundhog key show-public`, here `groundhog members "
+            "add NAME <that line>`)."
+        )
     if key is None:
         raise PersistenceError(
             "This machine has no shared key for this workspace: a workspace with members has none "

@@ -194,7 +194,8 @@ def _listed(tx: Txn, ring: KeyRing) -> list[MemberInfo]:
     ).fetchall():
         info = tx.cipher.open_json(blob, "members", fingerprint)
         found.append(MemberInfo(info["name"], fingerprint, info.get("addedBy"), added, fingerprint == mine))
-    return found
+    # the first member before the one added in its transaction (the same millisecond)
+    return sorted(found, key=lambda m: (m.added, m.added_by is not None))
 
 
 def _check_new(listed: list[MemberInfo], name: str, fingerprint: str) -> None:
