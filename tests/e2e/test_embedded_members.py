@@ -71,7 +71,9 @@ async def test_a_laptop_and_a_dev_container_are_two_members_of_one_embedded_stor
         shown = _cli(container, "key", "show-public")
         assert shown.returncode == 0 and shown.stdout.startswith("groundhog-member-1:"), shown.stderr
         assert (container.root / ".config" / "groundhog" / "member.key").stat().st_mode & 0o777 == 0o600
-        added = _cli(laptop, "members", "add", "container", shown.stdout.strip(), GROUNDHOG_MEMBER_NAME="laptop")
+        added = _cli(
+            laptop, "members", "add", "container", shown.stdout.strip(), GROUNDHOG_MEMBER_NAME="laptop"
+        )
         assert added.returncode == 0, added.stderr
         listed = _json(_cli(container, "members", "--json"))["members"]
         assert [(m["name"], m["addedBy"], m["you"]) for m in listed] == [
@@ -84,7 +86,9 @@ async def test_a_laptop_and_a_dev_container_are_two_members_of_one_embedded_stor
         got = await right.request("context/get", {"context": "plan"})
         assert (got["version"], got["data"]) == (2, {"goal": "ship"})
         await left.request("context/update", {"context": "plan", "set": {"by": "laptop"}})  # a new key now
-        seen = await right.wait_for("context/didChange", lambda e: e["context"] == "plan" and e["version"] == 3)
+        seen = await right.wait_for(
+            "context/didChange", lambda e: e["context"] == "plan" and e["version"] == 3
+        )
         assert seen["changedKeys"] == ["by"]
         await right.request("context/update", {"context": "plan", "set": {"from": "container"}})
         await left.wait_for("context/didChange", lambda e: e["context"] == "plan" and e["version"] == 4)
@@ -96,7 +100,10 @@ async def test_a_laptop_and_a_dev_container_are_two_members_of_one_embedded_stor
             await client.close()
     for machine in (laptop, container):
         assert _cli(machine, "verify").returncode == 0
-        assert [c["name"] for c in _json(_cli(machine, "contexts", "--json"))["contexts"]] == ["default", "plan"]
+        assert [c["name"] for c in _json(_cli(machine, "contexts", "--json"))["contexts"]] == [
+            "default",
+            "plan",
+        ]
     exported = _cli(container, "key", "export")
     assert exported.returncode == 1 and exported.stdout == ""
     assert "embedded store has no workspace key" in exported.stderr and "members add" in exported.stderr

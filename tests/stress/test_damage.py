@@ -193,7 +193,8 @@ def test_a_whole_file_read_past_sqlite_keeps_every_row(damage_base: Built, tmp_p
     try:
         database = damage_base.database(store_dir)
         raw = pages.load(database.read_bytes(), None)
-        found = salvage_plan.plan(raw, manager.store.workspace_id, manager.store.unwrap)
+        store = manager.store
+        found = salvage_plan.plan(raw, store.workspace_id, store.unwrap, store.member_key)
         assert found.problems == [] and not any(found.lost.values()), found.lost
         assert any(row["context_id"] < 0 and row["kind"] == "delete" for row in found.rows["feed"])
         assert set(found.names.values()) == set(CONTEXTS)

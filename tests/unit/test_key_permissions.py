@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from groundhog import AccessDenied, PersistenceError, create_manager
+from groundhog import AccessDenied, create_manager
 from groundhog.cli import main
 from groundhog.store import keys
 from groundhog.store.rotation import rotate_master_key
@@ -130,9 +130,9 @@ def test_rotating_the_master_key_rewraps_every_store(
     assert stat.S_IMODE(os.stat(config / "master.key").st_mode) == 0o600
     for root in roots:
         assert _read(root, store, config) == {"name": root.name}
-    (config / "master.key").write_bytes(old)  # the old key opens nothing now
+    (config / "master.key").write_bytes(old)  # the old key opens nothing now (refused, saying how to join)
     for root in roots:
-        with pytest.raises(PersistenceError, match="cannot be decrypted"):
+        with pytest.raises(AccessDenied, match="cannot be decrypted"):
             _read(root, store, config)
 
 

@@ -277,6 +277,8 @@ def _as_row(table: str, rowid: int, values: tuple[Any, ...]) -> Row | None:
             {"name": values[0], "seq": values[1]} if len(values) == 2 and isinstance(values[1], int) else None
         )
     columns, shape = TABLES[table]
+    if len(values) < len(columns) and all(kind in "ITB" for kind in shape[len(values) :]):
+        values = (*values, *(None,) * (len(columns) - len(values)))  # written before a column was added
     if len(values) != len(columns) or not all(
         isinstance(value, _TYPES[kind]) for value, kind in zip(values, shape, strict=True)
     ):
