@@ -13,7 +13,7 @@ from typing import TextIO
 from groundhog.errors import ContextError, PersistenceError
 from groundhog.store.dirs import open_private_dir, open_shared_dir
 from groundhog.store.paths import FILE_MODE, check_private_file
-from groundhog.workspace import default_config_dir
+from groundhog.userconfig import default_config_dir
 
 TOKEN_FILE = "token"
 # a token others could read is refused (paths.check_private_file): how to replace it

@@ -16,8 +16,8 @@ from groundhog.errors import InvalidParams, InvalidState, PersistenceError
 from groundhog.manager import create_manager
 from groundhog.settings import SPECS
 from groundhog.store import keys
-from groundhog.userconfig import resolve
-from groundhog.workspace import default_config_dir, default_store_dir, is_postgres_url, shared_workspace_id
+from groundhog.userconfig import default_config_dir, default_store_dir, resolve
+from groundhog.workspace import is_postgres_url, shared_workspace_id
 
 
 def add_commands(commands: Any) -> None:

@@ -26,7 +26,7 @@ from groundhog.member_keys import (
     public_key,
 )
 from groundhog.userconfig import resolve
-from groundhog.workspace import default_config_dir
+from groundhog.userconfig import default_config_dir
 
 
 def add_commands(commands: Any) -> None:

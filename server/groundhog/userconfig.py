@@ -33,6 +33,8 @@ from urllib.parse import urlparse
 
 from groundhog.errors import AccessDenied, InvalidParams, PersistenceError
 from groundhog.settings import DEFAULTS, SPECS, Settings, Spec, from_text, normalized, problem
+from groundhog.store.dirs import open_private_dir
+from groundhog.workspace import canonical_root, platform_config_dir, platform_store_dir
 
 CONFIG_FILE = "config.toml"
 CONFIG_DIR_ENV = "GROUNDHOG_CONFIG_DIR"
@@ -44,10 +46,22 @@ LOCATORS = frozenset({"store_dir", "key_dir", "store_url", "workspace_id"})
 
 def config_dir() -> Path:
     """Where config.toml (and, unless it says otherwise, the keys) live."""
-    from groundhog.workspace import platform_config_dir
-
     env = os.environ.get(CONFIG_DIR_ENV)
     return Path(env) if env else platform_config_dir()
+
+
+def default_store_dir() -> Path:
+    """Where workspace stores live: ``GROUNDHOG_HOME``, else the configuration file's
+    ``store_dir``, else the platform's user data dir."""
+    chosen = user_setting("store_dir")
+    return Path(chosen) if chosen else platform_store_dir()
+
+
+def default_config_dir() -> Path:
+    """Where keys and the transport token live: ``GROUNDHOG_CONFIG_DIR``, else the configuration
+    file's ``key_dir``, else the platform's user config dir (where the configuration file is)."""
+    chosen = user_setting("key_dir")
+    return Path(chosen) if chosen else platform_config_dir()
 
 
 def config_path() -> Path:
@@ -131,8 +145,6 @@ def file_problem(spec: Spec, value: Any) -> str | None:
 
 
 def _canonical(root: str) -> str:
-    from groundhog.workspace import canonical_root
-
     return canonical_root(os.path.expanduser(root))
 
 
@@ -325,9 +337,7 @@ def _toml_value(value: Any) -> str:
 
 def _write_private(path: Path, text: str) -> None:
     """Replace the file atomically, 0600, in a private directory."""
-    from groundhog.store.paths import ensure_private_dir
-
-    ensure_private_dir(path.parent, "The config directory")
+    open_private_dir(path.parent, "The config directory").close()
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
     try:

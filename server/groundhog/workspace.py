@@ -1,5 +1,5 @@
 """Where things live: a workspace's canonical identity (the same for every face and process that
-opens the same folder) and the default store and config directories."""
+opens the same folder) and the platform's directories (``userconfig`` says which ones a user chose)."""
 
 from __future__ import annotations
 
@@ -14,24 +14,6 @@ import platformdirs
 
 APP_NAME = "groundhog"
 NO_WORKSPACE = "groundhog:no-workspace"
-
-
-def default_store_dir() -> Path:
-    """Where workspace stores live: ``GROUNDHOG_HOME``, else the user's configuration file's
-    ``store_dir``, else the platform's user data dir."""
-    from groundhog.userconfig import user_setting
-
-    chosen = user_setting("store_dir")
-    return Path(chosen) if chosen else platform_store_dir()
-
-
-def default_config_dir() -> Path:
-    """Where keys and the transport token live: ``GROUNDHOG_CONFIG_DIR``, else the configuration
-    file's ``key_dir``, else the platform's user config dir (where the configuration file is)."""
-    from groundhog.userconfig import user_setting
-
-    chosen = user_setting("key_dir")
-    return Path(chosen) if chosen else platform_config_dir()
 
 
 def platform_store_dir() -> Path:

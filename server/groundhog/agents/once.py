@@ -55,7 +55,7 @@ def first(agent: str, event: str, data: bytes) -> bool:
 
 def _folder() -> Path | None:
     """The claims' folder beside the user's keys: a directory of this user's, never a symlink."""
-    from groundhog.workspace import default_config_dir
+    from groundhog.userconfig import default_config_dir
 
     folder = default_config_dir() / FOLDER
     try:

@@ -1,5 +1,6 @@
-"""Integrity: hash-chain checks, recovery of a damaged head, and error auditing (``verify`` is in
-store/verify.py, the repairs of other rows in store/repair.py).
+"""Integrity: recovery of a damaged head and error auditing (the chain checks are in
+store/chain_checks.py, ``verify`` in store/verify.py, the repairs of other rows in store/repair.py,
+the store methods over all of them in store/checks.py).
 
 Recovery never deletes: rows it cannot use are copied into the ``quarantine`` table before they leave
 the live tables, and ``verify`` keeps reporting them until someone discards them explicitly. The head
@@ -12,50 +13,24 @@ server serve an older version as current nor make every later write collide with
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from groundhog.errors import ContextError, DataDamaged, LockError, NoValidSnapshot
-from groundhog.reports import RecoveryReport, SalvageReport, VerifyReport
+from groundhog.reports import RecoveryReport
+from groundhog.store.chain_checks import (
+    VERSION_COLUMNS,
+    check_head,
+    link_problem,
+    newest_version,
+    version_rows,
+)
 from groundhog.store.chains import genesis_hash
 from groundhog.store.records import ContextRow, StoredState
-from groundhog.store.rows import Txn
 
-
-class Checks:
-    """The store methods of this module, for every backend (a store with ``read``/``write``)."""
-
-    def recover_context(self: Backend, name: str, session: str) -> RecoveryReport | None:
-        return recover_context(self, name, session)
-
-    def check_store(self: Backend, session: str, *, repair: bool) -> list[RecoveryReport]:
-        from groundhog.store.repair import check_store
-
-        return check_store(self, session, repair=repair)
-
-    def verify(self: Backend, *, discard_damaged: bool = False) -> VerifyReport:
-        from groundhog.store.verify import verify
-
-        return verify(self, discard_damaged=discard_damaged)
-
-    def audit_error(self: Backend, session: str, action: str, name: str, error: ContextError) -> None:
-        audit_error(self, session, action, name, error)
-
-    def salvaged(self) -> list[SalvageReport]:
-        """The store files this store set aside and salvaged; only a file can be (store/sqlite.py)."""
-        return []
-
-    def on_salvage(self, listener: Callable[[SalvageReport], None]) -> None:
-        """Never called but by a store kept in a file (store/sqlite.py)."""
-
-    def file_problems(self) -> list[str]:
-        """Damage ``verify`` cannot see through the rows (a file store's WAL); none here."""
-        return []
-
-    def discard_set_aside(self, names: list[str]) -> None:
-        """Delete the damaged files a salvage set aside (a file store's; none here)."""
+if TYPE_CHECKING:
+    from groundhog.store.rows import Txn
 
 
 class Backend(Protocol):
@@ -68,88 +43,16 @@ class Backend(Protocol):
 
 
 log = logging.getLogger(__name__)
-VERSION_COLUMNS = "version, ts, kind, session, keys_blob, delta_blob, link, prev_hash, hash"
-
-
-# -- head checks and recovery -------------------------------------------------------------------
-
-
-def _version_rows(tx: Txn, row: ContextRow, first: int, last: int) -> list[dict[str, Any]]:
-    cursor = tx.conn.execute(
-        f"SELECT {VERSION_COLUMNS} FROM versions WHERE context_id = ? AND version >= ?"
-        " AND version <= ? ORDER BY version",
-        (row.id, first, last),
-    )
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, values, strict=True)) for values in cursor]
-
-
-def _link_problem(tx: Txn, row: ContextRow, rows: list[dict[str, Any]]) -> str | None:
-    """Check the chain over consecutive ``rows``; the first row's own link is taken on trust.
-    Every version links to the one before it, except a ``recover`` version, which links to the
-    newest valid version before the damage it replaced (the rows between were set aside)."""
-    previous: dict[str, Any] | None = None
-    for current in rows:
-        problem = link_step(tx, row, previous, current)
-        if problem:
-            return problem
-        previous = current
-    return None
-
-
-def link_step(
-    tx: Txn, row: ContextRow, previous: dict[str, Any] | None, current: dict[str, Any]
-) -> str | None:
-    version, link = current["version"], current["link"]
-    if tx.version_hash(row.uid, version, link, current["prev_hash"], current) != current["hash"]:
-        return f"version {version} was altered"
-    if current["kind"] != "recover" and link != version - 1:
-        return f"version {version} links to the wrong version"
-    if previous is not None:
-        if previous["version"] != link:
-            return f"version {link} is missing"
-        if current["prev_hash"] != previous["hash"]:
-            return f"version {version} does not follow version {link}"
-    return None
-
-
-def newest_version(tx: Txn, row: ContextRow) -> int:
-    """The newest version row the context has, whatever head its row records."""
-    found = tx.conn.execute("SELECT max(version) FROM versions WHERE context_id = ?", (row.id,)).fetchone()
-    return int(found[0]) if found and found[0] is not None else 0
-
-
-def check_head_chain(tx: Txn, row: ContextRow) -> None:
-    """Raise DataDamaged unless the chain from the newest checkpoint to the head holds and ends
-    at the head the context row records, and no version is newer than that head."""
-    rows = _version_rows(tx, row, min(row.cp_version, row.head), row.head)
-    problem = _link_problem(tx, row, rows)
-    if problem is None and (not rows or rows[-1]["version"] != row.head):
-        problem = f"version {row.head} is missing"
-    if problem is None and rows[-1]["hash"] != row.head_hash:
-        problem = f"version {row.head} is not the recorded head"
-    newest = newest_version(tx, row)
-    if problem is None and newest > row.head:
-        problem = f"the head record was moved back from version {newest} to {row.head}"
-    if problem is not None:
-        raise DataDamaged(f"Context {row.name!r}: {problem}.", context=row.name, problem=problem)
-
-
-def check_head(tx: Txn, row: ContextRow) -> None:
-    """The check made when a store is opened: the head's chain holds, and every blob the head
-    rebuilds from authenticates (decrypting without decoding keeps this cheap for 1 MB states)."""
-    check_head_chain(tx, row)
-    tx.load_state(row, row.head, decode=False)
 
 
 def _valid_state(tx: Txn, row: ContextRow, version: int) -> StoredState | None:
     try:
-        rows = _version_rows(tx, row, version, version)
+        rows = version_rows(tx, row, version, version)
         cp = tx.conn.execute(
             "SELECT max(version) FROM checkpoints WHERE context_id = ? AND version <= ?",
             (row.id, version),
         ).fetchone()[0]
-        if not rows or cp is None or _link_problem(tx, row, _version_rows(tx, row, cp, version)):
+        if not rows or cp is None or link_problem(tx, row, version_rows(tx, row, cp, version)):
             return None
         return tx.load_state(row, version)
     except DataDamaged:

@@ -22,7 +22,8 @@ from pathlib import Path
 from groundhog.errors import AccessDenied, PersistenceError
 from groundhog.store.dirs import DIR_MODE as DIRS_MODE
 from groundhog.store.dirs import PrivateDir, open_private_dir
-from groundhog.workspace import canonical_root, default_store_dir, workspace_id_for
+from groundhog.userconfig import default_store_dir
+from groundhog.workspace import canonical_root, workspace_id_for
 
 log = logging.getLogger(__name__)
 DIR_MODE = DIRS_MODE

@@ -29,7 +29,7 @@ from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
 from groundhog.errors import AccessDenied, InvalidState, LockError, PersistenceError
-from groundhog.store import integrity, keys
+from groundhog.store import checks, keys
 from groundhog.store.background import BackgroundThread
 from groundhog.store.connections import PerThread
 from groundhog.store.keyring import KeyRing
@@ -43,7 +43,7 @@ from groundhog.store.schema import SCHEMA_VERSION
 from groundhog.store.sqlite import KEY_ID, StoreSettings
 from groundhog.store.values import ValueDigests
 from groundhog.timeutil import now
-from groundhog.workspace import default_config_dir
+from groundhog.userconfig import default_config_dir
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -110,7 +110,7 @@ def translate(error: psycopg.Error, url: str) -> PersistenceError:
 # -- the store ----------------------------------------------------------------------------------
 
 
-class PostgresStore(integrity.Checks, Membership):
+class PostgresStore(checks.Checks, Membership):
     """One workspace in a shared PostgreSQL database. Thread-safe: one connection per thread."""
 
     def __init__(

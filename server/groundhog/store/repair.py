@@ -19,7 +19,8 @@ from typing import Any
 
 from groundhog.errors import DataDamaged, NoValidSnapshot, RecoveryError
 from groundhog.reports import RecoveryReport
-from groundhog.store.integrity import VERSION_COLUMNS, Backend, check_head, newest_version, recover_context
+from groundhog.store.chain_checks import VERSION_COLUMNS, check_head, newest_version
+from groundhog.store.integrity import Backend, recover_context
 from groundhog.store.records import ContextRow
 from groundhog.store.rows import Txn
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from groundhog.errors import DataDamaged
+from groundhog.store import chain_checks
 from groundhog.store.audit import AuditRows
 from groundhog.store.budget import BudgetRows
 from groundhog.store.chains import genesis_hash
@@ -147,7 +148,7 @@ class Txn(VersionRows, SnapshotDeletion, AuditRows, SessionRows, LiveRows, Budge
         self.conn.execute("UPDATE feed SET context_id = -context_id WHERE context_id = ?", (context_id,))
         self._append_feed(-context_id, head, "delete", session)
 
-    # -- integrity (store/integrity.py) ---------------------------------------------------------
+    # -- integrity (store/chain_checks.py) ---------------------------------------------------------
 
     def database_check(self) -> str | None:
         """The database's own check of its pages: None when sound, else what it found."""
@@ -155,14 +156,10 @@ class Txn(VersionRows, SnapshotDeletion, AuditRows, SessionRows, LiveRows, Budge
         return None if result == "ok" else str(result)
 
     def check_head(self, row: ContextRow) -> None:
-        from groundhog.store import integrity
-
-        integrity.check_head(self, row)
+        chain_checks.check_head(self, row)
 
     def check_head_chain(self, row: ContextRow) -> None:
-        from groundhog.store import integrity
-
-        integrity.check_head_chain(self, row)
+        chain_checks.check_head_chain(self, row)
 
 
 def new_session_id() -> str:

@@ -46,7 +46,7 @@ from groundhog.limits import (
     DEFAULT_STORE_BUDGET_BYTES,
 )
 from groundhog.reports import SalvageReport
-from groundhog.store import damage, integrity, prepare, salvage
+from groundhog.store import checks, damage, prepare, salvage
 from groundhog.store.connections import PerThread
 from groundhog.store.damage import DirectoryLock, translate
 from groundhog.store.dirs import PrivateDir, open_private_dir
@@ -56,7 +56,7 @@ from groundhog.store.paths import DATABASE_FILE, StoreLocation, check_private_fi
 from groundhog.store.rows import Txn
 from groundhog.store.sqlite_file import SqliteFile, live_files
 from groundhog.store.wal import WalCheckpointer
-from groundhog.workspace import default_config_dir
+from groundhog.userconfig import default_config_dir
 
 log = logging.getLogger(__name__)
 # what a transaction's body answers with after reading whole results: its connection stays as it is
@@ -104,7 +104,7 @@ class StoreSettings:
     member_name: str | None = None  # this machine's, as the first member of a workspace it makes
 
 
-class SqliteStore(SqliteFile, integrity.Checks, Membership):
+class SqliteStore(SqliteFile, checks.Checks, Membership):
     """One workspace's database. Thread-safe: each thread gets its own connection."""
 
     def __init__(

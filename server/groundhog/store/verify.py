@@ -10,8 +10,9 @@ import orjson
 
 from groundhog.errors import DataDamaged
 from groundhog.reports import SalvageReport, VerifyReport
+from groundhog.store.chain_checks import VERSION_COLUMNS, link_step, newest_version
 from groundhog.store.chains import chain_hash, genesis_hash
-from groundhog.store.integrity import VERSION_COLUMNS, Backend, link_step, newest_version
+from groundhog.store.integrity import Backend
 from groundhog.store.records import ContextRow
 from groundhog.store.rows import Txn
 from groundhog.store.salvage import SALVAGES
