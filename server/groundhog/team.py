@@ -25,8 +25,7 @@ from groundhog.member_keys import (
     new_member_secret,
     public_key,
 )
-from groundhog.userconfig import resolve
-from groundhog.userconfig import default_config_dir
+from groundhog.userconfig import default_config_dir, resolve
 
 
 def add_commands(commands: Any) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from groundhog import AccessDenied, __version__, create_manager
 from groundhog.cli import main
-from groundhog.doctor import Findings, _judge_dir, _judge_file
+from groundhog.files_report import Findings, _judge_dir, judge_file
 from groundhog.store.paths import check_private_file, ensure_private_dir
 
 NOBODY = 65534
@@ -247,7 +247,7 @@ def test_file_verdicts_agree_with_the_server(tmp_path: Path, mode: int, secret: 
     os.chmod(path, mode)
     found = Findings()
     rotate = "make a new one" if secret else None
-    verdict = _judge_file(path, "The file", "file", found, rotate)
+    verdict = judge_file(path, "The file", "file", found, rotate)
     assert stat.S_IMODE(os.stat(path).st_mode) == mode
     fd = os.open(path, os.O_RDONLY)
     try:
