@@ -26,7 +26,16 @@ from groundhog.params import MAX_DEPTH
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602
-KINDS = {PARSE_ERROR: "ParseError", INVALID_REQUEST: "InvalidRequest", INVALID_PARAMS: "InvalidParams"}
+# every JSON-RPC error's kind (``data.kind``), whichever face answers it
+KINDS = {
+    PARSE_ERROR: "ParseError",
+    INVALID_REQUEST: "InvalidRequest",
+    -32601: "MethodNotFound",
+    INVALID_PARAMS: "InvalidParams",
+    -32603: "InternalError",
+    -32800: "RequestCancelled",
+    -32002: "ServerNotInitialized",
+}
 # message -> params -> (an MCP tool call's arguments) -> values
 MAX_FRAME_DEPTH = MAX_DEPTH + 2
 NO_ID: Any = object()  # the frame carries no id (a notification), or none could be read
@@ -46,12 +55,7 @@ class Problem:
             object.__setattr__(self, "field", _clean(self.field))
 
     def data(self) -> dict[str, Any]:
-        kinds = {
-            PARSE_ERROR: "ParseError",
-            INVALID_REQUEST: "InvalidRequest",
-            INVALID_PARAMS: "InvalidParams",
-        }
-        data: dict[str, Any] = {"kind": kinds.get(self.code, "InvalidRequest")}
+        data: dict[str, Any] = {"kind": KINDS.get(self.code, "InvalidRequest")}
         if self.field is not None:
             data["field"] = self.field
         return data

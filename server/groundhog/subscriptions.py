@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from groundhog.errors import ContextError, ContextNotFound, DataDamaged, error_of_kind
+from groundhog.limits import FEED_POLL_S
 from groundhog.states import to_context_state
 from groundhog.store.records import ContextRow, StoredState
 from groundhog.store.splices import apply_deltas
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from groundhog.tracking import TrackerCore
 
 log = logging.getLogger(__name__)
-FEED_POLL_S = 0.05
 ABSENT = StoredState(0, "", {}, {})  # what a subscriber heard of a context that does not exist
 
 

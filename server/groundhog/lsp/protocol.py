@@ -263,17 +263,6 @@ def _valid_id(value: Any) -> bool:
     return isinstance(value, str) or (isinstance(value, int) and -(2**63) <= value < 2**63)
 
 
-_KINDS = {
-    -32700: "ParseError",
-    -32600: "InvalidRequest",
-    -32601: "MethodNotFound",
-    -32602: "InvalidParams",
-    -32603: "InternalError",
-    -32800: "RequestCancelled",
-    -32002: "ServerNotInitialized",
-}
-
-
 def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
     """Every error answer carries ``data: {kind, ...}`` and a one-line message; pygls' own errors
     carry a traceback (server paths) in ``data`` or the message: those are replaced."""
@@ -282,7 +271,7 @@ def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
     message = error.get("message")
     if isinstance(data, dict) and "kind" in data and isinstance(message, str) and "Traceback" not in message:
         return error
-    kind = _KINDS.get(code if isinstance(code, int) else -32603, "InternalError")
+    kind = frames.KINDS.get(code if isinstance(code, int) else -32603, "InternalError")
     if not isinstance(message, str) or "Traceback" in message or 'File "' in message or "\n" in message:
         message = "Internal error." if kind == "InternalError" else f"{kind}."
     return {"code": code, "message": message, "data": {"kind": kind}}

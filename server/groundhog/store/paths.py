@@ -123,11 +123,6 @@ def create_private_file(directory: PrivateDir, name: str, what: str = "The store
         raise PersistenceError(f"{what} cannot be created ({error.strerror}).") from None
 
 
-def _check_not_symlink(path: Path, what: str) -> None:
-    if stat.S_ISLNK(os.lstat(path).st_mode):
-        raise AccessDenied(f"{what} is a symbolic link; refusing to follow it.")
-
-
 @dataclass(frozen=True)
 class StoreLocation:
     """Where one workspace's store lives."""

@@ -326,13 +326,6 @@ class SnapshotRows(Rows):
                 broken.append(str(sid))
         return broken
 
-    def count_snapshots(self, row: ContextRow) -> int:
-        return int(
-            self.conn.execute(
-                "SELECT count(*) FROM snapshots WHERE context_id = ? AND kind <> 'base'", (row.id,)
-            ).fetchone()[0]
-        )
-
     def load_snapshot(
         self, row: ContextRow, snapshot_id: str
     ) -> tuple[SnapshotInfo, StoredState, dict[str, Any] | None] | None:
