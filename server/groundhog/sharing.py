@@ -15,9 +15,17 @@ from groundhog import team
 from groundhog.errors import InvalidParams, InvalidState, PersistenceError
 from groundhog.manager import create_manager
 from groundhog.settings import SPECS
-from groundhog.store import keys
-from groundhog.userconfig import default_config_dir, default_store_dir, resolve
+from groundhog.userconfig import default_store_dir, resolve
 from groundhog.workspace import is_postgres_url, shared_workspace_id
+from groundhog.workspace_keys import (
+    WORKSPACE_KEY_ENV,
+    describe_store_url,
+    exported_key,
+    import_key,
+    init_shared_database,
+    rotate_master,
+    rotate_workspace_key,
+)
 
 
 def add_commands(commands: Any) -> None:
@@ -97,29 +105,27 @@ def _workspace_id(args: argparse.Namespace) -> str:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from groundhog.store.postgres import describe_url, init_database
-
     url = _url(args)
-    done = init_database(url)
-    print(f"{describe_url(url)}: {done}. Servers given this URL now share their workspaces there.")
+    done = init_shared_database(url)
+    print(f"{describe_store_url(url)}: {done}. Servers given this URL now share their workspaces there.")
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
     workspace_id = _workspace_id(args)
-    key = keys.load_workspace_key(default_config_dir(), workspace_id)
-    if key is None and not resolve(os.path.abspath(args.workspace)).settings.store_url:
+    line = exported_key(workspace_id)
+    if line is None and not resolve(os.path.abspath(args.workspace)).settings.store_url:
         raise InvalidState(
             "The embedded store has no workspace key to export: another machine sharing its store "
             "directory joins as a member (there `groundhog key show-public`, here `groundhog members "
             "add NAME <that line>`)."
         )
-    if key is None:
+    if line is None:
         raise PersistenceError(
             "This machine has no shared key for this workspace: a workspace with members has none "
             "(on the other machine `groundhog key show-public`, then here `groundhog members add`)."
         )
-    print(keys.key_string(workspace_id, key))
+    print(line)
     print(
         "Keep this in a password manager: with it and access to the database, anyone reads this workspace.",
         file=sys.stderr,
@@ -129,9 +135,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     text = args.key if args.key is not None else sys.stdin.readline()
-    workspace_id, key = keys.parse_key_string(text)
-    keys.save_workspace_key(default_config_dir(), workspace_id, key, replace=True)
-    path = keys.workspace_key_path(default_config_dir(), workspace_id)
+    workspace_id, path = import_key(text)
     print(f"Imported the key of workspace {workspace_id} into {path}.")
     here = _folder_workspace_id()
     if here is not None and here != workspace_id:
@@ -151,8 +155,6 @@ def _folder_workspace_id() -> str | None:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    from groundhog.store.postgres import PostgresStore
-
     workspace = os.path.abspath(args.workspace)
     manager = create_manager(
         workspace,
@@ -162,20 +164,7 @@ def _rotate(args: argparse.Namespace) -> int:
         create_key=False,
     )
     try:
-        store = manager.store
-        assert isinstance(store, PostgresStore)
-        if manager.members():  # before printing a key that would open nothing
-            raise InvalidState(
-                "This workspace has members, each with a key of their own: `groundhog members remove "
-                "NAME` takes one out (there is no shared key to rotate)."
-            )
-        new_key = keys.new_data_key()
-        # the new key is printed before the database changes: whatever happens next, its owner has it
-        print(keys.key_string(store.workspace_id, new_key))
-        sys.stdout.flush()
-        store.rewrap_key(new_key)
-        keys.save_workspace_key(default_config_dir(), store.workspace_id, new_key, replace=True)
-        manager.audit("key-rotated", "cli", {})
+        rotate_workspace_key(manager, _print_now)
     finally:
         manager.close()
     print(
@@ -186,17 +175,20 @@ def _rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_now(line: str) -> None:
+    print(line)
+    sys.stdout.flush()
+
+
 def _env_note() -> str:
-    if os.environ.get(keys.WORKSPACE_KEY_ENV):
-        return f", and update {keys.WORKSPACE_KEY_ENV} where it is set"
+    if os.environ.get(WORKSPACE_KEY_ENV):
+        return f", and update {WORKSPACE_KEY_ENV} where it is set"
     return ""
 
 
 def _rotate_master(args: argparse.Namespace) -> int:
-    from groundhog.store.rotation import rotate_master_key
-
     store_dir = Path(args.store_dir) if args.store_dir else default_store_dir()
-    done = rotate_master_key(default_config_dir(), store_dir)
+    done = rotate_master(store_dir)
     for workspace_id, why in sorted(done.failed.items()):
         print(f"groundhog: the store of workspace {workspace_id} was not re-wrapped: {why}", file=sys.stderr)
     if not done.done:

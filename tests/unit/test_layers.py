@@ -67,6 +67,7 @@ ENGINE = frozenset(
             "tracker",
             "tracking",
             "undo",
+            "workspace_keys",
         ]
     }
 )

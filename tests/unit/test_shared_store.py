@@ -16,7 +16,7 @@ from tests.pgcluster import PgCluster
 
 from groundhog import create_manager
 from groundhog.changes import Change
-from groundhog.errors import AccessDenied, LockError, PersistenceError
+from groundhog.errors import AccessDenied, InvalidState, LockError, PersistenceError
 from groundhog.store import keys
 from groundhog.store.postgres import describe_url, init_database
 from groundhog.workspace import normalize_remote, shared_identity, shared_workspace_id
@@ -155,7 +155,7 @@ def test_a_wrong_key_and_a_rotated_key_are_refused(pg_cluster: PgCluster, tmp_pa
     assert "does not open" in wrong.value.message
     keys.save_workspace_key(bob, workspace_id, old_key)  # a member who leaves keeps a copy
     new_key = keys.new_data_key()
-    manager.store.rewrap_key(new_key)  # type: ignore[attr-defined]
+    manager.store.rewrap_key(new_key)  # through the store interface: every store has it
     keys.save_workspace_key(alice, workspace_id, new_key, replace=True)
     manager.close()
     with pytest.raises(AccessDenied):
@@ -165,6 +165,20 @@ def test_a_wrong_key_and_a_rotated_key_are_refused(pg_cluster: PgCluster, tmp_pa
         assert reopened.load_state("plan").data == {"secret": 1}
     finally:
         reopened.close()
+
+
+def test_the_embedded_store_has_no_shared_key_to_rotate(tmp_path: Path) -> None:
+    """Key rotation is part of the store interface; the embedded store refuses it with what to do
+    instead, and stays as it was."""
+    manager = create_manager(tmp_path / "ws", store_dir=tmp_path / "store", config_dir=tmp_path / "config")
+    try:
+        manager.create_context("plan", {"secret": 1})
+        with pytest.raises(InvalidState) as refused:
+            manager.store.rewrap_key(keys.new_data_key())
+        assert "rotate-master" in refused.value.message
+        assert manager.load_state("plan").data == {"secret": 1}
+    finally:
+        manager.close()
 
 
 # -- the database: set-up, format, reachability --------------------------------------------------

@@ -307,6 +307,12 @@ class SqliteStore(SqliteFile, checks.Checks, Membership):
                 conn.execute("PRAGMA wal_autocheckpoint=0")
         self._checkpointer.start()
 
+    def rewrap_key(self, new_workspace_key: bytes) -> None:
+        raise InvalidState(
+            "The embedded store has no shared workspace key: its data key is wrapped by this "
+            "machine's master key (`groundhog key rotate-master` replaces that)."
+        )
+
     def close(self) -> None:
         checkpointer, self._checkpointer = self._checkpointer, None
         if checkpointer is not None:
