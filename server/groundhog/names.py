@@ -1,4 +1,4 @@
-"""Context names (PROTOCOL.md, Conventions and decision 14)."""
+"""Context names (docs/protocol.md, Conventions) and team members' names (docs/team.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from groundhog.errors import InvalidParams
 DEFAULT_CONTEXT = "default"
 MAX_NAME_LENGTH = 128
 _ALLOWED = re.compile(r"[A-Za-z0-9._/-]+")
+_MEMBER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,63}")
 
 
 def validate_name(name: object, field: str = "name") -> str:
@@ -34,3 +35,12 @@ def _name_problem(name: str) -> str | None:
     if any(segment in (".", "..") for segment in segments):
         return "it must not contain a '.' or '..' segment"
     return None
+
+
+def member_name(text: str) -> str:
+    if not isinstance(text, str) or not _MEMBER_NAME.fullmatch(text):
+        raise InvalidParams(
+            "A member name is 1 to 64 letters, digits, spaces or '._@+-', starting with a letter or digit.",
+            field="name",
+        )
+    return text

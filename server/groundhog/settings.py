@@ -96,7 +96,7 @@ def _workspace_id(value: str) -> str | None:
 
 def _member_name(value: str) -> str | None:
     from groundhog.errors import InvalidParams
-    from groundhog.store.membership import member_name
+    from groundhog.names import member_name
 
     try:
         member_name(value)

@@ -52,6 +52,7 @@ ENGINE = frozenset(
             "labels",
             "leases",
             "manager",
+            "member_keys",
             "memory",
             "methods",
             "model",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from groundhog.errors import AlreadyExists, InvalidParams, InvalidState
+from groundhog.names import member_name
 from groundhog.store import keys, members
 from groundhog.store.keyring import KeyRing
 from groundhog.store.prepare import KEY_COPY
@@ -30,7 +31,6 @@ from groundhog.store.rows import Txn
 from groundhog.timeutil import now
 
 MEMBER_NAME_ENV = "GROUNDHOG_MEMBER_NAME"
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,6 @@ class MemberInfo:
     added_by: str | None  # None: the workspace's first member
     added: str
     you: bool  # this machine's member key
-
-
-def member_name(text: str) -> str:
-    if not isinstance(text, str) or not _NAME.fullmatch(text):
-        raise InvalidParams(
-            "A member name is 1 to 64 letters, digits, spaces or '._@+-', starting with a letter or digit.",
-            field="name",
-        )
-    return text
 
 
 def default_member_name(given: str | None = None) -> str:
