@@ -135,7 +135,7 @@ def capture_growth(root: Path, plan: HooksPlan) -> dict[str, Any]:
     from groundhog import create_manager
     from groundhog.agents.capture import CAPTURE_SETTING, capture
     from groundhog.agents.contracts import HookInput
-    from groundhog.manager import locate_store
+    from groundhog.opening import locate_store
 
     workspace = root / "capture"
     workspace.mkdir(parents=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from groundhog.store.postgres import init_database
+from groundhog.store.pgdatabase import init_database
 
 DATABASE = "groundhog"
 USER = "groundhog"

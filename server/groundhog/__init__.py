@@ -21,8 +21,9 @@ from groundhog.errors import (
     TooLarge,
     VersionConflict,
 )
-from groundhog.manager import ContextManager, create_manager
+from groundhog.manager import ContextManager
 from groundhog.model import ContextSnapshot, ContextState, EditorState, HistoryEntry
+from groundhog.opening import create_manager
 from groundhog.subscriptions import ContextSubscriber
 from groundhog.tracker import ContextTracker, ContextTrackerFactory, TrackerConfig
 

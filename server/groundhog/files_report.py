@@ -136,7 +136,7 @@ def shared_store_report(
     url = chosen.store_url
     if not url:
         return None
-    from groundhog.store.postgres import describe_url
+    from groundhog.store.pgdatabase import describe_url
 
     identity = shared_identity(os.path.abspath(workspace), chosen.workspace_id)
     workspace_id = shared_workspace_id(os.path.abspath(workspace), chosen.workspace_id)

@@ -1,18 +1,16 @@
 """ContextManager: the named contexts of one workspace store. Creates, deletes, lists, loads and
 saves contexts, makes recovery points, checks the store on open, and tells listeners about commits
 and recoveries. One manager per workspace per process; sessions (adapters) share it. Also the
-engine's read model of the workspace for the faces (sessions, editor states, the audit log) and
-``create_manager``, which validates every option before opening anything (hence ~400 lines)."""
+engine's read model of the workspace for the faces (sessions, editor states, the audit log, the
+members). Opening one from settings is ``groundhog.opening``."""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from groundhog.auditing import AuditQueue
@@ -21,32 +19,28 @@ from groundhog.errors import (
     AlreadyExists,
     ContextError,
     ContextNotFound,
-    DataDamaged,
     InvalidParams,
     InvalidState,
 )
 from groundhog.labels import check_metadata
 from groundhog.leases import LeaseKeeper
-from groundhog.limits import DEFAULT_LOCK_TIMEOUT_S, DEFAULT_SESSION_LEASE_S, DEFAULT_STORE_BUDGET_BYTES
+from groundhog.limits import DEFAULT_SESSION_LEASE_S, DEFAULT_STORE_BUDGET_BYTES
 from groundhog.model import ContextSnapshot, ContextState
 from groundhog.names import DEFAULT_CONTEXT, validate_name
+from groundhog.presence import Presence
 from groundhog.reports import RecoveryReport, SalvageReport, VerifyReport
-from groundhog.settings import Settings, with_overrides
 from groundhog.states import to_context_state
 from groundhog.store.codec import values_from_object
 from groundhog.store.interface import Store, Transaction
 from groundhog.store.membership import MemberInfo
-from groundhog.store.paths import StoreLocation
 from groundhog.store.records import StoredState
 from groundhog.store.salvage import SALVAGES
-from groundhog.store.sqlite import SqliteStore, StoreSettings
 from groundhog.subscriptions import FeedFollower
 from groundhog.tracker import ContextTracker, ContextTrackerFactory
 from groundhog.tracking import Hooks, TrackerConfig
-from groundhog.workspace import canonical_root, shared_workspace_id
 
 log = logging.getLogger(__name__)
-LAST_ACTIVE = "last_active"
+
 BUDGET = ".budget"
 
 
@@ -56,47 +50,6 @@ class ContextInfo:
     version: int
     last_modified: str
     sessions: int = 0
-
-
-@dataclass(frozen=True)
-class LiveSession:
-    """A session open on the workspace in a live process: an editor (``lsp``), an agent (``mcp``)."""
-
-    id: str
-    kind: str
-    client: str
-    client_version: str | None
-    started: str
-    context: str | None  # the context it has active
-    editor: dict[str, Any] | None  # its live editor state as last persisted
-    editor_saved: str | None  # when that was
-
-
-@dataclass(frozen=True)
-class SavedEditor:
-    """The editor state most recently persisted into a context."""
-
-    context: str
-    editor: dict[str, Any]
-    saved: str
-
-
-@dataclass(frozen=True)
-class StoreInfo:
-    """Where a workspace's store is, and whether it exists yet (nothing is opened to say so)."""
-
-    workspace: str  # the canonical workspace URI
-    workspace_id: str
-    path: Path
-    exists: bool
-
-
-def locate_store(
-    workspace: str | os.PathLike[str] | None, store_dir: str | os.PathLike[str] | None = None
-) -> StoreInfo:
-    location = StoreLocation.for_root(workspace, store_dir)
-    database = location.database
-    return StoreInfo(location.workspace_root, location.workspace_id, database, database.exists())
 
 
 @dataclass(frozen=True)
@@ -117,7 +70,7 @@ class Source:
     snapshot_id: str | None = None
 
 
-class ContextManager:
+class ContextManager(Presence):
     def __init__(
         self, store: Store, config: TrackerConfig | None = None, *, lease_s: float = DEFAULT_SESSION_LEASE_S
     ) -> None:
@@ -282,80 +235,6 @@ class ContextManager:
             return []
         return [SalvageReport.from_json(record) for record in records if isinstance(record, dict)]
 
-    # -- sessions -------------------------------------------------------------------------------
-
-    def register_session(self, session: str, client: dict[str, Any]) -> None:
-        """Record ``session`` as open, with a lease this manager renews until ``end_session``."""
-        if not self.read_only:
-            with self.store.write() as tx:
-                tx.register_session(session, client, self.leases.lease_ms)
-                tx.audit("session-start", session, {"client": client, "pid": os.getpid()})
-            self.leases.watch(session, client)
-
-    def end_session(self, session: str) -> None:
-        if not self.read_only:
-            self.leases.forget(session)
-            with self.store.write() as tx:
-                tx.end_session(session)
-                tx.audit("session-end", session, {})
-
-    def save_session_editor(self, session: str, editor: dict[str, Any]) -> None:
-        """Persist a session's live editor state where sessions in other processes can read it."""
-        if not self.read_only:
-            with self.store.write() as tx:
-                tx.save_session_editor(session, editor)
-
-    def live_sessions(self) -> list[LiveSession]:
-        """The sessions open on this workspace in live processes, oldest first."""
-        return self.store.reading(self._live_sessions)
-
-    def _live_sessions(self, tx: Transaction) -> list[LiveSession]:
-        names = {tx.name_mac(row.name): row.name for row in tx.list_contexts()}
-        return [
-            LiveSession(
-                id=record.id,
-                kind=str(record.client.get("kind") or ("lsp" if record.client else "library")),
-                client=str(record.client.get("name") or "unknown"),
-                client_version=record.client.get("version"),
-                started=record.started,
-                context=None if record.active_mac is None else names.get(record.active_mac),
-                editor=record.editor,
-                editor_saved=record.editor_saved,
-            )
-            for record in tx.live_sessions()
-        ]
-
-    def last_saved_editor(self) -> SavedEditor | None:
-        """The editor state most recently persisted into any context of the workspace."""
-
-        def body(tx: Transaction) -> SavedEditor | None:
-            record = tx.newest_editor_record()
-            row = None if record is None else tx.context_by_id(record.context_id)
-            if record is None or row is None:
-                return None
-            editor = tx.load_editor(row)
-            return None if editor is None else SavedEditor(row.name, editor, record.saved)
-
-        return self.store.reading(body)
-
-    def session_activated(self, session: str, name: str | None) -> None:
-        """Record which context ``session`` has active; the last switch wins for the next session."""
-        if self.read_only:
-            return
-        with self.store.write() as tx:
-            tx.set_session_active(session, name)
-            if name is not None:
-                tx.put_setting(LAST_ACTIVE, name)
-        self.leases.activated(session, name)
-
-    def last_active(self) -> str | None:
-        try:
-            name = self.store.reading(lambda tx: tx.get_setting(LAST_ACTIVE))
-        except DataDamaged:  # a replaced record must not choose the context: start from default
-            log.warning("the last-active record was replaced; ignoring it")
-            return None
-        return name if isinstance(name, str) else None
-
     def workspace_setting(self, key: str) -> Any:
         """A setting of the workspace itself (kept in its store, so every machine sharing the store
         sees it): e.g. whether agent sessions are captured (groundhog.agents)."""
@@ -498,84 +377,3 @@ class ContextManager:
             self._follower.stop()
         self._audits.close(self.store_lock_timeout())
         self.store.close()
-
-
-def create_manager(
-    workspace: str | os.PathLike[str] | None = None,
-    *,
-    settings: Settings | None = None,
-    config_dir: str | os.PathLike[str] | None = None,
-    validators: tuple[Any, ...] = (),
-    session: str = "library",
-    create_key: bool = True,
-    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
-    **overrides: Any,
-) -> ContextManager:
-    """Open (creating if needed) the store of ``workspace`` (a path or file URI; None: the
-    no-workspace scope) and check it.
-
-    ``settings`` are the faces' resolved settings; without them the user's own apply (defaults, the
-    configuration file, the environment: userconfig.resolve). ``overrides`` change single settings by
-    name (``history_limit=10``, ``store_dir=...``, ``store_url="postgresql://..."``), each checked by
-    its declaration in settings.py. ``config_dir`` is where the keys live (the ``key_dir`` setting).
-    A ``store_url`` chooses a shared PostgreSQL store, where the workspace is named by its repository
-    (store/postgres.py, workspace.shared_identity) unless ``workspace_id`` names it."""
-    if settings is None:
-        from groundhog.userconfig import resolve
-
-        settings = resolve(workspace).settings
-    if config_dir is not None:
-        overrides["key_dir"] = os.fspath(config_dir)
-    settings = with_overrides(settings, overrides)
-    if isinstance(lock_timeout_s, bool) or not isinstance(lock_timeout_s, int | float) or lock_timeout_s <= 0:
-        raise InvalidParams(
-            "The option 'lockTimeoutS' must be a positive number of seconds.", field="lockTimeoutS"
-        )
-    store = open_store(
-        workspace, store_settings(settings, create_key=create_key, lock_timeout_s=lock_timeout_s), settings
-    )
-    config = TrackerConfig(settings.snapshot_max_bytes, settings.read_only, tuple(validators))
-    manager = ContextManager(store, config, lease_s=settings.session_lease_s)
-    manager.check_on_open(session)
-    if not settings.read_only:
-        manager.record_budget(settings.store_budget_bytes)
-    return manager
-
-
-def store_settings(
-    settings: Settings, *, create_key: bool = True, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
-) -> StoreSettings:
-    """What the store itself needs of the settings."""
-    return StoreSettings(
-        history_limit=settings.history_limit,
-        config_dir=Path(settings.key_dir) if settings.key_dir else None,
-        create_key=create_key,
-        busy_timeout_s=lock_timeout_s,
-        read_only=settings.read_only,
-        audit_keep=settings.audit_keep,
-        audit_max_age_s=settings.audit_max_age_days * 86_400.0,
-        recovery_points_keep=settings.recovery_points_keep,
-        budget_bytes=settings.store_budget_bytes,
-        feed_keep=settings.feed_keep,
-        member_name=settings.member_name,
-    )
-
-
-def open_store(workspace: str | os.PathLike[str] | None, store: StoreSettings, settings: Settings) -> Store:
-    """The workspace's store: the shared PostgreSQL one when ``settings.store_url`` names one, else
-    the embedded SQLite file."""
-    url = settings.store_url
-    if url is None:
-        if settings.workspace_id is not None:
-            raise InvalidParams(
-                "The option 'workspaceId' names a workspace in a shared store; give 'storeUrl' too.",
-                field="workspaceId",
-            )
-        return SqliteStore(StoreLocation.for_root(workspace, settings.store_dir), store)
-    try:
-        shared_id = shared_workspace_id(workspace, settings.workspace_id)
-    except ValueError as error:
-        raise InvalidParams(f"The option 'workspaceId' is not valid: {error}", field="workspaceId") from None
-    from groundhog.store.postgres import PostgresStore  # psycopg costs ~100 ms to import: only when used
-
-    return PostgresStore(url, canonical_root(workspace), shared_id, store)

@@ -22,8 +22,9 @@ from groundhog.briefing import snapshot_wire
 from groundhog.deletions import context_of_snapshot
 from groundhog.errors import PersistenceError, SnapshotNotFound, StoreDamaged
 from groundhog.flags import add_flags, given
-from groundhog.manager import ContextManager, create_manager, locate_store
+from groundhog.manager import ContextManager
 from groundhog.names import DEFAULT_CONTEXT
+from groundhog.opening import create_manager, locate_store
 from groundhog.settings import Settings
 from groundhog.userconfig import resolve
 

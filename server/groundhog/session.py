@@ -21,7 +21,8 @@ from groundhog.adapter import ContextAdapter
 from groundhog.editor import EMPTY_EDITOR, EditorContext
 from groundhog.errors import ContextError
 from groundhog.limits import FEED_POLL_S
-from groundhog.manager import ContextManager, create_manager
+from groundhog.manager import ContextManager
+from groundhog.opening import create_manager
 from groundhog.reports import RecoveryReport, SalvageReport
 from groundhog.settings import Settings
 from groundhog.sync import ChangeFeed, WorkspaceChanges

@@ -13,7 +13,7 @@ from typing import Any
 
 from groundhog import team
 from groundhog.errors import InvalidParams, InvalidState, PersistenceError
-from groundhog.manager import create_manager
+from groundhog.opening import create_manager
 from groundhog.settings import SPECS
 from groundhog.userconfig import default_store_dir, resolve
 from groundhog.workspace import is_postgres_url, shared_workspace_id

@@ -18,14 +18,14 @@ WORKSPACE_KEY_ENV = keys.WORKSPACE_KEY_ENV
 
 def describe_store_url(url: str) -> str:
     """The connection string as people may see it: never its password."""
-    from groundhog.store.postgres import describe_url  # psycopg only where a database is named
+    from groundhog.store.pgdatabase import describe_url  # psycopg only where a database is named
 
     return describe_url(url)
 
 
 def init_shared_database(url: str) -> str:
     """Create Groundhog's schema in a database (idempotent); what was done."""
-    from groundhog.store.postgres import init_database
+    from groundhog.store.pgdatabase import init_database
 
     return init_database(url)
 

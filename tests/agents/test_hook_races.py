@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from groundhog.manager import locate_store
+from groundhog.opening import locate_store
 from tests.agents.agent_harness import claude_input, claude_transcript, clean_environ, context_data
 from tests.e2e.harness import Env, start_client
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from groundhog.manager import locate_store
+from groundhog.opening import locate_store
 from tests.agents.agent_harness import claude_input, claude_transcript, context_data, run_hook
 from tests.e2e.harness import Env
 

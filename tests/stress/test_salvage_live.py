@@ -16,8 +16,9 @@ import pytest
 
 from groundhog import create_manager
 from groundhog.store.codec import decode_values
+from groundhog.store.common import StoreSettings
 from groundhog.store.paths import StoreLocation
-from groundhog.store.sqlite import SqliteStore, StoreSettings
+from groundhog.store.sqlite import SqliteStore
 from tests.unit.storetools import digest, spawn_writer
 
 pytestmark = pytest.mark.sqlite_only  # the SQLite file and its lock

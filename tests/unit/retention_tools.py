@@ -12,9 +12,9 @@ from tests.conftest import StoreEnv
 from groundhog import ContextManager, TrackerConfig
 from groundhog.changes import Change
 from groundhog.manager import ContextManager as Manager
-from groundhog.manager import open_store
+from groundhog.opening import open_store
 from groundhog.settings import Settings
-from groundhog.store.sqlite import StoreSettings
+from groundhog.store.common import StoreSettings
 from groundhog.timeutil import format_time
 
 

@@ -10,8 +10,9 @@ from tests.conftest import StoreEnv
 from groundhog import ContextManager, TrackerConfig
 from groundhog.changes import Change
 from groundhog.manager import ContextManager as Manager
+from groundhog.store.common import StoreSettings
 from groundhog.store.paths import StoreLocation
-from groundhog.store.sqlite import SqliteStore, StoreSettings
+from groundhog.store.sqlite import SqliteStore
 
 
 def _open(env: StoreEnv, budget: int) -> ContextManager:

@@ -58,6 +58,7 @@ ENGINE = frozenset(
             "model",
             "params",
             "patch",
+            "presence",
             "requests",
             "rollbacks",
             "session",

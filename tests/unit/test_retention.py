@@ -11,8 +11,9 @@ from tests.unit.storetools import raw_db
 from groundhog import ContextManager, TrackerConfig
 from groundhog.changes import Change
 from groundhog.manager import ContextManager as Manager
+from groundhog.store.common import StoreSettings
 from groundhog.store.paths import StoreLocation
-from groundhog.store.sqlite import SqliteStore, StoreSettings
+from groundhog.store.sqlite import SqliteStore
 
 
 def _open(env: StoreEnv, **settings: int) -> ContextManager:

@@ -18,7 +18,7 @@ from groundhog import create_manager
 from groundhog.changes import Change
 from groundhog.errors import AccessDenied, InvalidState, LockError, PersistenceError
 from groundhog.store import keys
-from groundhog.store.postgres import describe_url, init_database
+from groundhog.store.pgdatabase import describe_url, init_database
 from groundhog.workspace import normalize_remote, shared_identity, shared_workspace_id
 
 _databases = itertools.count()

@@ -19,9 +19,10 @@ from groundhog.changes import Change, apply_change
 from groundhog.manager import ContextManager as Manager
 from groundhog.store import splices
 from groundhog.store.codec import Payload
+from groundhog.store.common import StoreSettings
 from groundhog.store.paths import StoreLocation
 from groundhog.store.records import StoredState
-from groundhog.store.sqlite import SqliteStore, StoreSettings
+from groundhog.store.sqlite import SqliteStore
 
 
 @given(old=st.binary(max_size=300), new=st.binary(max_size=300))

@@ -17,8 +17,9 @@ from groundhog.changes import Change
 from groundhog.errors import NoValidSnapshot
 from groundhog.manager import ContextManager as Manager
 from groundhog.reports import VerifyReport
+from groundhog.store.common import StoreSettings
 from groundhog.store.paths import StoreLocation
-from groundhog.store.sqlite import SqliteStore, StoreSettings
+from groundhog.store.sqlite import SqliteStore
 from groundhog.tracker import TrackerConfig
 
 HEAD = 10  # "work" has versions 1..10, checkpoints at 1, 5 and 9 (every 4 versions)

@@ -169,7 +169,7 @@ def _check_folder(cwd: str) -> None:
 def open_store(
     root: str, settings: Settings, *, read_only: bool = False, lock_timeout_s: float = HOOK_LOCK_TIMEOUT_S
 ) -> ContextManager:
-    from groundhog.manager import create_manager
+    from groundhog.opening import create_manager
 
     return create_manager(
         root,

@@ -14,7 +14,8 @@ import orjson
 
 from groundhog.agents import capture
 from groundhog.errors import ContextNotFound, InvalidParams, PersistenceError
-from groundhog.manager import ContextManager, create_manager, locate_store
+from groundhog.manager import ContextManager
+from groundhog.opening import create_manager, locate_store
 from groundhog.userconfig import resolve
 
 AGENTS_WITH_SESSIONS = ("claude-code", "codex", "cursor", "gemini")

@@ -7,7 +7,8 @@ and its transactions (``rows`` and its mix-ins the row operations); ``integrity`
 and recovers damaged heads; ``postgres`` is the shared backend.
 """
 
+from groundhog.store.common import StoreSettings
 from groundhog.store.paths import StoreLocation
-from groundhog.store.sqlite import SqliteStore, StoreSettings
+from groundhog.store.sqlite import SqliteStore
 
 __all__ = ["SqliteStore", "StoreLocation", "StoreSettings"]

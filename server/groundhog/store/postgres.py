@@ -19,94 +19,38 @@ embedded SQLite store, for a team whose editors and agents run on several machin
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
-from groundhog.errors import AccessDenied, InvalidState, LockError, PersistenceError
+from groundhog.errors import AccessDenied, InvalidState, PersistenceError
 from groundhog.store import checks, keys
-from groundhog.store.background import BackgroundThread
+from groundhog.store.common import KEY_ID, StoreSettings
 from groundhog.store.connections import PerThread
 from groundhog.store.keyring import KeyRing
 from groundhog.store.membership import Membership
+from groundhog.store.pgdatabase import (
+    CONNECT_TIMEOUT_S,
+    KEEPALIVES,
+    check_registry,
+    describe_url,
+    schema_name,
+    translate,
+)
+from groundhog.store.pglisten import Listener
 from groundhog.store.pgopen import prepare_workspace
 from groundhog.store.pgpipe import RawConnection
 from groundhog.store.pgrows import AUDIT_ENDS, NEWEST_KEY, PgTxn, Upkeep
 from groundhog.store.pgwire import Exchanges, Mode, PgConnection, Statement, TornRead, pg_sql
 from groundhog.store.rows import Txn
-from groundhog.store.schema import SCHEMA_VERSION
-from groundhog.store.sqlite import KEY_ID, StoreSettings
 from groundhog.store.values import ValueDigests
-from groundhog.timeutil import now
 from groundhog.userconfig import default_config_dir
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-REGISTRY = "groundhog"  # the database-wide schema: the format, written by `groundhog store init`
-CONNECT_TIMEOUT_S = 5
-# libpq's TCP keepalives: a server that vanished without closing (a network partition) is noticed
-# within ~25 s instead of a request hanging on a dead connection
-KEEPALIVES: dict[str, Any] = {
-    "keepalives": 1,
-    "keepalives_idle": 10,
-    "keepalives_interval": 5,
-    "keepalives_count": 3,
-}
-RECONNECT_MAX_S = 5.0
-
-
-def schema_name(workspace_id: str) -> str:
-    return f"gh_{workspace_id}"
-
-
-# -- connection strings -------------------------------------------------------------------------
-
-
-def describe_url(url: str) -> str:
-    """The connection string as logs and messages may show it: never its password."""
-    try:
-        parts = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "postgresql://(an unreadable connection string)"
-    host = parts.get("host") or "localhost"
-    port = f":{parts['port']}" if parts.get("port") else ""
-    user = f"{parts['user']}@" if parts.get("user") else ""
-    return f"postgresql://{user}{host}{port}/{parts.get('dbname') or ''}"
-
-
-def translate(error: psycopg.Error, url: str) -> PersistenceError:
-    """Every PostgreSQL error becomes the library's error, with a sentence and no password."""
-    where = describe_url(url)
-    if isinstance(
-        error, pg_errors.LockNotAvailable | pg_errors.SerializationFailure | pg_errors.DeadlockDetected
-    ):
-        return LockError("The workspace is locked by another server; try again.")
-    if isinstance(error, pg_errors.InsufficientPrivilege):
-        return PersistenceError(f"The PostgreSQL user may not do this at {where} (permission denied).")
-    if isinstance(error, pg_errors.DiskFull):
-        return PersistenceError("The PostgreSQL server's disk is full.")
-    text = str(error).lower()  # libpq's words; only matched, never shown (they may name the user)
-    if "authentication" in text or "password" in text:
-        return PersistenceError(
-            f"The PostgreSQL server at {where} refused the login (check the user and password)."
-        )
-    if "does not exist" in text and "database" in text:
-        return PersistenceError(
-            f"The database at {where} does not exist: create it, then `groundhog store init --store <url>`."
-        )
-    if isinstance(error, psycopg.OperationalError):
-        return PersistenceError(
-            f"The PostgreSQL server at {where} cannot be reached; it will be tried again on the next request."
-        )
-    state = getattr(error, "sqlstate", None) or error.__class__.__name__
-    return PersistenceError(f"The PostgreSQL store failed ({state}).")
-
-
 # -- the store ----------------------------------------------------------------------------------
 
 
@@ -292,7 +236,7 @@ class PostgresStore(checks.Checks, Membership):
             conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             try:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
-                _check_registry(conn, self.url)
+                check_registry(conn, self.url)
                 if prepare_workspace(conn, self.schema, self._workspace_id, self.settings, self._config_dir):
                     log.info("created workspace %s in the shared store", self.schema)
                 self.ring.load(
@@ -347,98 +291,3 @@ def _unwrapped_data_key(store: PostgresStore) -> bytes:
     with store.read() as tx:
         found = tx.conn.execute("SELECT wrapped FROM keys WHERE key_id = ?", (KEY_ID,)).fetchone()
     return keys.unwrap_data_key(workspace_key, bytes(found[0]), store.workspace_id, KEY_ID)
-
-
-def _check_registry(conn: psycopg.Connection[Any], url: str) -> None:
-    found = conn.execute(
-        "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = 'meta'", (REGISTRY,)
-    ).fetchone()
-    if found is None:
-        raise PersistenceError(
-            f"The database at {describe_url(url)} has no Groundhog schema: run "
-            "`groundhog store init --store <url>` once (it needs CREATE on the database)."
-        )
-    row = conn.execute(f"SELECT value FROM {REGISTRY}.meta WHERE key = 'format'").fetchone()
-    written_by = int(row[0]) if row is not None and str(row[0]).isdigit() else 0
-    if written_by > SCHEMA_VERSION:
-        raise PersistenceError(
-            f"The database was set up by a newer Groundhog (store format {written_by}; this one "
-            f"reads up to {SCHEMA_VERSION}); upgrade Groundhog to use it."
-        )
-
-
-def init_database(url: str) -> str:
-    """Create the database-wide ``groundhog`` schema (idempotent); returns what was done."""
-    try:
-        with (
-            psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn,
-            conn.transaction(),
-        ):
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {REGISTRY}")
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {REGISTRY}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-            )
-            found = conn.execute(f"SELECT value FROM {REGISTRY}.meta WHERE key = 'format'").fetchone()
-            if found is not None and int(found[0]) > SCHEMA_VERSION:
-                raise PersistenceError("The database was set up by a newer Groundhog; upgrade Groundhog.")
-            conn.execute(
-                f"INSERT INTO {REGISTRY}.meta(key, value) VALUES ('format', %s), ('created', %s)"
-                " ON CONFLICT (key) DO NOTHING",
-                (str(SCHEMA_VERSION), now()),
-            )
-    except psycopg.Error as error:
-        raise translate(error, url) from None
-    return "already set up" if found is not None else "set up"
-
-
-# -- the listener ---------------------------------------------------------------------------------
-
-
-class Listener(BackgroundThread):
-    """One connection per process LISTENing on the workspace's channel. ``version`` grows on every
-    notification and after every (re)connection, when readers must catch up from their cursor."""
-
-    def __init__(self, url: str, channel: str) -> None:
-        super().__init__("groundhog-pg-listen")
-        self._url, self._channel = url, channel
-        self.version = 0
-        self.callbacks: list[Callable[[], None]] = []
-        self.ready = threading.Event()
-
-    def _bump(self) -> None:
-        self.version += 1
-        for callback in list(self.callbacks):
-            try:
-                callback()
-            except Exception:
-                log.exception("a change listener failed")
-
-    def _run(self) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(
-                    self._url,
-                    autocommit=True,
-                    connect_timeout=CONNECT_TIMEOUT_S,
-                    application_name="groundhog-listen",
-                    **KEEPALIVES,
-                ) as conn:
-                    conn.execute(f'LISTEN "{self._channel}"')
-                    if backoff > 0.1:
-                        log.info("reconnected to the shared store; catching up")
-                    backoff = 0.1
-                    self._bump()  # listening now: whatever committed before is read from the cursor
-                    self.ready.set()
-                    while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.5):
-                            self._bump()
-            except psycopg.Error as error:
-                self.ready.set()  # readers go on (and fail with their own clear error meanwhile)
-                log.warning(
-                    "lost the shared store's notifications (%s); reconnecting in %.1f s",
-                    error.__class__.__name__,
-                    backoff,
-                )
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, RECONNECT_MAX_S)

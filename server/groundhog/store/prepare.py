@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 from groundhog.errors import PersistenceError
 from groundhog.store import keys
+from groundhog.store.common import KEY_ID
 from groundhog.store.damage import damaged, translate
 from groundhog.store.schema import SCHEMA, SCHEMA_VERSION, TABLES, missing_columns
 from groundhog.timeutil import now
 
-KEY_ID = 1
 # A second copy of the wrapped data key, in another table (so another page): a damaged key row is
 # then told from a master key that is not this store's (both copies fail only with the wrong key)
 KEY_COPY = "data_key_copy"

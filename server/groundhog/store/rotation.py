@@ -20,10 +20,9 @@ from pathlib import Path
 
 from groundhog.errors import PersistenceError
 from groundhog.store import keys
+from groundhog.store.common import KEY_ID
 from groundhog.store.paths import DATABASE_FILE
 from groundhog.store.prepare import KEY_COPY
-
-KEY_ID = 1  # the data key's id in every store (store/sqlite.py)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from groundhog.reports import SalvageReport
 from groundhog.store import pages
+from groundhog.store.common import KEY_ID
 from groundhog.store.damage import (
     DirectoryLock,
     LiveFiles,
@@ -39,7 +40,7 @@ from groundhog.store.damage import (
 from groundhog.store.dirs import PrivateDir
 from groundhog.store.members import MemberKey
 from groundhog.store.prepare import KEY_COPY
-from groundhog.store.salvage_plan import COLUMNS, KEY_ID, TABLES, Plan, plan
+from groundhog.store.salvage_plan import COLUMNS, TABLES, Plan, plan
 from groundhog.store.schema import SCHEMA, SCHEMA_VERSION
 from groundhog.timeutil import now
 

@@ -27,12 +27,11 @@ from groundhog.errors import AccessDenied, ContextError, DataDamaged
 from groundhog.store import members, pages
 from groundhog.store.chains import chain_hash
 from groundhog.store.codec import Cipher, UnknownKey, ring_ciphers
+from groundhog.store.common import KEY_ID
 from groundhog.store.keyring import NOT_A_MEMBER, keys_back_from, member_data_key
 from groundhog.store.prepare import KEY_COPY
 from groundhog.store.schema import SCHEMA
 from groundhog.store.versions import version_hash
-
-KEY_ID = 1
 
 
 def _tables(schema: str) -> dict[str, tuple[tuple[str, ...], str]]:

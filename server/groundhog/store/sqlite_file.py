@@ -17,6 +17,7 @@ from typing import Any
 from groundhog.errors import AccessDenied, PersistenceError, StoreDamaged
 from groundhog.reports import SalvageReport
 from groundhog.store import damage, keys, members, prepare, salvage
+from groundhog.store.common import KEY_ID
 from groundhog.store.connections import PerThread
 from groundhog.store.damage import DirectoryLock, translate
 from groundhog.store.dirs import PrivateDir
@@ -26,7 +27,6 @@ from groundhog.store.values import ValueDigests
 from groundhog.store.wal import WAL_SIZE_LIMIT, WalCheckpointer
 
 log = logging.getLogger("groundhog.store.sqlite")
-KEY_ID = prepare.KEY_ID
 JOIN_EMBEDDED = (
     "If another machine made this store (a store directory shared with a dev container), run "
     "`groundhog key show-public` here and, on that machine, `groundhog members add NAME <that line>`."
