@@ -160,17 +160,19 @@ def test_a_session_captured_on_one_machine_is_restored_on_another(
         a.root / "t.jsonl", a.workspace, "s9", [("fix the bug", "fixed", ["src/bug.py"])]
     )
     assert run_hook(a, "claude-code", "Stop", claude_input(a, "Stop", "s9", transcript)).stderr == ""
-    exported = subprocess.run(
-        [sys.executable, "-m", "groundhog", "key", "export"],
-        env=a.environ(),
-        cwd=a.workspace,
+    # machine B joins as a member: its public key, added by machine A (docs/team.md)
+    shown = subprocess.run(
+        [sys.executable, "-m", "groundhog", "key", "show-public"],
+        env=b.environ(),
+        cwd=b.workspace,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
     subprocess.run(
-        [sys.executable, "-m", "groundhog", "key", "import", exported],
-        env=b.environ(),
+        [sys.executable, "-m", "groundhog", "members", "add", "machine-b", shown],
+        env=a.environ(),
+        cwd=a.workspace,
         check=True,
         capture_output=True,
     )

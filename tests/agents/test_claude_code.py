@@ -153,10 +153,10 @@ def test_a_captured_session_is_resumed_on_another_machine_through_the_shared_sto
             "Write",
         )
         session = run_claude(environ_a, a.workspace, *prompt)["session_id"]
-        key = _groundhog(environ_a, "key", "export", cwd=a.workspace).strip()
-
         environ_b = claude_env(b, b.root / "home", api.url)
-        _groundhog(environ_b, "key", "import", key, cwd=b.workspace)
+        # machine B joins as a member: its public key, added by machine A (docs/team.md)
+        public = _groundhog(environ_b, "key", "show-public", cwd=b.workspace).strip()
+        _groundhog(environ_a, "members", "add", "machine-b", public, cwd=a.workspace)
         listed = json.loads(_groundhog(environ_b, "agent-sessions", "--json", cwd=b.workspace))["sessions"]
         assert [s["session"] for s in listed] == [session] and listed[0]["lines"] > 5
         assert str(listed[0]["lastTurn"]).startswith("20")  # Claude Code's last lines carry no timestamp
