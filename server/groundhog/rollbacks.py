@@ -42,21 +42,7 @@ def rollback(
         raise InvalidParams("Give exactly one of 'toVersion' and 'snapshotId'.", field="toVersion")
 
     def body(tx: Transaction, row: ContextRow, head: StoredState) -> tuple[RollbackResult, Any]:
-        editor, source, candidates = None, dict[str, Any](), None
-        if snapshot_id is not None:
-            _, target, editor = tracker.load_snapshot(tx, row, snapshot_id)
-            kind, source = "restore", {"snapshotId": snapshot_id}
-        else:
-            assert to_version is not None
-            tracker.check_kept(tx, row, to_version)
-            target, candidates = tracker.older_state(tx, row, head, to_version)
-            kind, source = "rollback", {"version": to_version}
-        if candidates is None:
-            keys = changed_keys(head.values, target.values, decode_value)
-        else:  # only the keys the versions in between changed can differ
-            keys = changed_keys(
-                _only(head.values, candidates), _only(target.values, candidates), decode_value
-            )
+        kind, source, target, editor, keys = _target(tracker, tx, row, head, to_version, snapshot_id)
         meta_changed = target.metadata != head.metadata
         if dry_run or not (keys or meta_changed):
             return RollbackResult(tracker.name, head.version, source, keys, None), None
@@ -88,6 +74,32 @@ def rollback(
         return result, (new_row, head, new, keys)
 
     return tracker.write_with("rollback", body, read_only_ok=dry_run)
+
+
+def _target(
+    tracker: TrackerCore,
+    tx: Transaction,
+    row: ContextRow,
+    head: StoredState,
+    to_version: int | None,
+    snapshot_id: str | None,
+) -> tuple[str, dict[str, Any], StoredState, dict[str, Any] | None, list[str]]:
+    """What a rollback goes back to: its kind and source, the target state, the editor state a
+    snapshot holds, and the keys that differ from the head."""
+    editor, candidates, source = None, None, dict[str, Any]()
+    if snapshot_id is not None:
+        _, target, editor = tracker.load_snapshot(tx, row, snapshot_id)
+        kind, source = "restore", {"snapshotId": snapshot_id}
+    else:
+        assert to_version is not None
+        tracker.check_kept(tx, row, to_version)
+        target, candidates = tracker.older_state(tx, row, head, to_version)
+        kind, source = "rollback", {"version": to_version}
+    if candidates is None:
+        keys = changed_keys(head.values, target.values, decode_value)
+    else:  # only the keys the versions in between changed can differ
+        keys = changed_keys(_only(head.values, candidates), _only(target.values, candidates), decode_value)
+    return kind, source, target, editor, keys
 
 
 def _only(values: dict[str, bytes], keys: set[str]) -> dict[str, bytes]:

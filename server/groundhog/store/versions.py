@@ -5,6 +5,7 @@ versions beyond the history limit folded into the oldest kept checkpoint."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -74,15 +75,7 @@ class VersionRows(Rows):
         version = row.head + 1
         link_version, prev = link or (row.head, row.head_hash)
         place = ("versions", row.uid, version)
-        if delta is not None and previous is not None:
-            delta = spliced(delta, previous.values)
-        packed = None if delta is None else delta.pack()
-        if (
-            packed is not None
-            and len(packed) * 2 >= state.measured_size()
-            and len(packed) > self.settings.checkpoint_min_bytes
-        ):
-            packed = None
+        packed = self._packed_delta(delta, previous, state)
         fields: dict[str, Any] = {
             "ts": now(),
             "kind": kind,
@@ -91,60 +84,24 @@ class VersionRows(Rows):
             "delta_blob": None if packed is None else self.cipher.seal(packed, *place, "delta"),
         }
         digest = self.version_hash(row.uid, version, link_version, prev, fields)
-        params = {
-            **fields,
-            "id": row.id,
-            "version": version,
-            "link": link_version,
-            "prev": prev,
-            "hash": digest,
-        }
-        if not self.checks_version_conflict:
-            self.conn.execute(_INSERT_VERSION, params)
-        elif (
-            self.conn.execute(
-                _INSERT_VERSION + " ON CONFLICT (context_id, version) DO NOTHING", params
-            ).rowcount
-            != 1
-        ):
-            # the head record was moved back under a newer version: recover, never collide
-            raise DataDamaged(
-                f"Context {row.name!r}: version {version} already exists above the recorded head.",
-                context=row.name,
-                problem=f"the head record was moved back below version {version}",
-            )
+        self._insert_version(
+            row,
+            {**fields, "id": row.id, "version": version, "link": link_version, "prev": prev, "hash": digest},
+        )
         ts, delta_blob = fields["ts"], fields["delta_blob"]
         cp_version, cp_bytes = row.cp_version, row.cp_bytes + len(delta_blob or b"")
-        state_bytes = state.measured_size()
-        whole = max(state_bytes, self.settings.checkpoint_min_bytes)
-        if (
-            delta_blob is None
-            or version - cp_version >= self.settings.checkpoint_every
-            or cp_bytes >= whole
-            or (version - cp_version) * self.settings.checkpoint_delta_bytes >= whole
-        ):
+        wrote_checkpoint = self._checkpoint_due(version, cp_version, cp_bytes, delta_blob, state)
+        if wrote_checkpoint:
             self._write_checkpoint(row, version, state)
             cp_version, cp_bytes = version, 0
-            wrote_checkpoint = True
-        else:
-            wrote_checkpoint = False
         self._append_feed(row.id, version, kind, session)
         self.conn.execute(
             "UPDATE contexts SET head = ?, head_hash = ?, cp_version = ?, cp_bytes = ?, modified = ?"
             " WHERE id = ?",
             (version, digest, cp_version, cp_bytes, ts, row.id),
         )
-        new_row = ContextRow(
-            row.id,
-            row.uid,
-            row.name,
-            version,
-            digest,
-            row.anchor,
-            cp_version,
-            cp_bytes,
-            row.created,
-            ts,
+        new_row = replace(
+            row, head=version, head_hash=digest, cp_version=cp_version, cp_bytes=cp_bytes, modified=ts
         )
         new_row = self._apply_retention(new_row)
         if wrote_checkpoint:  # the store just grew by a state's size: within its budget?
@@ -152,6 +109,51 @@ class VersionRows(Rows):
             new_row = self.context_by_id(row.id) or new_row  # the pass may have folded its history
         state.version, state.last_modified = version, ts
         return new_row, VersionInfo(version, ts, kind, session, changed_keys)
+
+    def _packed_delta(
+        self, delta: Payload | None, previous: StoredState | None, state: StoredState
+    ) -> bytes | None:
+        """The delta's bytes, a changed value spliced from its old bytes when ``previous`` is
+        known; None when there is none, or when it is as large as half the state (over the floor):
+        the version then gets a checkpoint instead of both."""
+        if delta is not None and previous is not None:
+            delta = spliced(delta, previous.values)
+        packed = None if delta is None else delta.pack()
+        if (
+            packed is not None
+            and len(packed) * 2 >= state.measured_size()
+            and len(packed) > self.settings.checkpoint_min_bytes
+        ):
+            return None
+        return packed
+
+    def _insert_version(self, row: ContextRow, params: dict[str, Any]) -> None:
+        if not self.checks_version_conflict:
+            self.conn.execute(_INSERT_VERSION, params)
+            return
+        inserted = self.conn.execute(
+            _INSERT_VERSION + " ON CONFLICT (context_id, version) DO NOTHING", params
+        )
+        if inserted.rowcount != 1:
+            # the head record was moved back under a newer version: recover, never collide
+            version = params["version"]
+            raise DataDamaged(
+                f"Context {row.name!r}: version {version} already exists above the recorded head.",
+                context=row.name,
+                problem=f"the head record was moved back below version {version}",
+            )
+
+    def _checkpoint_due(
+        self, version: int, cp_version: int, cp_bytes: int, delta_blob: bytes | None, state: StoredState
+    ) -> bool:
+        """The policy of StoreSettings.checkpoint_every (store/common.py says why)."""
+        whole = max(state.measured_size(), self.settings.checkpoint_min_bytes)
+        return (
+            delta_blob is None
+            or version - cp_version >= self.settings.checkpoint_every
+            or cp_bytes >= whole
+            or (version - cp_version) * self.settings.checkpoint_delta_bytes >= whole
+        )
 
     def _write_checkpoint(self, row: ContextRow, version: int, state: StoredState) -> None:
         payload = Payload(values=state.values, metadata=state.metadata)
