@@ -56,6 +56,7 @@ ENGINE = frozenset(
             "memory",
             "methods",
             "model",
+            "opening",
             "params",
             "patch",
             "presence",
