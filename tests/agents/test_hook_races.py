@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from groundhog.opening import locate_store
-from tests.agents.agent_harness import claude_input, claude_transcript, clean_environ, context_data
+from tests.agents.agent_harness import claude_input, claude_transcript, clean_environ, context_data, run_hook
 from tests.e2e.harness import Env, start_client
 
 HANG_GUARD_S = 60.0
@@ -173,3 +173,18 @@ def test_copies_of_a_hook_installed_twice_record_the_event_once(env: Env) -> Non
     again = _spawn_hook(env, "Stop", stop)
     assert again.communicate(timeout=HANG_GUARD_S) == (b"", b"") and again.returncode == 0
     assert context_data(env)["version"] == recorded["version"] + 1
+
+
+def test_a_copy_of_a_session_start_that_begins_late_gives_no_second_brief(env: Env) -> None:
+    """On a loaded machine the agent's copies of a SessionStart hook can begin after the first has
+    already answered: within START_COPIES_S of the first claim they are still copies (the model
+    would read the brief twice). The same start claimed longer ago is a new one and gets it."""
+    start = claude_input(env, "SessionStart", "late", source="startup")
+    first = run_hook(env, "claude-code", "SessionStart", start)
+    assert first.returncode == 0 and "Groundhog" in first.stdout
+    late_copy = run_hook(env, "claude-code", "SessionStart", start)
+    assert (late_copy.returncode, late_copy.stdout, late_copy.stderr) == (0, "", "")
+    (claim,) = (env.config_dir / "hook-claims").iterdir()
+    claim.write_text(repr(time.time() - 60))  # the first claim, as if a minute ago
+    again = run_hook(env, "claude-code", "SessionStart", start)
+    assert again.returncode == 0 and "Groundhog" in again.stdout

@@ -122,7 +122,10 @@ def _first_input(agent: Contract, event: str, kind: str, argument: str | None) -
     twice, already runs for the same event (once.py)."""
     data = argument.encode() if argument is not None else sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
     hook = parse_input(agent, event, kind, _decode(data))
-    if hook.kind != PROMPT and not once.first(agent.name, event, data):
+    settle_s = once.START_COPIES_S if hook.kind == START else 0.0
+    # the command line is part of the event: a start asked again with other flags is not a copy
+    claimed = data + b"\0" + "\0".join(sys.argv[1:]).encode(errors="surrogateescape")
+    if hook.kind != PROMPT and not once.first(agent.name, event, claimed, settle_s=settle_s):
         return None
     return hook
 
