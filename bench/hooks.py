@@ -110,9 +110,10 @@ def hook_latency(root: Path, plan: HooksPlan) -> dict[str, Any]:
     transcript.write_text("")
     end = _hook_input(workspace, "previous", transcript, "SessionEnd", reason="exit")
     subprocess.run([GROUNDHOG, "hook", "claude-code", "SessionEnd"], input=end, env=env, check=True)
-    start = _hook_input(workspace, "bench", transcript, "SessionStart", source="startup")
     hook, version = [], []
-    for _ in range(plan.spawns):  # alternating: the machine's load falls on both alike
+    for n in range(plan.spawns):  # alternating: the machine's load falls on both alike
+        # a session of its own each: the same start again within seconds is a copy (agents/once.py)
+        start = _hook_input(workspace, f"bench-{n}", transcript, "SessionStart", source="startup")
         version.append(_spawn_ms([GROUNDHOG, "--version"], env, None))
         hook.append(_spawn_ms([GROUNDHOG, "hook", "claude-code", "SessionStart"], env, start))
     return {"hook.session_start": summarize(hook), "version.start": summarize(version)}
