@@ -31,7 +31,6 @@ READ_ONLY = {
 }
 DESTRUCTIVE = {"delete", "delete_snapshot"}
 IDEMPOTENT = READ_ONLY | {"switch", "deactivate", "delete", "delete_snapshot"}
-WRITES = {"create", "delete", "switch", "deactivate", "update", "snapshot", "rollback", "delete_snapshot"}
 
 
 @dataclass(frozen=True)
