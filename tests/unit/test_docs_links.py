@@ -86,3 +86,17 @@ def test_the_readme_is_a_short_front_door_to_every_doc() -> None:
     assert not missing, f"the README links no {missing}"
     commit = re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}\b")
     assert not commit.findall(readme)
+
+
+def test_the_vscode_extensions_readme_links_only_inside_the_extension() -> None:
+    """The .vsix carries clients/vscode/README.md as the Marketplace page, and vsce refuses to package
+    a relative link that leaves the extension's folder (it has no repository URL to rewrite it to)."""
+    extension = ROOT / "clients" / "vscode"
+    text = re.sub(r"```.*?```", "", (extension / "README.md").read_text(), flags=re.S)
+    leaving = [
+        target
+        for target in LINK.findall(text)
+        if not re.match(r"[a-z][a-z0-9+.-]*:|#", target)
+        and extension not in (extension / target.partition("#")[0]).resolve().parents
+    ]
+    assert leaving == []
