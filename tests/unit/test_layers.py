@@ -85,10 +85,34 @@ def _name(path: Path) -> str:
 MODULES = {_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    """``if TYPE_CHECKING:`` or ``if typing.TYPE_CHECKING:`` exactly (``if not TYPE_CHECKING:`` and
+    ``if TYPE_CHECKING or x:`` guard imports that do run)."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def test_only_a_bare_type_checking_guard_hides_an_import() -> None:
+    guarded = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    import a\n"
+        "if not TYPE_CHECKING:\n    import b\n"
+        "if TYPE_CHECKING or b:\n    import c\n"
+    )
+    seen = {
+        alias.name
+        for node in _runtime_nodes(ast.parse(guarded))
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert seen == {"b", "c"}
+
+
 def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
     """Every node but those under ``if TYPE_CHECKING:``."""
     for node in ast.iter_child_nodes(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
             for branch in node.orelse:
                 yield branch
                 yield from _runtime_nodes(branch)
