@@ -48,6 +48,11 @@ def rotate_workspace_key(manager: ContextManager, announce: Callable[[str], None
     before the database changes, so whatever happens next its owner has it; then the data key is
     wrapped under it (the old key opens nothing), this machine keeps it, and it is audited. A
     workspace with members has no shared key: refused before any key is printed."""
+    if not manager.store.shared_key:
+        raise InvalidState(
+            "The embedded store has no shared workspace key: its data key is wrapped by this "
+            "machine's master key (`groundhog key rotate-master` replaces that)."
+        )
     if manager.members():
         raise InvalidState(
             "This workspace has members, each with a key of their own: `groundhog members remove "

@@ -20,6 +20,7 @@ from groundhog.errors import AccessDenied, InvalidState, LockError, PersistenceE
 from groundhog.store import keys
 from groundhog.store.pgdatabase import describe_url, init_database
 from groundhog.workspace import normalize_remote, shared_identity, shared_workspace_id
+from groundhog.workspace_keys import rotate_workspace_key
 
 _databases = itertools.count()
 
@@ -176,6 +177,10 @@ def test_the_embedded_store_has_no_shared_key_to_rotate(tmp_path: Path) -> None:
         with pytest.raises(InvalidState) as refused:
             manager.store.rewrap_key(keys.new_data_key())
         assert "rotate-master" in refused.value.message
+        announced: list[str] = []  # the rotation refuses before it prints a key that opens nothing
+        with pytest.raises(InvalidState):
+            rotate_workspace_key(manager, announced.append)
+        assert announced == []
         assert manager.load_state("plan").data == {"secret": 1}
     finally:
         manager.close()

@@ -123,6 +123,8 @@ class Store(Protocol):
     def data_version(self) -> int: ...
     def on_change(self, callback: Callable[[], None]) -> None: ...  # pushed changes (may never call)
     def checkpoint_in_background(self) -> None: ...
+    @property
+    def shared_key(self) -> bool: ...  # people hold a workspace key wrapping the data key (shared store)
     def rewrap_key(self, new_workspace_key: bytes) -> None:
         """Wrap the data key under a new shared workspace key (a shared store's; the embedded
         store's key is wrapped by this machine's master key and refuses)."""

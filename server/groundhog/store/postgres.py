@@ -269,6 +269,8 @@ class PostgresStore(checks.Checks, Membership):
                 "workspace id (choose another with --workspace-id)."
             ) from None
 
+    shared_key = True  # a workspace key its people hold wraps the data key (unless it has members)
+
     def rewrap_key(self, new_workspace_key: bytes) -> None:
         """Rotate the workspace key: the data key is wrapped again under ``new_workspace_key`` (the
         old key no longer opens the workspace). The caller saves and shares the new key."""

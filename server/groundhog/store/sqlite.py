@@ -267,6 +267,8 @@ class SqliteStore(SqliteFile, checks.Checks, Membership):
                 conn.execute("PRAGMA wal_autocheckpoint=0")
         self._checkpointer.start()
 
+    shared_key = False  # the data key is wrapped by this machine's master key, or for members
+
     def rewrap_key(self, new_workspace_key: bytes) -> None:
         raise InvalidState(
             "The embedded store has no shared workspace key: its data key is wrapped by this "
