@@ -10,6 +10,7 @@ from pathlib import Path
 from groundhog.errors import InvalidState
 from groundhog.manager import ContextManager
 from groundhog.store import keys
+from groundhog.store.common import NO_SHARED_KEY
 from groundhog.store.rotation import Rotation, rotate_master_key
 from groundhog.userconfig import default_config_dir
 
@@ -49,10 +50,7 @@ def rotate_workspace_key(manager: ContextManager, announce: Callable[[str], None
     wrapped under it (the old key opens nothing), this machine keeps it, and it is audited. A
     workspace with members has no shared key: refused before any key is printed."""
     if not manager.store.shared_key:
-        raise InvalidState(
-            "The embedded store has no shared workspace key: its data key is wrapped by this "
-            "machine's master key (`groundhog key rotate-master` replaces that)."
-        )
+        raise InvalidState(NO_SHARED_KEY)
     if manager.members():
         raise InvalidState(
             "This workspace has members, each with a key of their own: `groundhog members remove "

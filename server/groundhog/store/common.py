@@ -19,6 +19,10 @@ from groundhog.limits import (
 )
 
 KEY_ID = 1  # the first data key's id in every store (later ones come with members: keyring.py)
+NO_SHARED_KEY = (  # what a workspace key rotation answers on a store that has none
+    "The embedded store has no shared workspace key: its data key is wrapped by this machine's "
+    "master key (`groundhog key rotate-master` replaces that)."
+)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from groundhog.errors import (
 )
 from groundhog.reports import SalvageReport
 from groundhog.store import checks, damage, salvage
-from groundhog.store.common import KEY_ID, StoreSettings
+from groundhog.store.common import KEY_ID, NO_SHARED_KEY, StoreSettings
 from groundhog.store.connections import PerThread
 from groundhog.store.damage import DirectoryLock, translate
 from groundhog.store.dirs import PrivateDir, open_private_dir
@@ -270,10 +270,7 @@ class SqliteStore(SqliteFile, checks.Checks, Membership):
     shared_key = False  # the data key is wrapped by this machine's master key, or for members
 
     def rewrap_key(self, new_workspace_key: bytes) -> None:
-        raise InvalidState(
-            "The embedded store has no shared workspace key: its data key is wrapped by this "
-            "machine's master key (`groundhog key rotate-master` replaces that)."
-        )
+        raise InvalidState(NO_SHARED_KEY)
 
     def close(self) -> None:
         checkpointer, self._checkpointer = self._checkpointer, None
